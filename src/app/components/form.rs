@@ -1,0 +1,80 @@
+//! Form fields with their label, hint and the error that belongs to them.
+use crate::shared::error::AppError;
+use leptos::prelude::*;
+
+/// The latest error of a server action, as a signal.
+pub type ActionError = Signal<Option<AppError>>;
+
+pub fn action_error<S>(action: ServerAction<S>) -> ActionError
+where
+    S: leptos::server_fn::ServerFn<Output = (), Error = AppError> + Clone + Send + Sync + 'static,
+{
+    let value = action.value();
+    Signal::derive(move || value.get().and_then(Result::err))
+}
+
+/// Errors not tied to one of `fields` are shown at the top of the form.
+#[component]
+pub fn FormAlert(error: ActionError, #[prop(into)] fields: Vec<&'static str>) -> impl IntoView {
+    let message = move || {
+        error.get().filter(|e| e.field().is_none_or(|f| !fields.contains(&f))).map(|e| e.message)
+    };
+    view! { {move || message().map(|m| view! { <p class="alert" role="alert">{m}</p> })} }
+}
+
+/// A labelled input; its error (if the last submit failed on this field) sits right under it.
+#[component]
+pub fn Field(
+    name: &'static str,
+    label: &'static str,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional)] autocomplete: &'static str,
+    #[prop(optional, into)] value: Option<String>,
+    #[prop(optional)] hint: &'static str,
+    error: ActionError,
+) -> impl IntoView {
+    let id = format!("field-{name}");
+    let error_id = format!("{id}-error");
+    let field_error = move || error.get().filter(|e| e.field() == Some(name)).map(|e| e.message);
+    let has_error = move || field_error().is_some();
+    view! {
+        <div class="field">
+            <label for=id.clone()>{label}</label>
+            {(!hint.is_empty()).then(|| view! { <p class="hint">{hint}</p> })}
+            <input id=id type=kind name=name autocomplete=autocomplete value=value required=true
+                aria-invalid=move || has_error().to_string() aria-describedby=error_id.clone()/>
+            {move || field_error().map(|m| view! { <p id=error_id.clone() class="field-error" role="alert">{m}</p> })}
+        </div>
+    }
+}
+
+/// A password input with a "Show password" toggle (which needs the hydrated app to work).
+#[component]
+pub fn PasswordField(
+    name: &'static str,
+    label: &'static str,
+    autocomplete: &'static str,
+    #[prop(optional)] hint: &'static str,
+    error: ActionError,
+) -> impl IntoView {
+    let shown = RwSignal::new(false);
+    let id = format!("field-{name}");
+    let error_id = format!("{id}-error");
+    let field_error = move || error.get().filter(|e| e.field() == Some(name)).map(|e| e.message);
+    view! {
+        <div class="field">
+            <label for=id.clone()>{label}</label>
+            {(!hint.is_empty()).then(|| view! { <p class="hint">{hint}</p> })}
+            <div class="password-row">
+                <input id=id.clone() type=move || if shown.get() { "text" } else { "password" } name=name
+                    autocomplete=autocomplete required=true aria-describedby=error_id.clone()
+                    aria-invalid=move || field_error().is_some().to_string()/>
+                <button type="button" class="button secondary small" aria-controls=id
+                    aria-pressed=move || shown.get().to_string() on:click=move |_| shown.update(|s| *s = !*s)>
+                    "Show password"
+                </button>
+            </div>
+            {move || field_error().map(|m| view! { <p id=error_id.clone() class="field-error" role="alert">{m}</p> })}
+        </div>
+    }
+}

@@ -1,0 +1,68 @@
+//! The header with the signed-in user, and the notice banner driven by `?notice=`.
+use crate::rpc::account::{current_user, Logout};
+use leptos::prelude::*;
+use leptos_router::hooks::{use_location, use_query_map};
+
+/// The signed-in user, reloaded on every navigation so the header follows sign-in and sign-out.
+pub fn use_current_user() -> Resource<Result<Option<crate::shared::account::Me>, crate::shared::error::AppError>> {
+    let location = use_location();
+    Resource::new(move || (location.pathname.get(), location.search.get()), |_| current_user())
+}
+
+#[component]
+pub fn Header() -> impl IntoView {
+    let me = use_current_user();
+    let logout = ServerAction::<Logout>::new();
+    view! {
+        <header class="site-header">
+            <nav class="container nav" aria-label="Main">
+                <a class="brand" href="/">"Gatehouse"</a>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match me.await {
+                            Ok(Some(user)) => view! {
+                                <div class="nav-user">
+                                    <a href="/account" class="nav-link">{user.name}</a>
+                                    <ActionForm action=logout attr:class="inline">
+                                        <button type="submit" class="button secondary">"Sign out"</button>
+                                    </ActionForm>
+                                </div>
+                            }.into_any(),
+                            _ => view! {
+                                <div class="nav-user">
+                                    <a href="/login" class="nav-link">"Sign in"</a>
+                                    <a href="/signup" class="button">"Sign up"</a>
+                                </div>
+                            }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </nav>
+        </header>
+    }
+}
+
+/// The success message for `?notice=CODE` after a redirect (unknown codes show nothing).
+#[component]
+pub fn Notice() -> impl IntoView {
+    let query = use_query_map();
+    let text = move || {
+        let message = match query.read().get("notice")?.as_str() {
+            "welcome" => "Welcome to Gatehouse! Check your inbox for a link to verify your email address.",
+            "signed_out" => "You are signed out.",
+            "signed_out_everywhere" => "You are signed out of all sessions.",
+            "profile_saved" => "Profile saved.",
+            "password_changed" => "Password changed. Your other sessions were signed out.",
+            "session_revoked" => "That session was signed out.",
+            "verification_sent" => "We sent a new verification link. Check your inbox.",
+            "email_verified" => "Your email address is verified.",
+            "reset_sent" => "If an account exists for that address, we've sent a reset link. It expires in 1 hour.",
+            "password_reset" => "Your password was reset. Sign in with the new one.",
+            _ => return None,
+        };
+        Some(message)
+    };
+    view! {
+        {move || text().map(|message| view! { <p class="notice" role="status">{message}</p> })}
+    }
+}

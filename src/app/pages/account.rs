@@ -1,0 +1,142 @@
+//! `/account`: profile, password, email verification and the user's own sessions.
+use crate::app::components::{
+    form::{action_error, Field, FormAlert, PasswordField},
+    layout::Notice,
+};
+use crate::rpc::account::{
+    current_user, list_sessions, ChangePassword, LogoutEverywhere, ResendVerification, RevokeSession, UpdateProfile,
+};
+use crate::shared::account::{Me, SessionInfo};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{components::Redirect, hooks::use_query_map};
+
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let me = Resource::new(|| (), |_| current_user());
+    view! {
+        <Title text="Account"/>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match me.await {
+                    Ok(Some(me)) => view! { <Account me/> }.into_any(),
+                    _ => view! { <Redirect path="/login"/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Account(me: Me) -> impl IntoView {
+    let profile = ServerAction::<UpdateProfile>::new();
+    let profile_error = action_error(profile);
+    let password = ServerAction::<ChangePassword>::new();
+    let password_error = action_error(password);
+    view! {
+        <h1>"Account"</h1>
+        <Notice/>
+        {(!me.email_verified).then(|| view! { <VerifyBanner/> })}
+        <div class="grid">
+            <section class="card" aria-labelledby="profile-heading">
+                <h2 id="profile-heading">"Profile"</h2>
+                <p>"Email: " <strong>{me.email.clone()}</strong></p>
+                <ActionForm action=profile>
+                    <FormAlert error=profile_error fields=vec!["name"]/>
+                    <Field name="name" label="Name" autocomplete="name" value=me.name.clone() error=profile_error/>
+                    <button type="submit" class="button">"Save profile"</button>
+                </ActionForm>
+            </section>
+            <section class="card" aria-labelledby="password-heading">
+                <h2 id="password-heading">"Password"</h2>
+                <ActionForm action=password>
+                    <FormAlert error=password_error fields=vec!["current_password", "new_password"]/>
+                    <PasswordField name="current_password" label="Current password" autocomplete="current-password" error=password_error/>
+                    <PasswordField name="new_password" label="New password" autocomplete="new-password"
+                        hint="At least 10 characters. Changing it signs out your other sessions." error=password_error/>
+                    <button type="submit" class="button">"Change password"</button>
+                </ActionForm>
+            </section>
+        </div>
+        <Sessions/>
+    }
+}
+
+#[component]
+fn VerifyBanner() -> impl IntoView {
+    let resend = ServerAction::<ResendVerification>::new();
+    let error = action_error(resend);
+    view! {
+        <div class="banner warning">
+            <p>"Your email address is not verified. Open the link we emailed you, or get a new one."</p>
+            <ActionForm action=resend>
+                <FormAlert error fields=Vec::new()/>
+                <button type="submit" class="button secondary">"Resend verification email"</button>
+            </ActionForm>
+        </div>
+    }
+}
+
+#[component]
+fn Sessions() -> impl IntoView {
+    let query = use_query_map();
+    let cursor = move || query.read().get("sessions");
+    let sessions = Resource::new(cursor, list_sessions);
+    let everywhere = ServerAction::<LogoutEverywhere>::new();
+    view! {
+        <section class="card" aria-labelledby="sessions-heading">
+            <h2 id="sessions-heading">"Sessions"</h2>
+            <p>"Where you are signed in. Sign out any session you do not recognise."</p>
+            <Suspense fallback=|| view! { <p>"Loading sessions…"</p> }>
+                {move || Suspend::new(async move {
+                    match sessions.await {
+                        Ok(page) => view! {
+                            <table class="table">
+                                <thead><tr><th scope="col">"Device"</th><th scope="col">"IP address"</th><th scope="col">"Signed in"</th><th scope="col">"Last active"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                                <tbody>{page.data.into_iter().map(|s| view! { <SessionRow session=s/> }).collect_view()}</tbody>
+                            </table>
+                            <nav class="pager" aria-label="Sessions pages">
+                                {cursor().is_some().then(|| view! { <a href="/account">"First page"</a> })}
+                                {page.next_cursor.map(|next| view! { <a href=format!("/account?sessions={next}")>"Next page"</a> })}
+                            </nav>
+                        }.into_any(),
+                        Err(e) => view! { <p class="alert" role="alert">{e.message}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+            <details class="confirm">
+                <summary class="button danger">"Sign out of all sessions"</summary>
+                <p>"Every browser signed in to your account, this one included, will be signed out."</p>
+                <ActionForm action=everywhere>
+                    <button type="submit" class="button danger">"Yes, sign out everywhere"</button>
+                </ActionForm>
+            </details>
+        </section>
+    }
+}
+
+#[component]
+fn SessionRow(session: SessionInfo) -> impl IntoView {
+    let revoke = ServerAction::<RevokeSession>::new();
+    let when = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    view! {
+        <tr>
+            <td>{session.user_agent.clone().unwrap_or_else(|| "Unknown device".to_owned())}
+                {session.current.then(|| view! { " " <span class="badge">"This device"</span> })}</td>
+            <td>{session.ip.clone().unwrap_or_default()}</td>
+            <td>{when(session.created_at)}</td>
+            <td>{when(session.last_seen_at)}</td>
+            <td>
+                {(!session.current).then(|| view! {
+                    <details class="confirm">
+                        <summary class="button secondary small">"Revoke"</summary>
+                        <ActionForm action=revoke>
+                            <input type="hidden" name="id" value=session.id.to_string()/>
+                            <button type="submit" class="button danger small">"Yes, sign it out"</button>
+                        </ActionForm>
+                    </details>
+                })}
+            </td>
+        </tr>
+    }
+}

@@ -1,0 +1,145 @@
+//! Sign up, sign in, forgotten password, password reset and email verification.
+use crate::app::components::{
+    form::{action_error, Field, FormAlert, PasswordField},
+    layout::Notice,
+};
+use crate::rpc::account::{link_status, ForgotPassword, Login, ResetPassword, Signup, VerifyEmail};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+#[component]
+pub fn SignupPage() -> impl IntoView {
+    let action = ServerAction::<Signup>::new();
+    let error = action_error(action);
+    view! {
+        <Title text="Create your account"/>
+        <section class="card narrow">
+            <h1>"Create your account"</h1>
+            <ActionForm action>
+                <FormAlert error fields=vec!["name", "email", "password"]/>
+                <Field name="name" label="Name" autocomplete="name" error/>
+                <Field name="email" label="Email" kind="email" autocomplete="email" error/>
+                <PasswordField name="password" label="Password" autocomplete="new-password"
+                    hint="At least 10 characters. A phrase of unrelated words is easy to remember and hard to guess." error/>
+                <button type="submit" class="button">"Create account"</button>
+            </ActionForm>
+            <p class="aside">"Already have an account? " <a href="/login">"Sign in"</a></p>
+        </section>
+    }
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let action = ServerAction::<Login>::new();
+    let error = action_error(action);
+    view! {
+        <Title text="Sign in"/>
+        <section class="card narrow">
+            <h1>"Sign in"</h1>
+            <Notice/>
+            <ActionForm action>
+                <FormAlert error fields=vec!["email", "password"]/>
+                <Field name="email" label="Email" kind="email" autocomplete="username" error/>
+                <PasswordField name="password" label="Password" autocomplete="current-password" error/>
+                <button type="submit" class="button">"Sign in"</button>
+            </ActionForm>
+            <p class="aside"><a href="/forgot-password">"Forgot your password?"</a></p>
+            <p class="aside">"New here? " <a href="/signup">"Create an account"</a></p>
+        </section>
+    }
+}
+
+#[component]
+pub fn ForgotPasswordPage() -> impl IntoView {
+    let action = ServerAction::<ForgotPassword>::new();
+    let error = action_error(action);
+    view! {
+        <Title text="Reset your password"/>
+        <section class="card narrow">
+            <h1>"Reset your password"</h1>
+            <Notice/>
+            <p>"Enter the email address of your account and we will send you a link to choose a new password."</p>
+            <ActionForm action>
+                <FormAlert error fields=vec!["email"]/>
+                <Field name="email" label="Email" kind="email" autocomplete="email" error/>
+                <button type="submit" class="button">"Send reset link"</button>
+            </ActionForm>
+            <p class="aside"><a href="/login">"Back to sign in"</a></p>
+        </section>
+    }
+}
+
+/// The token from `?token=` and whether it is still good; pages that use emailed links start here.
+fn use_link(reset: bool) -> (Signal<String>, Resource<Result<bool, crate::shared::error::AppError>>) {
+    let query = use_query_map();
+    let token = Signal::derive(move || query.read().get("token").unwrap_or_default());
+    let live = Resource::new(move || token.get(), move |token| link_status(token, reset));
+    (token, live)
+}
+
+#[component]
+fn DeadLink(#[prop(into)] again: String, label: &'static str) -> impl IntoView {
+    view! {
+        <p class="alert" role="alert">"This link is invalid, was already used or has expired."</p>
+        <p><a href=again>{label}</a></p>
+    }
+}
+
+#[component]
+pub fn ResetPasswordPage() -> impl IntoView {
+    let action = ServerAction::<ResetPassword>::new();
+    let error = action_error(action);
+    let (token, live) = use_link(true);
+    view! {
+        <Title text="Choose a new password"/>
+        <section class="card narrow">
+            <h1>"Choose a new password"</h1>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    if live.await != Ok(true) {
+                        return view! { <DeadLink again="/forgot-password" label="Request a new reset link"/> }.into_any();
+                    }
+                    view! {
+                        <ActionForm action>
+                            <FormAlert error fields=vec!["password"]/>
+                            <input type="hidden" name="token" value=token.get_untracked()/>
+                            <PasswordField name="password" label="New password" autocomplete="new-password"
+                                hint="At least 10 characters. Setting it signs you out everywhere." error/>
+                            <button type="submit" class="button">"Set new password"</button>
+                        </ActionForm>
+                    }.into_any()
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+/// Opening the mailed link changes nothing; pressing the button (a POST) verifies.
+#[component]
+pub fn VerifyEmailPage() -> impl IntoView {
+    let action = ServerAction::<VerifyEmail>::new();
+    let error = action_error(action);
+    let (token, live) = use_link(false);
+    view! {
+        <Title text="Verify your email"/>
+        <section class="card narrow">
+            <h1>"Verify your email"</h1>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    if live.await != Ok(true) {
+                        return view! { <DeadLink again="/account" label="Go to your account to send a new link"/> }.into_any();
+                    }
+                    view! {
+                        <p>"Confirm that this email address belongs to you."</p>
+                        <ActionForm action>
+                            <FormAlert error fields=Vec::new()/>
+                            <input type="hidden" name="token" value=token.get_untracked()/>
+                            <button type="submit" class="button">"Verify my email"</button>
+                        </ActionForm>
+                    }.into_any()
+                })}
+            </Suspense>
+        </section>
+    }
+}

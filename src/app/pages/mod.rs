@@ -1,0 +1,6 @@
+//! One module per area of the dashboard.
+pub mod account;
+pub mod auth;
+pub mod dev_outbox;
+pub mod home;
+pub mod not_found;

@@ -1,0 +1,64 @@
+//! Server functions for the dashboard, under `/rpc/`: each is a few lines that call
+//! `server::service`, exactly like the `/api/v1` handlers. Forms post to them directly, so every
+//! one works without JavaScript (success redirects; errors come back in the URL for the page).
+pub mod account;
+
+#[cfg(feature = "ssr")]
+pub(crate) mod ssr {
+    use crate::server::{
+        auth::{principal::{ClientMeta, SignedIn}, session},
+        error::internal,
+        state::AppState,
+    };
+    use crate::shared::error::AppError;
+    use leptos::prelude::use_context;
+    use tower_sessions::Session;
+
+    pub fn app() -> Result<AppState, AppError> {
+        use_context::<AppState>().ok_or_else(|| internal("AppState missing from the Leptos context"))
+    }
+
+    pub async fn browser_session() -> Result<Session, AppError> {
+        leptos_axum::extract::<Session>().await.map_err(internal)
+    }
+
+    pub async fn client() -> Result<ClientMeta, AppError> {
+        leptos_axum::extract::<ClientMeta>().await.map_err(internal)
+    }
+
+    /// The signed-in user, or `None` for a visitor.
+    pub async fn maybe_signed_in() -> Result<(AppState, Option<SignedIn>), AppError> {
+        let app = app()?;
+        let who = session::signed_in(&app, &browser_session().await?).await?;
+        Ok((app, who))
+    }
+
+    /// The signed-in user, or 401.
+    pub async fn signed_in() -> Result<(AppState, SignedIn), AppError> {
+        let (app, who) = maybe_signed_in().await?;
+        Ok((app, who.ok_or_else(AppError::unauthenticated)?))
+    }
+
+    /// Gives an error its HTTP status for script callers. Plain form posts keep the redirect back
+    /// to the form that Leptos makes (the error travels in the URL).
+    pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+        if let Err(err) = &result {
+            let form_post = use_context::<http::request::Parts>()
+                .and_then(|parts| parts.headers.get(http::header::ACCEPT)?.to_str().ok().map(|a| a.contains("text/html")))
+                .unwrap_or(false);
+            if let (false, Some(response)) = (form_post, use_context::<leptos_axum::ResponseOptions>()) {
+                response.set_status(http::StatusCode::from_u16(err.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR));
+                if let Some(secs) = err.retry_after() {
+                    response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+                }
+            }
+        }
+        result
+    }
+
+    /// Success: send the browser to `path` (a real 302 for forms, a client navigation otherwise).
+    pub fn go(path: &str) -> Result<(), AppError> {
+        leptos_axum::redirect(path);
+        Ok(())
+    }
+}

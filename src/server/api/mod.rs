@@ -1,0 +1,16 @@
+//! `/api/v1`: JSON adapters over `server::service`, one module per feature. Handlers only extract,
+//! call one service function and shape the response.
+mod auth;
+mod me;
+
+use crate::server::state::AppState;
+use crate::shared::error::AppError;
+use axum::Router;
+
+pub fn router() -> Router<AppState> {
+    Router::new().merge(auth::router()).merge(me::router()).fallback(not_found)
+}
+
+async fn not_found() -> AppError {
+    AppError::new(crate::shared::error::ErrorKind::NotFound, "route_not_found", "No such API route. See /api/v1 reference in the docs.")
+}

@@ -1,0 +1,6 @@
+//! Who is asking: passwords, one-time tokens, browser sessions, throttling and the `Principal`.
+pub mod password;
+pub mod principal;
+pub mod session;
+pub mod throttle;
+pub mod token;

@@ -1,0 +1,63 @@
+//! Who is making a request, as axum extractors. `SignedIn` fails with 401 when nobody is.
+use crate::server::{db, state::AppState};
+use crate::shared::error::AppError;
+use axum::{
+    extract::{ConnectInfo, FromRequestParts},
+    http::{header::USER_AGENT, request::Parts},
+};
+use std::net::SocketAddr;
+use tower_sessions::Session;
+
+/// A person signed in through a browser session.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub user: db::users::UserRow,
+    pub session: db::sessions::SessionRow,
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let session = browser_session(parts, state).await?;
+        super::session::signed_in(state, &session).await?.ok_or_else(AppError::unauthenticated)
+    }
+}
+
+pub async fn browser_session(parts: &mut Parts, state: &AppState) -> Result<Session, AppError> {
+    Session::from_request_parts(parts, state)
+        .await
+        .map_err(|(_, why)| crate::server::error::internal(format!("session layer missing: {why}")))
+}
+
+/// Where a request came from, for throttling and the sessions list.
+#[derive(Debug, Clone, Default)]
+pub struct ClientMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl ClientMeta {
+    pub fn from_parts(parts: &Parts) -> ClientMeta {
+        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(256).collect());
+        ClientMeta { ip, user_agent }
+    }
+
+    /// The throttling key for the client address ("unknown" shares one bucket, on purpose).
+    pub fn ip_key(&self) -> &str {
+        self.ip.as_deref().unwrap_or("unknown")
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientMeta::from_parts(parts))
+    }
+}

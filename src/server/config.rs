@@ -1,0 +1,82 @@
+//! Runtime configuration: command-line flags with environment equivalents (see `main.rs`), turned
+//! into one `Config` the rest of the server reads.
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use url::Url;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// At most `max` counted events per `window` (failed logins, signups...).
+#[derive(Debug, Clone, Copy)]
+pub struct ThrottleRule {
+    pub max: i64,
+    pub window: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    /// Where people reach this server; used for links in emails and the same-origin check.
+    pub public_url: Url,
+    /// Built dashboard assets (cargo-leptos `target/site`).
+    pub site_root: PathBuf,
+    pub data_dir: PathBuf,
+    /// `smtp://host:port`, `smtps://...` or `smtp://...?tls=required`; `None` keeps mail in the
+    /// development outbox.
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    /// Sign out after this long without a request.
+    pub session_idle: Duration,
+    /// Sign out this long after signing in, however active.
+    pub session_absolute: Duration,
+    /// Failed logins per account and per IP.
+    pub login_throttle: ThrottleRule,
+    /// Signups and password-reset requests per IP.
+    pub signup_throttle: ThrottleRule,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/gatehouse.db";
+
+impl Config {
+    /// Defaults for everything but the three things a deployment must decide.
+    pub fn new(listen: SocketAddr, database_url: String, public_url: Option<Url>) -> Config {
+        let public_url = public_url.unwrap_or_else(|| {
+            let host = if listen.ip().is_unspecified() { "127.0.0.1".to_owned() } else { listen.ip().to_string() };
+            let host = if listen.is_ipv6() && !listen.ip().is_unspecified() { format!("[{host}]") } else { host };
+            Url::parse(&format!("http://{host}:{}", listen.port())).expect("a socket address forms a valid URL")
+        });
+        Config {
+            listen,
+            database_url,
+            public_url,
+            site_root: PathBuf::from("target/site"),
+            data_dir: PathBuf::from("data"),
+            smtp_url: None,
+            mail_from: "Gatehouse <no-reply@gatehouse.localhost>".to_owned(),
+            session_idle: Duration::from_secs(24 * 3600),
+            session_absolute: Duration::from_secs(14 * 24 * 3600),
+            login_throttle: ThrottleRule { max: 10, window: Duration::from_secs(15 * 60) },
+            signup_throttle: ThrottleRule { max: 20, window: Duration::from_secs(3600) },
+        }
+    }
+
+    /// Cookies get `Secure` whenever people reach us over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+
+    /// `scheme://host[:port]` of the public URL, as browsers send it in `Origin`.
+    pub fn public_origin(&self) -> String {
+        self.public_url.origin().ascii_serialization()
+    }
+
+    /// An absolute link to a path on this site.
+    pub fn link(&self, path_and_query: &str) -> String {
+        format!("{}{}", self.public_origin(), path_and_query)
+    }
+}

@@ -1,0 +1,109 @@
+//! The `email_outbox` table: every message is written here in the transaction that causes it,
+//! then delivered by `jobs::mailer` after the commit (SMTP, or kept as the development outbox).
+use super::{db_error, get_id, get_opt_time, get_time, to_millis, Tx};
+use crate::shared::{account::OutboxEmail, error::AppError, ids::EmailId};
+use chrono::{DateTime, Utc};
+use sqlx::{any::AnyRow, AnyPool, Row};
+
+fn from_row(row: &AnyRow) -> Result<OutboxEmail, sqlx::Error> {
+    Ok(OutboxEmail {
+        id: get_id(row, "id")?,
+        to: row.try_get("to_address")?,
+        subject: row.try_get("subject")?,
+        body: row.try_get("body_text")?,
+        created_at: get_time(row, "created_at")?,
+        sent_at: get_opt_time(row, "sent_at")?,
+        attempts: row.try_get("attempts")?,
+        last_error: row.try_get("last_error")?,
+    })
+}
+
+const COLUMNS: &str = "id, to_address, subject, body_text, created_at, sent_at, attempts, last_error";
+
+pub async fn enqueue(tx: &mut Tx, to: &str, subject: &str, body: &str, now: DateTime<Utc>) -> Result<EmailId, AppError> {
+    let id = EmailId::new();
+    sqlx::query(
+        "INSERT INTO email_outbox (id, to_address, subject, body_text, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $5)",
+    )
+    .bind(id.to_string())
+    .bind(to)
+    .bind(subject)
+    .bind(body)
+    .bind(to_millis(now))
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    Ok(id)
+}
+
+/// Claims one due message for `lease` so no other worker or replica sends it meanwhile. The lease
+/// is re-checked in the outer WHERE, so two racing claims cannot both win (Postgres re-evaluates
+/// it on the updated row; SQLite serialises writers).
+pub async fn claim_due(pool: &AnyPool, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Option<OutboxEmail>, AppError> {
+    let sql = format!(
+        "UPDATE email_outbox SET lease_until = $2, attempts = attempts + 1
+         WHERE id = (SELECT id FROM email_outbox
+                     WHERE sent_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $1
+                       AND (lease_until IS NULL OR lease_until <= $1)
+                     ORDER BY next_attempt_at LIMIT 1)
+           AND sent_at IS NULL AND (lease_until IS NULL OR lease_until <= $1)
+         RETURNING {COLUMNS}"
+    );
+    let row = sqlx::query(&sql)
+        .bind(to_millis(now))
+        .bind(to_millis(lease_until))
+        .fetch_optional(pool)
+        .await
+        .map_err(db_error)?;
+    row.as_ref().map(from_row).transpose().map_err(db_error)
+}
+
+pub async fn mark_sent(pool: &AnyPool, id: EmailId, via: &str, now: DateTime<Utc>) -> Result<(), AppError> {
+    sqlx::query("UPDATE email_outbox SET sent_at = $1, delivered_via = $2, lease_until = NULL, last_error = NULL WHERE id = $3")
+        .bind(to_millis(now))
+        .bind(via)
+        .bind(id.to_string())
+        .execute(pool)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// Records a failed attempt: retried at `retry_at`, or given up when that is `None`.
+pub async fn mark_failed(
+    pool: &AnyPool,
+    id: EmailId,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE email_outbox SET last_error = $1, lease_until = NULL,
+             next_attempt_at = COALESCE($2, next_attempt_at),
+             gave_up_at = CASE WHEN $2 IS NULL THEN $3 ELSE NULL END
+         WHERE id = $4",
+    )
+    .bind(error)
+    .bind(retry_at.map(to_millis))
+    .bind(to_millis(now))
+    .bind(id.to_string())
+    .execute(pool)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// The development outbox, newest first, keyset-paginated on (created_at, id).
+pub async fn list_recent(pool: &AnyPool, before: Option<(i64, String)>, limit: i64) -> Result<Vec<OutboxEmail>, AppError> {
+    let mut sql = format!("SELECT {COLUMNS} FROM email_outbox");
+    if before.is_some() {
+        sql.push_str(" WHERE (created_at < $2 OR (created_at = $2 AND id < $3))");
+    }
+    sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT $1");
+    let mut query = sqlx::query(&sql).bind(limit);
+    if let Some((at, id)) = before {
+        query = query.bind(at).bind(id);
+    }
+    let rows = query.fetch_all(pool).await.map_err(db_error)?;
+    rows.iter().map(from_row).collect::<Result<_, _>>().map_err(db_error)
+}

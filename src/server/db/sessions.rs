@@ -1,0 +1,122 @@
+//! The `user_sessions` table: the authority on whether a browser session is signed in. The
+//! tower-sessions record only points here, so deleting a row signs that browser out everywhere.
+use super::{db_error, get_id, get_time, to_millis, Tx};
+use crate::shared::{
+    error::AppError,
+    ids::{SessionId, UserId},
+};
+use chrono::{DateTime, Utc};
+use sqlx::{any::AnyRow, AnyPool, Row};
+
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl SessionRow {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(SessionRow {
+            id: get_id(row, "id")?,
+            user_id: get_id(row, "user_id")?,
+            ip: row.try_get("ip")?,
+            user_agent: row.try_get("user_agent")?,
+            created_at: get_time(row, "created_at")?,
+            last_seen_at: get_time(row, "last_seen_at")?,
+            expires_at: get_time(row, "expires_at")?,
+        })
+    }
+}
+
+const COLUMNS: &str = "id, user_id, ip, user_agent, created_at, last_seen_at, expires_at";
+
+pub async fn insert(tx: &mut Tx, row: &SessionRow) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO user_sessions (id, user_id, ip, user_agent, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(row.id.to_string())
+    .bind(row.user_id.to_string())
+    .bind(row.ip.as_deref())
+    .bind(row.user_agent.as_deref())
+    .bind(to_millis(row.created_at))
+    .bind(to_millis(row.last_seen_at))
+    .bind(to_millis(row.expires_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+pub async fn by_id(pool: &AnyPool, id: SessionId) -> Result<Option<SessionRow>, AppError> {
+    let sql = format!("SELECT {COLUMNS} FROM user_sessions WHERE id = $1");
+    let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(pool).await.map_err(db_error)?;
+    row.as_ref().map(SessionRow::from_row).transpose().map_err(db_error)
+}
+
+/// Live sessions of a user, most recently used first, keyset-paginated on (last_seen_at, id).
+pub async fn list_for_user(
+    pool: &AnyPool,
+    user: UserId,
+    now: DateTime<Utc>,
+    after: Option<(i64, String)>,
+    limit: i64,
+) -> Result<Vec<SessionRow>, AppError> {
+    let mut sql = format!("SELECT {COLUMNS} FROM user_sessions WHERE user_id = $1 AND expires_at > $2");
+    if after.is_some() {
+        sql.push_str(" AND (last_seen_at < $4 OR (last_seen_at = $4 AND id < $5))");
+    }
+    sql.push_str(" ORDER BY last_seen_at DESC, id DESC LIMIT $3");
+    let mut query = sqlx::query(&sql).bind(user.to_string()).bind(to_millis(now)).bind(limit);
+    if let Some((seen, id)) = after {
+        query = query.bind(seen).bind(id);
+    }
+    let rows = query.fetch_all(pool).await.map_err(db_error)?;
+    rows.iter().map(SessionRow::from_row).collect::<Result<_, _>>().map_err(db_error)
+}
+
+pub async fn touch(pool: &AnyPool, id: SessionId, now: DateTime<Utc>) -> Result<(), AppError> {
+    sqlx::query("UPDATE user_sessions SET last_seen_at = $1 WHERE id = $2")
+        .bind(to_millis(now))
+        .bind(id.to_string())
+        .execute(pool)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// Deletes one session of `user`; false when it is not theirs or already gone.
+pub async fn delete_one(tx: &mut Tx, user: UserId, id: SessionId) -> Result<bool, AppError> {
+    let done = sqlx::query("DELETE FROM user_sessions WHERE id = $1 AND user_id = $2")
+        .bind(id.to_string())
+        .bind(user.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Deletes every session of `user` except `keep`; returns how many ended.
+pub async fn delete_all_except(tx: &mut Tx, user: UserId, keep: Option<SessionId>) -> Result<u64, AppError> {
+    let keep = keep.map(|k| k.to_string()).unwrap_or_default();
+    let done = sqlx::query("DELETE FROM user_sessions WHERE user_id = $1 AND id <> $2")
+        .bind(user.to_string())
+        .bind(keep)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(done.rows_affected())
+}
+
+pub async fn delete_expired(pool: &AnyPool, now: DateTime<Utc>) -> Result<u64, AppError> {
+    let done = sqlx::query("DELETE FROM user_sessions WHERE expires_at <= $1")
+        .bind(to_millis(now))
+        .execute(pool)
+        .await
+        .map_err(db_error)?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,91 @@
+//! The `email_tokens` table: single-use proofs mailed to a person (verify email, reset password).
+use super::{db_error, get_id, to_millis, Tx};
+use crate::shared::{error::AppError, ids::UserId};
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    VerifyEmail,
+    ResetPassword,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::VerifyEmail => "verify_email",
+            Purpose::ResetPassword => "reset_password",
+        }
+    }
+}
+
+pub struct NewToken<'a> {
+    pub token_hash: &'a str,
+    pub user_id: UserId,
+    pub purpose: Purpose,
+    pub email: &'a str,
+    pub now: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn insert(tx: &mut Tx, token: NewToken<'_>) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO email_tokens (token_hash, user_id, purpose, email, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(token.token_hash)
+    .bind(token.user_id.to_string())
+    .bind(token.purpose.as_str())
+    .bind(token.email)
+    .bind(to_millis(token.now))
+    .bind(to_millis(token.expires_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Uses up a live token: marks it used and returns (user, email it was sent to). The UPDATE's
+/// own WHERE makes it single-use even when two requests race.
+pub async fn consume(
+    tx: &mut Tx,
+    token_hash: &str,
+    purpose: Purpose,
+    now: DateTime<Utc>,
+) -> Result<Option<(UserId, String)>, AppError> {
+    let row = sqlx::query(
+        "UPDATE email_tokens SET used_at = $1
+         WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1
+         RETURNING user_id, email",
+    )
+    .bind(to_millis(now))
+    .bind(token_hash)
+    .bind(purpose.as_str())
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    row.map(|r| Ok((get_id(&r, "user_id")?, r.try_get("email")?))).transpose().map_err(db_error)
+}
+
+/// Whether a token would be accepted right now (for rendering the confirm page), without using it.
+pub async fn is_live(pool: &sqlx::AnyPool, token_hash: &str, purpose: Purpose, now: DateTime<Utc>) -> Result<bool, AppError> {
+    let row = sqlx::query("SELECT 1 AS ok FROM email_tokens WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3")
+        .bind(token_hash)
+        .bind(purpose.as_str())
+        .bind(to_millis(now))
+        .fetch_optional(pool)
+        .await
+        .map_err(db_error)?;
+    Ok(row.is_some())
+}
+
+/// Ends every outstanding token of one purpose for a user (e.g. after a reset succeeds).
+pub async fn revoke_all(tx: &mut Tx, user: UserId, purpose: Purpose, now: DateTime<Utc>) -> Result<(), AppError> {
+    sqlx::query("UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL")
+        .bind(to_millis(now))
+        .bind(user.to_string())
+        .bind(purpose.as_str())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}

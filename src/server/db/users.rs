@@ -1,0 +1,121 @@
+//! The `users` table.
+use super::{db_error, get_id, get_opt_time, get_time, to_millis, Tx};
+use crate::shared::{account::Me, error::AppError, ids::UserId, values::EmailAddress};
+use chrono::{DateTime, Utc};
+use sqlx::{any::AnyRow, AnyPool, Row};
+
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+    pub password_hash: Option<String>,
+    pub email_verified_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl UserRow {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(UserRow {
+            id: get_id(row, "id")?,
+            email: row.try_get("email")?,
+            name: row.try_get("name")?,
+            password_hash: row.try_get("password_hash")?,
+            email_verified_at: get_opt_time(row, "email_verified_at")?,
+            created_at: get_time(row, "created_at")?,
+        })
+    }
+
+    pub fn to_me(&self) -> Me {
+        Me {
+            id: self.id,
+            email: self.email.clone(),
+            name: self.name.clone(),
+            email_verified: self.email_verified_at.is_some(),
+            created_at: self.created_at,
+        }
+    }
+}
+
+const COLUMNS: &str = "id, email, name, password_hash, email_verified_at, created_at";
+
+pub async fn by_id(pool: &AnyPool, id: UserId) -> Result<Option<UserRow>, AppError> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
+    let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(pool).await.map_err(db_error)?;
+    row.as_ref().map(UserRow::from_row).transpose().map_err(db_error)
+}
+
+pub async fn by_email(pool: &AnyPool, email: &EmailAddress) -> Result<Option<UserRow>, AppError> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE email = $1");
+    let row = sqlx::query(&sql).bind(email.as_str()).fetch_optional(pool).await.map_err(db_error)?;
+    row.as_ref().map(UserRow::from_row).transpose().map_err(db_error)
+}
+
+pub async fn by_id_tx(tx: &mut Tx, id: UserId) -> Result<Option<UserRow>, AppError> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
+    let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&mut **tx).await.map_err(db_error)?;
+    row.as_ref().map(UserRow::from_row).transpose().map_err(db_error)
+}
+
+pub struct NewUser<'a> {
+    pub id: UserId,
+    pub email: &'a EmailAddress,
+    pub name: &'a str,
+    pub password_hash: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+/// Inserts a user; `Ok(false)` when the email is already registered.
+pub async fn insert(tx: &mut Tx, user: NewUser<'_>) -> Result<bool, AppError> {
+    let result = sqlx::query(
+        "INSERT INTO users (id, email, name, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
+    )
+    .bind(user.id.to_string())
+    .bind(user.email.as_str())
+    .bind(user.name)
+    .bind(user.password_hash)
+    .bind(to_millis(user.now))
+    .execute(&mut **tx)
+    .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if super::is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(db_error(e)),
+    }
+}
+
+pub async fn set_name(tx: &mut Tx, id: UserId, name: &str, now: DateTime<Utc>) -> Result<(), AppError> {
+    sqlx::query("UPDATE users SET name = $1, updated_at = $2 WHERE id = $3")
+        .bind(name)
+        .bind(to_millis(now))
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+pub async fn set_password_hash(tx: &mut Tx, id: UserId, hash: &str, now: DateTime<Utc>) -> Result<(), AppError> {
+    sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+        .bind(hash)
+        .bind(to_millis(now))
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// Marks the email verified, but only if it is still the address the proof was sent to.
+pub async fn mark_email_verified(tx: &mut Tx, id: UserId, email: &str, now: DateTime<Utc>) -> Result<bool, AppError> {
+    let done = sqlx::query(
+        "UPDATE users SET email_verified_at = COALESCE(email_verified_at, $1), updated_at = $1 WHERE id = $2 AND email = $3",
+    )
+    .bind(to_millis(now))
+    .bind(id.to_string())
+    .bind(email)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    Ok(done.rows_affected() == 1)
+}

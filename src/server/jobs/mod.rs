@@ -1,0 +1,3 @@
+//! Background workers. Each runs until the shutdown signal flips, finishing the item in hand.
+pub mod mailer;
+pub mod sweeper;

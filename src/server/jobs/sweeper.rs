@@ -1,0 +1,23 @@
+//! Deletes what has expired: signed-in sessions past their lifetime and old throttle events.
+use crate::server::{db, state::AppState};
+use chrono::Duration;
+use tokio::sync::watch;
+
+const EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+
+pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let now = db::now();
+        if let Err(e) = db::sessions::delete_expired(app.db.pool(), now).await {
+            tracing::warn!("sweeper: sessions: {e}");
+        }
+        // Keep a day of throttle history: longer than any throttle window.
+        if let Err(e) = db::throttle::delete_older_than(app.db.pool(), now - Duration::days(1)).await {
+            tracing::warn!("sweeper: throttle events: {e}");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(EVERY) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! The server: configuration, state, routing, authentication, the service layer, the database and
+//! background jobs. Only compiled with the `ssr` feature.
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod jobs;
+pub mod pagination;
+pub mod router;
+pub mod service;
+pub mod state;
+
+use crate::server::{auth::session::AnySessionStore, config::Config, db::Db, state::AppState};
+use std::{net::SocketAddr, sync::Arc};
+use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
+
+/// A server that is accepting connections.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests and the job in hand finish, then returns.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Connects and migrates the database, then serves on `listener` until `stop`.
+pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Running> {
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    let sessions = AnySessionStore::open(&db).await?;
+    let smtp = config.smtp_url.as_deref().map(jobs::mailer::smtp_transport).transpose()?;
+    let leptos_options = leptos::config::LeptosOptions::builder()
+        .output_name("gatehouse")
+        .site_root(config.site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(config.listen)
+        .env(leptos::config::Env::PROD)
+        .build();
+    let state = AppState {
+        db,
+        config: Arc::new(config),
+        mail_wakeup: Arc::new(tokio::sync::Notify::new()),
+        leptos_options,
+    };
+    let app = router::router(state.clone(), sessions.clone());
+    let addr = listener.local_addr()?;
+    let (shutdown, watch_shutdown) = watch::channel(false);
+
+    let mut stop_serving = watch_shutdown.clone();
+    let http = tokio::spawn(async move {
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        let graceful = async move {
+            let _ = stop_serving.wait_for(|stop| *stop).await;
+        };
+        if let Err(e) = axum::serve(listener, service).with_graceful_shutdown(graceful).await {
+            tracing::error!("server stopped: {e}");
+        }
+    });
+    let mailer = tokio::spawn(jobs::mailer::run(state.clone(), smtp, watch_shutdown.clone()));
+    let sweeper = tokio::spawn(jobs::sweeper::run(state.clone(), watch_shutdown.clone()));
+    let mut stop_expiry = watch_shutdown;
+    let session_expiry = tokio::spawn(async move {
+        use tower_sessions::session_store::ExpiredDeletion;
+        tokio::select! {
+            _ = sessions.continuously_delete_expired(std::time::Duration::from_secs(300)) => {}
+            _ = stop_expiry.wait_for(|stop| *stop) => {}
+        }
+    });
+    Ok(Running { addr, state, shutdown, tasks: vec![http, mailer, sweeper, session_expiry] })
+}
+
+/// Applies migrations and exits (`gatehouse migrate`).
+pub async fn migrate(database_url: &str) -> anyhow::Result<()> {
+    let db = Db::connect(database_url).await?;
+    db.migrate().await?;
+    AnySessionStore::open(&db).await?;
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! The whole HTTP surface: health checks, `/api/v1`, the dashboard (SSR pages and `/rpc` server
+//! functions), static assets, and the layers every request passes through.
+use crate::app::{shell, App};
+use crate::server::{auth::session::AnySessionStore, error, state::AppState};
+use crate::shared::error::AppError;
+use axum::{
+    extract::{Request, State},
+    http::{header, HeaderName, HeaderValue, Method},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+    Json, Router,
+};
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::{
+    limit::RequestBodyLimitLayer,
+    set_header::SetResponseHeaderLayer,
+    trace::{DefaultOnResponse, TraceLayer},
+};
+
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
+    let routes = generate_route_list(App);
+    let context_state = state.clone();
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .nest("/api/v1", crate::server::api::router())
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || leptos::prelude::provide_context(context_state.clone()),
+            {
+                let options = state.leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(sessions.layer(&state.config))
+        .layer(middleware::from_fn_with_state(state.clone(), request_guard))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(security_header("x-content-type-options", "nosniff"))
+        .layer(security_header("x-frame-options", "DENY"))
+        // Same-origin keeps one-time tokens in page URLs from leaking to other sites.
+        .layer(security_header("referrer-policy", "same-origin"))
+        .layer(TraceLayer::new_for_http().on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
+        .layer(middleware::from_fn(error::request_id))
+        .with_state(state)
+}
+
+fn security_header(name: &'static str, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(HeaderName::from_static(name), HeaderValue::from_static(value))
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn readyz(State(app): State<AppState>) -> Result<Json<serde_json::Value>, AppError> {
+    app.db.ping().await.map_err(|_| {
+        AppError::new(crate::shared::error::ErrorKind::Internal, "database_unreachable", "The database does not answer.")
+    })?;
+    Ok(Json(serde_json::json!({ "status": "ready", "database": "ok" })))
+}
+
+/// Refuses bodies over 1 MiB up front, and state-changing requests that a browser marks as coming
+/// from another site (Leptos server functions have no CSRF token of their own).
+async fn request_guard(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let too_large = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .is_some_and(|len| len > MAX_BODY_BYTES);
+    if too_large {
+        return error::payload_too_large().into_response();
+    }
+    let safe_method = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe_method && is_cross_site(&req, &app.config.public_origin()) {
+        return AppError::forbidden("cross_site_request", "This request came from another site and was refused.").into_response();
+    }
+    next.run(req).await
+}
+
+/// A request is cross-site when the browser says so (`Sec-Fetch-Site`) or when its `Origin` is
+/// neither our public origin nor the origin of the host it was sent to. Clients that send neither
+/// header are not browsers, and cookies cannot be ridden without one.
+fn is_cross_site(req: &Request, public_origin: &str) -> bool {
+    let headers = req.headers();
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        if site != "same-origin" && site != "none" {
+            return true;
+        }
+    }
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    if origin == public_origin {
+        return false;
+    }
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or_default();
+    host.is_empty() || origin_host != host
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_cross_site;
+    use axum::{body::Body, http::Request};
+
+    fn request(headers: &[(&str, &str)]) -> Request<Body> {
+        let mut builder = Request::post("/rpc/login").header("host", "127.0.0.1:3000");
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        builder.body(Body::empty()).unwrap()
+    }
+
+    #[test]
+    fn cross_site_detection() {
+        let ours = "http://127.0.0.1:3000";
+        assert!(!is_cross_site(&request(&[]), ours));
+        assert!(!is_cross_site(&request(&[("origin", ours), ("sec-fetch-site", "same-origin")]), ours));
+        assert!(is_cross_site(&request(&[("sec-fetch-site", "cross-site")]), ours));
+        assert!(is_cross_site(&request(&[("sec-fetch-site", "same-site")]), ours));
+        assert!(is_cross_site(&request(&[("origin", "https://evil.example")]), ours));
+        assert!(is_cross_site(&request(&[("origin", "null")]), ours));
+        assert!(!is_cross_site(&request(&[("origin", "http://127.0.0.1:3000")]), "https://gatehouse.example"));
+    }
+}

@@ -1,0 +1,302 @@
+//! Accounts: sign up, sign in and out, profile, password, email verification, password reset and
+//! the list of one's own sessions.
+use crate::server::{
+    pagination,
+    auth::{password, principal::{ClientMeta, SignedIn}, throttle, token},
+    db::{self, sessions::SessionRow, tokens::Purpose, users::UserRow},
+    service::mail::{self, Recipient},
+    state::AppState,
+};
+use crate::shared::{
+    account::{Page, SessionInfo},
+    error::AppError,
+    ids::{SessionId, UserId},
+    values::{EmailAddress, PersonName},
+};
+use chrono::Duration;
+
+const VERIFY_EMAIL_TTL_HOURS: i64 = 24;
+const RESET_PASSWORD_TTL_HOURS: i64 = 1;
+
+pub struct Signup {
+    pub name: String,
+    pub email: String,
+    pub password: String,
+}
+
+/// Creates the account, mails a verification link and signs the new user in.
+pub async fn signup(app: &AppState, input: Signup, client: &ClientMeta) -> Result<(UserRow, SessionRow), AppError> {
+    let name = PersonName::parse(&input.name)?;
+    let email = EmailAddress::parse(&input.email)?;
+    password::check_strength("password", &input.password, &[email.as_str(), name.as_str()])?;
+    let now = db::now();
+    let bucket = throttle::signup_ip(client.ip_key());
+    throttle::check(app.db.pool(), &bucket, app.config.signup_throttle, now).await?;
+    throttle::record(app.db.pool(), &bucket, now).await?;
+    let hash = password::hash(&input.password).await?;
+
+    let user_id = UserId::new();
+    let mut tx = app.db.begin_write().await?;
+    let new_user = db::users::NewUser { id: user_id, email: &email, name: name.as_str(), password_hash: &hash, now };
+    if !db::users::insert(&mut tx, new_user).await? {
+        return Err(AppError::conflict("email_taken", "An account with this email is already registered. Sign in instead.")
+            .with_detail("field", "email"));
+    }
+    let user = db::users::by_id_tx(&mut tx, user_id).await?.ok_or_else(|| AppError::not_found("user"))?;
+    send_verification(&mut tx, app, &user).await?;
+    let session = start_session(&mut tx, app, user.id, client).await?;
+    tx.commit().await.map_err(db::db_error)?;
+    app.mail_wakeup.notify_one();
+    Ok((user, session))
+}
+
+/// Checks credentials with the same message and similar timing whether the email is unknown or
+/// the password wrong; failures count against both the account and the client address.
+pub async fn login(app: &AppState, email: &str, password_attempt: &str, client: &ClientMeta) -> Result<(UserRow, SessionRow), AppError> {
+    let email = EmailAddress::parse(email)?;
+    if password_attempt.is_empty() {
+        return Err(AppError::invalid_field("password", "Enter your password."));
+    }
+    let pool = app.db.pool();
+    let now = db::now();
+    let rule = app.config.login_throttle;
+    let ip_bucket = throttle::login_ip(client.ip_key());
+    let account_bucket = throttle::login_account(email.as_str());
+    throttle::check(pool, &ip_bucket, rule, now).await?;
+    throttle::check(pool, &account_bucket, rule, now).await?;
+
+    let user = db::users::by_email(pool, &email).await?;
+    let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
+    let ok = password::verify(password_attempt, stored).await?;
+    let Some(user) = user.filter(|_| ok) else {
+        throttle::record(pool, &ip_bucket, now).await?;
+        throttle::record(pool, &account_bucket, now).await?;
+        return Err(AppError::new(
+            crate::shared::error::ErrorKind::Unauthenticated,
+            "invalid_credentials",
+            "Incorrect email or password.",
+        ));
+    };
+    throttle::clear(pool, &account_bucket).await?;
+    let mut tx = app.db.begin_write().await?;
+    let session = start_session(&mut tx, app, user.id, client).await?;
+    tx.commit().await.map_err(db::db_error)?;
+    Ok((user, session))
+}
+
+async fn start_session(tx: &mut db::Tx, app: &AppState, user: UserId, client: &ClientMeta) -> Result<SessionRow, AppError> {
+    let now = db::now();
+    let lifetime = Duration::from_std(app.config.session_absolute).unwrap_or(Duration::days(14));
+    let row = SessionRow {
+        id: SessionId::new(),
+        user_id: user,
+        ip: client.ip.clone(),
+        user_agent: client.user_agent.clone(),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + lifetime,
+    };
+    db::sessions::insert(tx, &row).await?;
+    Ok(row)
+}
+
+/// Ends the current sign-in.
+pub async fn logout(app: &AppState, who: &SignedIn) -> Result<(), AppError> {
+    let mut tx = app.db.begin_write().await?;
+    db::sessions::delete_one(&mut tx, who.user.id, who.session.id).await?;
+    tx.commit().await.map_err(db::db_error)
+}
+
+/// Ends every sign-in of the user, this one included. Returns how many ended.
+pub async fn logout_everywhere(app: &AppState, who: &SignedIn) -> Result<u64, AppError> {
+    let mut tx = app.db.begin_write().await?;
+    let ended = db::sessions::delete_all_except(&mut tx, who.user.id, None).await?;
+    tx.commit().await.map_err(db::db_error)?;
+    Ok(ended)
+}
+
+pub async fn update_profile(app: &AppState, who: &SignedIn, name: &str) -> Result<UserRow, AppError> {
+    let name = PersonName::parse(name)?;
+    let mut tx = app.db.begin_write().await?;
+    db::users::set_name(&mut tx, who.user.id, name.as_str(), db::now()).await?;
+    let user = db::users::by_id_tx(&mut tx, who.user.id).await?.ok_or_else(|| AppError::not_found("user"))?;
+    tx.commit().await.map_err(db::db_error)?;
+    Ok(user)
+}
+
+/// Changes the password after checking the current one, ends every other session and tells the
+/// user by mail. The caller rotates this browser's session id.
+pub async fn change_password(app: &AppState, who: &SignedIn, current: &str, new: &str) -> Result<u64, AppError> {
+    if current.is_empty() {
+        return Err(AppError::invalid_field("current_password", "Enter your current password."));
+    }
+    let user = &who.user;
+    if !password::verify(current, user.password_hash.as_deref()).await? {
+        return Err(AppError::invalid_field("current_password", "Your current password is not correct."));
+    }
+    password::check_strength("new_password", new, &[&user.email, &user.name])?;
+    if current == new {
+        return Err(AppError::invalid_field("new_password", "Choose a password different from the current one."));
+    }
+    let hash = password::hash(new).await?;
+    let now = db::now();
+    let mut tx = app.db.begin_write().await?;
+    db::users::set_password_hash(&mut tx, user.id, &hash, now).await?;
+    let ended = db::sessions::delete_all_except(&mut tx, user.id, Some(who.session.id)).await?;
+    db::tokens::revoke_all(&mut tx, user.id, Purpose::ResetPassword, now).await?;
+    mail::password_changed(&mut tx, &app.config, Recipient { email: &user.email, name: &user.name }, now).await?;
+    tx.commit().await.map_err(db::db_error)?;
+    app.mail_wakeup.notify_one();
+    Ok(ended)
+}
+
+/// The user's live sessions, most recently used first.
+pub async fn list_sessions(app: &AppState, who: &SignedIn, cursor: Option<&str>, limit: Option<i64>) -> Result<Page<SessionInfo>, AppError> {
+    let limit = pagination::limit(limit)?;
+    let after = cursor.map(pagination::decode).transpose()?;
+    let mut rows = db::sessions::list_for_user(app.db.pool(), who.user.id, db::now(), after, limit + 1).await?;
+    let next_cursor = pagination::finish(&mut rows, limit, |r| (db::to_millis(r.last_seen_at), r.id.to_string()));
+    let data = rows
+        .into_iter()
+        .map(|r| SessionInfo {
+            current: r.id == who.session.id,
+            id: r.id,
+            ip: r.ip,
+            user_agent: r.user_agent,
+            created_at: r.created_at,
+            last_seen_at: r.last_seen_at,
+            expires_at: r.expires_at,
+        })
+        .collect();
+    Ok(Page { data, next_cursor })
+}
+
+/// Signs one of the user's own sessions out. Someone else's session id answers 404, like a
+/// missing one.
+pub async fn revoke_session(app: &AppState, who: &SignedIn, id: SessionId) -> Result<(), AppError> {
+    let mut tx = app.db.begin_write().await?;
+    if !db::sessions::delete_one(&mut tx, who.user.id, id).await? {
+        return Err(AppError::not_found("session"));
+    }
+    tx.commit().await.map_err(db::db_error)
+}
+
+/// Mails a fresh verification link (throttled like signups).
+pub async fn resend_verification(app: &AppState, who: &SignedIn) -> Result<(), AppError> {
+    if who.user.email_verified_at.is_some() {
+        return Err(AppError::conflict("already_verified", "Your email address is already verified."));
+    }
+    let now = db::now();
+    let bucket = format!("verify:user:{}", who.user.id);
+    throttle::check(app.db.pool(), &bucket, app.config.signup_throttle, now).await?;
+    throttle::record(app.db.pool(), &bucket, now).await?;
+    let mut tx = app.db.begin_write().await?;
+    send_verification(&mut tx, app, &who.user).await?;
+    tx.commit().await.map_err(db::db_error)?;
+    app.mail_wakeup.notify_one();
+    Ok(())
+}
+
+async fn send_verification(tx: &mut db::Tx, app: &AppState, user: &UserRow) -> Result<(), AppError> {
+    let now = db::now();
+    let secret = token::generate();
+    let token_hash = token::hash(&secret);
+    db::tokens::insert(
+        tx,
+        db::tokens::NewToken {
+            token_hash: &token_hash,
+            user_id: user.id,
+            purpose: Purpose::VerifyEmail,
+            email: &user.email,
+            now,
+            expires_at: now + Duration::hours(VERIFY_EMAIL_TTL_HOURS),
+        },
+    )
+    .await?;
+    mail::verify_email(tx, &app.config, Recipient { email: &user.email, name: &user.name }, &secret, now).await
+}
+
+fn invalid_link() -> AppError {
+    AppError::bad_request("invalid_token", "This link is invalid, was already used or has expired. Request a new one.")
+        .with_detail("field", "token")
+}
+
+/// Uses a verification link. Only verifies while the account still has the address it was sent to.
+pub async fn verify_email(app: &AppState, secret: &str) -> Result<UserId, AppError> {
+    let now = db::now();
+    let mut tx = app.db.begin_write().await?;
+    let (user, email) = db::tokens::consume(&mut tx, &token::hash(secret), Purpose::VerifyEmail, now)
+        .await?
+        .ok_or_else(invalid_link)?;
+    if !db::users::mark_email_verified(&mut tx, user, &email, now).await? {
+        return Err(invalid_link());
+    }
+    tx.commit().await.map_err(db::db_error)?;
+    Ok(user)
+}
+
+/// Whether a link would be accepted, so its page can say so before anyone presses a button.
+pub async fn link_is_live(app: &AppState, secret: &str, reset: bool) -> Result<bool, AppError> {
+    let purpose = if reset { Purpose::ResetPassword } else { Purpose::VerifyEmail };
+    db::tokens::is_live(app.db.pool(), &token::hash(secret), purpose, db::now()).await
+}
+
+/// Mails a reset link when the address has an account. Answers the same either way, so the form
+/// cannot be used to find out who has an account.
+pub async fn forgot_password(app: &AppState, email: &str, client: &ClientMeta) -> Result<(), AppError> {
+    let email = EmailAddress::parse(email)?;
+    let now = db::now();
+    let bucket = throttle::reset_ip(client.ip_key());
+    throttle::check(app.db.pool(), &bucket, app.config.signup_throttle, now).await?;
+    throttle::record(app.db.pool(), &bucket, now).await?;
+    let Some(user) = db::users::by_email(app.db.pool(), &email).await? else {
+        return Ok(());
+    };
+    let secret = token::generate();
+    let token_hash = token::hash(&secret);
+    let mut tx = app.db.begin_write().await?;
+    db::tokens::insert(
+        &mut tx,
+        db::tokens::NewToken {
+            token_hash: &token_hash,
+            user_id: user.id,
+            purpose: Purpose::ResetPassword,
+            email: &user.email,
+            now,
+            expires_at: now + Duration::hours(RESET_PASSWORD_TTL_HOURS),
+        },
+    )
+    .await?;
+    mail::reset_password(&mut tx, &app.config, Recipient { email: &user.email, name: &user.name }, &secret, now).await?;
+    tx.commit().await.map_err(db::db_error)?;
+    app.mail_wakeup.notify_one();
+    Ok(())
+}
+
+/// Sets a new password from a reset link, ends every session and lifts the login throttle of the
+/// account. Receiving the link proves the mailbox, so it also verifies the address.
+pub async fn reset_password(app: &AppState, secret: &str, new_password: &str) -> Result<(), AppError> {
+    let token_hash = token::hash(secret);
+    let now = db::now();
+    // Check the link before the slow work; it is consumed (race-safely) in the transaction below.
+    if !db::tokens::is_live(app.db.pool(), &token_hash, Purpose::ResetPassword, now).await? {
+        return Err(invalid_link());
+    }
+    check_password_field(new_password)?;
+    let hash = password::hash(new_password).await?;
+    let mut tx = app.db.begin_write().await?;
+    let (user_id, email) = db::tokens::consume(&mut tx, &token_hash, Purpose::ResetPassword, now).await?.ok_or_else(invalid_link)?;
+    let user = db::users::by_id_tx(&mut tx, user_id).await?.ok_or_else(invalid_link)?;
+    password::check_strength("password", new_password, &[&user.email, &user.name])?;
+    db::users::set_password_hash(&mut tx, user.id, &hash, now).await?;
+    db::tokens::revoke_all(&mut tx, user.id, Purpose::ResetPassword, now).await?;
+    db::sessions::delete_all_except(&mut tx, user.id, None).await?;
+    db::users::mark_email_verified(&mut tx, user.id, &email, now).await?;
+    tx.commit().await.map_err(db::db_error)?;
+    throttle::clear(app.db.pool(), &throttle::login_account(&user.email)).await?;
+    Ok(())
+}
+
+fn check_password_field(password: &str) -> Result<(), AppError> {
+    crate::shared::values::check_password_length("password", password)
+}

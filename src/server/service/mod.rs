@@ -1,0 +1,5 @@
+//! The business layer: the only place rules live. REST handlers (`server::api`) and server
+//! functions (`rpc`) are thin adapters over these functions.
+pub mod accounts;
+pub mod mail;
+pub mod outbox;

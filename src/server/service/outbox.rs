@@ -1,0 +1,19 @@
+//! The development outbox: while no SMTP server is configured, sent mail stays readable at
+//! /dev/outbox — but only from this machine, since it holds sign-in links.
+use crate::server::{auth::principal::ClientMeta, db, pagination, state::AppState};
+use crate::shared::{
+    account::{OutboxEmail, Page},
+    error::AppError,
+};
+
+pub async fn list(app: &AppState, client: &ClientMeta, cursor: Option<&str>) -> Result<Page<OutboxEmail>, AppError> {
+    let local = client.ip.as_deref().and_then(|ip| ip.parse::<std::net::IpAddr>().ok()).is_some_and(|ip| ip.is_loopback());
+    if app.config.smtp_url.is_some() || !local {
+        return Err(AppError::not_found("page"));
+    }
+    let limit = pagination::DEFAULT_LIMIT;
+    let before = cursor.map(pagination::decode).transpose()?;
+    let mut rows = db::emails::list_recent(app.db.pool(), before, limit + 1).await?;
+    let next_cursor = pagination::finish(&mut rows, limit, |m| (db::to_millis(m.created_at), m.id.to_string()));
+    Ok(Page { data: rows, next_cursor })
+}
