@@ -228,13 +228,20 @@ export async function shot(page, name) {
   return file;
 }
 
+const randomWord = () => Math.random().toString(36).slice(2, 10);
+
+/** A strong password that shares nothing with the user's name or email. */
+export function strongPassword(stem = 'Tr0ub4dor&3-horse') {
+  return `${stem}-${randomWord()}`;
+}
+
 /** Unique, strong credentials for one test. */
 export function uniqueUser(label = 'user') {
-  const rand = Math.random().toString(36).slice(2, 10);
+  const rand = randomWord();
   return {
     name: `E2E ${label} ${rand}`,
     email: `${label}-${Date.now()}-${rand}@example.com`,
-    password: `Tr0ub4dor&3-horse-${rand}`,
+    password: strongPassword(),
     rand,
   };
 }

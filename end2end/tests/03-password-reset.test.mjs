@@ -1,7 +1,7 @@
 // 3. Forgot password -> mail -> reset -> old password refused, new one works.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { newPage, setUp, shot, tearDown, uniqueUser } from '../support/harness.mjs';
+import { newPage, setUp, shot, strongPassword, tearDown, uniqueUser } from '../support/harness.mjs';
 import { extractLink, waitForMail } from '../support/mail.mjs';
 import {
   expectVisible, notice, open, passwordField, scenario, signIn, signInFails, signOut, signUp, waitForPath,
@@ -18,7 +18,7 @@ describe('reset a forgotten password', () => {
       const { page } = await newPage(env.browser);
       track(page);
       const user = uniqueUser('reset');
-      const newPassword = `N3w-Batt3ry!staple-${user.rand}`;
+      const newPassword = strongPassword('N3w-Batt3ry!staple');
 
       await signUp(page, baseUrl, user);
       await signOut(page);

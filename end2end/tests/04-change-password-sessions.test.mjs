@@ -1,7 +1,7 @@
 // 4. Change the password on /account; sessions of other devices are listed and get signed out.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { newPage, setUp, shot, tearDown, uniqueUser } from '../support/harness.mjs';
+import { newPage, setUp, shot, strongPassword, tearDown, uniqueUser } from '../support/harness.mjs';
 import {
   expectVisible, notice, open, passwordField, scenario, signIn, signInFails, signOut, signUp,
 } from '../support/flows.mjs';
@@ -17,7 +17,7 @@ describe('change password and sessions', () => {
       const a = track((await newPage(env.browser)).page);
       const b = track((await newPage(env.browser)).page);
       const user = uniqueUser('change');
-      const newPassword = `Ch4nged-Corr3ct!horse-${user.rand}`;
+      const newPassword = strongPassword('Ch4nged-Corr3ct!horse');
 
       // Context A signs up (and so is signed in); context B signs in as the same user.
       await signUp(a, baseUrl, user);

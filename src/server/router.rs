@@ -38,8 +38,10 @@ pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(sessions.layer(&state.config))
-        .layer(middleware::from_fn_with_state(state.clone(), request_guard))
+        // The limit catches bodies without a length; the guard (outside it) answers declared
+        // oversize bodies with the JSON error before they are read.
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), request_guard))
         .layer(security_header("x-content-type-options", "nosniff"))
         .layer(security_header("x-frame-options", "DENY"))
         // Same-origin keeps one-time tokens in page URLs from leaking to other sites.

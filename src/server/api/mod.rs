@@ -8,7 +8,19 @@ use crate::shared::error::AppError;
 use axum::Router;
 
 pub fn router() -> Router<AppState> {
-    Router::new().merge(auth::router()).merge(me::router()).fallback(not_found)
+    Router::new()
+        .merge(auth::router())
+        .merge(me::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn method_not_allowed() -> AppError {
+    AppError::new(
+        crate::shared::error::ErrorKind::MethodNotAllowed,
+        "method_not_allowed",
+        "This route does not accept that HTTP method.",
+    )
 }
 
 async fn not_found() -> AppError {

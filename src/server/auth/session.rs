@@ -131,8 +131,8 @@ pub async fn signed_in(app: &AppState, session: &Session) -> Result<Option<super
     };
     let pool = app.db.pool();
     let now = db::now();
+    let idle = chrono::Duration::from_std(app.config.session_idle).unwrap_or_default();
     let live = db::sessions::by_id(pool, auth.session_id).await?.filter(|row| {
-        let idle = chrono::Duration::from_std(app.config.session_idle).unwrap_or_default();
         row.user_id == auth.user_id && row.expires_at > now && now - row.last_seen_at <= idle
     });
     let Some(mut row) = live else {
@@ -143,8 +143,10 @@ pub async fn signed_in(app: &AppState, session: &Session) -> Result<Option<super
         clear(session).await?;
         return Ok(None);
     };
-    // One write a minute at most per session keeps "last seen" useful without a write per request.
-    if now - row.last_seen_at > chrono::Duration::seconds(60) {
+    // At most one write a minute per session keeps "last seen" useful without a write per request
+    // (more often only when the idle limit itself is shorter).
+    let touch_every = chrono::Duration::seconds(60).min(idle / 2);
+    if now - row.last_seen_at > touch_every {
         db::sessions::touch(pool, row.id, now).await?;
         row.last_seen_at = now;
     }

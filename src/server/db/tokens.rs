@@ -66,16 +66,16 @@ pub async fn consume(
     row.map(|r| Ok((get_id(&r, "user_id")?, r.try_get("email")?))).transpose().map_err(db_error)
 }
 
-/// Whether a token would be accepted right now (for rendering the confirm page), without using it.
-pub async fn is_live(pool: &sqlx::AnyPool, token_hash: &str, purpose: Purpose, now: DateTime<Utc>) -> Result<bool, AppError> {
-    let row = sqlx::query("SELECT 1 AS ok FROM email_tokens WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3")
+/// The owner of a token that would be accepted right now, without using it up.
+pub async fn peek(pool: &sqlx::AnyPool, token_hash: &str, purpose: Purpose, now: DateTime<Utc>) -> Result<Option<UserId>, AppError> {
+    let row = sqlx::query("SELECT user_id FROM email_tokens WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3")
         .bind(token_hash)
         .bind(purpose.as_str())
         .bind(to_millis(now))
         .fetch_optional(pool)
         .await
         .map_err(db_error)?;
-    Ok(row.is_some())
+    row.map(|r| get_id(&r, "user_id")).transpose().map_err(db_error)
 }
 
 /// Ends every outstanding token of one purpose for a user (e.g. after a reset succeeds).

@@ -67,8 +67,9 @@ async fn deliver_due(app: &AppState, smtp: Option<&Smtp>) -> Result<(), crate::s
 }
 
 async fn send(smtp: &Smtp, from: &str, mail: &OutboxEmail) -> anyhow::Result<()> {
-    // 7bit keeps links intact for any reader; other text falls back to lettre's own choice.
-    let body = Body::new_with_encoding(mail.body.clone(), ContentTransferEncoding::SevenBit)
+    // 7bit (which needs CRLF line ends) keeps links intact for any reader; other text falls back
+    // to lettre's own choice.
+    let body = Body::new_with_encoding(mail.body.replace('\n', "\r\n"), ContentTransferEncoding::SevenBit)
         .unwrap_or_else(|text| Body::new(text));
     let message = Message::builder()
         .from(from.parse()?)

@@ -238,7 +238,7 @@ pub async fn verify_email(app: &AppState, secret: &str) -> Result<UserId, AppErr
 /// Whether a link would be accepted, so its page can say so before anyone presses a button.
 pub async fn link_is_live(app: &AppState, secret: &str, reset: bool) -> Result<bool, AppError> {
     let purpose = if reset { Purpose::ResetPassword } else { Purpose::VerifyEmail };
-    db::tokens::is_live(app.db.pool(), &token::hash(secret), purpose, db::now()).await
+    Ok(db::tokens::peek(app.db.pool(), &token::hash(secret), purpose, db::now()).await?.is_some())
 }
 
 /// Mails a reset link when the address has an account. Answers the same either way, so the form
@@ -278,16 +278,17 @@ pub async fn forgot_password(app: &AppState, email: &str, client: &ClientMeta) -
 pub async fn reset_password(app: &AppState, secret: &str, new_password: &str) -> Result<(), AppError> {
     let token_hash = token::hash(secret);
     let now = db::now();
-    // Check the link before the slow work; it is consumed (race-safely) in the transaction below.
-    if !db::tokens::is_live(app.db.pool(), &token_hash, Purpose::ResetPassword, now).await? {
-        return Err(invalid_link());
-    }
-    check_password_field(new_password)?;
+    // Check the link and the password before the slow hashing; the link is used up (race-safely)
+    // in the transaction below.
+    let owner = db::tokens::peek(app.db.pool(), &token_hash, Purpose::ResetPassword, now).await?.ok_or_else(invalid_link)?;
+    let user = db::users::by_id(app.db.pool(), owner).await?.ok_or_else(invalid_link)?;
+    password::check_strength("password", new_password, &[&user.email, &user.name])?;
     let hash = password::hash(new_password).await?;
     let mut tx = app.db.begin_write().await?;
     let (user_id, email) = db::tokens::consume(&mut tx, &token_hash, Purpose::ResetPassword, now).await?.ok_or_else(invalid_link)?;
-    let user = db::users::by_id_tx(&mut tx, user_id).await?.ok_or_else(invalid_link)?;
-    password::check_strength("password", new_password, &[&user.email, &user.name])?;
+    if user_id != user.id {
+        return Err(invalid_link());
+    }
     db::users::set_password_hash(&mut tx, user.id, &hash, now).await?;
     db::tokens::revoke_all(&mut tx, user.id, Purpose::ResetPassword, now).await?;
     db::sessions::delete_all_except(&mut tx, user.id, None).await?;
@@ -295,8 +296,4 @@ pub async fn reset_password(app: &AppState, secret: &str, new_password: &str) ->
     tx.commit().await.map_err(db::db_error)?;
     throttle::clear(app.db.pool(), &throttle::login_account(&user.email)).await?;
     Ok(())
-}
-
-fn check_password_field(password: &str) -> Result<(), AppError> {
-    crate::shared::values::check_password_length("password", password)
 }

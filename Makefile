@@ -1,0 +1,58 @@
+# Gatehouse: `make run` and `make test` do everything on a fresh machine (installing what is
+# missing, idempotently). See README.md.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+export PATH := $(HOME)/.cargo/bin:$(CURDIR)/end2end/node_modules/.bin:$(PATH)
+
+CARGO_LEPTOS_VERSION := 0.3.10
+WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/version = "\(.*\)"/\1/p}' Cargo.lock)
+GATEHOUSE_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+export GATEHOUSE_TEST_POSTGRES_URL
+
+.PHONY: run build test tools system-deps node-deps services lint unit e2e clean
+
+## run: build the release binary and assets, then serve http://127.0.0.1:3000 on data/gatehouse.db
+run: build
+	./target/release/gatehouse serve
+
+## build: target/release/gatehouse and target/site (release)
+build: tools node-deps
+	cargo leptos build --release
+
+## test: formatting, lints for both features, unit + integration tests (SQLite and Postgres), e2e
+test: tools system-deps node-deps services lint unit build e2e
+
+lint:
+	cargo fmt --check
+	cargo clippy --features ssr --all-targets -- -D warnings
+	cargo clippy --no-default-features --features hydrate --lib --target wasm32-unknown-unknown -- -D warnings
+
+unit:
+	cargo test --features ssr
+
+e2e:
+	cd end2end && npm test
+
+## tools: Rust toolchain pieces cargo-leptos needs (each skipped when already present)
+tools:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@cargo leptos --version 2>/dev/null | grep -q "$(CARGO_LEPTOS_VERSION)" || cargo install cargo-leptos@$(CARGO_LEPTOS_VERSION) --locked
+	@# no --locked: it would pin a webpki-roots version the registry does not serve
+	@wasm-bindgen --version 2>/dev/null | grep -q "$(WASM_BINDGEN_VERSION)" || cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+
+## node-deps: playwright-core and wasm-opt (npm binaryen; Debian's breaks hydration)
+node-deps:
+	@[ -x end2end/node_modules/.bin/wasm-opt ] && [ -d end2end/node_modules/playwright-core ] || (cd end2end && npm ci --no-audit --no-fund)
+
+## system-deps: Chromium for e2e, aiosmtpd for the test SMTP server
+system-deps:
+	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q --no-install-recommends chromium)
+	@python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install -q aiosmtpd
+
+## services: start PostgreSQL when it is not answering
+services:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && exit 0; sleep 1; done; echo "PostgreSQL did not start" >&2; exit 1
+
+clean:
+	cargo clean

@@ -1,0 +1,8 @@
+//! Integration tests: the real router over HTTP on a random port, a fresh database per test, run
+//! once on SQLite and once on Postgres (`both!`), with a real SMTP server process for mail.
+mod support;
+
+mod accounts;
+mod errors;
+mod pages;
+mod sessions;

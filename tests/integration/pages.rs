@@ -1,0 +1,128 @@
+//! The dashboard over plain HTTP, as a browser without JavaScript sees it, plus operations routes.
+use crate::both;
+use crate::support::{spawn_app, Backend, Options, STRONG_PASSWORD};
+use reqwest::{Client, StatusCode};
+use serde_json::Value;
+
+async fn health_and_request_ids(backend: Backend) {
+    let Some(app) = spawn_app(backend, Options { smtp: false, ..Options::default() }).await else { return };
+    let client = app.client();
+    let res = app.get(&client, "/healthz").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(!res.headers()["x-request-id"].is_empty());
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "ok");
+    let ready: Value = app.get(&client, "/readyz").await.json().await.unwrap();
+    assert_eq!(ready["database"], "ok");
+    let res = client.get(app.url("/healthz")).header("x-request-id", "trace-me-123").send().await.unwrap();
+    assert_eq!(res.headers()["x-request-id"], "trace-me-123");
+    app.stop().await;
+}
+both!(health_and_request_ids);
+
+async fn pages_render_on_the_server(backend: Backend) {
+    let Some(app) = spawn_app(backend, Options { smtp: false, ..Options::default() }).await else { return };
+    let client = app.client();
+    for (path, text) in [("/", "Create an account"), ("/signup", "Create account"), ("/login", "Forgot your password?"), ("/forgot-password", "Send reset link")] {
+        let res = app.get(&client, path).await;
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        let html = res.text().await.unwrap();
+        assert!(html.contains(text), "{path} lacks {text:?}");
+        assert!(html.contains("/pkg/gatehouse"), "{path} loads the hydration bundle");
+    }
+    let res = app.get(&client, "/no-such-page").await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(res.text().await.unwrap().contains("Page not found"));
+    // Signed out, the account page sends you to sign in.
+    let res = client.get(app.url("/account")).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(res.headers()["location"], "/login");
+    app.stop().await;
+}
+both!(pages_render_on_the_server);
+
+/// A form post as a browser without JavaScript sends it.
+async fn form_post(app: &crate::support::TestApp, client: &Client, from: &str, rpc: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    client
+        .post(app.url(rpc))
+        .header("accept", "text/html,application/xhtml+xml")
+        .header("origin", app.base.as_str())
+        .header("referer", app.url(from))
+        .form(fields)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn forms_work_without_javascript(backend: Backend) {
+    let Some(app) = spawn_app(backend, Options { smtp: false, ..Options::default() }).await else { return };
+    let browser = app.client();
+    let email = format!("nojs-{}@example.com", uuid::Uuid::now_v7().simple());
+    let res = form_post(&app, &browser, "/signup", "/rpc/signup", &[("name", "No Script"), ("email", &email), ("password", STRONG_PASSWORD)]).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(res.headers()["location"], "/account?notice=welcome");
+    let html = app.get(&browser, "/account?notice=welcome").await.text().await.unwrap();
+    assert!(html.contains("Check your inbox") && html.contains("No Script"), "account page after signup");
+
+    let res = form_post(&app, &browser, "/account", "/rpc/logout", &[]).await;
+    assert_eq!(res.headers()["location"], "/login?notice=signed_out");
+
+    // A wrong password comes back to the form with the error in the URL, shown on the page.
+    let res = form_post(&app, &browser, "/login", "/rpc/login", &[("email", &email), ("password", "not my password")]).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let back = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(back.starts_with(&app.url("/login?")) && back.contains("__err="), "{back}");
+    let html = app.get(&browser, &back[app.base.len()..]).await.text().await.unwrap();
+    assert!(html.contains("Incorrect email or password."), "error shown after the round trip");
+
+    let res = form_post(&app, &browser, "/login", "/rpc/login", &[("email", &email), ("password", STRONG_PASSWORD)]).await;
+    assert_eq!(res.headers()["location"], "/account");
+    let res = form_post(&app, &browser, "/account", "/rpc/update_profile", &[("name", "Renamed Person")]).await;
+    assert_eq!(res.headers()["location"], "/account?notice=profile_saved");
+    let html = app.get(&browser, "/account?notice=profile_saved").await.text().await.unwrap();
+    assert!(html.contains("Profile saved.") && html.contains("Renamed Person"));
+    app.stop().await;
+}
+both!(forms_work_without_javascript);
+
+async fn server_functions_answer_script_callers_with_json_errors(backend: Backend) {
+    let Some(app) = spawn_app(backend, Options { smtp: false, ..Options::default() }).await else { return };
+    let client = app.client();
+    let res = client.post(app.url("/rpc/login")).form(&[("email", "a@example.com"), ("password", "whatever it is")]).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let err: Value = res.json().await.unwrap();
+    assert_eq!(err["code"], "invalid_credentials");
+    let res = client.get(app.url("/rpc/login")).send().await.unwrap();
+    assert!(res.status().is_client_error(), "server functions are POST only: {}", res.status());
+    app.stop().await;
+}
+both!(server_functions_answer_script_callers_with_json_errors);
+
+async fn mail_without_smtp_lands_in_the_development_outbox(backend: Backend) {
+    let Some(app) = spawn_app(backend, Options { smtp: false, ..Options::default() }).await else { return };
+    let client = app.client();
+    let email = app.signup(&client, "Ada").await;
+    let mut outbox = Value::Null;
+    for _ in 0..100 {
+        outbox = client.post(app.url("/rpc/dev_outbox")).form(&[("cursor", "")]).send().await.unwrap().json().await.unwrap();
+        if outbox["data"].as_array().is_some_and(|d| !d.is_empty() && !d[0]["sent_at"].is_null()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mail = &outbox["data"][0];
+    assert_eq!(mail["to"], email.as_str());
+    assert!(mail["body"].as_str().unwrap().contains("/verify-email?token="));
+    assert!(!mail["sent_at"].is_null(), "delivered to the outbox: {outbox}");
+    let html = app.get(&client, "/dev/outbox").await.text().await.unwrap();
+    assert!(html.contains("Development outbox") && html.contains("Verify your email address"));
+    app.stop().await;
+}
+both!(mail_without_smtp_lands_in_the_development_outbox);
+
+async fn outbox_is_hidden_when_smtp_is_configured(backend: Backend) {
+    let Some(app) = spawn_app(backend, Options::default()).await else { return };
+    let res = app.client().post(app.url("/rpc/dev_outbox")).form(&[("cursor", "")]).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+both!(outbox_is_hidden_when_smtp_is_configured);
