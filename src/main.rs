@@ -1,15 +1,27 @@
 //! `gatehouse`: serve the dashboard and API, or apply database migrations.
 use clap::{Parser, Subcommand};
-use gatehouse::server::{self, config::{Config, LogFormat, DEFAULT_DATABASE_URL, DEFAULT_LISTEN}};
+use gatehouse::server::{
+    self,
+    config::{Config, LogFormat, DEFAULT_LISTEN},
+};
 use std::{net::SocketAddr, path::PathBuf};
 use url::Url;
 
 #[derive(Parser)]
-#[command(name = "gatehouse", version, about = "Organizations, SSO, API keys, webhooks and audit for your SaaS, in one binary.")]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "Organizations, SSO, API keys, webhooks and audit for your SaaS, in one binary."
+)]
 struct Cli {
     /// `sqlite://PATH` (created on first start) or `postgres://USER@HOST/DB`.
-    #[arg(long, global = true, env = "GATEHOUSE_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
-    database_url: String,
+    /// Defaults to sqlite://DATA_DIR/gatehouse.db.
+    #[arg(long, global = true, env = "GATEHOUSE_DATABASE_URL")]
+    database_url: Option<String>,
+
+    /// Folder for local state (the embedded SQLite database lives here).
+    #[arg(long, global = true, env = "GATEHOUSE_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
 
     /// Log lines as human-readable text or JSON.
     #[arg(long, global = true, env = "GATEHOUSE_LOG_FORMAT", value_enum, default_value = "human")]
@@ -22,47 +34,50 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the dashboard at / and the JSON API at /api/v1 (migrates the database first).
-    Serve {
-        /// Address to listen on.
-        #[arg(long, env = "GATEHOUSE_LISTEN", default_value = DEFAULT_LISTEN)]
-        listen: SocketAddr,
-        /// The URL people use to reach this server (links in emails, same-origin checks).
-        /// Defaults to http://LISTEN.
-        #[arg(long, env = "GATEHOUSE_PUBLIC_URL")]
-        public_url: Option<Url>,
-        /// SMTP server for outgoing mail, e.g. smtp://127.0.0.1:2525, smtps://user:pass@host or
-        /// smtp://host:587?tls=required. Without it, mail stays in the development outbox at /dev/outbox.
-        #[arg(long, env = "GATEHOUSE_SMTP_URL")]
-        smtp_url: Option<String>,
-        /// Sender of outgoing mail.
-        #[arg(long, env = "GATEHOUSE_MAIL_FROM", default_value = "Gatehouse <no-reply@gatehouse.localhost>")]
-        mail_from: String,
-        /// Folder with the built dashboard assets.
-        #[arg(long, env = "GATEHOUSE_SITE_ROOT", default_value = "target/site")]
-        site_root: PathBuf,
-        /// Folder for local state (the default SQLite database lives here).
-        #[arg(long, env = "GATEHOUSE_DATA_DIR", default_value = "data")]
-        data_dir: PathBuf,
-    },
+    Serve(Box<ServeArgs>),
     /// Apply database migrations and exit.
     Migrate,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "GATEHOUSE_LISTEN", default_value = DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    /// The URL people use to reach this server (links in emails, same-origin checks).
+    /// Defaults to http://LISTEN.
+    #[arg(long, env = "GATEHOUSE_PUBLIC_URL")]
+    public_url: Option<Url>,
+    /// SMTP server for outgoing mail, e.g. smtp://127.0.0.1:2525, smtps://user:pass@host or
+    /// smtp://host:587?tls=required. Without it, mail stays in the development outbox at /dev/outbox.
+    #[arg(long, env = "GATEHOUSE_SMTP_URL")]
+    smtp_url: Option<String>,
+    /// Sender of outgoing mail.
+    #[arg(long, env = "GATEHOUSE_MAIL_FROM", default_value = "Gatehouse <no-reply@gatehouse.localhost>")]
+    mail_from: String,
+    /// Folder with the built dashboard assets.
+    #[arg(long, env = "GATEHOUSE_SITE_ROOT", default_value = "target/site")]
+    site_root: PathBuf,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
+    let database_url =
+        cli.database_url.unwrap_or_else(|| format!("sqlite://{}", cli.data_dir.join("gatehouse.db").display()));
     match cli.command {
         Command::Migrate => {
-            server::migrate(&cli.database_url).await?;
+            server::migrate(&database_url).await?;
             tracing::info!("migrations applied");
         }
-        Command::Serve { listen, public_url, smtp_url, mail_from, site_root, data_dir } => {
-            let mut config = Config::new(listen, cli.database_url, public_url);
+        Command::Serve(args) => {
+            let ServeArgs { listen, public_url, smtp_url, mail_from, site_root } = *args;
+            let mut config = Config::new(listen, database_url, public_url);
             config.smtp_url = smtp_url.filter(|url| !url.is_empty());
             config.mail_from = mail_from;
             config.site_root = site_root;
-            config.data_dir = data_dir;
+            config.data_dir = cli.data_dir;
             let public = config.public_url.clone();
             let outbox = config.smtp_url.is_none();
             let listener = tokio::net::TcpListener::bind(listen).await?;

@@ -18,114 +18,150 @@ pub async fn current_user() -> Result<Option<Me>, AppError> {
 
 #[server(prefix = "/rpc", endpoint = "signup")]
 pub async fn signup(name: String, email: String, password: String) -> Result<(), AppError> {
-    respond(async {
-        let input = accounts::Signup { name, email, password };
-        let (_, row) = accounts::signup(&app()?, input, &client().await?).await?;
-        session::establish(&browser_session().await?, &row).await?;
-        go("/account?notice=welcome")
-    }.await)
+    respond(
+        async {
+            let input = accounts::Signup { name, email, password };
+            let (_, row) = accounts::signup(&app()?, input, &client().await?).await?;
+            session::establish(&browser_session().await?, &row).await?;
+            go("/account?notice=welcome")
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/rpc", endpoint = "login")]
 pub async fn login(email: String, password: String) -> Result<(), AppError> {
-    respond(async {
-        let (_, row) = accounts::login(&app()?, &email, &password, &client().await?).await?;
-        session::establish(&browser_session().await?, &row).await?;
-        go("/account")
-    }.await)
+    respond(
+        async {
+            let (_, row) = accounts::login(&app()?, &email, &password, &client().await?).await?;
+            session::establish(&browser_session().await?, &row).await?;
+            go("/account")
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/rpc", endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
-    respond(async {
-        if let (app, Some(who)) = maybe_signed_in().await? {
-            accounts::logout(&app, &who).await?;
+    respond(
+        async {
+            if let (app, Some(who)) = maybe_signed_in().await? {
+                accounts::logout(&app, &who).await?;
+            }
+            session::clear(&browser_session().await?).await?;
+            go("/login?notice=signed_out")
         }
-        session::clear(&browser_session().await?).await?;
-        go("/login?notice=signed_out")
-    }.await)
+        .await,
+    )
 }
 
 #[server(prefix = "/rpc", endpoint = "logout_everywhere")]
 pub async fn logout_everywhere() -> Result<(), AppError> {
-    respond(async {
-        let (app, who) = signed_in().await?;
-        accounts::logout_everywhere(&app, &who).await?;
-        session::clear(&browser_session().await?).await?;
-        go("/login?notice=signed_out_everywhere")
-    }.await)
+    respond(
+        async {
+            let (app, who) = signed_in().await?;
+            accounts::logout_everywhere(&app, &who).await?;
+            session::clear(&browser_session().await?).await?;
+            go("/login?notice=signed_out_everywhere")
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/rpc", endpoint = "update_profile")]
 pub async fn update_profile(name: String) -> Result<(), AppError> {
-    respond(async {
-        let (app, who) = signed_in().await?;
-        accounts::update_profile(&app, &who, &name).await?;
-        go("/account?notice=profile_saved")
-    }.await)
+    respond(
+        async {
+            let (app, who) = signed_in().await?;
+            accounts::update_profile(&app, &who, &name).await?;
+            go("/account?notice=profile_saved")
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/rpc", endpoint = "change_password")]
 pub async fn change_password(current_password: String, new_password: String) -> Result<(), AppError> {
-    respond(async {
-        let (app, who) = signed_in().await?;
-        accounts::change_password(&app, &who, &current_password, &new_password).await?;
-        session::rotate(&browser_session().await?).await?;
-        go("/account?notice=password_changed")
-    }.await)
+    respond(
+        async {
+            let (app, who) = signed_in().await?;
+            accounts::change_password(&app, &who, &current_password, &new_password).await?;
+            session::rotate(&browser_session().await?).await?;
+            go("/account?notice=password_changed")
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/rpc", endpoint = "sessions")]
 pub async fn list_sessions(cursor: Option<String>) -> Result<Page<SessionInfo>, AppError> {
-    respond(async {
-        let (app, who) = signed_in().await?;
-        accounts::list_sessions(&app, &who, cursor.as_deref().filter(|c| !c.is_empty()), None).await
-    }.await)
+    respond(
+        async {
+            let (app, who) = signed_in().await?;
+            accounts::list_sessions(&app, &who, cursor.as_deref().filter(|c| !c.is_empty()), None).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/rpc", endpoint = "revoke_session")]
 pub async fn revoke_session(id: String) -> Result<(), AppError> {
-    respond(async {
-        let (app, who) = signed_in().await?;
-        let id = id.parse().map_err(|_| AppError::not_found("session"))?;
-        accounts::revoke_session(&app, &who, id).await?;
-        go(if id == who.session.id { "/login?notice=signed_out" } else { "/account?notice=session_revoked" })
-    }.await)
+    respond(
+        async {
+            let (app, who) = signed_in().await?;
+            let id = id.parse().map_err(|_| AppError::not_found("session"))?;
+            accounts::revoke_session(&app, &who, id).await?;
+            go(if id == who.session.id { "/login?notice=signed_out" } else { "/account?notice=session_revoked" })
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/rpc", endpoint = "resend_verification")]
 pub async fn resend_verification() -> Result<(), AppError> {
-    respond(async {
-        let (app, who) = signed_in().await?;
-        accounts::resend_verification(&app, &who).await?;
-        go("/account?notice=verification_sent")
-    }.await)
+    respond(
+        async {
+            let (app, who) = signed_in().await?;
+            accounts::resend_verification(&app, &who).await?;
+            go("/account?notice=verification_sent")
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/rpc", endpoint = "verify_email")]
 pub async fn verify_email(token: String) -> Result<(), AppError> {
-    respond(async {
-        let (app, who) = maybe_signed_in().await?;
-        accounts::verify_email(&app, &token).await?;
-        go(if who.is_some() { "/account?notice=email_verified" } else { "/login?notice=email_verified" })
-    }.await)
+    respond(
+        async {
+            let (app, who) = maybe_signed_in().await?;
+            accounts::verify_email(&app, &token).await?;
+            go(if who.is_some() { "/account?notice=email_verified" } else { "/login?notice=email_verified" })
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/rpc", endpoint = "forgot_password")]
 pub async fn forgot_password(email: String) -> Result<(), AppError> {
-    respond(async {
-        accounts::forgot_password(&app()?, &email, &client().await?).await?;
-        go("/forgot-password?notice=reset_sent")
-    }.await)
+    respond(
+        async {
+            accounts::forgot_password(&app()?, &email, &client().await?).await?;
+            go("/forgot-password?notice=reset_sent")
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/rpc", endpoint = "reset_password")]
 pub async fn reset_password(token: String, password: String) -> Result<(), AppError> {
-    respond(async {
-        accounts::reset_password(&app()?, &token, &password).await?;
-        session::clear(&browser_session().await?).await?;
-        go("/login?notice=password_reset")
-    }.await)
+    respond(
+        async {
+            accounts::reset_password(&app()?, &token, &password).await?;
+            session::clear(&browser_session().await?).await?;
+            go("/login?notice=password_reset")
+        }
+        .await,
+    )
 }
 
 /// Whether an emailed link is still good, so its page can say so up front.
@@ -137,8 +173,12 @@ pub async fn link_status(token: String, reset: bool) -> Result<bool, AppError> {
 /// The development outbox: only while no SMTP server is configured, and only to this machine.
 #[server(prefix = "/rpc", endpoint = "dev_outbox")]
 pub async fn dev_outbox(cursor: Option<String>) -> Result<Page<OutboxEmail>, AppError> {
-    respond(async {
-        let app = app()?;
-        crate::server::service::outbox::list(&app, &client().await?, cursor.as_deref().filter(|c| !c.is_empty())).await
-    }.await)
+    respond(
+        async {
+            let app = app()?;
+            crate::server::service::outbox::list(&app, &client().await?, cursor.as_deref().filter(|c| !c.is_empty()))
+                .await
+        }
+        .await,
+    )
 }

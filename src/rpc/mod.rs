@@ -6,7 +6,10 @@ pub mod account;
 #[cfg(feature = "ssr")]
 pub(crate) mod ssr {
     use crate::server::{
-        auth::{principal::{ClientMeta, SignedIn}, session},
+        auth::{
+            principal::{ClientMeta, SignedIn},
+            session,
+        },
         error::internal,
         state::AppState,
     };
@@ -44,10 +47,14 @@ pub(crate) mod ssr {
     pub fn respond<T>(result: Result<T, AppError>) -> Result<T, AppError> {
         if let Err(err) = &result {
             let form_post = use_context::<http::request::Parts>()
-                .and_then(|parts| parts.headers.get(http::header::ACCEPT)?.to_str().ok().map(|a| a.contains("text/html")))
+                .and_then(|parts| {
+                    parts.headers.get(http::header::ACCEPT)?.to_str().ok().map(|a| a.contains("text/html"))
+                })
                 .unwrap_or(false);
             if let (false, Some(response)) = (form_post, use_context::<leptos_axum::ResponseOptions>()) {
-                response.set_status(http::StatusCode::from_u16(err.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR));
+                response.set_status(
+                    http::StatusCode::from_u16(err.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+                );
                 if let Some(secs) = err.retry_after() {
                     response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
                 }

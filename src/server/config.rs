@@ -40,7 +40,6 @@ pub struct Config {
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/gatehouse.db";
 
 impl Config {
     /// Defaults for everything but the three things a deployment must decide.

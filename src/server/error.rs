@@ -78,7 +78,8 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
             // serde's message looks like "name: missing field `name` at line 1 column 2"
             let detail = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_else(|| e.body_text());
             let field = field_from_serde_message(&detail);
-            let mut err = AppError::new(ErrorKind::Validation, "validation_failed", format!("Invalid request body: {detail}"));
+            let mut err =
+                AppError::new(ErrorKind::Validation, "validation_failed", format!("Invalid request body: {detail}"));
             if let Some(field) = field {
                 err = err.with_detail("field", field);
             }
@@ -112,18 +113,6 @@ fn field_from_serde_message(message: &str) -> Option<String> {
     (!path.contains(' ') && !path.is_empty() && path != ".").then(|| path.to_owned())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::field_from_serde_message;
-
-    #[test]
-    fn finds_field_names_in_serde_messages() {
-        assert_eq!(field_from_serde_message("missing field `email` at line 1 column 2").as_deref(), Some("email"));
-        assert_eq!(field_from_serde_message("name: invalid type: integer `5`, expected a string").as_deref(), Some("name"));
-        assert_eq!(field_from_serde_message("invalid type: map, expected a string"), None);
-    }
-}
-
 /// `axum::extract::Path`, but a malformed id answers 404 like a missing resource.
 pub struct AppPath<T>(pub T);
 
@@ -150,11 +139,30 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> axum::extract::FromRequestParts
             .map(|axum::extract::Query(value)| AppQuery(value))
             .map_err(|e| {
                 let detail = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_else(|| e.body_text());
-                let err = AppError::new(ErrorKind::Validation, "validation_failed", format!("Invalid query string: {detail}"));
+                let err = AppError::new(
+                    ErrorKind::Validation,
+                    "validation_failed",
+                    format!("Invalid query string: {detail}"),
+                );
                 match field_from_serde_message(&detail) {
                     Some(field) => err.with_detail("field", field),
                     None => err,
                 }
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_from_serde_message;
+
+    #[test]
+    fn finds_field_names_in_serde_messages() {
+        assert_eq!(field_from_serde_message("missing field `email` at line 1 column 2").as_deref(), Some("email"));
+        assert_eq!(
+            field_from_serde_message("name: invalid type: integer `5`, expected a string").as_deref(),
+            Some("name")
+        );
+        assert_eq!(field_from_serde_message("invalid type: map, expected a string"), None);
     }
 }

@@ -46,12 +46,8 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         .site_addr(config.listen)
         .env(leptos::config::Env::PROD)
         .build();
-    let state = AppState {
-        db,
-        config: Arc::new(config),
-        mail_wakeup: Arc::new(tokio::sync::Notify::new()),
-        leptos_options,
-    };
+    let state =
+        AppState { db, config: Arc::new(config), mail_wakeup: Arc::new(tokio::sync::Notify::new()), leptos_options };
     let app = router::router(state.clone(), sessions.clone());
     let addr = listener.local_addr()?;
     let (shutdown, watch_shutdown) = watch::channel(false);

@@ -27,15 +27,10 @@ pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .nest("/api/v1", crate::server::api::router())
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || leptos::prelude::provide_context(context_state.clone()),
-            {
-                let options = state.leptos_options.clone();
-                move || shell(options.clone())
-            },
-        )
+        .leptos_routes_with_context(&state, routes, move || leptos::prelude::provide_context(context_state.clone()), {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(sessions.layer(&state.config))
         // The limit catches bodies without a length; the guard (outside it) answers declared
@@ -61,7 +56,11 @@ async fn healthz() -> Json<serde_json::Value> {
 
 async fn readyz(State(app): State<AppState>) -> Result<Json<serde_json::Value>, AppError> {
     app.db.ping().await.map_err(|_| {
-        AppError::new(crate::shared::error::ErrorKind::Internal, "database_unreachable", "The database does not answer.")
+        AppError::new(
+            crate::shared::error::ErrorKind::Internal,
+            "database_unreachable",
+            "The database does not answer.",
+        )
     })?;
     Ok(Json(serde_json::json!({ "status": "ready", "database": "ok" })))
 }
@@ -79,7 +78,8 @@ async fn request_guard(State(app): State<AppState>, req: Request, next: Next) ->
     }
     let safe_method = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe_method && is_cross_site(&req, &app.config.public_origin()) {
-        return AppError::forbidden("cross_site_request", "This request came from another site and was refused.").into_response();
+        return AppError::forbidden("cross_site_request", "This request came from another site and was refused.")
+            .into_response();
     }
     next.run(req).await
 }

@@ -40,9 +40,7 @@ impl EmailAddress {
             && !local.starts_with('.')
             && !local.ends_with('.')
             && !local.contains("..")
-            && local
-                .chars()
-                .all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
+            && local.chars().all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
         if !domain_ok || !local_ok {
             return invalid("That is not a valid email address.");
         }
@@ -129,16 +127,10 @@ pub const PASSWORD_MAX_CHARS: usize = 1024;
 pub fn check_password_length(field: &str, password: &str) -> Result<(), AppError> {
     let chars = password.chars().count();
     if chars < PASSWORD_MIN_CHARS {
-        return Err(AppError::invalid_field(
-            field,
-            &format!("Use at least {PASSWORD_MIN_CHARS} characters."),
-        ));
+        return Err(AppError::invalid_field(field, &format!("Use at least {PASSWORD_MIN_CHARS} characters.")));
     }
     if chars > PASSWORD_MAX_CHARS {
-        return Err(AppError::invalid_field(
-            field,
-            &format!("Use at most {PASSWORD_MAX_CHARS} characters."),
-        ));
+        return Err(AppError::invalid_field(field, &format!("Use at most {PASSWORD_MAX_CHARS} characters.")));
     }
     Ok(())
 }
@@ -150,7 +142,18 @@ mod tests {
     #[test]
     fn email_is_normalised_and_checked() {
         assert_eq!(EmailAddress::parse("  Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
-        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "ada@.example.com", "ada@example..com", "ada..x@example.com", "ada@-x.com"] {
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "ada@.example.com",
+            "ada@example..com",
+            "ada..x@example.com",
+            "ada@-x.com",
+        ] {
             let err = EmailAddress::parse(bad).unwrap_err();
             assert_eq!(err.field(), Some("email"), "{bad:?}");
         }

@@ -33,7 +33,8 @@ async fn duplicate_and_invalid_signups_are_refused(backend: Backend) {
     let browser = app.client();
     let email = app.signup(&browser, "Ada").await;
 
-    let again = json!({"name": "Imposter", "email": format!("  {}  ", email.to_uppercase()), "password": STRONG_PASSWORD});
+    let again =
+        json!({"name": "Imposter", "email": format!("  {}  ", email.to_uppercase()), "password": STRONG_PASSWORD});
     let (status, err) = error_of(app.post(&app.client(), "/api/v1/auth/signup", again).await).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(err["code"], "email_taken");
@@ -60,7 +61,8 @@ async fn wrong_email_and_wrong_password_look_the_same(backend: Backend) {
     let Some(app) = spawn_app(backend, Options::default()).await else { return };
     let email = app.signup(&app.client(), "Ada").await;
     let (s1, wrong_password) = error_of(app.login(&app.client(), &email, "not the password at all").await).await;
-    let (s2, unknown_email) = error_of(app.login(&app.client(), "nobody@example.com", "not the password at all").await).await;
+    let (s2, unknown_email) =
+        error_of(app.login(&app.client(), "nobody@example.com", "not the password at all").await).await;
     assert_eq!(s1, StatusCode::UNAUTHORIZED);
     assert_eq!(s1, s2);
     assert_eq!(wrong_password, unknown_email);
@@ -87,7 +89,8 @@ async fn email_is_verified_through_the_mailed_link(backend: Backend) {
     let me: Value = app.get(&browser, "/api/v1/me").await.json().await.unwrap();
     assert_eq!(me["email_verified"], true);
 
-    let (status, err) = error_of(app.post(&app.client(), "/api/v1/auth/verify-email", json!({"token": token})).await).await;
+    let (status, err) =
+        error_of(app.post(&app.client(), "/api/v1/auth/verify-email", json!({"token": token})).await).await;
     assert_eq!((status, err["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_token")));
     let (status, _) = error_of(app.post(&browser, "/api/v1/auth/resend-verification", json!({})).await).await;
     assert_eq!(status, StatusCode::CONFLICT);
@@ -122,15 +125,24 @@ async fn forgotten_password_is_reset_through_the_mailed_link(backend: Backend) {
     }
     let token = app.mail(&email, "Reset your password").await.token("/reset-password");
 
-    let weak = app.post(&app.client(), "/api/v1/auth/reset-password", json!({"token": token, "password": "password123"})).await;
+    let weak = app
+        .post(&app.client(), "/api/v1/auth/reset-password", json!({"token": token, "password": "password123"}))
+        .await;
     assert_eq!(error_of(weak).await.0, StatusCode::UNPROCESSABLE_ENTITY);
     let new_password = "correct horse battery staple 42";
-    let res = app.post(&app.client(), "/api/v1/auth/reset-password", json!({"token": token, "password": new_password})).await;
+    let res =
+        app.post(&app.client(), "/api/v1/auth/reset-password", json!({"token": token, "password": new_password})).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
 
     // The reset ends every session, uses the link up, and swaps the password.
     assert_eq!(app.get(&signed_in, "/api/v1/me").await.status(), StatusCode::UNAUTHORIZED);
-    let reuse = app.post(&app.client(), "/api/v1/auth/reset-password", json!({"token": token, "password": "another fine password 7"})).await;
+    let reuse = app
+        .post(
+            &app.client(),
+            "/api/v1/auth/reset-password",
+            json!({"token": token, "password": "another fine password 7"}),
+        )
+        .await;
     assert_eq!(error_of(reuse).await.1["code"], "invalid_token");
     assert_eq!(app.login(&app.client(), &email, STRONG_PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
     let browser = app.client();
@@ -149,15 +161,39 @@ async fn changing_the_password_ends_other_sessions(backend: Backend) {
     let phone = app.client();
     assert_eq!(app.login(&phone, &email, STRONG_PASSWORD).await.status(), StatusCode::OK);
 
-    let wrong = app.post(&laptop, "/api/v1/me/password", json!({"current_password": "not it at all", "new_password": "brand new pass phrase 9"})).await;
+    let wrong = app
+        .post(
+            &laptop,
+            "/api/v1/me/password",
+            json!({"current_password": "not it at all", "new_password": "brand new pass phrase 9"}),
+        )
+        .await;
     let (status, err) = error_of(wrong).await;
-    assert_eq!((status, err["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("current_password")));
-    let weak = app.post(&laptop, "/api/v1/me/password", json!({"current_password": STRONG_PASSWORD, "new_password": "qwertyuiop"})).await;
+    assert_eq!(
+        (status, err["details"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("current_password"))
+    );
+    let weak = app
+        .post(
+            &laptop,
+            "/api/v1/me/password",
+            json!({"current_password": STRONG_PASSWORD, "new_password": "qwertyuiop"}),
+        )
+        .await;
     assert_eq!(error_of(weak).await.1["details"]["field"], "new_password");
 
-    let res = app.post(&laptop, "/api/v1/me/password", json!({"current_password": STRONG_PASSWORD, "new_password": "brand new pass phrase 9"})).await;
+    let res = app
+        .post(
+            &laptop,
+            "/api/v1/me/password",
+            json!({"current_password": STRONG_PASSWORD, "new_password": "brand new pass phrase 9"}),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(res.headers().get_all("set-cookie").iter().any(|c| c.to_str().unwrap().starts_with("gatehouse_session=")), "session id rotated");
+    assert!(
+        res.headers().get_all("set-cookie").iter().any(|c| c.to_str().unwrap().starts_with("gatehouse_session=")),
+        "session id rotated"
+    );
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["ended_sessions"], 1);
     assert_eq!(app.get(&laptop, "/api/v1/me").await.status(), StatusCode::OK);

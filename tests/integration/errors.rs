@@ -21,7 +21,13 @@ async fn malformed_requests_get_named_4xx_errors(backend: Backend) {
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
     let huge = format!("{{\"email\": \"{}\", \"password\": \"x\"}}", "a".repeat(1024 * 1024 + 1));
-    let res = client.post(app.url("/api/v1/auth/login")).header("content-type", "application/json").body(huge).send().await.unwrap();
+    let res = client
+        .post(app.url("/api/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
     let (status, err) = error_of(res).await;
     assert_eq!((status, err["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large")));
 
@@ -40,10 +46,16 @@ async fn cross_site_mutations_are_refused(backend: Backend) {
     let client = app.client();
     let email = app.signup(&client, "Ada").await;
     let body = json!({"email": email, "password": STRONG_PASSWORD});
-    for (header, value) in [("origin", "https://evil.example"), ("sec-fetch-site", "cross-site"), ("sec-fetch-site", "same-site")] {
+    for (header, value) in
+        [("origin", "https://evil.example"), ("sec-fetch-site", "cross-site"), ("sec-fetch-site", "same-site")]
+    {
         let res = client.post(app.url("/api/v1/auth/login")).header(header, value).json(&body).send().await.unwrap();
         let (status, err) = error_of(res).await;
-        assert_eq!((status, err["code"].as_str()), (StatusCode::FORBIDDEN, Some("cross_site_request")), "{header}: {value}");
+        assert_eq!(
+            (status, err["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("cross_site_request")),
+            "{header}: {value}"
+        );
         let res = client
             .post(app.url("/rpc/update_profile"))
             .header(header, value)
@@ -66,7 +78,10 @@ async fn cross_site_mutations_are_refused(backend: Backend) {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     // Reads are never refused, and GET never changes state.
-    assert_eq!(client.get(app.url("/api/v1/me")).header("sec-fetch-site", "cross-site").send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        client.get(app.url("/api/v1/me")).header("sec-fetch-site", "cross-site").send().await.unwrap().status(),
+        StatusCode::OK
+    );
     assert_eq!(error_of(app.get(&client, "/api/v1/auth/logout").await).await.0, StatusCode::METHOD_NOT_ALLOWED);
     app.stop().await;
 }

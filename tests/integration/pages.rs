@@ -22,7 +22,12 @@ both!(health_and_request_ids);
 async fn pages_render_on_the_server(backend: Backend) {
     let Some(app) = spawn_app(backend, Options { smtp: false, ..Options::default() }).await else { return };
     let client = app.client();
-    for (path, text) in [("/", "Create an account"), ("/signup", "Create account"), ("/login", "Forgot your password?"), ("/forgot-password", "Send reset link")] {
+    for (path, text) in [
+        ("/", "Create an account"),
+        ("/signup", "Create account"),
+        ("/login", "Forgot your password?"),
+        ("/forgot-password", "Send reset link"),
+    ] {
         let res = app.get(&client, path).await;
         assert_eq!(res.status(), StatusCode::OK, "{path}");
         let html = res.text().await.unwrap();
@@ -41,7 +46,13 @@ async fn pages_render_on_the_server(backend: Backend) {
 both!(pages_render_on_the_server);
 
 /// A form post as a browser without JavaScript sends it.
-async fn form_post(app: &crate::support::TestApp, client: &Client, from: &str, rpc: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+async fn form_post(
+    app: &crate::support::TestApp,
+    client: &Client,
+    from: &str,
+    rpc: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
     client
         .post(app.url(rpc))
         .header("accept", "text/html,application/xhtml+xml")
@@ -57,7 +68,14 @@ async fn forms_work_without_javascript(backend: Backend) {
     let Some(app) = spawn_app(backend, Options { smtp: false, ..Options::default() }).await else { return };
     let browser = app.client();
     let email = format!("nojs-{}@example.com", uuid::Uuid::now_v7().simple());
-    let res = form_post(&app, &browser, "/signup", "/rpc/signup", &[("name", "No Script"), ("email", &email), ("password", STRONG_PASSWORD)]).await;
+    let res = form_post(
+        &app,
+        &browser,
+        "/signup",
+        "/rpc/signup",
+        &[("name", "No Script"), ("email", &email), ("password", STRONG_PASSWORD)],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::FOUND);
     assert_eq!(res.headers()["location"], "/account?notice=welcome");
     let html = app.get(&browser, "/account?notice=welcome").await.text().await.unwrap();
@@ -67,14 +85,16 @@ async fn forms_work_without_javascript(backend: Backend) {
     assert_eq!(res.headers()["location"], "/login?notice=signed_out");
 
     // A wrong password comes back to the form with the error in the URL, shown on the page.
-    let res = form_post(&app, &browser, "/login", "/rpc/login", &[("email", &email), ("password", "not my password")]).await;
+    let res =
+        form_post(&app, &browser, "/login", "/rpc/login", &[("email", &email), ("password", "not my password")]).await;
     assert_eq!(res.status(), StatusCode::FOUND);
     let back = res.headers()["location"].to_str().unwrap().to_owned();
     assert!(back.starts_with(&app.url("/login?")) && back.contains("__err="), "{back}");
     let html = app.get(&browser, &back[app.base.len()..]).await.text().await.unwrap();
     assert!(html.contains("Incorrect email or password."), "error shown after the round trip");
 
-    let res = form_post(&app, &browser, "/login", "/rpc/login", &[("email", &email), ("password", STRONG_PASSWORD)]).await;
+    let res =
+        form_post(&app, &browser, "/login", "/rpc/login", &[("email", &email), ("password", STRONG_PASSWORD)]).await;
     assert_eq!(res.headers()["location"], "/account");
     let res = form_post(&app, &browser, "/account", "/rpc/update_profile", &[("name", "Renamed Person")]).await;
     assert_eq!(res.headers()["location"], "/account?notice=profile_saved");
@@ -87,7 +107,12 @@ both!(forms_work_without_javascript);
 async fn server_functions_answer_script_callers_with_json_errors(backend: Backend) {
     let Some(app) = spawn_app(backend, Options { smtp: false, ..Options::default() }).await else { return };
     let client = app.client();
-    let res = client.post(app.url("/rpc/login")).form(&[("email", "a@example.com"), ("password", "whatever it is")]).send().await.unwrap();
+    let res = client
+        .post(app.url("/rpc/login"))
+        .form(&[("email", "a@example.com"), ("password", "whatever it is")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     let err: Value = res.json().await.unwrap();
     assert_eq!(err["code"], "invalid_credentials");
@@ -103,7 +128,8 @@ async fn mail_without_smtp_lands_in_the_development_outbox(backend: Backend) {
     let email = app.signup(&client, "Ada").await;
     let mut outbox = Value::Null;
     for _ in 0..100 {
-        outbox = client.post(app.url("/rpc/dev_outbox")).form(&[("cursor", "")]).send().await.unwrap().json().await.unwrap();
+        outbox =
+            client.post(app.url("/rpc/dev_outbox")).form(&[("cursor", "")]).send().await.unwrap().json().await.unwrap();
         if outbox["data"].as_array().is_some_and(|d| !d.is_empty() && !d[0]["sent_at"].is_null()) {
             break;
         }

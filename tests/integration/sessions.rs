@@ -10,7 +10,13 @@ async fn sessions_are_listed_and_revoked(backend: Backend) {
     let laptop = app.client();
     let email = app.signup(&laptop, "Ada").await;
     let phone = app.client();
-    phone.post(app.url("/api/v1/auth/login")).header("user-agent", "PhoneBrowser/1.0").json(&json!({"email": email, "password": STRONG_PASSWORD})).send().await.unwrap();
+    phone
+        .post(app.url("/api/v1/auth/login"))
+        .header("user-agent", "PhoneBrowser/1.0")
+        .json(&json!({"email": email, "password": STRONG_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
 
     let page: Value = app.get(&laptop, "/api/v1/me/sessions").await.json().await.unwrap();
     let sessions = page["data"].as_array().unwrap();
@@ -25,11 +31,15 @@ async fn sessions_are_listed_and_revoked(backend: Backend) {
     let first: Value = app.get(&laptop, "/api/v1/me/sessions?limit=1").await.json().await.unwrap();
     assert_eq!(first["data"].as_array().unwrap().len(), 1);
     let cursor = first["next_cursor"].as_str().expect("a second page");
-    let second: Value = app.get(&laptop, &format!("/api/v1/me/sessions?limit=1&cursor={cursor}")).await.json().await.unwrap();
+    let second: Value =
+        app.get(&laptop, &format!("/api/v1/me/sessions?limit=1&cursor={cursor}")).await.json().await.unwrap();
     assert_eq!(second["data"].as_array().unwrap().len(), 1);
     assert_ne!(first["data"][0]["id"], second["data"][0]["id"]);
     assert_eq!(error_of(app.get(&laptop, "/api/v1/me/sessions?limit=500").await).await.1["details"]["field"], "limit");
-    assert_eq!(error_of(app.get(&laptop, "/api/v1/me/sessions?cursor=garbage!").await).await.1["details"]["field"], "cursor");
+    assert_eq!(
+        error_of(app.get(&laptop, "/api/v1/me/sessions?cursor=garbage!").await).await.1["details"]["field"],
+        "cursor"
+    );
 
     // Someone else cannot revoke (or learn about) Ada's sessions.
     let mallory = app.client();

@@ -85,7 +85,8 @@ pub async fn spawn_app(backend: Backend, options: Options) -> Option<TestApp> {
 }
 
 fn postgres_admin_url() -> String {
-    std::env::var("GATEHOUSE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("GATEHOUSE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 fn postgres_url_for(database: &str) -> String {
@@ -126,7 +127,9 @@ impl TestApp {
     /// Signs up a fresh user on `client`; returns their email.
     pub async fn signup(&self, client: &Client, name: &str) -> String {
         let email = format!("{}-{}@example.com", name.to_lowercase().replace(' ', "."), uuid::Uuid::now_v7().simple());
-        let res = self.post(client, "/api/v1/auth/signup", json!({"name": name, "email": email, "password": STRONG_PASSWORD})).await;
+        let res = self
+            .post(client, "/api/v1/auth/signup", json!({"name": name, "email": email, "password": STRONG_PASSWORD}))
+            .await;
         assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap());
         email
     }
@@ -153,7 +156,8 @@ impl TestApp {
 /// Reads an API error body and checks its shape.
 pub async fn error_of(res: Response) -> (StatusCode, Value) {
     let status = res.status();
-    let content_type = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let content_type =
+        res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let body: Value = res.json().await.expect("JSON error body");
     assert!(content_type.starts_with("application/json"), "content type {content_type}");
     assert!(body["error"]["code"].is_string() && body["error"]["message"].is_string(), "{body}");
@@ -211,7 +215,12 @@ impl SmtpSink {
 
     pub fn all(&self) -> Vec<Mail> {
         let mut files: Vec<_> = std::fs::read_dir(&self.dir)
-            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "eml")).collect())
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+                    .collect()
+            })
             .unwrap_or_default();
         files.sort();
         files.iter().map(|p| parse_mail(&std::fs::read_to_string(p).unwrap())).collect()
@@ -220,11 +229,16 @@ impl SmtpSink {
     pub async fn wait_for(&self, to: &str, subject: &str, count: usize) -> Mail {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let mut matching: Vec<Mail> = self.all().into_iter().filter(|m| m.to == to && m.subject.contains(subject)).collect();
+            let mut matching: Vec<Mail> =
+                self.all().into_iter().filter(|m| m.to == to && m.subject.contains(subject)).collect();
             if matching.len() >= count {
                 return matching.pop().unwrap();
             }
-            assert!(Instant::now() < deadline, "no mail to {to} about {subject:?}; got {:?}", self.all().iter().map(|m| (&m.to, &m.subject)).collect::<Vec<_>>());
+            assert!(
+                Instant::now() < deadline,
+                "no mail to {to} about {subject:?}; got {:?}",
+                self.all().iter().map(|m| (&m.to, &m.subject)).collect::<Vec<_>>()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -260,7 +274,10 @@ fn decode_quoted_printable(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
         match (bytes[i], hex) {
             (b'=', Some(byte)) => {
                 out.push(byte);

@@ -16,9 +16,7 @@ where
 /// Errors not tied to one of `fields` are shown at the top of the form.
 #[component]
 pub fn FormAlert(error: ActionError, #[prop(into)] fields: Vec<&'static str>) -> impl IntoView {
-    let message = move || {
-        error.get().filter(|e| e.field().is_none_or(|f| !fields.contains(&f))).map(|e| e.message)
-    };
+    let message = move || error.get().filter(|e| e.field().is_none_or(|f| !fields.contains(&f))).map(|e| e.message);
     view! { {move || message().map(|m| view! { <p class="alert" role="alert">{m}</p> })} }
 }
 

@@ -1,6 +1,9 @@
 //! `/api/v1/auth/*`: sign up, sign in and out, email verification and password reset.
 use crate::server::{
-    auth::{principal::{ClientMeta, SignedIn}, session},
+    auth::{
+        principal::{ClientMeta, SignedIn},
+        session,
+    },
     error::AppJson,
     service::accounts,
     state::AppState,
@@ -29,7 +32,12 @@ struct SignupBody {
     password: String,
 }
 
-async fn signup(State(app): State<AppState>, client: ClientMeta, browser: Session, AppJson(body): AppJson<SignupBody>) -> Result<(StatusCode, Json<Me>), AppError> {
+async fn signup(
+    State(app): State<AppState>,
+    client: ClientMeta,
+    browser: Session,
+    AppJson(body): AppJson<SignupBody>,
+) -> Result<(StatusCode, Json<Me>), AppError> {
     let input = accounts::Signup { name: body.name, email: body.email, password: body.password };
     let (user, row) = accounts::signup(&app, input, &client).await?;
     session::establish(&browser, &row).await?;
@@ -42,7 +50,12 @@ struct LoginBody {
     password: String,
 }
 
-async fn login(State(app): State<AppState>, client: ClientMeta, browser: Session, AppJson(body): AppJson<LoginBody>) -> Result<Json<Me>, AppError> {
+async fn login(
+    State(app): State<AppState>,
+    client: ClientMeta,
+    browser: Session,
+    AppJson(body): AppJson<LoginBody>,
+) -> Result<Json<Me>, AppError> {
     let (user, row) = accounts::login(&app, &body.email, &body.password, &client).await?;
     session::establish(&browser, &row).await?;
     Ok(Json(user.to_me()))
@@ -54,7 +67,11 @@ async fn logout(State(app): State<AppState>, who: SignedIn, browser: Session) ->
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn logout_all(State(app): State<AppState>, who: SignedIn, browser: Session) -> Result<Json<serde_json::Value>, AppError> {
+async fn logout_all(
+    State(app): State<AppState>,
+    who: SignedIn,
+    browser: Session,
+) -> Result<Json<serde_json::Value>, AppError> {
     let ended = accounts::logout_everywhere(&app, &who).await?;
     session::clear(&browser).await?;
     Ok(Json(serde_json::json!({ "ended_sessions": ended })))
@@ -80,7 +97,11 @@ struct EmailBody {
     email: String,
 }
 
-async fn forgot_password(State(app): State<AppState>, client: ClientMeta, AppJson(body): AppJson<EmailBody>) -> Result<StatusCode, AppError> {
+async fn forgot_password(
+    State(app): State<AppState>,
+    client: ClientMeta,
+    AppJson(body): AppJson<EmailBody>,
+) -> Result<StatusCode, AppError> {
     accounts::forgot_password(&app, &body.email, &client).await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -91,7 +112,10 @@ struct ResetBody {
     password: String,
 }
 
-async fn reset_password(State(app): State<AppState>, AppJson(body): AppJson<ResetBody>) -> Result<StatusCode, AppError> {
+async fn reset_password(
+    State(app): State<AppState>,
+    AppJson(body): AppJson<ResetBody>,
+) -> Result<StatusCode, AppError> {
     accounts::reset_password(&app, &body.token, &body.password).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -36,7 +36,11 @@ struct ProfileBody {
     name: String,
 }
 
-async fn update_me(State(app): State<AppState>, who: SignedIn, AppJson(body): AppJson<ProfileBody>) -> Result<Json<Me>, AppError> {
+async fn update_me(
+    State(app): State<AppState>,
+    who: SignedIn,
+    AppJson(body): AppJson<ProfileBody>,
+) -> Result<Json<Me>, AppError> {
     Ok(Json(accounts::update_profile(&app, &who, &body.name).await?.to_me()))
 }
 
@@ -46,7 +50,12 @@ struct PasswordBody {
     new_password: String,
 }
 
-async fn change_password(State(app): State<AppState>, who: SignedIn, browser: Session, AppJson(body): AppJson<PasswordBody>) -> Result<Json<serde_json::Value>, AppError> {
+async fn change_password(
+    State(app): State<AppState>,
+    who: SignedIn,
+    browser: Session,
+    AppJson(body): AppJson<PasswordBody>,
+) -> Result<Json<serde_json::Value>, AppError> {
     let ended = accounts::change_password(&app, &who, &body.current_password, &body.new_password).await?;
     session::rotate(&browser).await?;
     Ok(Json(serde_json::json!({ "ended_sessions": ended })))
@@ -58,11 +67,19 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
-async fn sessions(State(app): State<AppState>, who: SignedIn, AppQuery(q): AppQuery<ListQuery>) -> Result<Json<Page<SessionInfo>>, AppError> {
+async fn sessions(
+    State(app): State<AppState>,
+    who: SignedIn,
+    AppQuery(q): AppQuery<ListQuery>,
+) -> Result<Json<Page<SessionInfo>>, AppError> {
     Ok(Json(accounts::list_sessions(&app, &who, q.cursor.as_deref(), q.limit).await?))
 }
 
-async fn revoke_session(State(app): State<AppState>, who: SignedIn, AppPath(id): AppPath<SessionId>) -> Result<StatusCode, AppError> {
+async fn revoke_session(
+    State(app): State<AppState>,
+    who: SignedIn,
+    AppPath(id): AppPath<SessionId>,
+) -> Result<StatusCode, AppError> {
     accounts::revoke_session(&app, &who, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

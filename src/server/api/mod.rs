@@ -24,5 +24,9 @@ async fn method_not_allowed() -> AppError {
 }
 
 async fn not_found() -> AppError {
-    AppError::new(crate::shared::error::ErrorKind::NotFound, "route_not_found", "No such API route. See /api/v1 reference in the docs.")
+    AppError::new(
+        crate::shared::error::ErrorKind::NotFound,
+        "route_not_found",
+        "No such API route. See /api/v1 reference in the docs.",
+    )
 }

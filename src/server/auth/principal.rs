@@ -40,11 +40,8 @@ pub struct ClientMeta {
 impl ClientMeta {
     pub fn from_parts(parts: &Parts) -> ClientMeta {
         let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
-        let user_agent = parts
-            .headers
-            .get(USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|ua| ua.chars().take(256).collect());
+        let user_agent =
+            parts.headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).map(|ua| ua.chars().take(256).collect());
         ClientMeta { ip, user_agent }
     }
 

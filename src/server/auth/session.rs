@@ -107,10 +107,7 @@ impl ExpiredDeletion for AnySessionStore {
 /// login (session fixation) is worthless afterwards.
 pub async fn establish(session: &Session, row: &db::sessions::SessionRow) -> Result<(), AppError> {
     session.cycle_id().await.map_err(internal)?;
-    session
-        .insert(AUTH_KEY, AuthRef { session_id: row.id, user_id: row.user_id })
-        .await
-        .map_err(internal)
+    session.insert(AUTH_KEY, AuthRef { session_id: row.id, user_id: row.user_id }).await.map_err(internal)
 }
 
 /// Rotates the cookie id without changing who is signed in (after a password change).
@@ -132,9 +129,9 @@ pub async fn signed_in(app: &AppState, session: &Session) -> Result<Option<super
     let pool = app.db.pool();
     let now = db::now();
     let idle = chrono::Duration::from_std(app.config.session_idle).unwrap_or_default();
-    let live = db::sessions::by_id(pool, auth.session_id).await?.filter(|row| {
-        row.user_id == auth.user_id && row.expires_at > now && now - row.last_seen_at <= idle
-    });
+    let live = db::sessions::by_id(pool, auth.session_id)
+        .await?
+        .filter(|row| row.user_id == auth.user_id && row.expires_at > now && now - row.last_seen_at <= idle);
     let Some(mut row) = live else {
         clear(session).await?;
         return Ok(None);

@@ -20,7 +20,13 @@ fn from_row(row: &AnyRow) -> Result<OutboxEmail, sqlx::Error> {
 
 const COLUMNS: &str = "id, to_address, subject, body_text, created_at, sent_at, attempts, last_error";
 
-pub async fn enqueue(tx: &mut Tx, to: &str, subject: &str, body: &str, now: DateTime<Utc>) -> Result<EmailId, AppError> {
+pub async fn enqueue(
+    tx: &mut Tx,
+    to: &str,
+    subject: &str,
+    body: &str,
+    now: DateTime<Utc>,
+) -> Result<EmailId, AppError> {
     let id = EmailId::new();
     sqlx::query(
         "INSERT INTO email_outbox (id, to_address, subject, body_text, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $5)",
@@ -39,7 +45,11 @@ pub async fn enqueue(tx: &mut Tx, to: &str, subject: &str, body: &str, now: Date
 /// Claims one due message for `lease` so no other worker or replica sends it meanwhile. The lease
 /// is re-checked in the outer WHERE, so two racing claims cannot both win (Postgres re-evaluates
 /// it on the updated row; SQLite serialises writers).
-pub async fn claim_due(pool: &AnyPool, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Option<OutboxEmail>, AppError> {
+pub async fn claim_due(
+    pool: &AnyPool,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> Result<Option<OutboxEmail>, AppError> {
     let sql = format!(
         "UPDATE email_outbox SET lease_until = $2, attempts = attempts + 1
          WHERE id = (SELECT id FROM email_outbox
@@ -59,13 +69,15 @@ pub async fn claim_due(pool: &AnyPool, now: DateTime<Utc>, lease_until: DateTime
 }
 
 pub async fn mark_sent(pool: &AnyPool, id: EmailId, via: &str, now: DateTime<Utc>) -> Result<(), AppError> {
-    sqlx::query("UPDATE email_outbox SET sent_at = $1, delivered_via = $2, lease_until = NULL, last_error = NULL WHERE id = $3")
-        .bind(to_millis(now))
-        .bind(via)
-        .bind(id.to_string())
-        .execute(pool)
-        .await
-        .map_err(db_error)?;
+    sqlx::query(
+        "UPDATE email_outbox SET sent_at = $1, delivered_via = $2, lease_until = NULL, last_error = NULL WHERE id = $3",
+    )
+    .bind(to_millis(now))
+    .bind(via)
+    .bind(id.to_string())
+    .execute(pool)
+    .await
+    .map_err(db_error)?;
     Ok(())
 }
 
@@ -94,7 +106,11 @@ pub async fn mark_failed(
 }
 
 /// The development outbox, newest first, keyset-paginated on (created_at, id).
-pub async fn list_recent(pool: &AnyPool, before: Option<(i64, String)>, limit: i64) -> Result<Vec<OutboxEmail>, AppError> {
+pub async fn list_recent(
+    pool: &AnyPool,
+    before: Option<(i64, String)>,
+    limit: i64,
+) -> Result<Vec<OutboxEmail>, AppError> {
     let mut sql = format!("SELECT {COLUMNS} FROM email_outbox");
     if before.is_some() {
         sql.push_str(" WHERE (created_at < $2 OR (created_at = $2 AND id < $3))");

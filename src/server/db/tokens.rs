@@ -67,7 +67,12 @@ pub async fn consume(
 }
 
 /// The owner of a token that would be accepted right now, without using it up.
-pub async fn peek(pool: &sqlx::AnyPool, token_hash: &str, purpose: Purpose, now: DateTime<Utc>) -> Result<Option<UserId>, AppError> {
+pub async fn peek(
+    pool: &sqlx::AnyPool,
+    token_hash: &str,
+    purpose: Purpose,
+    now: DateTime<Utc>,
+) -> Result<Option<UserId>, AppError> {
     let row = sqlx::query("SELECT user_id FROM email_tokens WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3")
         .bind(token_hash)
         .bind(purpose.as_str())

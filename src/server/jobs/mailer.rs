@@ -5,7 +5,7 @@ use crate::server::{db, state::AppState};
 use crate::shared::account::OutboxEmail;
 use chrono::Duration;
 use lettre::{
-    message::{header::ContentType, header::ContentTransferEncoding, Body},
+    message::{header::ContentTransferEncoding, header::ContentType, Body},
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
 };
 use tokio::sync::watch;
@@ -58,7 +58,8 @@ async fn deliver_due(app: &AppState, smtp: Option<&Smtp>) -> Result<(), crate::s
                 db::emails::mark_sent(pool, mail.id, "smtp", db::now()).await?;
             }
             Err(e) => {
-                let retry_at = RETRY_AFTER_SECS.get(mail.attempts as usize - 1).map(|secs| db::now() + Duration::seconds(*secs));
+                let retry_at =
+                    RETRY_AFTER_SECS.get(mail.attempts as usize - 1).map(|secs| db::now() + Duration::seconds(*secs));
                 tracing::warn!(to = %mail.to, attempt = mail.attempts, gave_up = retry_at.is_none(), "email delivery failed: {e}");
                 db::emails::mark_failed(pool, mail.id, &e.to_string(), retry_at, db::now()).await?;
             }
@@ -70,7 +71,7 @@ async fn send(smtp: &Smtp, from: &str, mail: &OutboxEmail) -> anyhow::Result<()>
     // 7bit (which needs CRLF line ends) keeps links intact for any reader; other text falls back
     // to lettre's own choice.
     let body = Body::new_with_encoding(mail.body.replace('\n', "\r\n"), ContentTransferEncoding::SevenBit)
-        .unwrap_or_else(|text| Body::new(text));
+        .unwrap_or_else(Body::new);
     let message = Message::builder()
         .from(from.parse()?)
         .to(mail.to.parse()?)

@@ -1,9 +1,13 @@
 //! Accounts: sign up, sign in and out, profile, password, email verification, password reset and
 //! the list of one's own sessions.
 use crate::server::{
-    pagination,
-    auth::{password, principal::{ClientMeta, SignedIn}, throttle, token},
+    auth::{
+        password,
+        principal::{ClientMeta, SignedIn},
+        throttle, token,
+    },
     db::{self, sessions::SessionRow, tokens::Purpose, users::UserRow},
+    pagination,
     service::mail::{self, Recipient},
     state::AppState,
 };
@@ -39,8 +43,11 @@ pub async fn signup(app: &AppState, input: Signup, client: &ClientMeta) -> Resul
     let mut tx = app.db.begin_write().await?;
     let new_user = db::users::NewUser { id: user_id, email: &email, name: name.as_str(), password_hash: &hash, now };
     if !db::users::insert(&mut tx, new_user).await? {
-        return Err(AppError::conflict("email_taken", "An account with this email is already registered. Sign in instead.")
-            .with_detail("field", "email"));
+        return Err(AppError::conflict(
+            "email_taken",
+            "An account with this email is already registered. Sign in instead.",
+        )
+        .with_detail("field", "email"));
     }
     let user = db::users::by_id_tx(&mut tx, user_id).await?.ok_or_else(|| AppError::not_found("user"))?;
     send_verification(&mut tx, app, &user).await?;
@@ -52,7 +59,12 @@ pub async fn signup(app: &AppState, input: Signup, client: &ClientMeta) -> Resul
 
 /// Checks credentials with the same message and similar timing whether the email is unknown or
 /// the password wrong; failures count against both the account and the client address.
-pub async fn login(app: &AppState, email: &str, password_attempt: &str, client: &ClientMeta) -> Result<(UserRow, SessionRow), AppError> {
+pub async fn login(
+    app: &AppState,
+    email: &str,
+    password_attempt: &str,
+    client: &ClientMeta,
+) -> Result<(UserRow, SessionRow), AppError> {
     let email = EmailAddress::parse(email)?;
     if password_attempt.is_empty() {
         return Err(AppError::invalid_field("password", "Enter your password."));
@@ -84,7 +96,12 @@ pub async fn login(app: &AppState, email: &str, password_attempt: &str, client: 
     Ok((user, session))
 }
 
-async fn start_session(tx: &mut db::Tx, app: &AppState, user: UserId, client: &ClientMeta) -> Result<SessionRow, AppError> {
+async fn start_session(
+    tx: &mut db::Tx,
+    app: &AppState,
+    user: UserId,
+    client: &ClientMeta,
+) -> Result<SessionRow, AppError> {
     let now = db::now();
     let lifetime = Duration::from_std(app.config.session_absolute).unwrap_or(Duration::days(14));
     let row = SessionRow {
@@ -151,7 +168,12 @@ pub async fn change_password(app: &AppState, who: &SignedIn, current: &str, new:
 }
 
 /// The user's live sessions, most recently used first.
-pub async fn list_sessions(app: &AppState, who: &SignedIn, cursor: Option<&str>, limit: Option<i64>) -> Result<Page<SessionInfo>, AppError> {
+pub async fn list_sessions(
+    app: &AppState,
+    who: &SignedIn,
+    cursor: Option<&str>,
+    limit: Option<i64>,
+) -> Result<Page<SessionInfo>, AppError> {
     let limit = pagination::limit(limit)?;
     let after = cursor.map(pagination::decode).transpose()?;
     let mut rows = db::sessions::list_for_user(app.db.pool(), who.user.id, db::now(), after, limit + 1).await?;
@@ -267,7 +289,8 @@ pub async fn forgot_password(app: &AppState, email: &str, client: &ClientMeta) -
         },
     )
     .await?;
-    mail::reset_password(&mut tx, &app.config, Recipient { email: &user.email, name: &user.name }, &secret, now).await?;
+    mail::reset_password(&mut tx, &app.config, Recipient { email: &user.email, name: &user.name }, &secret, now)
+        .await?;
     tx.commit().await.map_err(db::db_error)?;
     app.mail_wakeup.notify_one();
     Ok(())
@@ -280,12 +303,14 @@ pub async fn reset_password(app: &AppState, secret: &str, new_password: &str) ->
     let now = db::now();
     // Check the link and the password before the slow hashing; the link is used up (race-safely)
     // in the transaction below.
-    let owner = db::tokens::peek(app.db.pool(), &token_hash, Purpose::ResetPassword, now).await?.ok_or_else(invalid_link)?;
+    let owner =
+        db::tokens::peek(app.db.pool(), &token_hash, Purpose::ResetPassword, now).await?.ok_or_else(invalid_link)?;
     let user = db::users::by_id(app.db.pool(), owner).await?.ok_or_else(invalid_link)?;
     password::check_strength("password", new_password, &[&user.email, &user.name])?;
     let hash = password::hash(new_password).await?;
     let mut tx = app.db.begin_write().await?;
-    let (user_id, email) = db::tokens::consume(&mut tx, &token_hash, Purpose::ResetPassword, now).await?.ok_or_else(invalid_link)?;
+    let (user_id, email) =
+        db::tokens::consume(&mut tx, &token_hash, Purpose::ResetPassword, now).await?.ok_or_else(invalid_link)?;
     if user_id != user.id {
         return Err(invalid_link());
     }
