@@ -13,6 +13,7 @@ use axum::{
 };
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::{
+    compression::CompressionLayer,
     limit::RequestBodyLimitLayer,
     set_header::SetResponseHeaderLayer,
     trace::{DefaultOnResponse, TraceLayer},
@@ -41,6 +42,7 @@ pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
         .layer(security_header("x-frame-options", "DENY"))
         // Same-origin keeps one-time tokens in page URLs from leaking to other sites.
         .layer(security_header("referrer-policy", "same-origin"))
+        .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http().on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
         .layer(middleware::from_fn(error::request_id))
         .with_state(state)

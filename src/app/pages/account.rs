@@ -105,7 +105,7 @@ fn Sessions() -> impl IntoView {
                 })}
             </Suspense>
             <details class="confirm">
-                <summary class="button danger">"Sign out of all sessions"</summary>
+                <summary class="button danger" role="button">"Sign out of all sessions"</summary>
                 <p>"Every browser signed in to your account, this one included, will be signed out."</p>
                 <ActionForm action=everywhere>
                     <button type="submit" class="button danger">"Yes, sign out everywhere"</button>
@@ -129,7 +129,7 @@ fn SessionRow(session: SessionInfo) -> impl IntoView {
             <td>
                 {(!session.current).then(|| view! {
                     <details class="confirm">
-                        <summary class="button secondary small">"Revoke"</summary>
+                        <summary class="button secondary small" role="button">"Revoke"</summary>
                         <ActionForm action=revoke>
                             <input type="hidden" name="id" value=session.id.to_string()/>
                             <button type="submit" class="button danger small">"Yes, sign it out"</button>

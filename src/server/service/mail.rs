@@ -17,12 +17,11 @@ pub async fn verify_email(
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     let link = config.link(&format!("/verify-email?token={token}"));
-    let body = format!(
-        "Hello {name},\n\nPlease confirm that {email} is your email address by opening this link:\n\n{link}\n\nThe link works once and expires in 24 hours. If you did not create a Gatehouse account, ignore this message.\n",
-        name = to.name,
+    let text = format!(
+        "Please confirm that {email} is your email address by opening this link:\n\n{link}\n\nThe link works once and expires in 24 hours. If you did not create a Gatehouse account, ignore this message.",
         email = to.email,
     );
-    db::emails::enqueue(tx, to.email, "Verify your email address", &body, now).await.map(drop)
+    enqueue(tx, to, "Verify your email address", &text, now).await
 }
 
 pub async fn reset_password(
@@ -33,11 +32,10 @@ pub async fn reset_password(
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     let link = config.link(&format!("/reset-password?token={token}"));
-    let body = format!(
-        "Hello {name},\n\nSomeone (hopefully you) asked to reset the password of your Gatehouse account. Choose a new password here:\n\n{link}\n\nThe link works once and expires in 1 hour. Resetting signs you out everywhere. If you did not ask for this, ignore this message: your password stays as it is.\n",
-        name = to.name,
+    let text = format!(
+        "Someone (hopefully you) asked to reset the password of your Gatehouse account. Choose a new password here:\n\n{link}\n\nThe link works once and expires in 1 hour. Resetting signs you out everywhere. If you did not ask for this, ignore this message: your password stays as it is."
     );
-    db::emails::enqueue(tx, to.email, "Reset your password", &body, now).await.map(drop)
+    enqueue(tx, to, "Reset your password", &text, now).await
 }
 
 pub async fn password_changed(
@@ -46,10 +44,20 @@ pub async fn password_changed(
     to: Recipient<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    let link = config.link("/forgot-password");
-    let body = format!(
-        "Hello {name},\n\nThe password of your Gatehouse account was just changed, and your other sessions were signed out.\n\nIf this was not you, reset your password now: {link}\n",
-        name = to.name,
+    let text = format!(
+        "The password of your Gatehouse account was just changed, and your other sessions were signed out.\n\nIf this was not you, reset your password now: {}",
+        config.link("/forgot-password")
     );
-    db::emails::enqueue(tx, to.email, "Your password was changed", &body, now).await.map(drop)
+    enqueue(tx, to, "Your password was changed", &text, now).await
+}
+
+async fn enqueue(
+    tx: &mut Tx,
+    to: Recipient<'_>,
+    subject: &str,
+    text: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let body = format!("Hello {},\n\n{text}\n", to.name);
+    db::emails::enqueue(tx, to.email, subject, &body, now).await.map(drop)
 }
