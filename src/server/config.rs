@@ -29,6 +29,8 @@ pub struct Config {
     /// development outbox.
     pub smtp_url: Option<String>,
     pub mail_from: String,
+    /// Waits between attempts to send one mail; after the last, it is given up.
+    pub mail_retry_delays: Vec<Duration>,
     /// Sign out after this long without a request.
     pub session_idle: Duration,
     /// Sign out this long after signing in, however active.
@@ -57,6 +59,7 @@ impl Config {
             data_dir: PathBuf::from("data"),
             smtp_url: None,
             mail_from: "Gatehouse <no-reply@gatehouse.localhost>".to_owned(),
+            mail_retry_delays: [30, 120, 600, 1800, 7200, 21600].map(Duration::from_secs).to_vec(),
             session_idle: Duration::from_secs(24 * 3600),
             session_absolute: Duration::from_secs(14 * 24 * 3600),
             login_throttle: ThrottleRule { max: 10, window: Duration::from_secs(15 * 60) },

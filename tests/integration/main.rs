@@ -4,5 +4,6 @@ mod support;
 
 mod accounts;
 mod errors;
+mod operations;
 mod pages;
 mod sessions;

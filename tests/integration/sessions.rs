@@ -93,7 +93,7 @@ both!(login_rotates_the_session_cookie);
 
 async fn sessions_expire(backend: Backend) {
     let tweak = |config: &mut gatehouse::server::config::Config| config.session_absolute = Duration::from_secs(2);
-    let Some(app) = spawn_app(backend, Options { smtp: false, tweak }).await else { return };
+    let Some(app) = spawn_app(backend, Options { smtp: false, tweak: Box::new(tweak) }).await else { return };
     let browser = app.client();
     app.signup(&browser, "Ada").await;
     assert_eq!(app.get(&browser, "/api/v1/me").await.status(), StatusCode::OK);
@@ -105,7 +105,7 @@ both!(sessions_expire);
 
 async fn idle_sessions_expire(backend: Backend) {
     let tweak = |config: &mut gatehouse::server::config::Config| config.session_idle = Duration::from_secs(1);
-    let Some(app) = spawn_app(backend, Options { smtp: false, tweak }).await else { return };
+    let Some(app) = spawn_app(backend, Options { smtp: false, tweak: Box::new(tweak) }).await else { return };
     let browser = app.client();
     app.signup(&browser, "Ada").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;

@@ -35,12 +35,12 @@ macro_rules! both {
 
 pub struct Options {
     pub smtp: bool,
-    pub tweak: fn(&mut Config),
+    pub tweak: Box<dyn FnOnce(&mut Config) + Send>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { smtp: true, tweak: |_| {} }
+        Options { smtp: true, tweak: Box::new(|_| {}) }
     }
 }
 
@@ -48,7 +48,7 @@ pub struct TestApp {
     pub base: String,
     pub running: Option<server::Running>,
     pub smtp: Option<SmtpSink>,
-    _dir: TempDir,
+    pub dir: TempDir,
     postgres_db: Option<String>,
 }
 
@@ -81,7 +81,11 @@ pub async fn spawn_app(backend: Backend, options: Options) -> Option<TestApp> {
     config.smtp_url = smtp.as_ref().map(|s| format!("smtp://127.0.0.1:{}", s.port));
     (options.tweak)(&mut config);
     let running = server::start(config, listener).await.expect("server starts");
-    Some(TestApp { base: format!("http://{addr}"), running: Some(running), smtp, _dir: dir, postgres_db })
+    Some(TestApp { base: format!("http://{addr}"), running: Some(running), smtp, dir, postgres_db })
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn postgres_admin_url() -> String {
@@ -197,8 +201,12 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     fn start(parent: &Path) -> SmtpSink {
-        let dir = parent.join("mail");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        SmtpSink::start_on(parent, free_port())
+    }
+
+    /// Starts the sink on a given port (e.g. one the app was told about before the sink was up).
+    pub fn start_on(parent: &Path, port: u16) -> SmtpSink {
+        let dir = parent.join(format!("mail-{port}"));
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_sink.py");
         let mut child = Command::new("python3")
             .arg(script)

@@ -20,7 +20,11 @@ pub fn check_strength(field: &str, password: &str, user_inputs: &[&str]) -> Resu
     let sample: String = password.chars().take(100).collect();
     let entropy = zxcvbn::zxcvbn(&sample, user_inputs);
     if entropy.score() < zxcvbn::Score::Two {
-        let hint = entropy.feedback().and_then(|f| f.warning()).map(|w| format!(" ({w})")).unwrap_or_default();
+        let hint = entropy
+            .feedback()
+            .and_then(|f| f.warning())
+            .map(|w| format!(" ({})", w.to_string().trim_end_matches('.')))
+            .unwrap_or_default();
         return Err(AppError::invalid_field(
             field,
             &format!("This password is too common or too easy to guess{hint}. Try a longer phrase of unrelated words."),

@@ -15,7 +15,8 @@ pub async fn check(pool: &AnyPool, bucket: &str, rule: ThrottleRule, now: DateTi
         return Ok(());
     }
     let frees_at = oldest.map(db::from_millis).unwrap_or(now) + window;
-    let retry_after = (frees_at - now).num_seconds().max(1) as u64;
+    // Rounded up: a client that waits exactly this long must find a free slot.
+    let retry_after = ((frees_at - now).num_milliseconds().max(1) as u64).div_ceil(1000);
     Err(AppError::rate_limited(retry_after))
 }
 

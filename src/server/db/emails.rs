@@ -68,6 +68,17 @@ pub async fn claim_due(
     row.as_ref().map(from_row).transpose().map_err(db_error)
 }
 
+/// When the next unsent message is due, if any.
+pub async fn next_due(pool: &AnyPool) -> Result<Option<DateTime<Utc>>, AppError> {
+    let row = sqlx::query(
+        "SELECT MIN(next_attempt_at) AS due FROM email_outbox WHERE sent_at IS NULL AND gave_up_at IS NULL",
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(db_error)?;
+    get_opt_time(&row, "due").map_err(db_error)
+}
+
 pub async fn mark_sent(pool: &AnyPool, id: EmailId, via: &str, now: DateTime<Utc>) -> Result<(), AppError> {
     sqlx::query(
         "UPDATE email_outbox SET sent_at = $1, delivered_via = $2, lease_until = NULL, last_error = NULL WHERE id = $3",

@@ -10,8 +10,6 @@ use lettre::{
 };
 use tokio::sync::watch;
 
-/// Waits between attempts; after the last one the message is given up.
-const RETRY_AFTER_SECS: [i64; 6] = [30, 120, 600, 1800, 7200, 21600];
 const LEASE_SECS: i64 = 120;
 const POLL_SECS: u64 = 10;
 
@@ -25,18 +23,27 @@ pub fn smtp_transport(url: &str) -> anyhow::Result<Smtp> {
 
 pub async fn run(app: AppState, smtp: Option<Smtp>, mut shutdown: watch::Receiver<bool>) {
     loop {
-        match deliver_due(&app, smtp.as_ref()).await {
-            Ok(()) => {}
-            Err(e) => tracing::error!("mail worker: {e}"),
+        if let Err(e) = deliver_due(&app, smtp.as_ref()).await {
+            tracing::error!("mail worker: {e}");
         }
         tokio::select! {
             _ = app.mail_wakeup.notified() => {}
-            _ = tokio::time::sleep(std::time::Duration::from_secs(POLL_SECS)) => {}
+            _ = tokio::time::sleep(until_next_due(&app).await) => {}
             _ = shutdown.changed() => return,
         }
         if *shutdown.borrow() {
             return;
         }
+    }
+}
+
+/// Sleeps until the next retry is due, but never longer than the poll interval (another replica
+/// may have enqueued mail without waking this one).
+async fn until_next_due(app: &AppState) -> std::time::Duration {
+    let poll = std::time::Duration::from_secs(POLL_SECS);
+    match db::emails::next_due(app.db.pool()).await {
+        Ok(Some(due)) => (due - db::now()).to_std().unwrap_or_default().min(poll),
+        _ => poll,
     }
 }
 
@@ -58,8 +65,10 @@ async fn deliver_due(app: &AppState, smtp: Option<&Smtp>) -> Result<(), crate::s
                 db::emails::mark_sent(pool, mail.id, "smtp", db::now()).await?;
             }
             Err(e) => {
-                let retry_at =
-                    RETRY_AFTER_SECS.get(mail.attempts as usize - 1).map(|secs| db::now() + Duration::seconds(*secs));
+                let delays = &app.config.mail_retry_delays;
+                let retry_at = delays
+                    .get(mail.attempts as usize - 1)
+                    .map(|wait| db::now() + Duration::from_std(*wait).unwrap_or(Duration::hours(6)));
                 tracing::warn!(to = %mail.to, attempt = mail.attempts, gave_up = retry_at.is_none(), "email delivery failed: {e}");
                 db::emails::mark_failed(pool, mail.id, &e.to_string(), retry_at, db::now()).await?;
             }
