@@ -37,6 +37,8 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Apply database migrations and exit.
     Migrate,
+    /// Check every audit log's hash chain; exits 1 if any row was changed, removed or reordered.
+    VerifyAudit,
 }
 
 #[derive(clap::Args)]
@@ -67,6 +69,11 @@ async fn main() -> anyhow::Result<()> {
     let database_url =
         cli.database_url.unwrap_or_else(|| format!("sqlite://{}", cli.data_dir.join("gatehouse.db").display()));
     match cli.command {
+        Command::VerifyAudit => {
+            if !server::verify_audit(&database_url).await? {
+                std::process::exit(1);
+            }
+        }
         Command::Migrate => {
             server::migrate(&database_url).await?;
             tracing::info!("migrations applied");

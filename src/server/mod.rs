@@ -2,6 +2,7 @@
 //! background jobs. Only compiled with the `ssr` feature.
 pub mod api;
 pub mod auth;
+pub mod authz;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -73,6 +74,25 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         }
     });
     Ok(Running { addr, state, shutdown, tasks: vec![http, mailer, sweeper, session_expiry] })
+}
+
+/// Checks every audit chain (`gatehouse verify-audit`); true when all are intact.
+pub async fn verify_audit(database_url: &str) -> anyhow::Result<bool> {
+    let db = Db::connect(database_url).await?;
+    db.migrate().await?;
+    let mut all_ok = true;
+    for chain in db::audit::chains(db.pool()).await? {
+        let status = service::audit::verify_chain(db.pool(), &chain).await?;
+        match (status.ok, status.first_broken) {
+            (true, _) => println!("ok      {chain}: {} rows", status.checked),
+            (false, row) => {
+                all_ok = false;
+                let row = row.map(|r| format!(" at row {r}")).unwrap_or_default();
+                println!("BROKEN  {chain}{row}: {}", status.reason.unwrap_or_default());
+            }
+        }
+    }
+    Ok(all_ok)
 }
 
 /// Applies migrations and exits (`gatehouse migrate`).

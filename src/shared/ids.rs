@@ -52,3 +52,15 @@ id_type!(
     /// One message in the email outbox.
     EmailId
 );
+id_type!(
+    /// A tenant: everything below an organization is reachable only through its `OrgScope`.
+    OrgId
+);
+id_type!(
+    /// An invitation to join an organization.
+    InvitationId
+);
+id_type!(
+    /// One row of an audit chain.
+    AuditId
+);

@@ -3,4 +3,6 @@
 pub mod account;
 pub mod error;
 pub mod ids;
+pub mod org;
+pub mod roles;
 pub mod values;

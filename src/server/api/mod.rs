@@ -2,6 +2,7 @@
 //! call one service function and shape the response.
 mod auth;
 mod me;
+mod orgs;
 
 use crate::server::state::AppState;
 use crate::shared::error::AppError;
@@ -11,6 +12,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(auth::router())
         .merge(me::router())
+        .merge(orgs::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }

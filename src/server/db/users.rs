@@ -51,6 +51,12 @@ pub async fn by_email(pool: &AnyPool, email: &EmailAddress) -> Result<Option<Use
     row.as_ref().map(UserRow::from_row).transpose().map_err(db_error)
 }
 
+pub async fn by_email_tx(tx: &mut Tx, email: &EmailAddress) -> Result<Option<UserRow>, AppError> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE email = $1");
+    let row = sqlx::query(&sql).bind(email.as_str()).fetch_optional(&mut **tx).await.map_err(db_error)?;
+    row.as_ref().map(UserRow::from_row).transpose().map_err(db_error)
+}
+
 pub async fn by_id_tx(tx: &mut Tx, id: UserId) -> Result<Option<UserRow>, AppError> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
     let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&mut **tx).await.map_err(db_error)?;

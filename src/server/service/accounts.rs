@@ -6,8 +6,10 @@ use crate::server::{
         principal::{ClientMeta, SignedIn},
         throttle, token,
     },
+    authz::Actor,
     db::{self, sessions::SessionRow, tokens::Purpose, users::UserRow},
     pagination,
+    service::audit::{self, Event},
     service::mail::{self, Recipient},
     state::AppState,
 };
@@ -92,6 +94,17 @@ pub async fn login(
     throttle::clear(pool, &account_bucket).await?;
     let mut tx = app.db.begin_write().await?;
     let session = start_session(&mut tx, app, user.id, client).await?;
+    // Each organization sees its members' sign-ins in its own audit log.
+    let actor = Actor::person(&user, client);
+    for org in db::members::orgs_of(&mut tx, user.id).await? {
+        let event = Event {
+            action: "user.signed_in",
+            resource_type: "user",
+            resource_id: Some(user.id.to_string()),
+            metadata: serde_json::json!({ "session_id": session.id }),
+        };
+        audit::append(&mut tx, &org.to_string(), Some(org), &actor, event).await?;
+    }
     tx.commit().await.map_err(db::db_error)?;
     Ok((user, session))
 }

@@ -58,6 +58,10 @@ async fn enqueue(
     text: &str,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
-    let body = format!("Hello {},\n\n{text}\n", to.name);
-    db::emails::enqueue(tx, to.email, subject, &body, now).await.map(drop)
+    send(tx, to.email, subject, &format!("Hello {},\n\n{text}", to.name), now).await
+}
+
+/// Any message to any address (invitations go to people who may have no account yet).
+pub async fn send(tx: &mut Tx, to: &str, subject: &str, text: &str, now: DateTime<Utc>) -> Result<(), AppError> {
+    db::emails::enqueue(tx, to, subject, &format!("{text}\n"), now).await.map(drop)
 }

@@ -1,5 +1,9 @@
 //! The business layer: the only place rules live. REST handlers (`server::api`) and server
 //! functions (`rpc`) are thin adapters over these functions.
 pub mod accounts;
+pub mod audit;
+pub mod invitations;
 pub mod mail;
+pub mod members;
+pub mod orgs;
 pub mod outbox;

@@ -1,0 +1,231 @@
+//! The `audit_chains` and `audit_logs` tables. Rows are only ever inserted; each stores the hash of
+//! the previous row of its chain and a hash over its own content, so editing or deleting any row
+//! breaks the chain from there on.
+use super::{db_error, get_id, get_time, to_millis, Tx};
+use crate::shared::{error::AppError, ids::AuditId, org::AuditEntry};
+use chrono::{DateTime, Utc};
+use sqlx::{any::AnyRow, AnyPool, Row};
+
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Reserves the next position of a chain, creating the chain on first use. The UPDATE holds the
+/// chain row's lock until the transaction ends, so concurrent writers queue here.
+pub async fn next_position(tx: &mut Tx, chain: &str) -> Result<(i64, String), AppError> {
+    sqlx::query("INSERT INTO audit_chains (chain_id, seq, head) VALUES ($1, 0, $2) ON CONFLICT (chain_id) DO NOTHING")
+        .bind(chain)
+        .bind(GENESIS)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    let row = sqlx::query("UPDATE audit_chains SET seq = seq + 1 WHERE chain_id = $1 RETURNING seq, head")
+        .bind(chain)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok((row.try_get("seq").map_err(db_error)?, row.try_get("head").map_err(db_error)?))
+}
+
+pub async fn insert(tx: &mut Tx, row: &StoredRow) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO audit_logs (id, chain_id, seq, organization_id, actor_type, actor_id, actor_name, action, resource_type,
+             resource_id, ip, user_agent, metadata, created_at, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+    )
+    .bind(row.id.to_string())
+    .bind(&row.chain_id)
+    .bind(row.seq)
+    .bind(row.organization_id.as_deref())
+    .bind(&row.actor_type)
+    .bind(row.actor_id.as_deref())
+    .bind(&row.actor_name)
+    .bind(&row.action)
+    .bind(&row.resource_type)
+    .bind(row.resource_id.as_deref())
+    .bind(row.ip.as_deref())
+    .bind(row.user_agent.as_deref())
+    .bind(&row.metadata)
+    .bind(to_millis(row.created_at))
+    .bind(&row.prev_hash)
+    .bind(&row.hash)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    sqlx::query("UPDATE audit_chains SET head = $1 WHERE chain_id = $2")
+        .bind(&row.hash)
+        .bind(&row.chain_id)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// A row exactly as stored: what the hash covers.
+#[derive(Debug, Clone)]
+pub struct StoredRow {
+    pub id: AuditId,
+    pub chain_id: String,
+    pub seq: i64,
+    pub organization_id: Option<String>,
+    pub actor_type: String,
+    pub actor_id: Option<String>,
+    pub actor_name: String,
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub metadata: String,
+    pub created_at: DateTime<Utc>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl StoredRow {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(StoredRow {
+            id: get_id(row, "id")?,
+            chain_id: row.try_get("chain_id")?,
+            seq: row.try_get("seq")?,
+            organization_id: row.try_get("organization_id")?,
+            actor_type: row.try_get("actor_type")?,
+            actor_id: row.try_get("actor_id")?,
+            actor_name: row.try_get("actor_name")?,
+            action: row.try_get("action")?,
+            resource_type: row.try_get("resource_type")?,
+            resource_id: row.try_get("resource_id")?,
+            ip: row.try_get("ip")?,
+            user_agent: row.try_get("user_agent")?,
+            metadata: row.try_get("metadata")?,
+            created_at: get_time(row, "created_at")?,
+            prev_hash: row.try_get("prev_hash")?,
+            hash: row.try_get("hash")?,
+        })
+    }
+
+    pub fn to_entry(&self) -> AuditEntry {
+        AuditEntry {
+            id: self.id,
+            organization_id: self.organization_id.as_deref().and_then(|o| o.parse().ok()),
+            seq: self.seq,
+            actor_type: self.actor_type.clone(),
+            actor_id: self.actor_id.clone(),
+            actor_name: self.actor_name.clone(),
+            action: self.action.clone(),
+            resource_type: self.resource_type.clone(),
+            resource_id: self.resource_id.clone(),
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+            metadata: serde_json::from_str(&self.metadata).unwrap_or(serde_json::Value::Null),
+            created_at: self.created_at,
+            hash: self.hash.clone(),
+        }
+    }
+}
+
+const COLUMNS: &str = "id, chain_id, seq, organization_id, actor_type, actor_id, actor_name, action, resource_type, resource_id, ip, user_agent, metadata, created_at, prev_hash, hash";
+
+/// One chain in order, `limit` rows after position `after_seq`.
+pub async fn chain_page(pool: &AnyPool, chain: &str, after_seq: i64, limit: i64) -> Result<Vec<StoredRow>, AppError> {
+    let sql = format!("SELECT {COLUMNS} FROM audit_logs WHERE chain_id = $1 AND seq > $2 ORDER BY seq LIMIT $3");
+    let rows = sqlx::query(&sql).bind(chain).bind(after_seq).bind(limit).fetch_all(pool).await.map_err(db_error)?;
+    rows.iter().map(StoredRow::from_row).collect::<Result<_, _>>().map_err(db_error)
+}
+
+pub async fn chains(pool: &AnyPool) -> Result<Vec<String>, AppError> {
+    let rows =
+        sqlx::query("SELECT chain_id FROM audit_chains ORDER BY chain_id").fetch_all(pool).await.map_err(db_error)?;
+    rows.iter().map(|r| r.try_get("chain_id")).collect::<Result<_, _>>().map_err(db_error)
+}
+
+pub async fn chain_head(pool: &AnyPool, chain: &str) -> Result<Option<(i64, String)>, AppError> {
+    let row = sqlx::query("SELECT seq, head FROM audit_chains WHERE chain_id = $1")
+        .bind(chain)
+        .fetch_optional(pool)
+        .await
+        .map_err(db_error)?;
+    row.map(|r| Ok((r.try_get("seq")?, r.try_get("head")?))).transpose().map_err(db_error)
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub actor_id: Option<String>,
+    pub action: Option<String>,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// An organization's rows, newest first, filtered, keyset-paginated on (created_at, id).
+pub async fn list(
+    pool: &AnyPool,
+    org: &str,
+    filter: &Filter,
+    before: Option<(i64, String)>,
+    limit: i64,
+) -> Result<Vec<StoredRow>, AppError> {
+    let mut sql = format!("SELECT {COLUMNS} FROM audit_logs WHERE organization_id = $1");
+    let mut binds = vec![Bind::Text(org.to_owned())];
+    let mut condition = |sql: &mut String, clause: &str, values: Vec<Bind>| {
+        let mut clause = clause.to_owned();
+        for value in values {
+            binds.push(value);
+            clause = clause.replacen('?', &format!("${}", binds.len()), 1);
+        }
+        sql.push_str(" AND ");
+        sql.push_str(&clause);
+    };
+    let text_filters = [
+        ("actor_id = ?", &filter.actor_id),
+        ("action = ?", &filter.action),
+        ("resource_type = ?", &filter.resource_type),
+        ("resource_id = ?", &filter.resource_id),
+    ];
+    for (clause, value) in text_filters {
+        if let Some(value) = value {
+            condition(&mut sql, clause, vec![Bind::Text(value.clone())]);
+        }
+    }
+    if let Some(from) = filter.from {
+        condition(&mut sql, "created_at >= ?", vec![Bind::Int(to_millis(from))]);
+    }
+    if let Some(to) = filter.to {
+        condition(&mut sql, "created_at < ?", vec![Bind::Int(to_millis(to))]);
+    }
+    if let Some((at, id)) = before {
+        let clause = "(created_at < ? OR (created_at = ? AND id < ?))";
+        condition(&mut sql, clause, vec![Bind::Int(at), Bind::Int(at), Bind::Text(id)]);
+    }
+    binds.push(Bind::Int(limit));
+    sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT ${}", binds.len()));
+    let mut query = sqlx::query(&sql);
+    for bind in binds {
+        query = match bind {
+            Bind::Text(t) => query.bind(t),
+            Bind::Int(n) => query.bind(n),
+        };
+    }
+    let rows = query.fetch_all(pool).await.map_err(db_error)?;
+    rows.iter().map(StoredRow::from_row).collect::<Result<_, _>>().map_err(db_error)
+}
+
+pub const DAY_MILLIS: i64 = 86_400_000;
+
+/// (day number since the epoch, rows) for one organization since `since`.
+pub async fn per_day(pool: &AnyPool, org: &str, since: DateTime<Utc>) -> Result<Vec<(i64, i64)>, AppError> {
+    let rows = sqlx::query(
+        "SELECT created_at / 86400000 AS day, COUNT(*) AS n FROM audit_logs
+         WHERE organization_id = $1 AND created_at >= $2 GROUP BY created_at / 86400000",
+    )
+    .bind(org)
+    .bind(to_millis(since))
+    .fetch_all(pool)
+    .await
+    .map_err(db_error)?;
+    rows.iter().map(|r| Ok((r.try_get("day")?, r.try_get("n")?))).collect::<Result<_, sqlx::Error>>().map_err(db_error)
+}

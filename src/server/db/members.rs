@@ -1,0 +1,186 @@
+//! The `memberships` table.
+use super::{db_error, get_id, get_time, to_millis, Tx};
+use crate::shared::{
+    error::AppError,
+    ids::{OrgId, UserId},
+    org::Member,
+    roles::{Permission, Role},
+};
+use chrono::{DateTime, Utc};
+use sqlx::{any::AnyRow, AnyPool, Row};
+
+fn parse_role(raw: &str) -> Result<Role, sqlx::Error> {
+    Role::parse(raw).ok_or_else(|| sqlx::Error::Decode(format!("bad role {raw:?}").into()))
+}
+
+pub fn parse_grants(raw: &str) -> Vec<Permission> {
+    raw.split_whitespace().filter_map(Permission::parse).collect()
+}
+
+pub fn grants_text(grants: &[Permission]) -> String {
+    grants.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+fn member_from_row(row: &AnyRow) -> Result<Member, sqlx::Error> {
+    Ok(Member {
+        user_id: get_id(row, "user_id")?,
+        name: row.try_get("name")?,
+        email: row.try_get("email")?,
+        role: parse_role(&row.try_get::<String, _>("role")?)?,
+        permissions: parse_grants(&row.try_get::<String, _>("permissions")?),
+        joined_at: get_time(row, "joined_at")?,
+    })
+}
+
+/// (role, extra grants) of a user in an organization.
+pub async fn role_of(pool: &AnyPool, org: OrgId, user: UserId) -> Result<Option<(Role, Vec<Permission>)>, AppError> {
+    let row = sqlx::query("SELECT role, permissions FROM memberships WHERE organization_id = $1 AND user_id = $2")
+        .bind(org.to_string())
+        .bind(user.to_string())
+        .fetch_optional(pool)
+        .await
+        .map_err(db_error)?;
+    row.map(|r| {
+        Ok((parse_role(&r.try_get::<String, _>("role")?)?, parse_grants(&r.try_get::<String, _>("permissions")?)))
+    })
+    .transpose()
+    .map_err(db_error)
+}
+
+const SELECT: &str = "SELECT m.user_id, u.name, u.email, m.role, m.permissions, m.joined_at
+    FROM memberships m JOIN users u ON u.id = m.user_id";
+
+pub async fn get(tx: &mut Tx, org: OrgId, user: UserId) -> Result<Option<Member>, AppError> {
+    let sql = format!("{SELECT} WHERE m.organization_id = $1 AND m.user_id = $2");
+    let row = sqlx::query(&sql)
+        .bind(org.to_string())
+        .bind(user.to_string())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    row.as_ref().map(member_from_row).transpose().map_err(db_error)
+}
+
+/// Members by join time then id; `search` matches name or email (case-insensitive substring).
+/// Absent filters bind neutral values ("%", a cursor before everything), so the SQL is one string.
+pub async fn list(
+    pool: &AnyPool,
+    org: OrgId,
+    search: Option<&str>,
+    after: Option<(i64, String)>,
+    limit: i64,
+) -> Result<Vec<Member>, AppError> {
+    let sql = format!(
+        "{SELECT} WHERE m.organization_id = $1 AND (LOWER(u.name) LIKE $2 ESCAPE '\\' OR u.email LIKE $2 ESCAPE '\\')
+           AND (m.joined_at > $3 OR (m.joined_at = $3 AND m.user_id > $4))
+         ORDER BY m.joined_at, m.user_id LIMIT $5"
+    );
+    let pattern = match search.map(str::trim).filter(|s| !s.is_empty()) {
+        // Wildcards the user types are matched literally.
+        Some(s) => format!("%{}%", s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")),
+        None => "%".to_owned(),
+    };
+    let (at, id) = after.unwrap_or((i64::MIN, String::new()));
+    let rows = sqlx::query(&sql)
+        .bind(org.to_string())
+        .bind(pattern)
+        .bind(at)
+        .bind(id)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+        .map_err(db_error)?;
+    rows.iter().map(member_from_row).collect::<Result<_, _>>().map_err(db_error)
+}
+
+pub async fn insert(tx: &mut Tx, org: OrgId, user: UserId, role: Role, now: DateTime<Utc>) -> Result<bool, AppError> {
+    let result =
+        sqlx::query("INSERT INTO memberships (organization_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)")
+            .bind(org.to_string())
+            .bind(user.to_string())
+            .bind(role.as_str())
+            .bind(to_millis(now))
+            .execute(&mut **tx)
+            .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if super::is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(db_error(e)),
+    }
+}
+
+pub async fn set_role(
+    tx: &mut Tx,
+    org: OrgId,
+    user: UserId,
+    role: Role,
+    grants: &[Permission],
+) -> Result<(), AppError> {
+    sqlx::query("UPDATE memberships SET role = $1, permissions = $2 WHERE organization_id = $3 AND user_id = $4")
+        .bind(role.as_str())
+        .bind(grants_text(grants))
+        .bind(org.to_string())
+        .bind(user.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+pub async fn delete(tx: &mut Tx, org: OrgId, user: UserId) -> Result<(), AppError> {
+    sqlx::query("DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2")
+        .bind(org.to_string())
+        .bind(user.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+pub async fn count_owners(tx: &mut Tx, org: OrgId) -> Result<i64, AppError> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM memberships WHERE organization_id = $1 AND role = 'owner'")
+        .bind(org.to_string())
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    row.try_get("n").map_err(db_error)
+}
+
+/// Members plus open (pending, unexpired) invitations: what counts against `max_users`.
+pub async fn count_seats(tx: &mut Tx, org: OrgId, now: DateTime<Utc>) -> Result<i64, AppError> {
+    let row = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM memberships WHERE organization_id = $1)
+              + (SELECT COUNT(*) FROM invitations WHERE organization_id = $1 AND status = 'pending' AND expires_at > $2) AS n",
+    )
+    .bind(org.to_string())
+    .bind(to_millis(now))
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    row.try_get("n").map_err(db_error)
+}
+
+pub async fn count_by_role(pool: &AnyPool, org: OrgId) -> Result<Vec<(Role, i64)>, AppError> {
+    let rows = sqlx::query("SELECT role, COUNT(*) AS n FROM memberships WHERE organization_id = $1 GROUP BY role")
+        .bind(org.to_string())
+        .fetch_all(pool)
+        .await
+        .map_err(db_error)?;
+    let mut counts: Vec<(Role, i64)> = rows
+        .iter()
+        .map(|r| Ok((parse_role(&r.try_get::<String, _>("role")?)?, r.try_get("n")?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(db_error)?;
+    counts.sort_by_key(|(role, _)| std::cmp::Reverse(*role));
+    Ok(counts)
+}
+
+/// The organizations a user belongs to (for recording their sign-ins there).
+pub async fn orgs_of(tx: &mut Tx, user: UserId) -> Result<Vec<OrgId>, AppError> {
+    let rows = sqlx::query("SELECT organization_id FROM memberships WHERE user_id = $1")
+        .bind(user.to_string())
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    rows.iter().map(|r| get_id(r, "organization_id")).collect::<Result<_, _>>().map_err(db_error)
+}
