@@ -5,5 +5,6 @@ mod support;
 mod accounts;
 mod errors;
 mod operations;
+mod orgs;
 mod pages;
 mod sessions;

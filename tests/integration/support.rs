@@ -299,3 +299,38 @@ fn decode_quoted_printable(text: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+impl TestApp {
+    /// Creates an organization as `owner`; returns its JSON.
+    pub async fn create_org(&self, owner: &Client, name: &str) -> Value {
+        let res = self.post(owner, "/api/v1/organizations", json!({"name": name})).await;
+        assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap());
+        res.json().await.unwrap()
+    }
+
+    /// Signs up a new person and brings them into `org` with `role` through an invitation.
+    pub async fn add_member(&self, owner: &Client, org: &str, name: &str, role: &str) -> Member {
+        let client = self.client();
+        let email = self.signup(&client, name).await;
+        let res = self
+            .post(owner, &format!("/api/v1/organizations/{org}/invite"), json!({"email": email, "role": role}))
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap());
+        let invitation: Value = res.json().await.unwrap();
+        let token = invitation["link"].as_str().unwrap().split("token=").nth(1).unwrap().to_owned();
+        let res = self.post(&client, "/api/v1/invitations/accept", json!({"token": token})).await;
+        assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+        let me: Value = self.get(&client, "/api/v1/me").await.json().await.unwrap();
+        Member { client, id: me["id"].as_str().unwrap().to_owned() }
+    }
+
+    /// The database pool, for tests that must reach under the API (tampering, clocks).
+    pub fn pool(&self) -> sqlx::AnyPool {
+        self.running.as_ref().unwrap().state.db.pool().clone()
+    }
+}
+
+pub struct Member {
+    pub client: Client,
+    pub id: String,
+}

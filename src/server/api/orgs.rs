@@ -315,9 +315,11 @@ async fn audit_logs(
     }
 }
 
+const CSV_PAGE: i64 = crate::server::pagination::MAX_LIMIT;
+
 /// Streams every matching row as CSV, a page at a time, so a large log never sits in memory.
 async fn csv_download(app: AppState, scope: OrgScope, query: audit::Query) -> Result<Response, AppError> {
-    let first = audit::list(app.db.pool(), &scope, &audit::Query { limit: Some(500), ..query.clone() }).await?;
+    let first = audit::list(app.db.pool(), &scope, &audit::Query { limit: Some(CSV_PAGE), ..query.clone() }).await?;
     let state = Some((first, true));
     let stream = futures::stream::unfold(state, move |state| {
         let (app, scope, query) = (app.clone(), scope.clone(), query.clone());
@@ -328,7 +330,7 @@ async fn csv_download(app: AppState, scope: OrgScope, query: audit::Query) -> Re
                 Some(cursor) => match audit::list(
                     app.db.pool(),
                     &scope,
-                    &audit::Query { cursor: Some(cursor), limit: Some(500), ..query },
+                    &audit::Query { cursor: Some(cursor), limit: Some(CSV_PAGE), ..query },
                 )
                 .await
                 {

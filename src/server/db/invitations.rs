@@ -80,6 +80,17 @@ pub async fn revoke_expired_for(tx: &mut Tx, org: OrgId, email: &str, now: DateT
     Ok(())
 }
 
+pub async fn has_pending(tx: &mut Tx, org: OrgId, email: &str) -> Result<bool, AppError> {
+    let row =
+        sqlx::query("SELECT id FROM invitations WHERE organization_id = $1 AND email = $2 AND status = 'pending'")
+            .bind(org.to_string())
+            .bind(email)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_error)?;
+    Ok(row.is_some())
+}
+
 pub async fn get(
     tx: &mut Tx,
     org: OrgId,

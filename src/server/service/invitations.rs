@@ -42,6 +42,11 @@ fn limit_exceeded(max: i64) -> AppError {
     .with_detail("max_users", max)
 }
 
+fn pending_already() -> AppError {
+    AppError::conflict("invitation_pending", "An invitation to this address is already open. Resend it instead.")
+        .with_detail("field", "email")
+}
+
 async fn check_seat(tx: &mut Tx, org: OrgId) -> Result<(), AppError> {
     let row = db::orgs::by_id_tx(tx, org).await?.ok_or_else(|| AppError::not_found("organization"))?;
     if db::members::count_seats(tx, org, db::now()).await? >= row.limits.max_users {
@@ -98,6 +103,9 @@ pub async fn invite(
         }
     }
     db::invitations::revoke_expired_for(&mut tx, scope.org_id(), email.as_str(), now).await?;
+    if db::invitations::has_pending(&mut tx, scope.org_id(), email.as_str()).await? {
+        return Err(pending_already());
+    }
     check_seat(&mut tx, scope.org_id()).await?;
     let secret = token::generate();
     let id = InvitationId::new();
@@ -112,11 +120,7 @@ pub async fn invite(
         expires_at: now + Duration::days(days),
     };
     if !db::invitations::insert(&mut tx, new).await? {
-        return Err(AppError::conflict(
-            "invitation_pending",
-            "An invitation to this address is already open. Resend it instead.",
-        )
-        .with_detail("field", "email"));
+        return Err(pending_already());
     }
     let invitation = db::invitations::get(&mut tx, scope.org_id(), id, now)
         .await?

@@ -31,10 +31,20 @@ pub async fn list(
     Ok(Page { data: rows, next_cursor })
 }
 
-/// Starts a change to one organization: takes its lock and loads the member concerned.
+/// Starts a change to one organization: takes its lock, makes sure the acting person still holds
+/// the role the scope was granted with (a concurrent demotion wins), and loads the member concerned.
 async fn begin(app: &AppState, scope: &OrgScope, user: UserId) -> Result<(Tx, Member), AppError> {
     let mut tx = app.db.begin_write().await?;
     db::orgs::lock(&mut tx, scope.org_id()).await?;
+    if let Some(me) = scope.user_id() {
+        let still = db::members::get(&mut tx, scope.org_id(), me).await?;
+        if still.is_none_or(|m| m.role != scope.role()) {
+            return Err(AppError::conflict(
+                "role_changed",
+                "Your role in this organization just changed. Reload and try again.",
+            ));
+        }
+    }
     let member = db::members::get(&mut tx, scope.org_id(), user).await?.ok_or_else(|| AppError::not_found("member"))?;
     Ok((tx, member))
 }
