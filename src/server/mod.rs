@@ -6,6 +6,7 @@ pub mod authz;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod forms;
 pub mod jobs;
 pub mod pagination;
 pub mod router;

@@ -542,3 +542,54 @@ async fn every_change_is_audited_once_and_tampering_shows(backend: Backend) {
     app.stop().await;
 }
 both!(every_change_is_audited_once_and_tampering_shows);
+
+fn png(side: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    image::DynamicImage::new_rgb8(side, side)
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+async fn logos_are_checked_and_served_safely(backend: Backend) {
+    let Some(app) = spawn_app(backend, Options { smtp: false, ..Options::default() }).await else { return };
+    let owner = app.client();
+    app.signup(&owner, "Owner").await;
+    let org = app.create_org(&owner, "Logo Co").await;
+    let id = org["id"].as_str().unwrap().to_owned();
+    let put = |client: &Client, body: Vec<u8>| {
+        client.put(app.url(&format!("/api/v1/organizations/{id}/logo"))).body(body).send()
+    };
+
+    let svg = b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>".to_vec();
+    let (status, err) = error_of(put(&owner, svg).await.unwrap()).await;
+    assert_eq!((status, err["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("logo")));
+    assert_eq!(put(&owner, png(600)).await.unwrap().status(), StatusCode::NO_CONTENT);
+    let org: Value = app.get(&owner, &format!("/api/v1/organizations/{id}")).await.json().await.unwrap();
+    let url = org["settings"]["logo_url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with(&format!("/logos/{id}")), "{url}");
+    let res = app.client().get(app.url(&url)).send().await.unwrap();
+    assert_eq!(res.headers()["content-type"], "image/png");
+    assert!(res.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
+    let served = image::load_from_memory(&res.bytes().await.unwrap()).unwrap();
+    assert_eq!(served.width(), 256, "scaled down and re-encoded");
+
+    let member = app.add_member(&owner, &id, "Member", "member").await;
+    assert_eq!(put(&member.client, png(10)).await.unwrap().status(), StatusCode::FORBIDDEN);
+
+    // The dashboard's form (multipart, no JavaScript needed).
+    let form =
+        reqwest::multipart::Form::new().part("logo", reqwest::multipart::Part::bytes(png(32)).file_name("logo.png"));
+    let res = owner.post(app.url(&format!("/orgs/{id}/logo"))).multipart(form).send().await.unwrap();
+    assert!(res.status().is_redirection());
+    assert_eq!(res.headers()["location"], format!("/orgs/{id}/settings?notice=logo_saved").as_str());
+    let form = reqwest::multipart::Form::new()
+        .part("logo", reqwest::multipart::Part::bytes(b"GIF89a....".to_vec()).file_name("x.gif"));
+    let res = owner.post(app.url(&format!("/orgs/{id}/logo"))).multipart(form).send().await.unwrap();
+    assert!(res.headers()["location"].to_str().unwrap().contains("logo_error="));
+    let res = owner.delete(app.url(&format!("/api/v1/organizations/{id}/logo"))).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.client().get(app.url(&url)).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+both!(logos_are_checked_and_served_safely);

@@ -4,7 +4,7 @@ use crate::server::{
     auth::principal::{ClientMeta, SignedIn},
     authz::{authorize, OrgScope},
     error::{AppJson, AppPath, AppQuery},
-    service::{audit, invitations, members, orgs},
+    service::{audit, invitations, logo, members, orgs},
     state::AppState,
 };
 use crate::shared::{
@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/organizations", post(create).get(list_mine))
         .route("/organizations/{org}", get(read).patch(update).delete(delete))
         .route("/organizations/{org}/stats", get(stats))
+        .route("/organizations/{org}/logo", axum::routing::put(upload_logo).delete(remove_logo))
         .route("/organizations/{org}/members", get(list_members))
         .route("/organizations/{org}/members/{user}", patch(change_member).delete(remove_member))
         .route("/organizations/{org}/transfer-ownership", post(transfer_ownership))
@@ -124,6 +125,30 @@ async fn stats(
 ) -> Result<Json<OrgStats>, AppError> {
     let scope = scope(&app, &who, &client, org).await?;
     Ok(Json(orgs::stats(&app, &scope).await?))
+}
+
+/// The body is the image itself (PNG, JPEG or WebP, at most 512 KB).
+async fn upload_logo(
+    State(app): State<AppState>,
+    who: SignedIn,
+    client: ClientMeta,
+    AppPath(org): AppPath<OrgId>,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, AppError> {
+    let scope = scope(&app, &who, &client, org).await?;
+    logo::set(&app, &scope, Some(body.to_vec())).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn remove_logo(
+    State(app): State<AppState>,
+    who: SignedIn,
+    client: ClientMeta,
+    AppPath(org): AppPath<OrgId>,
+) -> Result<StatusCode, AppError> {
+    let scope = scope(&app, &who, &client, org).await?;
+    logo::set(&app, &scope, None).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn list_members(

@@ -191,6 +191,33 @@ pub async fn update(tx: &mut Tx, org: &OrgRow, now: DateTime<Utc>) -> Result<boo
     }
 }
 
+pub async fn set_logo(
+    tx: &mut Tx,
+    id: OrgId,
+    png: Option<&[u8]>,
+    url: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    sqlx::query("UPDATE organizations SET logo_png = $1, logo_url = $2, updated_at = $3 WHERE id = $4")
+        .bind(png.map(<[u8]>::to_vec))
+        .bind(url)
+        .bind(to_millis(now))
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+pub async fn logo(pool: &AnyPool, id: OrgId) -> Result<Option<Vec<u8>>, AppError> {
+    let row = sqlx::query("SELECT logo_png FROM organizations WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(pool)
+        .await
+        .map_err(db_error)?;
+    Ok(row.map(|r| r.try_get::<Option<Vec<u8>>, _>("logo_png")).transpose().map_err(db_error)?.flatten())
+}
+
 pub async fn delete(tx: &mut Tx, id: OrgId) -> Result<(), AppError> {
     // Memberships and invitations go with it (ON DELETE CASCADE); audit rows stay.
     sqlx::query("DELETE FROM organizations WHERE id = $1")

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod invitations;
+pub mod logo;
 pub mod mail;
 pub mod members;
 pub mod orgs;
