@@ -9,7 +9,7 @@ WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/version =
 GATEHOUSE_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export GATEHOUSE_TEST_POSTGRES_URL
 
-.PHONY: run build test tools system-deps node-deps services lint unit e2e clean
+.PHONY: run build test bench tools system-deps node-deps services lint unit e2e clean
 
 ## run: build the release binary and assets, then serve http://127.0.0.1:3000 on data/gatehouse.db
 run: build
@@ -32,6 +32,10 @@ unit:
 
 e2e:
 	cd end2end && npm test
+
+## bench: seeded organization reads under load (loopback only), as ratios to a bare axum handler
+bench: tools
+	cargo bench --features ssr --bench orgs
 
 ## tools: Rust toolchain pieces cargo-leptos needs (each skipped when already present)
 tools:

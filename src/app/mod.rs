@@ -10,7 +10,17 @@ use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode,
 };
-use pages::{account::AccountPage, auth::*, dev_outbox::DevOutboxPage, home::HomePage, not_found::NotFound};
+use pages::{
+    account::AccountPage,
+    auth::*,
+    dev_outbox::DevOutboxPage,
+    home::HomePage,
+    not_found::NotFound,
+    orgs::{
+        audit::OrgAuditPage, invitations::OrgInvitationsPage, invite::InvitePage, list::OrgsPage,
+        members::OrgMembersPage, overview::OrgOverviewPage, settings::OrgSettingsPage,
+    },
+};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -53,6 +63,13 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::Async/>
                     <Route path=path!("/verify-email") view=VerifyEmailPage ssr=SsrMode::Async/>
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
+                    <Route path=path!("/orgs") view=OrgsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/orgs/:id") view=OrgOverviewPage ssr=SsrMode::Async/>
+                    <Route path=path!("/orgs/:id/members") view=OrgMembersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/orgs/:id/invitations") view=OrgInvitationsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/orgs/:id/audit") view=OrgAuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("/orgs/:id/settings") view=OrgSettingsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/invite") view=InvitePage ssr=SsrMode::Async/>
                     <Route path=path!("/dev/outbox") view=DevOutboxPage ssr=SsrMode::Async/>
                 </Routes>
             </main>

@@ -7,4 +7,5 @@ mod errors;
 mod operations;
 mod orgs;
 mod pages;
+mod rpc_orgs;
 mod sessions;

@@ -22,6 +22,7 @@ pub fn Header() -> impl IntoView {
                         match me.await {
                             Ok(Some(user)) => view! {
                                 <div class="nav-user">
+                                    <a href="/orgs" class="nav-link">"Organizations"</a>
                                     <a href="/account" class="nav-link">{user.name}</a>
                                     <ActionForm action=logout attr:class="inline">
                                         <button type="submit" class="button secondary">"Sign out"</button>
@@ -47,6 +48,11 @@ pub fn Header() -> impl IntoView {
 pub fn Notice() -> impl IntoView {
     let query = use_query_map();
     let text = move || {
+        // A form that failed without JavaScript comes back with `__err`: the notice in the same
+        // address belongs to an earlier success.
+        if query.read().get("__err").is_some() {
+            return None;
+        }
         let message = match query.read().get("notice")?.as_str() {
             "welcome" => "Welcome to Gatehouse! Check your inbox for a link to verify your email address.",
             "signed_out" => "You are signed out.",
@@ -58,6 +64,18 @@ pub fn Notice() -> impl IntoView {
             "email_verified" => "Your email address is verified.",
             "reset_sent" => "If an account exists for that address, we've sent a reset link. It expires in 1 hour.",
             "password_reset" => "Your password was reset. Sign in with the new one.",
+            "org_created" => "Organization created. You are its Owner: invite people from Invitations.",
+            "settings_saved" => "Settings saved.",
+            "role_changed" => "Role changed.",
+            "member_removed" => "Member removed. They no longer have access.",
+            "ownership_transferred" => "Ownership transferred. You are now an Admin of this organization.",
+            "left" => "You left the organization.",
+            "invited" => "Invitation sent. It expires in 7 days.",
+            "invitation_revoked" => "Invitation revoked. Its link no longer works.",
+            "invitation_resent" => "Invitation sent again with a new link. The old link no longer works.",
+            "joined" => "Welcome! You joined the organization.",
+            "org_deleted" => "Organization deleted.",
+            "logo_saved" => "Logo updated.",
             _ => return None,
         };
         Some(message)

@@ -4,3 +4,4 @@ pub mod auth;
 pub mod dev_outbox;
 pub mod home;
 pub mod not_found;
+pub mod orgs;

@@ -1,0 +1,219 @@
+//! `/orgs/:id/invitations`: inviting people by email, and the invitations sent so far.
+use super::{
+    can, latest_error, one_at_a_time, org_page, page_link, set_status, use_org_id, when, Pager, RowAction, Section,
+    SectionError,
+};
+use crate::app::components::form::{ActionError, Field, FormAlert};
+use crate::rpc::orgs::{invitations, Invite, ResendInvitation, RevokeInvitation};
+use crate::shared::{
+    ids::OrgId,
+    org::{Invitation, InvitationStatus, IssuedInvitation, Organization},
+    roles::{may_assign, Permission, Role},
+};
+use leptos::{html, prelude::*};
+use leptos_router::hooks::use_query_map;
+
+#[component]
+pub fn OrgInvitationsPage() -> impl IntoView {
+    org_page(Section::Invitations, "Invitations", |org| {
+        if can(&org, Permission::InvitationsWrite) {
+            view! { <Invitations org/> }.into_any()
+        } else {
+            set_status(403);
+            view! { <p class="alert" role="alert">"Your role here does not include inviting people."</p> }.into_any()
+        }
+    })
+}
+
+#[component]
+fn Invitations(org: Organization) -> impl IntoView {
+    let id = use_org_id();
+    let query = use_query_map();
+    let cursor = move || query.read().get("cursor").filter(|c| !c.is_empty());
+    let invite = ServerAction::<Invite>::new();
+    let revoke = ServerAction::<RevokeInvitation>::new();
+    let resend = ServerAction::<ResendInvitation>::new();
+    one_at_a_time(vec![RowAction::of(invite), RowAction::of(revoke), RowAction::of(resend)]);
+    let row_error = latest_error(vec![RowAction::of(revoke), RowAction::of(resend)]);
+    let list = Resource::new(
+        move || (id.get(), cursor(), invite.version().get(), revoke.version().get(), resend.version().get()),
+        |(id, cursor, ..)| invitations(id, cursor),
+    );
+    let org_id = org.id;
+    let first = format!("/orgs/{org_id}/invitations");
+    let list_view = move || {
+        let first = first.clone();
+        Suspend::new(async move {
+            match list.await {
+                Ok(page) if page.data.is_empty() && cursor().is_none() => {
+                    view! { <p class="empty">"No invitations yet."</p> }.into_any()
+                }
+                Ok(page) => {
+                    let rows = page
+                        .data
+                        .into_iter()
+                        .map(|invitation| view! { <InvitationRow invitation revoke resend/> })
+                        .collect_view();
+                    let next = page.next_cursor.map(|c| page_link(&format!("{first}?"), &c));
+                    view! {
+                        <table class="table">
+                            <thead><tr>
+                                <th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"Status"</th>
+                                <th scope="col">"Expires"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                            </tr></thead>
+                            <tbody>{rows}</tbody>
+                        </table>
+                        <Pager label="Invitation pages" first on_first=cursor().is_none() next/>
+                    }
+                    .into_any()
+                }
+                Err(error) => view! { <SectionError error/> }.into_any(),
+            }
+        })
+    };
+    view! {
+        <InviteForm org_id my_role=org.my_role invite/>
+        <section class="card" aria-labelledby="sent-heading">
+            <h2 id="sent-heading">"Sent invitations"</h2>
+            <FormAlert error=row_error fields=Vec::new()/>
+            <Transition fallback=|| view! { <p class="empty">"Loading invitations…"</p> }>{list_view}</Transition>
+        </section>
+    }
+}
+
+#[component]
+fn InviteForm(org_id: OrgId, my_role: Role, invite: ServerAction<Invite>) -> impl IntoView {
+    let value = invite.value();
+    let error: ActionError = Signal::derive(move || value.get().and_then(Result::err));
+    let issued = move || value.get().and_then(Result::ok);
+    // Only roles below one's own can be offered, unless one is an Owner.
+    let roles: Vec<Role> = Role::ALL.into_iter().filter(|r| may_assign(my_role, None, *r)).collect();
+    let default = if roles.contains(&Role::Member) { Role::Member } else { Role::Viewer };
+    let form = NodeRef::<html::Form>::new();
+    // With JavaScript the form stays on the page: empty it for the next person once one is sent.
+    Effect::new(move |_| {
+        if matches!(value.get(), Some(Ok(_))) {
+            if let Some(form) = form.get() {
+                form.reset();
+            }
+        }
+    });
+    view! {
+        <section class="card" aria-labelledby="invite-heading">
+            <h2 id="invite-heading">"Invite someone"</h2>
+            <p>"We email them a link that works once and expires in 7 days. Each open invitation holds a seat."</p>
+            <ActionForm action=invite node_ref=form attr:class="invite-form">
+                <FormAlert error fields=vec!["email", "role"]/>
+                <input type="hidden" name="org_id" value=org_id.to_string()/>
+                <Field name="email" label="Email" kind="email" autocomplete="off" error/>
+                <RoleSelect roles default error/>
+                <button type="submit" class="button">"Send invitation"</button>
+            </ActionForm>
+            {move || issued().map(|issued| view! { <IssuedLink issued/> })}
+        </section>
+    }
+}
+
+#[component]
+fn RoleSelect(roles: Vec<Role>, default: Role, error: ActionError) -> impl IntoView {
+    let field_error = move || error.get().filter(|e| e.field() == Some("role")).map(|e| e.message);
+    let options = roles
+        .into_iter()
+        .map(|r| view! { <option value=r.as_str() selected=r == default>{r.label()}</option> })
+        .collect_view();
+    view! {
+        <div class="field">
+            <label for="field-role">"Role"</label>
+            <p id="field-role-hint" class="hint">"Admins manage members, invitations and settings. Members see the organization and its members. Viewers only see the organization."</p>
+            <select id="field-role" name="role" aria-describedby="field-role-hint field-role-error"
+                aria-invalid=move || field_error().is_some().to_string()>{options}</select>
+            {move || field_error().map(|m| view! { <p id="field-role-error" class="field-error" role="alert">{m}</p> })}
+        </div>
+    }
+}
+
+/// The link of an invitation just sent, to pass on another way than email. Shown once.
+#[component]
+fn IssuedLink(issued: IssuedInvitation) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let link = issued.link.clone();
+    view! {
+        <div class="issued" role="status">
+            <p>{format!("Invitation sent to {}. You can also share this link with them yourself: it works once and expires {}.",
+                issued.invitation.email, when(issued.invitation.expires_at))}</p>
+            <div class="copy-row">
+                <label for="invite-link" class="visually-hidden">"Invitation link"</label>
+                <input id="invite-link" type="text" readonly value=issued.link.clone() on:focus=|ev| {
+                    event_target::<leptos::web_sys::HtmlInputElement>(&ev).select();
+                }/>
+                <button type="button" class="button secondary" on:click=move |_| copied.set(copy_to_clipboard(&link))>
+                    {move || if copied.get() { "Copied" } else { "Copy link" }}
+                </button>
+            </div>
+        </div>
+    }
+}
+
+/// `navigator.clipboard.writeText(text)`, looked up at run time (web-sys is built without its
+/// Clipboard bindings). False when the browser offers no clipboard here.
+fn copy_to_clipboard(text: &str) -> bool {
+    use leptos::wasm_bindgen::{JsCast, JsValue};
+    use leptos::web_sys::js_sys::{Function, Reflect};
+    let get =
+        |target: &JsValue, key: &str| Reflect::get(target, &JsValue::from_str(key)).ok().filter(|v| !v.is_undefined());
+    let Some(window) = leptos::web_sys::window() else { return false };
+    let Some(clipboard) = get(&window.into(), "navigator").and_then(|n| get(&n, "clipboard")) else { return false };
+    let Some(write) = get(&clipboard, "writeText").and_then(|f| f.dyn_into::<Function>().ok()) else { return false };
+    write.call1(&clipboard, &JsValue::from_str(text)).is_ok()
+}
+
+#[component]
+fn InvitationRow(
+    invitation: Invitation,
+    revoke: ServerAction<RevokeInvitation>,
+    resend: ServerAction<ResendInvitation>,
+) -> impl IntoView {
+    let (status, class) = match invitation.status {
+        InvitationStatus::Pending => ("Pending", "status-pending"),
+        InvitationStatus::Accepted => ("Accepted", "status-accepted"),
+        InvitationStatus::Revoked => ("Revoked", "status-revoked"),
+        InvitationStatus::Expired => ("Expired", "status-expired"),
+    };
+    let open = matches!(invitation.status, InvitationStatus::Pending | InvitationStatus::Expired);
+    let expires = match (invitation.status, invitation.accepted_at) {
+        (InvitationStatus::Accepted, Some(at)) => format!("Accepted {}", when(at)),
+        (InvitationStatus::Revoked, _) => "—".to_owned(),
+        _ => when(invitation.expires_at),
+    };
+    let (org_id, id) = (invitation.organization_id.to_string(), invitation.id.to_string());
+    let (org_id2, id2) = (org_id.clone(), id.clone());
+    let actions = open.then(|| {
+        view! {
+            <div class="row-actions">
+                <ActionForm action=resend attr:class="inline">
+                    <input type="hidden" name="org_id" value=org_id/>
+                    <input type="hidden" name="invitation_id" value=id/>
+                    <button type="submit" class="button secondary small">"Resend"</button>
+                </ActionForm>
+                <details class="confirm">
+                    <summary class="button secondary small" role="button">"Revoke"</summary>
+                    <p>{format!("The link sent to {} stops working.", invitation.email)}</p>
+                    <ActionForm action=revoke>
+                        <input type="hidden" name="org_id" value=org_id2/>
+                        <input type="hidden" name="invitation_id" value=id2/>
+                        <button type="submit" class="button danger small">"Yes, revoke"</button>
+                    </ActionForm>
+                </details>
+            </div>
+        }
+    });
+    view! {
+        <tr>
+            <td>{invitation.email.clone()}</td>
+            <td>{invitation.role.label()}</td>
+            <td><span class=format!("badge {class}")>{status}</span></td>
+            <td class="nowrap">{expires}</td>
+            <td>{actions}</td>
+        </tr>
+    }
+}

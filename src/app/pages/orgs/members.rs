@@ -1,0 +1,223 @@
+//! `/orgs/:id/members`: who belongs to the organization; changing roles, removing members, handing
+//! over ownership, and leaving.
+use super::{
+    can, enc, latest_error, one_at_a_time, org_page, page_link, reload_org_after, use_org_id, Pager, RowAction,
+    Section, SectionError,
+};
+use crate::app::components::form::{action_error, FormAlert};
+use crate::rpc::{
+    account::current_user,
+    orgs::{members, ChangeMemberRole, LeaveOrg, RemoveMember, TransferOwnership},
+};
+use crate::shared::{
+    ids::{OrgId, UserId},
+    org::{Member, Organization},
+    roles::{may_assign, Permission, Role},
+};
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+#[component]
+pub fn OrgMembersPage() -> impl IntoView {
+    org_page(Section::Members, "Members", |org| view! { <Members org/> }.into_any())
+}
+
+/// What the signed-in user may do on other members' rows, and the one action of each kind that
+/// all rows share.
+#[derive(Clone, Copy)]
+struct Controls {
+    org_id: OrgId,
+    me: Option<UserId>,
+    my_role: Role,
+    manage: bool,
+    transfer: bool,
+    change_action: ServerAction<ChangeMemberRole>,
+    remove_action: ServerAction<RemoveMember>,
+    transfer_action: ServerAction<TransferOwnership>,
+}
+
+#[component]
+fn Members(org: Organization) -> impl IntoView {
+    let change = ServerAction::<ChangeMemberRole>::new();
+    let remove = ServerAction::<RemoveMember>::new();
+    let transfer = ServerAction::<TransferOwnership>::new();
+    // Handing over ownership makes the user an Admin: the frame shows the new role.
+    reload_org_after(transfer);
+    let leave = ServerAction::<LeaveOrg>::new();
+    one_at_a_time(vec![RowAction::of(leave), RowAction::of(change), RowAction::of(remove), RowAction::of(transfer)]);
+    let (org_id, my_role, name) = (org.id, org.my_role, org.name.clone());
+    view! {
+        {if can(&org, Permission::MembersRead) {
+            view! { <MemberList org change remove transfer/> }.into_any()
+        } else {
+            view! { <p class="card empty">{format!("Your role ({}) does not include seeing the member list.", my_role.label())}</p> }.into_any()
+        }}
+        <LeaveCard org_id my_role name leave/>
+    }
+}
+
+/// The searchable, paginated member list with the row controls the user's role allows.
+#[component]
+fn MemberList(
+    org: Organization,
+    change: ServerAction<ChangeMemberRole>,
+    remove: ServerAction<RemoveMember>,
+    transfer: ServerAction<TransferOwnership>,
+) -> impl IntoView {
+    let id = use_org_id();
+    let query = use_query_map();
+    let search = move || query.read().get("q").filter(|q| !q.trim().is_empty());
+    let cursor = move || query.read().get("cursor").filter(|c| !c.is_empty());
+    let error = latest_error(vec![RowAction::of(change), RowAction::of(remove), RowAction::of(transfer)]);
+    let list = Resource::new(
+        move || {
+            (id.get(), search(), cursor(), change.version().get(), remove.version().get(), transfer.version().get())
+        },
+        |(id, q, cursor, ..)| members(id, q, cursor),
+    );
+    let me = Resource::new(|| (), |_| current_user());
+    let org_id = org.id;
+    let (manage, may_transfer) = (can(&org, Permission::MembersWrite), can(&org, Permission::OwnershipTransfer));
+    let my_role = org.my_role;
+    let base = move || match search() {
+        Some(q) => format!("/orgs/{org_id}/members?q={}&", enc(&q)),
+        None => format!("/orgs/{org_id}/members?"),
+    };
+    let list_view = move || {
+        Suspend::new(async move {
+            let me = me.await.ok().flatten().map(|m| m.id);
+            match list.await {
+                Ok(page) => {
+                    let controls = Controls {
+                        org_id,
+                        me,
+                        my_role,
+                        manage,
+                        transfer: may_transfer,
+                        change_action: change,
+                        remove_action: remove,
+                        transfer_action: transfer,
+                    };
+                    let empty = page.data.is_empty();
+                    let actions_column = manage || may_transfer;
+                    let rows = page.data.into_iter().map(|m| view! { <MemberRow member=m controls/> }).collect_view();
+                    let first = base().trim_end_matches(['?', '&']).to_owned();
+                    view! {
+                        {if empty {
+                            view! { <p class="empty">{if search().is_some() { "No member matches that search." } else { "No members." }}</p> }.into_any()
+                        } else {
+                            view! {
+                                <table class="table members">
+                                    <thead><tr>
+                                        <th scope="col">"Name"</th><th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"Joined"</th>
+                                        {actions_column.then(|| view! { <th scope="col"><span class="visually-hidden">"Actions"</span></th> })}
+                                    </tr></thead>
+                                    <tbody>{rows}</tbody>
+                                </table>
+                            }.into_any()
+                        }}
+                        <Pager label="Member pages" first on_first=cursor().is_none()
+                            next=page.next_cursor.map(|c| page_link(&base(), &c))/>
+                    }
+                    .into_any()
+                }
+                Err(error) => view! { <SectionError error/> }.into_any(),
+            }
+        })
+    };
+    view! {
+        <section class="card" aria-label="Member list">
+            <form method="get" class="search" role="search">
+                <label for="member-search">"Search members"</label>
+                <input id="member-search" type="search" name="q" value=untrack(search) placeholder="Name or email"/>
+                <button type="submit" class="button secondary">"Search"</button>
+                {untrack(search).map(|_| view! { <a href=format!("/orgs/{org_id}/members")>"Show all"</a> })}
+            </form>
+            <FormAlert error fields=Vec::new()/>
+            <Transition fallback=|| view! { <p class="empty">"Loading members…"</p> }>{list_view}</Transition>
+        </section>
+    }
+}
+
+#[component]
+fn MemberRow(member: Member, controls: Controls) -> impl IntoView {
+    let Controls { org_id, me, my_role, manage, transfer, change_action, remove_action, transfer_action } = controls;
+    let is_me = me == Some(member.user_id);
+    // The same rule the server applies: others only below one's own rank, unless an Owner.
+    let assignable: Vec<Role> = Role::ALL.into_iter().filter(|r| may_assign(my_role, Some(member.role), *r)).collect();
+    let may_manage = manage && !is_me && !assignable.is_empty();
+    let may_transfer = transfer && !is_me;
+    let select_id = format!("role-{}", member.user_id);
+    let name = member.name.clone();
+    let role_form = may_manage.then(|| {
+        let options = assignable
+            .iter()
+            .map(|r| view! { <option value=r.as_str() selected=*r == member.role>{r.label()}</option> })
+            .collect_view();
+        view! {
+            <ActionForm action=change_action attr:class="row-form">
+                <input type="hidden" name="org_id" value=org_id.to_string()/>
+                <input type="hidden" name="user_id" value=member.user_id.to_string()/>
+                <label for=select_id.clone() class="visually-hidden">{format!("Role for {name}")}</label>
+                <select id=select_id name="role">{options}</select>
+                <button type="submit" class="button secondary small">"Change role"</button>
+            </ActionForm>
+        }
+    });
+    let remove = may_manage.then(|| {
+        view! {
+            <details class="confirm">
+                <summary class="button secondary small" role="button">"Remove"</summary>
+                <p>{format!("{} loses access to the organization at once.", member.name)}</p>
+                <ActionForm action=remove_action>
+                    <input type="hidden" name="org_id" value=org_id.to_string()/>
+                    <input type="hidden" name="user_id" value=member.user_id.to_string()/>
+                    <button type="submit" class="button danger small">"Yes, remove"</button>
+                </ActionForm>
+            </details>
+        }
+    });
+    let hand_over = may_transfer.then(|| {
+        view! {
+            <details class="confirm">
+                <summary class="button secondary small" role="button">"Transfer ownership"</summary>
+                <p>{format!("{} becomes the Owner of record. You stay on as an Admin and can no longer delete the organization.", member.name)}</p>
+                <ActionForm action=transfer_action>
+                    <input type="hidden" name="org_id" value=org_id.to_string()/>
+                    <input type="hidden" name="user_id" value=member.user_id.to_string()/>
+                    <button type="submit" class="button danger small">"Yes, transfer ownership"</button>
+                </ActionForm>
+            </details>
+        }
+    });
+    let actions_column = manage || transfer;
+    view! {
+        <tr>
+            <td>{member.name.clone()} {is_me.then(|| view! { " " <span class="badge">"You"</span> })}</td>
+            <td>{member.email.clone()}</td>
+            <td><span class=format!("badge role-{}", member.role.as_str())>{member.role.label()}</span></td>
+            <td class="nowrap">{member.joined_at.format("%Y-%m-%d").to_string()}</td>
+            {actions_column.then(|| view! { <td><div class="row-actions">{role_form}{remove}{hand_over}</div></td> })}
+        </tr>
+    }
+}
+
+#[component]
+fn LeaveCard(org_id: OrgId, my_role: Role, name: String, leave: ServerAction<LeaveOrg>) -> impl IntoView {
+    let error = action_error(leave);
+    view! {
+        <section class="card" aria-labelledby="leave-heading">
+            <h2 id="leave-heading">"Leave organization"</h2>
+            <p>{format!("Your role here: {}. Leaving ends your access to {name} at once; coming back takes a new invitation.", my_role.label())}</p>
+            <FormAlert error fields=Vec::new()/>
+            <details class="confirm">
+                <summary class="button danger" role="button">"Leave organization"</summary>
+                <p>{format!("Leave {name}?")}</p>
+                <ActionForm action=leave>
+                    <input type="hidden" name="org_id" value=org_id.to_string()/>
+                    <button type="submit" class="button danger">"Yes, leave"</button>
+                </ActionForm>
+            </details>
+        </section>
+    }
+}

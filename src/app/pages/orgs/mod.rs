@@ -1,0 +1,354 @@
+//! `/orgs` and `/orgs/:id/...`: the organizations of the signed-in user. Every page of one
+//! organization shares a frame (its name, colour, the user's role and a sub-navigation) and shows
+//! only the controls the user's permissions allow; the server refuses the rest anyway.
+pub mod audit;
+pub mod invitations;
+pub mod invite;
+pub mod list;
+pub mod members;
+pub mod overview;
+pub mod settings;
+
+use crate::app::{
+    components::{form::ActionError, layout::Notice},
+    pages::not_found::NotFound,
+};
+use crate::rpc::orgs::org;
+use crate::shared::{
+    error::{AppError, ErrorKind},
+    org::{parse_color, Organization},
+    roles::Permission,
+};
+use chrono::{DateTime, Utc};
+use leptos::{prelude::*, server_fn::ServerFn};
+use leptos_meta::Title;
+use leptos_router::{components::Redirect, hooks::use_params_map};
+use std::sync::Arc;
+
+/// The pages of one organization, in the order of its sub-navigation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Overview,
+    Members,
+    Invitations,
+    Audit,
+    Settings,
+}
+
+impl Section {
+    const ALL: [Section; 5] =
+        [Section::Overview, Section::Members, Section::Invitations, Section::Audit, Section::Settings];
+
+    fn label(self) -> &'static str {
+        match self {
+            Section::Overview => "Overview",
+            Section::Members => "Members",
+            Section::Invitations => "Invitations",
+            Section::Audit => "Audit log",
+            Section::Settings => "Settings",
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Section::Overview => "",
+            Section::Members => "/members",
+            Section::Invitations => "/invitations",
+            Section::Audit => "/audit",
+            Section::Settings => "/settings",
+        }
+    }
+
+    /// Members is always listed: it is also where one leaves the organization.
+    fn shown_to(self, org: &Organization) -> bool {
+        match self {
+            Section::Overview | Section::Members => true,
+            Section::Invitations => can(org, Permission::InvitationsWrite),
+            Section::Audit => can(org, Permission::AuditRead),
+            Section::Settings => can(org, Permission::OrgWrite),
+        }
+    }
+}
+
+/// May the signed-in user do `permission` in `org`?
+pub fn can(org: &Organization, permission: Permission) -> bool {
+    org.my_permissions.contains(&permission)
+}
+
+/// The `:id` of the path.
+pub fn use_org_id() -> Signal<String> {
+    let params = use_params_map();
+    Signal::derive(move || params.read().get("id").unwrap_or_default())
+}
+
+/// Asks the frame to load the organization again: its name, colour or the user's role changed.
+/// Other changes leave the frame (and the state of the page inside it) alone.
+#[derive(Debug, Clone, Copy)]
+pub struct ReloadOrg(RwSignal<u32>);
+
+/// Reloads the organization of the frame each time `action` succeeds.
+pub fn reload_org_after<S>(action: ServerAction<S>)
+where
+    S: ServerFn<Output = (), Error = AppError> + Clone + Send + Sync + 'static,
+{
+    let Some(ReloadOrg(reload)) = use_context::<ReloadOrg>() else { return };
+    let value = action.value();
+    Effect::new(move |_| {
+        if matches!(value.get(), Some(Ok(()))) {
+            reload.update(|n| *n += 1);
+        }
+    });
+}
+
+/// Renders one page of an organization inside its frame, or what to do when it cannot be shown
+/// (sign in, 404 for an organization that is not the user's).
+pub fn org_page(section: Section, title: &'static str, page: fn(Organization) -> AnyView) -> impl IntoView {
+    let id = use_org_id();
+    let reload = RwSignal::new(0u32);
+    provide_context(ReloadOrg(reload));
+    let org = Resource::new(move || (id.get(), reload.get()), |(id, _)| org(id));
+    view! {
+        <Transition fallback=|| view! { <p class="empty">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match org.await {
+                    Ok(org) => view! { <OrgFrame org section title page/> }.into_any(),
+                    Err(error) => view! { <LoadError error/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn OrgFrame(
+    org: Organization,
+    section: Section,
+    title: &'static str,
+    page: fn(Organization) -> AnyView,
+) -> impl IntoView {
+    let base = format!("/orgs/{}", org.id);
+    let page_title = if section == Section::Overview { org.name.clone() } else { format!("{title} · {}", org.name) };
+    let links = Section::ALL
+        .into_iter()
+        .filter(|s| s.shown_to(&org))
+        .map(|s| {
+            let current = (s == section).then_some("page");
+            view! { <a href=format!("{base}{}", s.path()) aria-current=current>{s.label()}</a> }
+        })
+        .collect_view();
+    let initial = org.name.chars().next().map(|c| c.to_uppercase().to_string()).unwrap_or_default();
+    let style = brand_style(org.settings.primary_color.as_deref());
+    view! {
+        <Title text=page_title/>
+        <div class="org" style=style>
+            <header class="org-header">
+                <Logo url=org.settings.logo_url.clone() initial/>
+                <div>
+                    <p class="crumb"><a href="/orgs">"Organizations"</a></p>
+                    <h1>{org.name.clone()}</h1>
+                    <p class="org-meta">
+                        <span class="badge">{org.my_role.label()}</span>
+                        " · " <code>{org.slug.clone()}</code>
+                    </p>
+                </div>
+            </header>
+            <nav class="subnav" aria-label="Organization">{links}</nav>
+            {(section != Section::Overview).then(|| view! { <h2 class="page-heading">{title}</h2> })}
+            <Notice/>
+            {page(org)}
+        </div>
+    }
+}
+
+/// The organization's logo (served by this site, or an https address), or its initial on a tint
+/// of its colour.
+#[component]
+pub fn Logo(url: Option<String>, initial: String) -> impl IntoView {
+    match url.filter(|u| u.starts_with("https://") || (u.starts_with('/') && !u.starts_with("//"))) {
+        Some(url) => view! { <img class="org-logo" src=url alt=""/> }.into_any(),
+        None => view! { <span class="org-logo" aria-hidden="true">{initial}</span> }.into_any(),
+    }
+}
+
+/// Inline custom properties for an organization's colour: always the accent bar, and links and
+/// buttons too when the colour is dark enough to read on white (WCAG 4.5:1).
+pub fn brand_style(color: Option<&str>) -> String {
+    let Some(color) = color.and_then(|c| parse_color(c).ok()) else {
+        return String::new();
+    };
+    let mut style = format!("--org-accent: {color};");
+    if contrast_with_white(&color) >= 4.5 {
+        style.push_str(&format!(" --brand: {color}; --brand-strong: color-mix(in srgb, {color} 80%, black);"));
+    }
+    style
+}
+
+/// WCAG contrast ratio of a `#rrggbb` colour against white.
+fn contrast_with_white(color: &str) -> f64 {
+    let channel = |i: usize| {
+        let c = f64::from(u8::from_str_radix(&color[i..i + 2], 16).unwrap_or(0)) / 255.0;
+        if c <= 0.03928 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let luminance = 0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5);
+    1.05 / (luminance + 0.05)
+}
+
+/// Gives the server-rendered page the error's HTTP status (404 for another organization's page).
+pub fn set_status(status: u16) {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR));
+    }
+    #[cfg(not(feature = "ssr"))]
+    let _ = status;
+}
+
+/// A page's data could not be loaded: sign in, a real 404, or the reason with its status.
+#[component]
+pub fn LoadError(error: AppError) -> impl IntoView {
+    match error.kind {
+        ErrorKind::Unauthenticated => view! { <Redirect path="/login"/> }.into_any(),
+        ErrorKind::NotFound => view! { <NotFound/> }.into_any(),
+        _ => {
+            set_status(error.status());
+            view! { <p class="alert" role="alert">{error.message}</p> }.into_any()
+        }
+    }
+}
+
+/// A section's own data failed to load (for example a role without the permission for it).
+#[component]
+pub fn SectionError(error: AppError) -> impl IntoView {
+    set_status(error.status());
+    view! { <p class="alert" role="alert">{error.message}</p> }
+}
+
+/// Row forms of one kind share a single action, so an error (which, without JavaScript, comes back
+/// in the URL) shows once above the table rather than in every row. The alert shows the error of
+/// the latest attempt among `actions` (see `one_at_a_time`).
+pub fn latest_error(actions: Vec<RowAction>) -> ActionError {
+    let actions = one_at_a_time(actions);
+    Signal::derive(move || actions.iter().find_map(|a| a.error.get()))
+}
+
+/// Starting one of `actions` clears the others' results, so a page never shows an old error next
+/// to the outcome of a newer attempt.
+pub fn one_at_a_time(actions: Vec<RowAction>) -> Arc<Vec<RowAction>> {
+    let actions = Arc::new(actions);
+    for (i, action) in actions.iter().enumerate() {
+        let (pending, others) = (action.pending, actions.clone());
+        Effect::new(move |_| {
+            if pending.get() {
+                others.iter().enumerate().filter(|(j, _)| *j != i).for_each(|(_, other)| (other.clear)());
+            }
+        });
+    }
+    actions
+}
+
+/// One server action, as `latest_error` and `one_at_a_time` see it.
+pub struct RowAction {
+    pending: Signal<bool>,
+    error: ActionError,
+    clear: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl RowAction {
+    pub fn of<S>(action: ServerAction<S>) -> RowAction
+    where
+        S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+        S::Output: Clone + Send + Sync + 'static,
+    {
+        let value = action.value();
+        RowAction {
+            pending: action.pending().into(),
+            error: Signal::derive(move || value.get().and_then(Result::err)),
+            clear: Arc::new(move || value.set(None)),
+        }
+    }
+}
+
+/// A labelled input that may be left empty (`Field` always requires a value).
+#[component]
+pub fn OptionalField(
+    name: &'static str,
+    label: &'static str,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional, into)] value: Option<String>,
+    #[prop(optional)] hint: &'static str,
+    #[prop(optional)] placeholder: &'static str,
+    error: ActionError,
+) -> impl IntoView {
+    let id = format!("field-{name}");
+    let error_id = format!("{id}-error");
+    let hint_id = format!("{id}-hint");
+    let field_error = move || error.get().filter(|e| e.field() == Some(name)).map(|e| e.message);
+    let described_by = if hint.is_empty() { error_id.clone() } else { format!("{hint_id} {error_id}") };
+    view! {
+        <div class="field">
+            <label for=id.clone()>{label}</label>
+            {(!hint.is_empty()).then(|| view! { <p id=hint_id class="hint">{hint}</p> })}
+            <input id=id type=kind name=name value=value placeholder=placeholder aria-describedby=described_by
+                aria-invalid=move || field_error().is_some().to_string()/>
+            {move || field_error().map(|m| view! { <p id=error_id.clone() class="field-error" role="alert">{m}</p> })}
+        </div>
+    }
+}
+
+/// Percent-encodes a query-string value.
+pub fn enc(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A link to a page of a list: `base` already holds the filters (ending in `?` or `&`).
+pub fn page_link(base: &str, cursor: &str) -> String {
+    format!("{base}cursor={}", enc(cursor))
+}
+
+pub fn when(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// "First page" when not on it, "Next page" when there is one.
+#[component]
+pub fn Pager(label: &'static str, first: String, on_first: bool, next: Option<String>) -> impl IntoView {
+    let show = !on_first || next.is_some();
+    show.then(|| {
+        view! {
+            <nav class="pager" aria-label=label>
+                {(!on_first).then(|| view! { <a href=first.clone()>"First page"</a> })}
+                {next.map(|next| view! { <a href=next>"Next page"</a> })}
+            </nav>
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn brand_colours_follow_contrast() {
+        assert_eq!(brand_style(None), "");
+        assert_eq!(brand_style(Some("red")), "");
+        assert!(brand_style(Some("#1f43a8")).contains("--brand: #1f43a8"));
+        let pale = brand_style(Some("#FFEE00"));
+        assert!(pale.contains("--org-accent: #ffee00") && !pale.contains("--brand:"));
+    }
+
+    #[test]
+    fn query_values_are_encoded() {
+        assert_eq!(enc("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
+        assert_eq!(page_link("/x?q=1&", "abc_-"), "/x?q=1&cursor=abc_-");
+    }
+}
