@@ -16,13 +16,14 @@ use crate::shared::{
 };
 use axum::{
     body::Body,
-    extract::State,
-    http::{header, StatusCode},
+    extract::{FromRequestParts, State},
+    http::{header, request::Parts, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, patch, post},
     Json, Router,
 };
 use serde::Deserialize;
+use std::collections::HashMap;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -43,9 +44,21 @@ pub fn router() -> Router<AppState> {
         .route("/organizations/{org}/audit-logs/verify", get(verify_audit))
 }
 
-/// Membership of the organization in the path; what the member may do is the service's to check.
-async fn scope(app: &AppState, who: &SignedIn, client: &ClientMeta, org: OrgId) -> Result<OrgScope, AppError> {
-    authorize(&app.db, who, client, org, Permission::OrgRead).await
+/// The caller's authorized membership of the organization named by `{org}` in the path (not a
+/// member, or not an id → 404); what the member may do there is the service's to check.
+struct InOrg(OrgScope);
+
+impl FromRequestParts<AppState> for InOrg {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
+        let who = SignedIn::from_request_parts(parts, app).await?;
+        let AppPath(params) = AppPath::<HashMap<String, String>>::from_request_parts(parts, app).await?;
+        let org: OrgId =
+            params.get("org").and_then(|id| id.parse().ok()).ok_or_else(|| AppError::not_found("organization"))?;
+        let scope = authorize(&app.db, &who, &ClientMeta::from_parts(parts), org, Permission::OrgRead).await?;
+        Ok(InOrg(scope))
+    }
 }
 
 #[derive(Deserialize)]
@@ -79,24 +92,15 @@ async fn list_mine(
     Ok(Json(orgs::list_mine(&app, &who, q.cursor.as_deref(), q.limit).await?))
 }
 
-async fn read(
-    State(app): State<AppState>,
-    who: SignedIn,
-    client: ClientMeta,
-    AppPath(org): AppPath<OrgId>,
-) -> Result<Json<Organization>, AppError> {
-    let scope = scope(&app, &who, &client, org).await?;
+async fn read(State(app): State<AppState>, InOrg(scope): InOrg) -> Result<Json<Organization>, AppError> {
     Ok(Json(orgs::get(&app, &scope).await?))
 }
 
 async fn update(
     State(app): State<AppState>,
-    who: SignedIn,
-    client: ClientMeta,
-    AppPath(org): AppPath<OrgId>,
+    InOrg(scope): InOrg,
     AppJson(patch): AppJson<orgs::OrgPatch>,
 ) -> Result<Json<Organization>, AppError> {
-    let scope = scope(&app, &who, &client, org).await?;
     Ok(Json(orgs::update(&app, &scope, patch).await?))
 }
 
@@ -107,58 +111,37 @@ struct DeleteBody {
 
 async fn delete(
     State(app): State<AppState>,
-    who: SignedIn,
-    client: ClientMeta,
-    AppPath(org): AppPath<OrgId>,
+    InOrg(scope): InOrg,
     AppJson(body): AppJson<DeleteBody>,
 ) -> Result<StatusCode, AppError> {
-    let scope = scope(&app, &who, &client, org).await?;
     orgs::delete(&app, &scope, &body.confirm).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn stats(
-    State(app): State<AppState>,
-    who: SignedIn,
-    client: ClientMeta,
-    AppPath(org): AppPath<OrgId>,
-) -> Result<Json<OrgStats>, AppError> {
-    let scope = scope(&app, &who, &client, org).await?;
+async fn stats(State(app): State<AppState>, InOrg(scope): InOrg) -> Result<Json<OrgStats>, AppError> {
     Ok(Json(orgs::stats(&app, &scope).await?))
 }
 
 /// The body is the image itself (PNG, JPEG or WebP, at most 512 KB).
 async fn upload_logo(
     State(app): State<AppState>,
-    who: SignedIn,
-    client: ClientMeta,
-    AppPath(org): AppPath<OrgId>,
+    InOrg(scope): InOrg,
     body: axum::body::Bytes,
 ) -> Result<StatusCode, AppError> {
-    let scope = scope(&app, &who, &client, org).await?;
     logo::set(&app, &scope, Some(body.to_vec())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn remove_logo(
-    State(app): State<AppState>,
-    who: SignedIn,
-    client: ClientMeta,
-    AppPath(org): AppPath<OrgId>,
-) -> Result<StatusCode, AppError> {
-    let scope = scope(&app, &who, &client, org).await?;
+async fn remove_logo(State(app): State<AppState>, InOrg(scope): InOrg) -> Result<StatusCode, AppError> {
     logo::set(&app, &scope, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn list_members(
     State(app): State<AppState>,
-    who: SignedIn,
-    client: ClientMeta,
-    AppPath(org): AppPath<OrgId>,
+    InOrg(scope): InOrg,
     AppQuery(q): AppQuery<ListQuery>,
 ) -> Result<Json<Page<Member>>, AppError> {
-    let scope = scope(&app, &who, &client, org).await?;
     Ok(Json(members::list(&app, &scope, q.search.as_deref(), q.cursor.as_deref(), q.limit).await?))
 }
 
@@ -171,22 +154,18 @@ struct MemberBody {
 
 async fn change_member(
     State(app): State<AppState>,
-    who: SignedIn,
-    client: ClientMeta,
-    AppPath((org, user)): AppPath<(OrgId, UserId)>,
+    InOrg(scope): InOrg,
+    AppPath((_, user)): AppPath<(OrgId, UserId)>,
     AppJson(body): AppJson<MemberBody>,
 ) -> Result<Json<Member>, AppError> {
-    let scope = scope(&app, &who, &client, org).await?;
     Ok(Json(members::change(&app, &scope, user, body.role, body.permissions).await?))
 }
 
 async fn remove_member(
     State(app): State<AppState>,
-    who: SignedIn,
-    client: ClientMeta,
-    AppPath((org, user)): AppPath<(OrgId, UserId)>,
+    InOrg(scope): InOrg,
+    AppPath((_, user)): AppPath<(OrgId, UserId)>,
 ) -> Result<StatusCode, AppError> {
-    let scope = scope(&app, &who, &client, org).await?;
     members::remove(&app, &scope, user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -198,23 +177,14 @@ struct TransferBody {
 
 async fn transfer_ownership(
     State(app): State<AppState>,
-    who: SignedIn,
-    client: ClientMeta,
-    AppPath(org): AppPath<OrgId>,
+    InOrg(scope): InOrg,
     AppJson(body): AppJson<TransferBody>,
 ) -> Result<StatusCode, AppError> {
-    let scope = scope(&app, &who, &client, org).await?;
     members::transfer_ownership(&app, &scope, body.user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn leave(
-    State(app): State<AppState>,
-    who: SignedIn,
-    client: ClientMeta,
-    AppPath(org): AppPath<OrgId>,
-) -> Result<StatusCode, AppError> {
-    let scope = scope(&app, &who, &client, org).await?;
+async fn leave(State(app): State<AppState>, InOrg(scope): InOrg) -> Result<StatusCode, AppError> {
     members::leave(&app, &scope).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -229,34 +199,26 @@ struct InviteBody {
 
 async fn invite(
     State(app): State<AppState>,
-    who: SignedIn,
-    client: ClientMeta,
-    AppPath(org): AppPath<OrgId>,
+    InOrg(scope): InOrg,
     AppJson(body): AppJson<InviteBody>,
 ) -> Result<(StatusCode, Json<IssuedInvitation>), AppError> {
-    let scope = scope(&app, &who, &client, org).await?;
     let issued = invitations::invite(&app, &scope, &body.email, body.role, body.expires_in_days).await?;
     Ok((StatusCode::CREATED, Json(issued)))
 }
 
 async fn list_invitations(
     State(app): State<AppState>,
-    who: SignedIn,
-    client: ClientMeta,
-    AppPath(org): AppPath<OrgId>,
+    InOrg(scope): InOrg,
     AppQuery(q): AppQuery<ListQuery>,
 ) -> Result<Json<Page<Invitation>>, AppError> {
-    let scope = scope(&app, &who, &client, org).await?;
     Ok(Json(invitations::list(&app, &scope, q.cursor.as_deref(), q.limit).await?))
 }
 
 async fn revoke_invitation(
     State(app): State<AppState>,
-    who: SignedIn,
-    client: ClientMeta,
-    AppPath((org, id)): AppPath<(OrgId, InvitationId)>,
+    InOrg(scope): InOrg,
+    AppPath((_, id)): AppPath<(OrgId, InvitationId)>,
 ) -> Result<StatusCode, AppError> {
-    let scope = scope(&app, &who, &client, org).await?;
     invitations::revoke(&app, &scope, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -268,12 +230,10 @@ struct ResendBody {
 
 async fn resend_invitation(
     State(app): State<AppState>,
-    who: SignedIn,
-    client: ClientMeta,
-    AppPath((org, id)): AppPath<(OrgId, InvitationId)>,
+    InOrg(scope): InOrg,
+    AppPath((_, id)): AppPath<(OrgId, InvitationId)>,
     body: axum::body::Bytes,
 ) -> Result<Json<IssuedInvitation>, AppError> {
-    let scope = scope(&app, &who, &client, org).await?;
     // The body is optional: `{}`, `{"expires_in_days": N}` or nothing at all.
     let body: ResendBody = if body.is_empty() {
         ResendBody::default()
@@ -296,7 +256,7 @@ async fn accept_invitation(
     AppJson(body): AppJson<AcceptBody>,
 ) -> Result<Json<Organization>, AppError> {
     let org = invitations::accept(&app, &who, &client, &body.token).await?;
-    let scope = scope(&app, &who, &client, org).await?;
+    let scope = authorize(&app.db, &who, &client, org, Permission::OrgRead).await?;
     Ok(Json(orgs::get(&app, &scope).await?))
 }
 
@@ -315,12 +275,9 @@ struct AuditQuery {
 
 async fn audit_logs(
     State(app): State<AppState>,
-    who: SignedIn,
-    client: ClientMeta,
-    AppPath(org): AppPath<OrgId>,
+    InOrg(scope): InOrg,
     AppQuery(q): AppQuery<AuditQuery>,
 ) -> Result<Response, AppError> {
-    let scope = scope(&app, &who, &client, org).await?;
     let query = audit::Query {
         actor: q.actor,
         action: q.action,
@@ -377,12 +334,6 @@ async fn csv_download(app: AppState, scope: OrgScope, query: audit::Query) -> Re
         .into_response())
 }
 
-async fn verify_audit(
-    State(app): State<AppState>,
-    who: SignedIn,
-    client: ClientMeta,
-    AppPath(org): AppPath<OrgId>,
-) -> Result<Json<ChainStatus>, AppError> {
-    let scope = scope(&app, &who, &client, org).await?;
+async fn verify_audit(State(app): State<AppState>, InOrg(scope): InOrg) -> Result<Json<ChainStatus>, AppError> {
     Ok(Json(audit::verify(app.db.pool(), &scope).await?))
 }
