@@ -491,30 +491,68 @@ async fn every_change_is_audited_once_and_tampering_shows(backend: Backend) {
     let member = app.add_member(&owner, &id, "Member", "member").await;
 
     let base = format!("/api/v1/organizations/{id}");
-    let steps: Vec<(Method, String, Value, &str)> = vec![
-        (Method::PATCH, base.clone(), json!({"name": "Audited Ltd"}), "organization.updated"),
-        (Method::POST, format!("{base}/invite"), json!({"email": "new@example.com"}), "invitation.created"),
-        (Method::PATCH, format!("{base}/members/{}", member.id), json!({"role": "viewer"}), "member.role_changed"),
-        (Method::DELETE, format!("{base}/members/{}", member.id), Value::Null, "member.removed"),
-    ];
-    for (method, path, body, action) in steps {
-        let before = audit_count(&app, &id).await;
-        let mut request = owner.request(method, app.url(&path));
-        if !body.is_null() {
-            request = request.json(&body);
+    let step = |client: Client, method: Method, path: String, body: Value, action: &'static str| {
+        let app = &app;
+        let id = id.clone();
+        async move {
+            let before = audit_count(app, &id).await;
+            let mut request = client.request(method, app.url(&path));
+            if !body.is_null() {
+                request = request.json(&body);
+            }
+            let res = request.send().await.unwrap();
+            assert!(res.status().is_success(), "{path}: {}", res.status());
+            assert_eq!(audit_count(app, &id).await, before + 1, "{action}: exactly one row");
+            let newest: (String,) =
+                sqlx::query_as("SELECT action FROM audit_logs WHERE organization_id = $1 ORDER BY seq DESC LIMIT 1")
+                    .bind(&id)
+                    .fetch_one(&app.pool())
+                    .await
+                    .unwrap();
+            assert_eq!(newest.0, action, "{path}");
+            res
         }
-        assert!(request.send().await.unwrap().status().is_success(), "{path}");
-        assert_eq!(audit_count(&app, &id).await, before + 1, "{action}: exactly one row");
-        let page: Value = app.get(&owner, &format!("{base}/audit-logs?limit=1")).await.json().await.unwrap();
-        assert_eq!(page["data"][0]["action"], action);
-        assert_eq!(page["data"][0]["actor_name"], "Owner");
-    }
+    };
+    let o = || owner.clone();
+    step(o(), Method::PATCH, base.clone(), json!({"name": "Audited Ltd"}), "organization.updated").await;
+    let issued: Value =
+        step(o(), Method::POST, format!("{base}/invite"), json!({"email": "new@example.com"}), "invitation.created")
+            .await
+            .json()
+            .await
+            .unwrap();
+    let invitation = issued["id"].as_str().unwrap();
+    step(o(), Method::POST, format!("{base}/invitations/{invitation}/resend"), json!({}), "invitation.resent").await;
+    step(o(), Method::DELETE, format!("{base}/invitations/{invitation}"), Value::Null, "invitation.revoked").await;
+    step(o(), Method::PATCH, format!("{base}/members/{}", member.id), json!({"role": "viewer"}), "member.role_changed")
+        .await;
+    step(o(), Method::DELETE, format!("{base}/members/{}", member.id), Value::Null, "member.removed").await;
+    let logo = owner.put(app.url(&format!("{base}/logo"))).body(png(16)).send().await.unwrap();
+    assert_eq!(logo.status(), StatusCode::NO_CONTENT);
+    let newest: Value = app.get(&owner, &format!("{base}/audit-logs?limit=1")).await.json().await.unwrap();
+    assert_eq!(newest["data"][0]["action"], "organization.logo_changed");
+    step(o(), Method::DELETE, format!("{base}/logo"), Value::Null, "organization.logo_removed").await;
     // Sign-ins are recorded in the user's organizations.
     app.login(&app.client(), &owner_email, crate::support::STRONG_PASSWORD).await;
     let signins: Value =
         app.get(&owner, &format!("{base}/audit-logs?action=user.signed_in")).await.json().await.unwrap();
     assert_eq!(signins["data"].as_array().unwrap().len(), 1);
 
+    let heir = app.add_member(&owner, &id, "Heir", "admin").await;
+    let newest: Value = app.get(&owner, &format!("{base}/audit-logs?limit=1")).await.json().await.unwrap();
+    assert_eq!(newest["data"][0]["action"], "invitation.accepted");
+    step(
+        o(),
+        Method::POST,
+        format!("{base}/transfer-ownership"),
+        json!({"user_id": heir.id}),
+        "organization.ownership_transferred",
+    )
+    .await;
+    step(o(), Method::POST, format!("{base}/leave"), json!({}), "member.left").await;
+    let page: Value = app.get(&heir.client, &format!("{base}/audit-logs?limit=1")).await.json().await.unwrap();
+    assert_eq!(page["data"][0]["actor_name"], "Owner");
+    let owner = heir.client;
     let status: Value = app.get(&owner, &format!("{base}/audit-logs/verify")).await.json().await.unwrap();
     assert_eq!(status["ok"], true, "{status}");
     let csv = app.get(&owner, &format!("{base}/audit-logs?format=csv")).await;
