@@ -1,4 +1,6 @@
 //! Server functions for sign-up, sign-in, the account page and the development outbox.
+#[cfg(feature = "ssr")]
+use crate::shared::values::safe_next;
 use crate::shared::{
     account::{Me, OutboxEmail, Page, SessionInfo},
     error::AppError,
@@ -17,25 +19,25 @@ pub async fn current_user() -> Result<Option<Me>, AppError> {
 }
 
 #[server(prefix = "/rpc", endpoint = "signup")]
-pub async fn signup(name: String, email: String, password: String) -> Result<(), AppError> {
+pub async fn signup(name: String, email: String, password: String, next: Option<String>) -> Result<(), AppError> {
     respond(
         async {
             let input = accounts::Signup { name, email, password };
             let (_, row) = accounts::signup(&app()?, input, &client().await?).await?;
             session::establish(&browser_session().await?, &row).await?;
-            go("/account?notice=welcome")
+            go(&safe_next(next.as_deref()).unwrap_or_else(|| "/account?notice=welcome".to_owned()))
         }
         .await,
     )
 }
 
 #[server(prefix = "/rpc", endpoint = "login")]
-pub async fn login(email: String, password: String) -> Result<(), AppError> {
+pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
     respond(
         async {
             let (_, row) = accounts::login(&app()?, &email, &password, &client().await?).await?;
             session::establish(&browser_session().await?, &row).await?;
-            go("/account")
+            go(&safe_next(next.as_deref()).unwrap_or_else(|| "/account".to_owned()))
         }
         .await,
     )

@@ -135,6 +135,17 @@ pub fn check_password_length(field: &str, password: &str) -> Result<(), AppError
     Ok(())
 }
 
+/// Where to go after signing in or up: only a path on this site ("/..."), never another host
+/// ("//evil.example", "https://..."), so the parameter cannot be used to send people elsewhere.
+pub fn safe_next(raw: Option<&str>) -> Option<String> {
+    let next = raw?.trim();
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && next.len() <= 1024
+        && !next.chars().any(|c| c == '\\' || c.is_control() || c.is_whitespace());
+    ok.then(|| next.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +177,15 @@ mod tests {
         assert!(PersonName::parse("   ").is_err());
         assert!(PersonName::parse(&"x".repeat(101)).is_err());
         assert!(PersonName::parse("Ada\u{0}").is_err());
+    }
+
+    #[test]
+    fn only_local_paths_are_followed_after_sign_in() {
+        assert_eq!(safe_next(Some("/invite?token=abc")).as_deref(), Some("/invite?token=abc"));
+        for bad in ["//evil.example/x", "https://evil.example", "/\\evil.example", "javascript:alert(1)", "", "/a b"] {
+            assert_eq!(safe_next(Some(bad)), None, "{bad}");
+        }
+        assert_eq!(safe_next(None), None);
     }
 
     #[test]

@@ -152,3 +152,27 @@ async fn outbox_is_hidden_when_smtp_is_configured(backend: Backend) {
     app.stop().await;
 }
 both!(outbox_is_hidden_when_smtp_is_configured);
+
+async fn sign_in_returns_to_a_local_next_page_only(backend: Backend) {
+    let Some(app) = spawn_app(backend, Options { smtp: false, ..Options::default() }).await else { return };
+    let email = app.signup(&app.client(), "Ada").await;
+    for (next, expected) in [
+        ("/invite?token=abc", "/invite?token=abc"),
+        ("//evil.example/", "/account"),
+        ("https://evil.example", "/account"),
+    ] {
+        let fields = [("email", email.as_str()), ("password", STRONG_PASSWORD), ("next", next)];
+        let res = form_post(&app, &app.client(), "/login", "/rpc/login", &fields).await;
+        assert_eq!(res.headers()["location"], expected, "next={next}");
+    }
+    let new_email = format!("next-{}@example.com", uuid::Uuid::now_v7().simple());
+    let fields =
+        [("name", "New"), ("email", new_email.as_str()), ("password", STRONG_PASSWORD), ("next", "/invite?token=xyz")];
+    let res = form_post(&app, &app.client(), "/signup", "/rpc/signup", &fields).await;
+    assert_eq!(res.headers()["location"], "/invite?token=xyz");
+    // The pages carry it through their forms.
+    let html = app.get(&app.client(), "/login?next=%2Finvite%3Ftoken%3Dabc").await.text().await.unwrap();
+    assert!(html.contains(r#"name="next""#) && html.contains("/invite?token=abc"), "hidden next field");
+    app.stop().await;
+}
+both!(sign_in_returns_to_a_local_next_page_only);

@@ -4,12 +4,34 @@ use crate::app::components::{
     layout::Notice,
 };
 use crate::rpc::account::{link_status, ForgotPassword, Login, ResetPassword, Signup, VerifyEmail};
+use crate::shared::values::safe_next;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
+/// Where to return after signing in or up (`?next=`, a path on this site only), carried through
+/// the form as a hidden field.
+fn use_next() -> Signal<Option<String>> {
+    let query = use_query_map();
+    Signal::derive(move || safe_next(query.read().get("next").as_deref()))
+}
+
+#[component]
+fn NextField(next: Signal<Option<String>>) -> impl IntoView {
+    move || next.get().map(|next| view! { <input type="hidden" name="next" value=next/> })
+}
+
+/// A link to another auth page that keeps `?next=`.
+fn with_next(path: &str, next: Option<String>) -> String {
+    match next {
+        Some(next) => format!("{path}?next={}", crate::app::pages::orgs::enc(&next)),
+        None => path.to_owned(),
+    }
+}
+
 #[component]
 pub fn SignupPage() -> impl IntoView {
+    let next = use_next();
     let action = ServerAction::<Signup>::new();
     let error = action_error(action);
     view! {
@@ -18,19 +40,21 @@ pub fn SignupPage() -> impl IntoView {
             <h1>"Create your account"</h1>
             <ActionForm action>
                 <FormAlert error fields=vec!["name", "email", "password"]/>
+                <NextField next/>
                 <Field name="name" label="Name" autocomplete="name" error/>
                 <Field name="email" label="Email" kind="email" autocomplete="email" error/>
                 <PasswordField name="password" label="Password" autocomplete="new-password"
                     hint="At least 10 characters. A phrase of unrelated words is easy to remember and hard to guess." error/>
                 <button type="submit" class="button">"Create account"</button>
             </ActionForm>
-            <p class="aside">"Already have an account? " <a href="/login">"Sign in"</a></p>
+            <p class="aside">"Already have an account? " <a href=move || with_next("/login", next.get())>"Sign in"</a></p>
         </section>
     }
 }
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
+    let next = use_next();
     let action = ServerAction::<Login>::new();
     let error = action_error(action);
     view! {
@@ -40,12 +64,13 @@ pub fn LoginPage() -> impl IntoView {
             <Notice/>
             <ActionForm action>
                 <FormAlert error fields=vec!["email", "password"]/>
+                <NextField next/>
                 <Field name="email" label="Email" kind="email" autocomplete="username" error/>
                 <PasswordField name="password" label="Password" autocomplete="current-password" error/>
                 <button type="submit" class="button">"Sign in"</button>
             </ActionForm>
             <p class="aside"><a href="/forgot-password">"Forgot your password?"</a></p>
-            <p class="aside">"New here? " <a href="/signup">"Create an account"</a></p>
+            <p class="aside">"New here? " <a href=move || with_next("/signup", next.get())>"Create an account"</a></p>
         </section>
     }
 }

@@ -77,6 +77,7 @@ fn Invitation(preview: InvitationPreview, me: Option<Me>, token: String) -> impl
 /// What the visitor can do with an open invitation, depending on who is signed in.
 #[component]
 fn Respond(preview: InvitationPreview, me: Option<Me>, token: String) -> impl IntoView {
+    let back_here = super::enc(&format!("/invite?token={token}"));
     let accept = ServerAction::<AcceptInvitation>::new();
     let error = action_error(accept);
     match me {
@@ -96,10 +97,10 @@ fn Respond(preview: InvitationPreview, me: Option<Me>, token: String) -> impl In
         }
         .into_any(),
         None => view! {
-            <p>{format!("Sign in with {}, or create an account with that address, then open this link again to accept.", preview.email)}</p>
+            <p>{format!("Sign in with {}, or create an account with that address: you come back here to accept.", preview.email)}</p>
             <p class="actions start">
-                <a class="button" href="/login">"Sign in"</a>
-                <a class="button secondary" href="/signup">"Create account"</a>
+                <a class="button" href=format!("/login?next={}", back_here)>"Sign in"</a>
+                <a class="button secondary" href=format!("/signup?next={}", back_here)>"Create account"</a>
             </p>
         }
         .into_any(),

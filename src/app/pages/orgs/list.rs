@@ -39,7 +39,7 @@ fn Orgs(page: Page<Organization>, on_first: bool) -> impl IntoView {
                 <tr>
                     <td><a href=format!("/orgs/{}", org.id)><strong>{org.name}</strong></a></td>
                     <td><code>{org.slug}</code></td>
-                    <td><span class="badge">{org.my_role.label()}</span></td>
+                    <td><span class=format!("badge role-{}", org.my_role.as_str())>{org.my_role.label()}</span></td>
                     <td class="num">{org.member_count}</td>
                 </tr>
             }

@@ -147,7 +147,7 @@ fn OrgFrame(
                     <p class="crumb"><a href="/orgs">"Organizations"</a></p>
                     <h1>{org.name.clone()}</h1>
                     <p class="org-meta">
-                        <span class="badge">{org.my_role.label()}</span>
+                        <span class=format!("badge role-{}", org.my_role.as_str())>{org.my_role.label()}</span>
                         " · " <code>{org.slug.clone()}</code>
                     </p>
                 </div>
