@@ -3,7 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { newPage, setUp, shot, tearDown, uniqueUser } from '../support/harness.mjs';
-import { expectVisible, notice, open, scenario, signUp, waitForPath } from '../support/flows.mjs';
+import { expectVisible, notice, open, passwordField, scenario, signUp, waitForPath } from '../support/flows.mjs';
 import { extractLink, waitForMail } from '../support/mail.mjs';
 
 describe('organizations', () => {
@@ -31,8 +31,7 @@ describe('organizations', () => {
       assert.match(orgPath, /^\/orgs\/[0-9a-f-]{36}$/, 'lands on the new organization overview');
       await shot(owner, '08-organizations-2-overview');
 
-      // ... and invites someone by email as Member.
-      await signUp(invitee, baseUrl, inviteeUser);
+      // ... and invites someone (who has no account yet) by email as Member.
       await open(owner, `${baseUrl}${orgPath}/invitations`);
       await owner.getByLabel('Email', { exact: true }).fill(inviteeUser.email);
       await owner.getByLabel('Role').selectOption('member');
@@ -40,12 +39,21 @@ describe('organizations', () => {
       await expectVisible(owner.getByRole('cell', { name: inviteeUser.email }), 'the invitation row');
       await shot(owner, '08-organizations-3-invited');
 
-      // The invitee follows the emailed link in their own browser and accepts.
+      // The invitee follows the emailed link in their own browser, creates an account from it,
+      // comes back to the invitation and accepts.
       const mail = await waitForMail(mailDir, inviteeUser.email, 'You are invited to join');
       const link = extractLink(mail.body, '/invite?token=', baseUrl);
       await open(invitee, link);
       await expectVisible(invitee.getByText(orgName).first(), 'the organization name on the invitation page');
       await shot(invitee, '08-organizations-4-invitation');
+      await invitee.getByRole('link', { name: 'Create account' }).click();
+      await waitForPath(invitee, '/signup');
+      await invitee.getByLabel('Name', { exact: true }).fill(inviteeUser.name);
+      await invitee.getByLabel('Email', { exact: true }).fill(inviteeUser.email);
+      await passwordField(invitee).fill(inviteeUser.password);
+      await invitee.getByRole('button', { name: 'Create account' }).click();
+      await waitForPath(invitee, '/invite');
+      await shot(invitee, '08-organizations-4b-back-at-invitation');
       await invitee.getByRole('button', { name: 'Accept invitation' }).click();
       await waitForPath(invitee, orgPath);
       await expectVisible(invitee.getByRole('heading', { name: orgName }), 'the organization overview for the new member');

@@ -631,3 +631,20 @@ async fn logos_are_checked_and_served_safely(backend: Backend) {
     app.stop().await;
 }
 both!(logos_are_checked_and_served_safely);
+
+async fn audit_csv_downloads_compressed(backend: Backend) {
+    let Some(app) = spawn_app(backend, Options { smtp: false, ..Options::default() }).await else { return };
+    let owner = app.client();
+    app.signup(&owner, "Owner").await;
+    let org = app.create_org(&owner, "Zipped").await;
+    let path = format!("/api/v1/organizations/{}/audit-logs?format=csv", org["id"].as_str().unwrap());
+    // Browsers ask for gzip; the streamed CSV must survive the compression layer.
+    let res = owner.get(app.url(&path)).header("accept-encoding", "gzip").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-encoding"], "gzip");
+    let body = res.bytes().await.unwrap();
+    assert!(body.len() > 20, "a complete gzip body");
+    assert_eq!(app.get(&owner, "/healthz").await.status(), StatusCode::OK, "the server is still up");
+    app.stop().await;
+}
+both!(audit_csv_downloads_compressed);

@@ -22,6 +22,7 @@ use axum::{
     routing::{get, patch, post},
     Json, Router,
 };
+use futures::StreamExt;
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -329,7 +330,8 @@ async fn csv_download(app: AppState, scope: OrgScope, query: audit::Query) -> Re
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
             (header::CONTENT_DISPOSITION, "attachment; filename=\"audit-log.csv\""),
         ],
-        Body::from_stream(stream),
+        // Fused: the compression layer may poll again after the end, which `unfold` forbids.
+        Body::from_stream(stream.fuse()),
     )
         .into_response())
 }
