@@ -47,25 +47,22 @@ pub struct NewInvitation<'a> {
 
 /// Inserts a pending invitation; `Ok(false)` when one is already open for that address.
 pub async fn insert(tx: &mut Tx, inv: NewInvitation<'_>) -> Result<bool, AppError> {
-    let result = sqlx::query(
-        "INSERT INTO invitations (id, organization_id, email, role, token_hash, invited_by, status, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)",
+    super::unless_duplicate(
+        sqlx::query(
+            "INSERT INTO invitations (id, organization_id, email, role, token_hash, invited_by, status, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)",
+        )
+        .bind(inv.id.to_string())
+        .bind(inv.org.to_string())
+        .bind(inv.email)
+        .bind(inv.role.as_str())
+        .bind(inv.token_hash)
+        .bind(inv.invited_by.map(|u| u.to_string()))
+        .bind(to_millis(inv.now))
+        .bind(to_millis(inv.expires_at))
+        .execute(&mut **tx)
+        .await,
     )
-    .bind(inv.id.to_string())
-    .bind(inv.org.to_string())
-    .bind(inv.email)
-    .bind(inv.role.as_str())
-    .bind(inv.token_hash)
-    .bind(inv.invited_by.map(|u| u.to_string()))
-    .bind(to_millis(inv.now))
-    .bind(to_millis(inv.expires_at))
-    .execute(&mut **tx)
-    .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(e) if super::is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(db_error(e)),
-    }
 }
 
 /// Closes expired pending rows of one address so a new invitation can be issued.

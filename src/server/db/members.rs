@@ -94,19 +94,15 @@ pub async fn list(
 }
 
 pub async fn insert(tx: &mut Tx, org: OrgId, user: UserId, role: Role, now: DateTime<Utc>) -> Result<bool, AppError> {
-    let result =
+    super::unless_duplicate(
         sqlx::query("INSERT INTO memberships (organization_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)")
             .bind(org.to_string())
             .bind(user.to_string())
             .bind(role.as_str())
             .bind(to_millis(now))
             .execute(&mut **tx)
-            .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(e) if super::is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(db_error(e)),
-    }
+            .await,
+    )
 }
 
 pub async fn set_role(

@@ -126,8 +126,18 @@ pub fn db_error(err: sqlx::Error) -> AppError {
     crate::server::error::internal(err)
 }
 
+/// `Ok(false)` when a unique constraint refused the write, so the caller can name the conflict
+/// ("email taken", "slug taken"); other failures are errors.
+pub fn unless_duplicate<T>(result: Result<T, sqlx::Error>) -> Result<bool, AppError> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(db_error(e)),
+    }
+}
+
 /// True when `err` is a unique-constraint violation (both dialects).
-pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(e) if e.is_unique_violation())
 }
 

@@ -71,25 +71,22 @@ pub struct NewOrg<'a> {
 /// Inserts an organization; `Ok(false)` when the slug is taken.
 pub async fn insert(tx: &mut Tx, org: NewOrg<'_>) -> Result<bool, AppError> {
     let limits = org.tier.default_limits();
-    let result = sqlx::query(
-        "INSERT INTO organizations (id, name, slug, tier, max_users, max_api_calls_per_hour, owner_id, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+    super::unless_duplicate(
+        sqlx::query(
+            "INSERT INTO organizations (id, name, slug, tier, max_users, max_api_calls_per_hour, owner_id, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+        )
+        .bind(org.id.to_string())
+        .bind(org.name)
+        .bind(org.slug)
+        .bind(org.tier.as_str())
+        .bind(limits.max_users)
+        .bind(limits.max_api_calls_per_hour)
+        .bind(org.owner.to_string())
+        .bind(to_millis(org.now))
+        .execute(&mut **tx)
+        .await,
     )
-    .bind(org.id.to_string())
-    .bind(org.name)
-    .bind(org.slug)
-    .bind(org.tier.as_str())
-    .bind(limits.max_users)
-    .bind(limits.max_api_calls_per_hour)
-    .bind(org.owner.to_string())
-    .bind(to_millis(org.now))
-    .execute(&mut **tx)
-    .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(e) if super::is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(db_error(e)),
-    }
 }
 
 pub async fn by_id(pool: &AnyPool, id: OrgId) -> Result<Option<OrgRow>, AppError> {
@@ -164,31 +161,28 @@ pub async fn list_for_user(
 
 /// Writes every editable column from `org` (the caller changed what it meant to change).
 pub async fn update(tx: &mut Tx, org: &OrgRow, now: DateTime<Utc>) -> Result<bool, AppError> {
-    let result = sqlx::query(
-        "UPDATE organizations SET name = $1, slug = $2, primary_color = $3, logo_url = $4, sso_enabled = $5, api_enabled = $6,
-             tier = $7, subscription_status = $8, max_users = $9, max_api_calls_per_hour = $10, owner_id = $11, updated_at = $12
-         WHERE id = $13",
+    super::unless_duplicate(
+        sqlx::query(
+            "UPDATE organizations SET name = $1, slug = $2, primary_color = $3, logo_url = $4, sso_enabled = $5, api_enabled = $6,
+                 tier = $7, subscription_status = $8, max_users = $9, max_api_calls_per_hour = $10, owner_id = $11, updated_at = $12
+             WHERE id = $13",
+        )
+        .bind(&org.name)
+        .bind(&org.slug)
+        .bind(org.settings.primary_color.as_deref())
+        .bind(org.settings.logo_url.as_deref())
+        .bind(org.settings.sso_enabled as i64)
+        .bind(org.settings.api_enabled as i64)
+        .bind(org.subscription.tier.as_str())
+        .bind(org.subscription.status.as_str())
+        .bind(org.limits.max_users)
+        .bind(org.limits.max_api_calls_per_hour)
+        .bind(org.owner_id.to_string())
+        .bind(to_millis(now))
+        .bind(org.id.to_string())
+        .execute(&mut **tx)
+        .await,
     )
-    .bind(&org.name)
-    .bind(&org.slug)
-    .bind(org.settings.primary_color.as_deref())
-    .bind(org.settings.logo_url.as_deref())
-    .bind(org.settings.sso_enabled as i64)
-    .bind(org.settings.api_enabled as i64)
-    .bind(org.subscription.tier.as_str())
-    .bind(org.subscription.status.as_str())
-    .bind(org.limits.max_users)
-    .bind(org.limits.max_api_calls_per_hour)
-    .bind(org.owner_id.to_string())
-    .bind(to_millis(now))
-    .bind(org.id.to_string())
-    .execute(&mut **tx)
-    .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(e) if super::is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(db_error(e)),
-    }
 }
 
 pub async fn set_logo(

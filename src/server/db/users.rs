@@ -73,21 +73,18 @@ pub struct NewUser<'a> {
 
 /// Inserts a user; `Ok(false)` when the email is already registered.
 pub async fn insert(tx: &mut Tx, user: NewUser<'_>) -> Result<bool, AppError> {
-    let result = sqlx::query(
-        "INSERT INTO users (id, email, name, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
+    super::unless_duplicate(
+        sqlx::query(
+            "INSERT INTO users (id, email, name, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
+        )
+        .bind(user.id.to_string())
+        .bind(user.email.as_str())
+        .bind(user.name)
+        .bind(user.password_hash)
+        .bind(to_millis(user.now))
+        .execute(&mut **tx)
+        .await,
     )
-    .bind(user.id.to_string())
-    .bind(user.email.as_str())
-    .bind(user.name)
-    .bind(user.password_hash)
-    .bind(to_millis(user.now))
-    .execute(&mut **tx)
-    .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(e) if super::is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(db_error(e)),
-    }
 }
 
 pub async fn set_name(tx: &mut Tx, id: UserId, name: &str, now: DateTime<Utc>) -> Result<(), AppError> {
