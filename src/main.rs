@@ -60,6 +60,10 @@ struct ServeArgs {
     /// Folder with the built dashboard assets.
     #[arg(long, env = "GATEHOUSE_SITE_ROOT", default_value = "target/site")]
     site_root: PathBuf,
+    /// Redis for rate-limit counters shared by several replicas, e.g. redis://127.0.0.1:6379.
+    /// Without it each process counts on its own.
+    #[arg(long, env = "GATEHOUSE_REDIS_URL")]
+    redis_url: Option<String>,
 }
 
 #[tokio::main]
@@ -79,11 +83,12 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("migrations applied");
         }
         Command::Serve(args) => {
-            let ServeArgs { listen, public_url, smtp_url, mail_from, site_root } = *args;
+            let ServeArgs { listen, public_url, smtp_url, mail_from, site_root, redis_url } = *args;
             let mut config = Config::new(listen, database_url, public_url);
             config.smtp_url = smtp_url.filter(|url| !url.is_empty());
             config.mail_from = mail_from;
             config.site_root = site_root;
+            config.redis_url = redis_url.filter(|url| !url.is_empty());
             config.data_dir = cli.data_dir;
             let public = config.public_url.clone();
             let outbox = config.smtp_url.is_none();

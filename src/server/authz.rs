@@ -6,7 +6,7 @@ use crate::server::{
 };
 use crate::shared::{
     error::AppError,
-    ids::OrgId,
+    ids::{ApiKeyId, OrgId},
     roles::{Permission, Role},
 };
 
@@ -35,20 +35,41 @@ impl Actor {
         }
     }
 
+    /// An API key acting for its organization.
+    pub fn api_key(key: &db::api_keys::KeyAuth, client: &ClientMeta) -> Actor {
+        Actor {
+            kind: "api_key",
+            id: Some(key.id.to_string()),
+            name: key.name.clone(),
+            ip: client.ip.clone(),
+            user_agent: client.user_agent.clone(),
+        }
+    }
+
     pub fn system() -> Actor {
         Actor { kind: "system", id: None, name: "Gatehouse".to_owned(), ip: None, user_agent: None }
     }
 }
 
-/// Proof that `actor` may act in one organization with `role` (plus `grants`). Fields are private:
-/// only `authorize` builds one.
+/// Proof that `actor` may act in one organization. Fields are private: only `authorize` and
+/// `authorize_key` build one.
 #[derive(Debug, Clone)]
 pub struct OrgScope {
     org_id: OrgId,
+    /// A member's role; for a key, its creator's role when it was made (for the rank rules).
     role: Role,
-    grants: Vec<Permission>,
+    allowed: Allowed,
     actor: Actor,
     user: Option<crate::shared::ids::UserId>,
+    api_key: Option<ApiKeyId>,
+}
+
+#[derive(Debug, Clone)]
+enum Allowed {
+    /// What the role grants plus extra grants.
+    Member(Vec<Permission>),
+    /// Exactly the key's scopes.
+    Key(Vec<Permission>),
 }
 
 impl OrgScope {
@@ -69,13 +90,21 @@ impl OrgScope {
         self.user
     }
 
+    /// The API key acting, if one is.
+    pub fn api_key(&self) -> Option<ApiKeyId> {
+        self.api_key
+    }
+
     pub fn can(&self, permission: Permission) -> bool {
-        self.role.grants(permission) || self.grants.contains(&permission)
+        match &self.allowed {
+            Allowed::Member(grants) => self.role.grants(permission) || grants.contains(&permission),
+            Allowed::Key(scopes) => scopes.contains(&permission),
+        }
     }
 
     /// Everything this scope may do, for pages that hide what cannot be used.
     pub fn permissions(&self) -> Vec<Permission> {
-        crate::shared::roles::effective_permissions(self.role, &self.grants)
+        Permission::ALL.into_iter().filter(|p| self.can(*p)).collect()
     }
 
     pub fn require(&self, permission: Permission) -> Result<(), AppError> {
@@ -105,10 +134,26 @@ pub async fn authorize(
     let scope = OrgScope {
         org_id: org,
         role: membership.0,
-        grants: membership.1,
+        allowed: Allowed::Member(membership.1),
         actor: Actor::user(who, client),
         user: Some(who.user.id),
+        api_key: None,
     };
     scope.require(need)?;
     Ok(scope)
+}
+
+/// A key reaches its own organization only (any other → 404, as for a non-member).
+pub fn authorize_key(key: &db::api_keys::KeyAuth, client: &ClientMeta, org: OrgId) -> Result<OrgScope, AppError> {
+    if key.org != org {
+        return Err(AppError::not_found("organization"));
+    }
+    Ok(OrgScope {
+        org_id: org,
+        role: key.role,
+        allowed: Allowed::Key(key.scopes.clone()),
+        actor: Actor::api_key(key, client),
+        user: None,
+        api_key: Some(key.id),
+    })
 }

@@ -1,5 +1,6 @@
 //! Runtime configuration: command-line flags with environment equivalents (see `main.rs`), turned
 //! into one `Config` the rest of the server reads.
+use crate::server::ratelimit::Quota;
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use url::Url;
 
@@ -39,6 +40,12 @@ pub struct Config {
     pub login_throttle: ThrottleRule,
     /// Signups and password-reset requests per IP.
     pub signup_throttle: ThrottleRule,
+    /// Shared rate-limit counters for several replicas; `None` keeps them in this process.
+    pub redis_url: Option<String>,
+    /// Any /api/v1 request without an API key, per client IP.
+    pub api_ip_quota: Quota,
+    /// Sign-in, sign-up, password reset and invitation acceptance, per client IP.
+    pub auth_ip_quota: Quota,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
@@ -64,6 +71,9 @@ impl Config {
             session_absolute: Duration::from_secs(14 * 24 * 3600),
             login_throttle: ThrottleRule { max: 10, window: Duration::from_secs(15 * 60) },
             signup_throttle: ThrottleRule { max: 20, window: Duration::from_secs(3600) },
+            redis_url: None,
+            api_ip_quota: Quota::per_minute(600),
+            auth_ip_quota: Quota::per_minute(30),
         }
     }
 

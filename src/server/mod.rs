@@ -9,6 +9,7 @@ pub mod error;
 pub mod forms;
 pub mod jobs;
 pub mod pagination;
+pub mod ratelimit;
 pub mod router;
 pub mod service;
 pub mod state;
@@ -32,6 +33,10 @@ impl Running {
         for task in self.tasks {
             let _ = task.await;
         }
+        // Requests that finished while the jobs were stopping were counted after their last flush.
+        if let Err(e) = service::usage::flush(&self.state).await {
+            tracing::warn!("usage: {e}");
+        }
     }
 }
 
@@ -48,8 +53,19 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         .site_addr(config.listen)
         .env(leptos::config::Env::PROD)
         .build();
-    let state =
-        AppState { db, config: Arc::new(config), mail_wakeup: Arc::new(tokio::sync::Notify::new()), leptos_options };
+    let limiter = match &config.redis_url {
+        Some(url) => ratelimit::RateLimiter::with_redis(url)?,
+        None => ratelimit::RateLimiter::in_memory(),
+    };
+    let state = AppState {
+        db,
+        config: Arc::new(config),
+        mail_wakeup: Arc::new(tokio::sync::Notify::new()),
+        leptos_options,
+        api_keys: Default::default(),
+        usage: Default::default(),
+        limiter,
+    };
     let app = router::router(state.clone(), sessions.clone());
     let addr = listener.local_addr()?;
     let (shutdown, watch_shutdown) = watch::channel(false);
@@ -66,6 +82,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     });
     let mailer = tokio::spawn(jobs::mailer::run(state.clone(), smtp, watch_shutdown.clone()));
     let sweeper = tokio::spawn(jobs::sweeper::run(state.clone(), watch_shutdown.clone()));
+    let usage = tokio::spawn(jobs::usage::run(state.clone(), watch_shutdown.clone()));
     let mut stop_expiry = watch_shutdown;
     let session_expiry = tokio::spawn(async move {
         use tower_sessions::session_store::ExpiredDeletion;
@@ -74,7 +91,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
             _ = stop_expiry.wait_for(|stop| *stop) => {}
         }
     });
-    Ok(Running { addr, state, shutdown, tasks: vec![http, mailer, sweeper, session_expiry] })
+    Ok(Running { addr, state, shutdown, tasks: vec![http, mailer, sweeper, usage, session_expiry] })
 }
 
 /// Checks every audit chain (`gatehouse verify-audit`); true when all are intact.

@@ -27,7 +27,12 @@ pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .nest("/api/v1", crate::server::api::router())
+        .nest(
+            "/api/v1",
+            crate::server::api::router()
+                .layer(middleware::from_fn_with_state(state.clone(), crate::server::api::idempotency::idempotency))
+                .layer(middleware::from_fn_with_state(state.clone(), crate::server::api::caller::gate)),
+        )
         .merge(crate::server::forms::router())
         .leptos_routes_with_context(&state, routes, move || leptos::prelude::provide_context(context_state.clone()), {
             let options = state.leptos_options.clone();

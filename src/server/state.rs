@@ -1,5 +1,10 @@
 //! What every handler and server function can reach.
-use crate::server::{config::Config, db::Db};
+use crate::server::{
+    config::Config,
+    db::Db,
+    ratelimit::RateLimiter,
+    service::{api_keys::KeyCache, usage::UsageMeter},
+};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -12,6 +17,11 @@ pub struct AppState {
     /// Wakes the mail worker right after a transaction that enqueued mail commits.
     pub mail_wakeup: Arc<Notify>,
     pub leptos_options: LeptosOptions,
+    /// Recently authenticated API keys (a short-lived cache; see `service::api_keys`).
+    pub api_keys: Arc<KeyCache>,
+    /// API calls counted in memory until the next batch write.
+    pub usage: Arc<UsageMeter>,
+    pub limiter: RateLimiter,
 }
 
 impl FromRef<AppState> for LeptosOptions {

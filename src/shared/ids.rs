@@ -64,3 +64,7 @@ id_type!(
     /// One row of an audit chain.
     AuditId
 );
+id_type!(
+    /// An API key of one organization (the id, not the secret).
+    ApiKeyId
+);

@@ -3,6 +3,7 @@
 mod support;
 
 mod accounts;
+mod api_keys;
 mod errors;
 mod operations;
 mod orgs;

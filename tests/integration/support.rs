@@ -79,6 +79,9 @@ pub async fn spawn_app(backend: Backend, options: Options) -> Option<TestApp> {
     let mut config = Config::new(addr, database_url, None);
     config.data_dir = dir.path().to_path_buf();
     config.smtp_url = smtp.as_ref().map(|s| format!("smtp://127.0.0.1:{}", s.port));
+    // Every test client comes from 127.0.0.1: per-IP limits are for the tests that lower them.
+    config.api_ip_quota = gatehouse::server::ratelimit::Quota::per_minute(1_000_000);
+    config.auth_ip_quota = gatehouse::server::ratelimit::Quota::per_minute(1_000_000);
     (options.tweak)(&mut config);
     let running = server::start(config, listener).await.expect("server starts");
     Some(TestApp { base: format!("http://{addr}"), running: Some(running), smtp, dir, postgres_db })

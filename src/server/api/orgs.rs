@@ -1,5 +1,6 @@
 //! `/api/v1/organizations` and its members, invitations and audit log. Every handler authorizes
 //! membership of the organization in the path (404 otherwise); the service checks the permission.
+use super::caller::InOrg;
 use crate::server::{
     auth::principal::{ClientMeta, SignedIn},
     authz::{authorize, OrgScope},
@@ -16,15 +17,14 @@ use crate::shared::{
 };
 use axum::{
     body::Body,
-    extract::{FromRequestParts, State},
-    http::{header, request::Parts, StatusCode},
+    extract::State,
+    http::{header, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, patch, post},
     Json, Router,
 };
 use futures::StreamExt;
 use serde::Deserialize;
-use std::collections::HashMap;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -43,23 +43,6 @@ pub fn router() -> Router<AppState> {
         .route("/invitations/accept", post(accept_invitation))
         .route("/organizations/{org}/audit-logs", get(audit_logs))
         .route("/organizations/{org}/audit-logs/verify", get(verify_audit))
-}
-
-/// The caller's authorized membership of the organization named by `{org}` in the path (not a
-/// member, or not an id → 404); what the member may do there is the service's to check.
-struct InOrg(OrgScope);
-
-impl FromRequestParts<AppState> for InOrg {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
-        let who = SignedIn::from_request_parts(parts, app).await?;
-        let AppPath(params) = AppPath::<HashMap<String, String>>::from_request_parts(parts, app).await?;
-        let org: OrgId =
-            params.get("org").and_then(|id| id.parse().ok()).ok_or_else(|| AppError::not_found("organization"))?;
-        let scope = authorize(&app.db, &who, &ClientMeta::from_parts(parts), org, Permission::OrgRead).await?;
-        Ok(InOrg(scope))
-    }
 }
 
 #[derive(Deserialize)]
@@ -236,11 +219,7 @@ async fn resend_invitation(
     body: axum::body::Bytes,
 ) -> Result<Json<IssuedInvitation>, AppError> {
     // The body is optional: `{}`, `{"expires_in_days": N}` or nothing at all.
-    let body: ResendBody = if body.is_empty() {
-        ResendBody::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| AppError::bad_request("malformed_json", e.to_string()))?
-    };
+    let body: ResendBody = super::optional_json(&body)?;
     let days = body.expires_in_days;
     Ok(Json(invitations::resend(&app, &scope, id, days).await?))
 }

@@ -1,4 +1,5 @@
 //! Who is asking: passwords, one-time tokens, browser sessions, throttling and the `Principal`.
+pub mod api_key;
 pub mod password;
 pub mod principal;
 pub mod session;

@@ -8,6 +8,14 @@ use axum::{
 use std::net::SocketAddr;
 use tower_sessions::Session;
 
+/// How a request to /api/v1 authenticated, as the API gate found it.
+#[derive(Clone)]
+pub enum Caller {
+    Key(std::sync::Arc<db::api_keys::KeyAuth>),
+    /// A browser session or nobody: `SignedIn` decides.
+    Session,
+}
+
 /// A person signed in through a browser session.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
@@ -19,6 +27,12 @@ impl FromRequestParts<AppState> for SignedIn {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(Caller::Key(_)) = parts.extensions.get::<Caller>() {
+            return Err(AppError::forbidden(
+                "person_required",
+                "API keys act on their organization's resources only; this endpoint needs a signed-in person.",
+            ));
+        }
         let session = browser_session(parts, state).await?;
         super::session::signed_in(state, &session).await?.ok_or_else(AppError::unauthenticated)
     }

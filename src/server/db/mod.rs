@@ -1,14 +1,17 @@
 //! The database: one `sqlx::Any` pool over SQLite (embedded default) or Postgres, so every query
 //! is written once. Times are stored as Unix milliseconds and ids as text; both dialects accept
 //! the same SQL. Per-table queries live in the submodules.
+pub mod api_keys;
 pub mod audit;
 pub mod emails;
+pub mod idempotency;
 pub mod invitations;
 pub mod members;
 pub mod orgs;
 pub mod sessions;
 pub mod throttle;
 pub mod tokens;
+pub mod usage;
 pub mod users;
 
 use crate::shared::error::AppError;

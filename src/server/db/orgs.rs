@@ -221,3 +221,13 @@ pub async fn delete(tx: &mut Tx, id: OrgId) -> Result<(), AppError> {
         .map_err(db_error)?;
     Ok(())
 }
+
+/// The organization's `max_api_calls_per_hour` (0 when it does not exist).
+pub async fn api_limit(pool: &AnyPool, id: OrgId) -> Result<i64, AppError> {
+    let row = sqlx::query("SELECT max_api_calls_per_hour FROM organizations WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(pool)
+        .await
+        .map_err(db_error)?;
+    row.map(|r| r.try_get("max_api_calls_per_hour")).transpose().map_err(db_error).map(Option::unwrap_or_default)
+}

@@ -1,4 +1,5 @@
-//! Deletes what has expired: signed-in sessions past their lifetime and old throttle events.
+//! Deletes what has expired: signed-in sessions past their lifetime, old throttle events and
+//! stored idempotent responses.
 use crate::server::{db, state::AppState};
 use chrono::Duration;
 use tokio::sync::watch;
@@ -14,6 +15,10 @@ pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
         // Keep a day of throttle history: longer than any throttle window.
         if let Err(e) = db::throttle::delete_older_than(app.db.pool(), now - Duration::days(1)).await {
             tracing::warn!("sweeper: throttle events: {e}");
+        }
+        // Idempotency-Key replays are promised for 24 hours.
+        if let Err(e) = db::idempotency::delete_older_than(app.db.pool(), now - Duration::hours(24)).await {
+            tracing::warn!("sweeper: idempotency keys: {e}");
         }
         tokio::select! {
             _ = tokio::time::sleep(EVERY) => {}

@@ -1,6 +1,7 @@
 //! The business layer: the only place rules live. REST handlers (`server::api`) and server
 //! functions (`rpc`) are thin adapters over these functions.
 pub mod accounts;
+pub mod api_keys;
 pub mod audit;
 pub mod invitations;
 pub mod logo;
@@ -8,3 +9,4 @@ pub mod mail;
 pub mod members;
 pub mod orgs;
 pub mod outbox;
+pub mod usage;

@@ -124,7 +124,9 @@ pub async fn update(app: &AppState, scope: &OrgScope, patch: OrgPatch) -> Result
         || patch.subscription_status.is_some()
         || patch.max_users.is_some()
         || patch.max_api_calls_per_hour.is_some();
-    scope.require(Permission::OrgRead)?;
+    if !settings_change && !billing_change {
+        scope.require(Permission::OrgRead)?;
+    }
     if settings_change {
         scope.require(Permission::OrgWrite)?;
     }
@@ -192,6 +194,8 @@ pub async fn update(app: &AppState, scope: &OrgScope, patch: OrgPatch) -> Result
     audit::record(&mut tx, scope, event).await?;
     let row = db::orgs::by_id_tx(&mut tx, scope.org_id()).await?.ok_or_else(|| AppError::not_found("organization"))?;
     tx.commit().await.map_err(db::db_error)?;
+    // Keys carry the organization's API switch and limit: drop what this replica remembers.
+    app.api_keys.forget_org(scope.org_id());
     Ok(to_dto(row, scope.role(), scope.permissions()))
 }
 
@@ -232,7 +236,9 @@ pub async fn delete(app: &AppState, scope: &OrgScope, confirm: &str) -> Result<(
     audit::record(&mut tx, scope, event(metadata.clone())).await?;
     audit::append(&mut tx, audit::PLATFORM_CHAIN, Some(org.id), scope.actor(), event(metadata)).await?;
     db::orgs::delete(&mut tx, org.id).await?;
-    tx.commit().await.map_err(db::db_error)
+    tx.commit().await.map_err(db::db_error)?;
+    app.api_keys.forget_org(org.id);
+    Ok(())
 }
 
 pub async fn stats(app: &AppState, scope: &OrgScope) -> Result<OrgStats, AppError> {

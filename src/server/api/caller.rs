@@ -1,0 +1,209 @@
+//! Who is calling `/api/v1` and how much they may: the `gate` middleware authenticates API keys
+//! (`Authorization: Bearer gk_live_...`), applies the rate limits, stamps the `RateLimit*` and
+//! `API-Version` headers and meters usage; `InOrg` turns the caller into an `OrgScope` for the
+//! organization in the path.
+use crate::server::{
+    auth::principal::{Caller, ClientMeta, SignedIn},
+    authz::{authorize, authorize_key, OrgScope},
+    db,
+    error::AppPath,
+    ratelimit::{Decision, Quota},
+    service::api_keys,
+    state::AppState,
+};
+use crate::shared::{
+    error::{AppError, ErrorKind},
+    ids::OrgId,
+    roles::Permission,
+};
+use axum::{
+    extract::{FromRequestParts, Request, State},
+    http::{header, request::Parts, HeaderMap, HeaderValue},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+/// The major version every response names in `API-Version`.
+pub const API_VERSION: &str = "1";
+
+/// The limits checked for one request, filled by the gate and by `InOrg`, read back when the
+/// response leaves so it can carry the `RateLimit` headers.
+#[derive(Clone, Default)]
+struct Limits(Arc<Mutex<Vec<(&'static str, Quota, Decision)>>>);
+
+/// The organization a signed-in person's request counted against, for metering.
+#[derive(Clone, Default)]
+struct MeteredOrg(Arc<Mutex<Option<OrgId>>>);
+
+impl Limits {
+    fn push(&self, name: &'static str, quota: Quota, decision: Decision) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push((name, quota, decision));
+    }
+}
+
+/// Endpoints that anyone can call and that guess or create secrets: tighter per-IP limits.
+fn is_sensitive(path: &str) -> bool {
+    matches!(
+        path,
+        "/auth/login" | "/auth/signup" | "/auth/forgot-password" | "/auth/reset-password" | "/invitations/accept"
+    )
+}
+
+fn hourly(limit: i64) -> Quota {
+    Quota::per_hour(limit.clamp(1, u32::MAX as i64) as u32)
+}
+
+pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
+    let limits = Limits::default();
+    let metered = MeteredOrg::default();
+    let client = ClientMeta::from_parts(&req_parts(&req));
+    let caller = match bearer(req.headers()) {
+        Ok(None) => Caller::Session,
+        Ok(Some(presented)) => match api_keys::authenticate(&app, presented).await {
+            Ok(key) => Caller::Key(Arc::new(key)),
+            Err(e) => return finish(e.into_response(), &limits),
+        },
+        Err(e) => return finish(e.into_response(), &limits),
+    };
+    let checks: Vec<(&'static str, String, Quota)> = match &caller {
+        Caller::Key(key) => {
+            let org_quota = hourly(key.org_limit_per_hour);
+            let key_quota =
+                hourly(key.rate_limit_per_hour.unwrap_or(key.org_limit_per_hour).min(key.org_limit_per_hour));
+            vec![("key", format!("key:{}", key.id), key_quota), ("org", format!("org:{}", key.org), org_quota)]
+        }
+        Caller::Session => {
+            let ip = client.ip_key().to_owned();
+            let mut checks = vec![("ip", format!("ip:{ip}"), app.config.api_ip_quota)];
+            if is_sensitive(req.uri().path()) {
+                checks.push(("auth", format!("ip-auth:{ip}"), app.config.auth_ip_quota));
+            }
+            checks
+        }
+    };
+    for (name, bucket, quota) in checks {
+        let decision = app.limiter.check(&bucket, quota).await;
+        limits.push(name, quota, decision);
+        if !decision.allowed {
+            let response = rate_limited(decision).into_response();
+            meter(&app, &caller, &metered, response.status().as_u16());
+            return finish(response, &limits);
+        }
+    }
+    req.extensions_mut().insert(caller.clone());
+    req.extensions_mut().insert(limits.clone());
+    req.extensions_mut().insert(metered.clone());
+    let response = next.run(req).await;
+    meter(&app, &caller, &metered, response.status().as_u16());
+    finish(response, &limits)
+}
+
+fn req_parts(req: &Request) -> Parts {
+    // ClientMeta reads only headers and the connect info extension.
+    let mut builder = axum::http::Request::builder();
+    if let Some(headers) = builder.headers_mut() {
+        headers.extend(
+            req.headers().iter().filter(|(k, _)| *k == header::USER_AGENT).map(|(k, v)| (k.clone(), v.clone())),
+        );
+    }
+    if let Some(info) = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>() {
+        builder = builder.extension(*info);
+    }
+    builder.body(()).map(|r| r.into_parts().0).unwrap_or_else(|_| axum::http::Request::new(()).into_parts().0)
+}
+
+fn meter(app: &AppState, caller: &Caller, metered: &MeteredOrg, status: u16) {
+    match caller {
+        Caller::Key(key) => app.usage.record(key.org, Some(key.id), status),
+        Caller::Session => {
+            if let Some(org) = *metered.0.lock().unwrap_or_else(|e| e.into_inner()) {
+                app.usage.record(org, None, status);
+            }
+        }
+    }
+}
+
+/// `Authorization: Bearer <key>`; another scheme is refused rather than silently ignored.
+fn bearer(headers: &HeaderMap) -> Result<Option<&str>, AppError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
+    let value = value.to_str().unwrap_or_default();
+    match value.split_once(' ') {
+        Some((scheme, key)) if scheme.eq_ignore_ascii_case("bearer") => Ok(Some(key.trim())),
+        _ => Err(AppError::new(
+            ErrorKind::Unauthenticated,
+            "invalid_authorization",
+            "Send an API key as `Authorization: Bearer <key>`.",
+        )),
+    }
+}
+
+/// 429 `rate_limited` with `Retry-After` in whole seconds (at least 1).
+fn rate_limited(decision: Decision) -> AppError {
+    AppError::rate_limited(ceil_secs(decision.retry_after.unwrap_or_default()).max(1))
+}
+
+/// Adds `API-Version`, and the IETF draft `RateLimit-Policy` (every limit applied) and
+/// `RateLimit` (the one closest to running out) headers.
+fn finish(mut response: Response, limits: &Limits) -> Response {
+    let headers = response.headers_mut();
+    headers.insert("api-version", HeaderValue::from_static(API_VERSION));
+    let limits = limits.0.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((name, _, tightest)) =
+        limits.iter().min_by_key(|(_, quota, d)| (d.allowed, d.remaining as u64 * 1000 / quota.limit.max(1) as u64))
+    {
+        let policy = limits
+            .iter()
+            .map(|(name, quota, _)| format!("\"{name}\";q={};w={}", quota.limit, quota.period.as_secs()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let current = format!("\"{name}\";r={};t={}", tightest.remaining, ceil_secs(tightest.reset));
+        for (header, value) in [("ratelimit-policy", policy), ("ratelimit", current)] {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(header, value);
+            }
+        }
+    }
+    response
+}
+
+fn ceil_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+/// The caller's authorized access to the organization named by `{org}` in the path (not a
+/// member, another organization's key, or not an id → 404); what the caller may do there is the
+/// service's to check. A signed-in person's requests count against the organization's limit.
+pub struct InOrg(pub OrgScope);
+
+impl FromRequestParts<AppState> for InOrg {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
+        let AppPath(params) = AppPath::<HashMap<String, String>>::from_request_parts(parts, app).await?;
+        let org: OrgId =
+            params.get("org").and_then(|id| id.parse().ok()).ok_or_else(|| AppError::not_found("organization"))?;
+        let client = ClientMeta::from_parts(parts);
+        if let Some(Caller::Key(key)) = parts.extensions.get::<Caller>() {
+            return Ok(InOrg(authorize_key(key, &client, org)?));
+        }
+        let who = SignedIn::from_request_parts(parts, app).await?;
+        let scope = authorize(&app.db, &who, &client, org, Permission::OrgRead).await?;
+        if let Some(limits) = parts.extensions.get::<Limits>() {
+            let quota = hourly(db::orgs::api_limit(app.db.pool(), org).await?);
+            let decision = app.limiter.check(&format!("org:{org}"), quota).await;
+            limits.push("org", quota, decision);
+            if let Some(metered) = parts.extensions.get::<MeteredOrg>() {
+                *metered.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(org);
+            }
+            if !decision.allowed {
+                return Err(rate_limited(decision));
+            }
+        }
+        Ok(InOrg(scope))
+    }
+}

@@ -1,0 +1,252 @@
+//! The `api_keys` and `api_key_secrets` tables. A key has one secret, or two while a roll's grace
+//! period runs; "expired" is not stored (a key past `expires_at` is expired).
+use super::{db_error, get_id, get_opt_time, get_time, members::parse_grants, to_millis, Tx};
+use crate::shared::{
+    api_keys::{ApiKey, ApiKeyStatus},
+    error::AppError,
+    ids::{ApiKeyId, OrgId, UserId},
+    roles::{Permission, Role},
+};
+use chrono::{DateTime, Utc};
+use sqlx::{any::AnyRow, AnyPool, Row};
+
+fn from_row(row: &AnyRow, now: DateTime<Utc>) -> Result<ApiKey, sqlx::Error> {
+    let expires_at = get_opt_time(row, "expires_at")?;
+    let status = if get_opt_time(row, "revoked_at")?.is_some() {
+        ApiKeyStatus::Revoked
+    } else if expires_at.is_some_and(|at| at <= now) {
+        ApiKeyStatus::Expired
+    } else {
+        ApiKeyStatus::Active
+    };
+    Ok(ApiKey {
+        id: get_id(row, "id")?,
+        organization_id: get_id(row, "organization_id")?,
+        name: row.try_get("name")?,
+        key_prefix: row.try_get("key_prefix")?,
+        scopes: parse_grants(&row.try_get::<String, _>("scopes")?),
+        rate_limit_per_hour: row.try_get("rate_limit_per_hour")?,
+        status,
+        created_by: row.try_get::<Option<String>, _>("created_by")?.and_then(|id| id.parse().ok()),
+        created_at: get_time(row, "created_at")?,
+        expires_at,
+        previous_secret_expires_at: get_opt_time(row, "previous_secret_expires_at")?,
+        last_used_at: get_opt_time(row, "last_used_at")?,
+        total_requests: row.try_get("total_requests")?,
+    })
+}
+
+/// `$1` is "now": the grace secret shows only while it still works.
+const SELECT: &str = "SELECT k.id, k.organization_id, k.name, k.key_prefix, k.scopes, k.rate_limit_per_hour,
+    k.created_by, k.created_at, k.expires_at, k.revoked_at, k.last_used_at, k.total_requests,
+    (SELECT MAX(s.expires_at) FROM api_key_secrets s WHERE s.key_id = k.id AND s.expires_at > $1)
+        AS previous_secret_expires_at
+    FROM api_keys k";
+
+pub struct NewApiKey<'a> {
+    pub id: ApiKeyId,
+    pub org: OrgId,
+    pub name: &'a str,
+    pub key_prefix: &'a str,
+    pub secret_hash: &'a str,
+    pub scopes: &'a str,
+    pub role: Role,
+    pub rate_limit_per_hour: Option<i64>,
+    pub created_by: Option<UserId>,
+    pub now: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+pub async fn insert(tx: &mut Tx, key: NewApiKey<'_>) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO api_keys (id, organization_id, name, key_prefix, scopes, role, rate_limit_per_hour, created_by, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(key.id.to_string())
+    .bind(key.org.to_string())
+    .bind(key.name)
+    .bind(key.key_prefix)
+    .bind(key.scopes)
+    .bind(key.role.as_str())
+    .bind(key.rate_limit_per_hour)
+    .bind(key.created_by.map(|u| u.to_string()))
+    .bind(to_millis(key.now))
+    .bind(key.expires_at.map(to_millis))
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    insert_secret(tx, key.id, key.secret_hash, key.now).await
+}
+
+async fn insert_secret(tx: &mut Tx, id: ApiKeyId, hash: &str, now: DateTime<Utc>) -> Result<(), AppError> {
+    sqlx::query("INSERT INTO api_key_secrets (secret_hash, key_id, created_at) VALUES ($1, $2, $3)")
+        .bind(hash)
+        .bind(id.to_string())
+        .bind(to_millis(now))
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+pub async fn get(tx: &mut Tx, org: OrgId, id: ApiKeyId, now: DateTime<Utc>) -> Result<Option<ApiKey>, AppError> {
+    let sql = format!("{SELECT} WHERE k.id = $2 AND k.organization_id = $3");
+    let row = sqlx::query(&sql)
+        .bind(to_millis(now))
+        .bind(id.to_string())
+        .bind(org.to_string())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    row.map(|r| from_row(&r, now)).transpose().map_err(db_error)
+}
+
+/// Newest first, keyset-paginated on (created_at, id).
+pub async fn list(
+    pool: &AnyPool,
+    org: OrgId,
+    before: Option<(i64, String)>,
+    limit: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<ApiKey>, AppError> {
+    let (at, id) = before.unwrap_or((i64::MAX, String::new()));
+    let sql = format!(
+        "{SELECT} WHERE k.organization_id = $2 AND (k.created_at < $3 OR (k.created_at = $3 AND k.id < $4) OR $4 = '')
+         ORDER BY k.created_at DESC, k.id DESC LIMIT $5"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(to_millis(now))
+        .bind(org.to_string())
+        .bind(at)
+        .bind(id)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+        .map_err(db_error)?;
+    rows.iter().map(|r| from_row(r, now)).collect::<Result<_, _>>().map_err(db_error)
+}
+
+pub struct KeyChanges<'a> {
+    pub name: &'a str,
+    pub scopes: &'a str,
+    pub rate_limit_per_hour: Option<i64>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+pub async fn update(tx: &mut Tx, id: ApiKeyId, changes: KeyChanges<'_>) -> Result<(), AppError> {
+    sqlx::query("UPDATE api_keys SET name = $1, scopes = $2, rate_limit_per_hour = $3, expires_at = $4 WHERE id = $5")
+        .bind(changes.name)
+        .bind(changes.scopes)
+        .bind(changes.rate_limit_per_hour)
+        .bind(changes.expires_at.map(to_millis))
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// Revokes the key and forgets its secrets, so no lookup can find it again.
+pub async fn revoke(tx: &mut Tx, id: ApiKeyId, now: DateTime<Utc>) -> Result<(), AppError> {
+    sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(to_millis(now))
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    sqlx::query("DELETE FROM api_key_secrets WHERE key_id = $1")
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// Adds `hash` as the key's secret; the secrets it had keep working until `old_until` at most.
+pub async fn roll(
+    tx: &mut Tx,
+    id: ApiKeyId,
+    hash: &str,
+    now: DateTime<Utc>,
+    old_until: DateTime<Utc>,
+) -> Result<(), AppError> {
+    sqlx::query("DELETE FROM api_key_secrets WHERE key_id = $1 AND (expires_at <= $2 OR $3 <= $2)")
+        .bind(id.to_string())
+        .bind(to_millis(now))
+        .bind(to_millis(old_until))
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    sqlx::query(
+        "UPDATE api_key_secrets SET expires_at = $1 WHERE key_id = $2 AND (expires_at IS NULL OR expires_at > $1)",
+    )
+    .bind(to_millis(old_until))
+    .bind(id.to_string())
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    insert_secret(tx, id, hash, now).await
+}
+
+/// What authenticating with a key needs, in one lookup by secret hash.
+#[derive(Debug, Clone)]
+pub struct KeyAuth {
+    pub id: ApiKeyId,
+    pub org: OrgId,
+    pub name: String,
+    pub role: Role,
+    pub scopes: Vec<Permission>,
+    pub rate_limit_per_hour: Option<i64>,
+    pub org_limit_per_hour: i64,
+    pub api_enabled: bool,
+    /// Revoked, expired, or only an old secret past its grace period.
+    pub usable_until: Option<DateTime<Utc>>,
+    pub revoked: bool,
+}
+
+pub async fn authenticate(pool: &AnyPool, hash: &str) -> Result<Option<KeyAuth>, AppError> {
+    let row = sqlx::query(
+        "SELECT k.id, k.organization_id, k.name, k.role, k.scopes, k.rate_limit_per_hour, k.expires_at, k.revoked_at,
+                s.expires_at AS secret_expires_at, o.api_enabled, o.max_api_calls_per_hour
+         FROM api_key_secrets s JOIN api_keys k ON k.id = s.key_id JOIN organizations o ON o.id = k.organization_id
+         WHERE s.secret_hash = $1",
+    )
+    .bind(hash)
+    .fetch_optional(pool)
+    .await
+    .map_err(db_error)?;
+    let Some(row) = row else { return Ok(None) };
+    let parse = || -> Result<KeyAuth, sqlx::Error> {
+        let role: String = row.try_get("role")?;
+        let ends = [get_opt_time(&row, "expires_at")?, get_opt_time(&row, "secret_expires_at")?];
+        Ok(KeyAuth {
+            id: get_id(&row, "id")?,
+            org: get_id(&row, "organization_id")?,
+            name: row.try_get("name")?,
+            role: Role::parse(&role).ok_or_else(|| sqlx::Error::Decode(format!("bad role {role:?}").into()))?,
+            scopes: parse_grants(&row.try_get::<String, _>("scopes")?),
+            rate_limit_per_hour: row.try_get("rate_limit_per_hour")?,
+            org_limit_per_hour: row.try_get("max_api_calls_per_hour")?,
+            api_enabled: row.try_get::<i64, _>("api_enabled")? != 0,
+            usable_until: ends.into_iter().flatten().min(),
+            revoked: get_opt_time(&row, "revoked_at")?.is_some(),
+        })
+    };
+    parse().map(Some).map_err(db_error)
+}
+
+/// Adds batched usage to the keys' counters.
+pub async fn add_usage(tx: &mut Tx, id: ApiKeyId, requests: i64, last_used: DateTime<Utc>) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE api_keys SET total_requests = total_requests + $1,
+            last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < $2 THEN $2 ELSE last_used_at END
+         WHERE id = $3",
+    )
+    .bind(requests)
+    .bind(to_millis(last_used))
+    .bind(id.to_string())
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}

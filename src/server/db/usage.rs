@@ -1,0 +1,67 @@
+//! The `api_usage` table: calls per organization, hour, key and status class, added in batches.
+use super::{db_error, to_millis, Tx};
+use crate::shared::{error::AppError, ids::OrgId};
+use chrono::{DateTime, Utc};
+use sqlx::{AnyPool, Row};
+
+/// One counter of a batch: `key_id` is empty for calls made by signed-in people.
+pub struct UsageCount<'a> {
+    pub org: OrgId,
+    pub hour: DateTime<Utc>,
+    pub key_id: &'a str,
+    pub status_class: &'a str,
+    pub calls: i64,
+}
+
+/// Adds to a counter; counts of an organization deleted since are dropped.
+pub async fn add(tx: &mut Tx, count: UsageCount<'_>) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO api_usage (organization_id, hour, key_id, status_class, calls)
+         SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM organizations WHERE id = $1)
+         ON CONFLICT (organization_id, hour, key_id, status_class) DO UPDATE SET calls = api_usage.calls + excluded.calls",
+    )
+    .bind(count.org.to_string())
+    .bind(to_millis(count.hour))
+    .bind(count.key_id)
+    .bind(count.status_class)
+    .bind(count.calls)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// (hour millis, status class, calls) of an organization since `from`.
+pub async fn by_hour(pool: &AnyPool, org: OrgId, from: DateTime<Utc>) -> Result<Vec<(i64, String, i64)>, AppError> {
+    let rows = sqlx::query(
+        "SELECT hour, status_class, CAST(SUM(calls) AS BIGINT) AS calls FROM api_usage
+         WHERE organization_id = $1 AND hour >= $2 GROUP BY hour, status_class ORDER BY hour",
+    )
+    .bind(org.to_string())
+    .bind(to_millis(from))
+    .fetch_all(pool)
+    .await
+    .map_err(db_error)?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("hour")?, r.try_get("status_class")?, r.try_get("calls")?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(db_error)
+}
+
+/// (key id or '', key name, calls) of an organization since `from`, busiest first.
+pub async fn by_key(pool: &AnyPool, org: OrgId, from: DateTime<Utc>) -> Result<Vec<(String, String, i64)>, AppError> {
+    let rows = sqlx::query(
+        "SELECT u.key_id, COALESCE(k.name, '') AS name, CAST(SUM(u.calls) AS BIGINT) AS calls FROM api_usage u
+         LEFT JOIN api_keys k ON k.id = u.key_id
+         WHERE u.organization_id = $1 AND u.hour >= $2 GROUP BY u.key_id, k.name ORDER BY calls DESC",
+    )
+    .bind(org.to_string())
+    .bind(to_millis(from))
+    .fetch_all(pool)
+    .await
+    .map_err(db_error)?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("key_id")?, r.try_get("name")?, r.try_get("calls")?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(db_error)
+}

@@ -1,0 +1,83 @@
+//! API keys and usage as the API and the dashboard show them. The secret appears only in
+//! `IssuedApiKey`, once.
+use crate::shared::{
+    ids::{ApiKeyId, OrgId, UserId},
+    roles::Permission,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ApiKeyStatus {
+    Active,
+    Expired,
+    Revoked,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ApiKey {
+    #[cfg_attr(feature = "ssr", schema(value_type = String, format = Uuid))]
+    pub id: ApiKeyId,
+    #[cfg_attr(feature = "ssr", schema(value_type = String, format = Uuid))]
+    pub organization_id: OrgId,
+    pub name: String,
+    /// The first characters of the key, to recognise it (`gk_live_AbCd`).
+    pub key_prefix: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<String>, example = json!(["org:read", "members:read"])))]
+    pub scopes: Vec<Permission>,
+    /// Requests per hour for this key; `null` means the organization's tier limit.
+    pub rate_limit_per_hour: Option<i64>,
+    pub status: ApiKeyStatus,
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>, format = Uuid))]
+    pub created_by: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// While a roll's grace period runs, the previous secret keeps working until then.
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub total_requests: i64,
+}
+
+/// A new or rolled key: `secret` is the whole key, shown only in this answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct IssuedApiKey {
+    #[serde(flatten)]
+    pub key: ApiKey,
+    pub secret: String,
+}
+
+/// Calls in one hour, split by status class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct UsageHour {
+    pub hour: DateTime<Utc>,
+    pub success: i64,
+    pub client_error: i64,
+    pub server_error: i64,
+}
+
+/// Calls of one key (or of signed-in people, `key_id: null`) over the report's window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct UsageByKey {
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>, format = Uuid))]
+    pub key_id: Option<ApiKeyId>,
+    pub name: String,
+    pub calls: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct UsageReport {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// The tier's `max_api_calls_per_hour`, to plot against.
+    pub limit_per_hour: i64,
+    /// Every hour of the window, oldest first (hours without calls are zeros).
+    pub hours: Vec<UsageHour>,
+    pub by_key: Vec<UsageByKey>,
+}
