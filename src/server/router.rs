@@ -29,6 +29,7 @@ pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
         .route("/readyz", get(readyz))
         .nest("/api/v1", crate::server::api::router())
         .merge(crate::server::forms::router())
+        .merge(crate::server::docs::router())
         .leptos_routes_with_context(&state, routes, move || leptos::prelude::provide_context(context_state.clone()), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

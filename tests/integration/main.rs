@@ -3,6 +3,7 @@
 mod support;
 
 mod accounts;
+mod docs;
 mod errors;
 mod operations;
 mod orgs;
