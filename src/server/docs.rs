@@ -51,7 +51,11 @@ pub const GUIDES: &[Guide] = &[
         summary: "Retry a POST safely with `Idempotency-Key`.",
         markdown: include_str!("../../docs/guides/idempotency.md"),
     },
-    Guide { slug: "webhooks", summary: "Coming in a later release.", markdown: include_str!("../../docs/guides/webhooks.md") },
+    Guide {
+        slug: "webhooks",
+        summary: "Coming in a later release.",
+        markdown: include_str!("../../docs/guides/webhooks.md"),
+    },
 ];
 
 pub fn router() -> Router<AppState> {
@@ -100,7 +104,11 @@ async fn guide(Path(slug): Path<String>) -> Response {
         Some(guide) => Html(page(title(guide), Some(guide.slug), &markdown(guide.markdown))).into_response(),
         None => (
             StatusCode::NOT_FOUND,
-            Html(page("No such guide", None, "<h1>No such guide</h1><p>See the <a href=\"/docs\">list of guides</a>.</p>")),
+            Html(page(
+                "No such guide",
+                None,
+                "<h1>No such guide</h1><p>See the <a href=\"/docs\">list of guides</a>.</p>",
+            )),
         )
             .into_response(),
     }
@@ -117,11 +125,7 @@ fn page(heading: &str, current: Option<&str>, body: &str) -> String {
     let mut nav = String::new();
     for guide in GUIDES {
         let aria = if current == Some(guide.slug) { " aria-current=\"page\"" } else { "" };
-        nav.push_str(&format!(
-            "<li><a href=\"/docs/guides/{}\"{aria}>{}</a></li>",
-            guide.slug,
-            escape(title(guide))
-        ));
+        nav.push_str(&format!("<li><a href=\"/docs/guides/{}\"{aria}>{}</a></li>", guide.slug, escape(title(guide))));
     }
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\

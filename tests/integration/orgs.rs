@@ -193,9 +193,13 @@ fn org_routes() -> Vec<(Method, String)> {
         if !path.starts_with("/organizations/{org}") {
             continue;
         }
-        for (name, method) in
-            [("get", Method::GET), ("put", Method::PUT), ("post", Method::POST), ("patch", Method::PATCH), ("delete", Method::DELETE)]
-        {
+        for (name, method) in [
+            ("get", Method::GET),
+            ("put", Method::PUT),
+            ("post", Method::POST),
+            ("patch", Method::PATCH),
+            ("delete", Method::DELETE),
+        ] {
             if item.get(name).is_some() {
                 routes.push((method, path.clone()));
             }

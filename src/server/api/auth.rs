@@ -1,4 +1,5 @@
 //! `/api/v1/auth/*`: sign up, sign in and out, email verification and password reset.
+use super::openapi::{EndedSessions, ErrorBody};
 use crate::server::{
     auth::{
         principal::{ClientMeta, SignedIn},
@@ -8,7 +9,6 @@ use crate::server::{
     service::accounts,
     state::AppState,
 };
-use super::openapi::{EndedSessions, ErrorBody};
 use crate::shared::{account::Me, error::AppError};
 use axum::{extract::State, http::StatusCode, Json};
 use serde::Deserialize;

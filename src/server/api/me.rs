@@ -1,4 +1,6 @@
 //! `/api/v1/me`: the signed-in user's profile, password and sessions.
+use super::openapi::{EndedSessions, ErrorBody};
+use crate::server::pagination::PageParams;
 use crate::server::{
     auth::{principal::SignedIn, session},
     error::{AppJson, AppPath, AppQuery},
@@ -10,8 +12,6 @@ use crate::shared::{
     error::AppError,
     ids::SessionId,
 };
-use super::openapi::{EndedSessions, ErrorBody};
-use crate::server::pagination::PageParams;
 use axum::{extract::State, http::StatusCode, Json};
 use serde::Deserialize;
 use tower_sessions::Session;

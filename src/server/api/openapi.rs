@@ -257,8 +257,7 @@ mod tests {
                 assert!(!description.trim().is_empty(), "{method} {path} {status}: no description");
                 if status.starts_with('4') || status.starts_with('5') {
                     assert_eq!(
-                        response["content"]["application/json"]["schema"]["$ref"],
-                        "#/components/schemas/ErrorBody",
+                        response["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorBody",
                         "{method} {path} {status}: error responses use the ErrorBody schema"
                     );
                 }
@@ -273,7 +272,8 @@ mod tests {
     fn every_operation_declares_its_authentication() {
         const PUBLIC: [&str; 5] = ["signup", "login", "verifyEmail", "forgotPassword", "resetPassword"];
         let spec = spec_json();
-        let permissions: Vec<String> = crate::shared::roles::Permission::ALL.iter().map(|p| p.as_str().to_owned()).collect();
+        let permissions: Vec<String> =
+            crate::shared::roles::Permission::ALL.iter().map(|p| p.as_str().to_owned()).collect();
         let mut org_operations = 0;
         for (method, path, operation) in operations(&spec) {
             let id = operation["operationId"].as_str().unwrap();

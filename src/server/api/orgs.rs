@@ -1,5 +1,7 @@
 //! `/api/v1/organizations` and its members, invitations and audit log. Every handler authorizes
 //! membership of the organization in the path (404 otherwise); the service checks the permission.
+use super::openapi::ErrorBody;
+use crate::server::pagination::PageParams;
 use crate::server::{
     auth::principal::{ClientMeta, SignedIn},
     authz::{authorize, OrgScope},
@@ -14,8 +16,6 @@ use crate::shared::{
     org::{AuditEntry, ChainStatus, Invitation, IssuedInvitation, Member, OrgStats, Organization},
     roles::{Permission, Role},
 };
-use super::openapi::ErrorBody;
-use crate::server::pagination::PageParams;
 use axum::{
     body::Body,
     extract::{FromRequestParts, State},
