@@ -9,7 +9,7 @@ WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/version =
 GATEHOUSE_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export GATEHOUSE_TEST_POSTGRES_URL
 
-.PHONY: run build test bench tools system-deps node-deps services lint unit e2e clean
+.PHONY: run build test bench openapi tools system-deps node-deps services lint unit e2e clean
 
 ## run: build the release binary and assets, then serve http://127.0.0.1:3000 on data/gatehouse.db
 run: build
@@ -36,6 +36,11 @@ e2e:
 ## bench: seeded organization reads under load (loopback only), as ratios to a bare axum handler
 bench: tools
 	cargo bench --features ssr --bench orgs
+
+## openapi: regenerate docs/openapi.json from the handlers' annotations (a unit test fails when it is stale)
+openapi:
+	cargo run --quiet --features ssr --bin gatehouse -- openapi > docs/openapi.json.tmp
+	mv docs/openapi.json.tmp docs/openapi.json
 
 ## tools: Rust toolchain pieces cargo-leptos needs (each skipped when already present)
 tools:

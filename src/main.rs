@@ -1,4 +1,4 @@
-//! `gatehouse`: serve the dashboard and API, or apply database migrations.
+//! `gatehouse`: serve the dashboard and API, apply database migrations, or print the OpenAPI document.
 use clap::{Parser, Subcommand};
 use gatehouse::server::{
     self,
@@ -39,6 +39,8 @@ enum Command {
     Migrate,
     /// Check every audit log's hash chain; exits 1 if any row was changed, removed or reordered.
     VerifyAudit,
+    /// Print the OpenAPI 3.1 document of /api/v1 (as committed in docs/openapi.json) and exit.
+    Openapi,
 }
 
 #[derive(clap::Args)]
@@ -69,10 +71,16 @@ struct ServeArgs {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::Openapi = cli.command {
+        let spec = server::api::openapi::spec();
+        print!("{}", server::api::openapi::to_pretty_json(&spec));
+        return Ok(());
+    }
     init_tracing(cli.log_format);
     let database_url =
         cli.database_url.unwrap_or_else(|| format!("sqlite://{}", cli.data_dir.join("gatehouse.db").display()));
     match cli.command {
+        Command::Openapi => unreachable!("handled before tracing starts"),
         Command::VerifyAudit => {
             if !server::verify_audit(&database_url).await? {
                 std::process::exit(1);

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod authz;
 pub mod config;
 pub mod db;
+pub mod docs;
 pub mod error;
 pub mod forms;
 pub mod jobs;

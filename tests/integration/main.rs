@@ -4,6 +4,7 @@ mod support;
 
 mod accounts;
 mod api_keys;
+mod docs;
 mod errors;
 mod operations;
 mod orgs;

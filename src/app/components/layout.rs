@@ -22,6 +22,8 @@ pub fn Header() -> impl IntoView {
                         match me.await {
                             Ok(Some(user)) => view! {
                                 <div class="nav-user">
+                                    // Served outside the Leptos app: a full page load, not a client-side route.
+                                    <a href="/docs" class="nav-link" rel="external">"Docs"</a>
                                     <a href="/orgs" class="nav-link">"Organizations"</a>
                                     <a href="/account" class="nav-link">{user.name}</a>
                                     <ActionForm action=logout attr:class="inline">
@@ -31,6 +33,7 @@ pub fn Header() -> impl IntoView {
                             }.into_any(),
                             _ => view! {
                                 <div class="nav-user">
+                                    <a href="/docs" class="nav-link" rel="external">"Docs"</a>
                                     <a href="/login" class="nav-link">"Sign in"</a>
                                     <a href="/signup" class="button">"Sign up"</a>
                                 </div>

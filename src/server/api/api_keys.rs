@@ -1,7 +1,8 @@
 //! `/api/v1/organizations/{org}/api-keys` and `/usage`.
-use super::caller::InOrg;
+use super::{caller::InOrg, openapi::ErrorBody};
 use crate::server::{
     error::{AppJson, AppPath, AppQuery},
+    pagination::PageParams,
     service::{api_keys, usage},
     state::AppState,
 };
@@ -11,22 +12,43 @@ use crate::shared::{
     error::AppError,
     ids::{ApiKeyId, OrgId},
 };
-use axum::{
-    extract::State,
-    http::StatusCode,
-    routing::{get, post},
-    Json, Router,
-};
+use axum::{extract::State, http::StatusCode, Json};
 use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<crate::server::state::AppState> {
-    Router::new()
-        .route("/organizations/{org}/api-keys", post(create).get(list))
-        .route("/organizations/{org}/api-keys/{key}", get(read).patch(update).delete(revoke))
-        .route("/organizations/{org}/api-keys/{key}/roll", post(roll))
-        .route("/organizations/{org}/usage", get(usage_report))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(read, update, revoke))
+        .routes(routes!(roll))
+        .routes(routes!(usage_report))
 }
 
+/// Create an API key
+///
+/// Returns the whole key once, in `secret` (`gk_live_` + 43 base62 characters + a 6-character
+/// checksum); only its hash is kept. `scopes` must be permissions the caller holds, and
+/// `rate_limit_per_hour` at most the organization's tier limit. Requires `api_keys:write`.
+#[utoipa::path(
+    post,
+    path = "/organizations/{org}/api-keys",
+    operation_id = "createApiKey",
+    tag = "api-keys",
+    security(("session" = []), ("api_key" = ["api_keys:write"])),
+    extensions(("x-required-permission" = json!("api_keys:write"))),
+    params(("org" = OrgId, Path, description = "The organization's id.")),
+    request_body = api_keys::NewKey,
+    responses(
+        (status = 201, description = "The new key, with its secret (shown only here).", body = IssuedApiKey),
+        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
+        (status = 401, description = "Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`).", body = ErrorBody),
+        (status = 403, description = "The caller lacks `api_keys:write` (`permission_denied`), asked for a scope it does not hold (`scope_not_held`), or API access is off (`api_disabled`).", body = ErrorBody),
+        (status = 404, description = "No such organization, or the caller is not a member of it (`not_found`).", body = ErrorBody),
+        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
+        (status = 422, description = "A field is invalid: name, scopes, expires_at or rate_limit_per_hour (`validation_failed`, `details.field`).", body = ErrorBody),
+    )
+)]
 async fn create(
     State(app): State<AppState>,
     InOrg(scope): InOrg,
@@ -41,6 +63,26 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
+/// List API keys
+///
+/// Every key of the organization, newest first, with its status (`active`, `expired`,
+/// `revoked`), usage counters and prefix; never the secret. Requires `api_keys:write`.
+#[utoipa::path(
+    get,
+    path = "/organizations/{org}/api-keys",
+    operation_id = "listApiKeys",
+    tag = "api-keys",
+    security(("session" = []), ("api_key" = ["api_keys:write"])),
+    extensions(("x-required-permission" = json!("api_keys:write"))),
+    params(("org" = OrgId, Path, description = "The organization's id."), PageParams),
+    responses(
+        (status = 200, description = "A page of keys.", body = Page<ApiKey>),
+        (status = 401, description = "Not signed in, or the API key is not valid (`unauthenticated`, `invalid_api_key`).", body = ErrorBody),
+        (status = 403, description = "The caller lacks `api_keys:write` (`permission_denied`), or API access is off (`api_disabled`).", body = ErrorBody),
+        (status = 404, description = "No such organization, or the caller is not a member of it (`not_found`).", body = ErrorBody),
+        (status = 422, description = "`limit` is out of range or `cursor` is not one this API returned (`validation_failed`, `details.field`).", body = ErrorBody),
+    )
+)]
 async fn list(
     State(app): State<AppState>,
     InOrg(scope): InOrg,
@@ -49,6 +91,27 @@ async fn list(
     Ok(Json(api_keys::list(&app, &scope, q.cursor.as_deref(), q.limit).await?))
 }
 
+/// Read an API key
+///
+/// Requires `api_keys:write`.
+#[utoipa::path(
+    get,
+    path = "/organizations/{org}/api-keys/{key}",
+    operation_id = "getApiKey",
+    tag = "api-keys",
+    security(("session" = []), ("api_key" = ["api_keys:write"])),
+    extensions(("x-required-permission" = json!("api_keys:write"))),
+    params(
+        ("org" = OrgId, Path, description = "The organization's id."),
+        ("key" = ApiKeyId, Path, description = "The key's id."),
+    ),
+    responses(
+        (status = 200, description = "The key (without its secret).", body = ApiKey),
+        (status = 401, description = "Not signed in, or the API key is not valid (`unauthenticated`, `invalid_api_key`).", body = ErrorBody),
+        (status = 403, description = "The caller lacks `api_keys:write` (`permission_denied`), or API access is off (`api_disabled`).", body = ErrorBody),
+        (status = 404, description = "No such organization or key here (`not_found`).", body = ErrorBody),
+    )
+)]
 async fn read(
     State(app): State<AppState>,
     InOrg(scope): InOrg,
@@ -57,6 +120,34 @@ async fn read(
     Ok(Json(api_keys::get(&app, &scope, id).await?))
 }
 
+/// Change an API key
+///
+/// Name, scopes (again only ones the caller holds), expiry and the key's own limit; `null`
+/// clears `expires_at` or `rate_limit_per_hour`. Takes effect on every replica within seconds.
+/// Requires `api_keys:write`.
+#[utoipa::path(
+    patch,
+    path = "/organizations/{org}/api-keys/{key}",
+    operation_id = "updateApiKey",
+    tag = "api-keys",
+    security(("session" = []), ("api_key" = ["api_keys:write"])),
+    extensions(("x-required-permission" = json!("api_keys:write"))),
+    params(
+        ("org" = OrgId, Path, description = "The organization's id."),
+        ("key" = ApiKeyId, Path, description = "The key's id."),
+    ),
+    request_body = api_keys::KeyPatch,
+    responses(
+        (status = 200, description = "The key as changed.", body = ApiKey),
+        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
+        (status = 401, description = "Not signed in, or the API key is not valid (`unauthenticated`, `invalid_api_key`).", body = ErrorBody),
+        (status = 403, description = "The caller lacks `api_keys:write` or a requested scope (`permission_denied`, `scope_not_held`), or API access is off (`api_disabled`).", body = ErrorBody),
+        (status = 404, description = "No such organization or key here (`not_found`).", body = ErrorBody),
+        (status = 410, description = "The key was revoked (`api_key_revoked`).", body = ErrorBody),
+        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
+        (status = 422, description = "A field is invalid (`validation_failed`, `details.field`).", body = ErrorBody),
+    )
+)]
 async fn update(
     State(app): State<AppState>,
     InOrg(scope): InOrg,
@@ -66,6 +157,29 @@ async fn update(
     Ok(Json(api_keys::update(&app, &scope, id, patch).await?))
 }
 
+/// Revoke an API key
+///
+/// The key stops working at once on this server and within seconds on every other replica. It
+/// stays listed as `revoked`. Requires `api_keys:write`.
+#[utoipa::path(
+    delete,
+    path = "/organizations/{org}/api-keys/{key}",
+    operation_id = "revokeApiKey",
+    tag = "api-keys",
+    security(("session" = []), ("api_key" = ["api_keys:write"])),
+    extensions(("x-required-permission" = json!("api_keys:write"))),
+    params(
+        ("org" = OrgId, Path, description = "The organization's id."),
+        ("key" = ApiKeyId, Path, description = "The key's id."),
+    ),
+    responses(
+        (status = 204, description = "Revoked."),
+        (status = 401, description = "Not signed in, or the API key is not valid (`unauthenticated`, `invalid_api_key`).", body = ErrorBody),
+        (status = 403, description = "The caller lacks `api_keys:write` (`permission_denied`), or API access is off (`api_disabled`).", body = ErrorBody),
+        (status = 404, description = "No such organization or key here (`not_found`).", body = ErrorBody),
+        (status = 410, description = "The key was already revoked (`api_key_revoked`).", body = ErrorBody),
+    )
+)]
 async fn revoke(
     State(app): State<AppState>,
     InOrg(scope): InOrg,
@@ -75,13 +189,40 @@ async fn revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RollBody {
     /// How long the old secret keeps working: 0–168 hours, 24 by default.
     grace_period_hours: Option<i64>,
 }
 
+/// Roll an API key
+///
+/// Issues a new secret for the same key (same id, scopes and counters). The old secret keeps
+/// working for `grace_period_hours` (default 24, 0 ends it at once). The body may be omitted.
+/// Requires `api_keys:write`.
+#[utoipa::path(
+    post,
+    path = "/organizations/{org}/api-keys/{key}/roll",
+    operation_id = "rollApiKey",
+    tag = "api-keys",
+    security(("session" = []), ("api_key" = ["api_keys:write"])),
+    extensions(("x-required-permission" = json!("api_keys:write"))),
+    params(
+        ("org" = OrgId, Path, description = "The organization's id."),
+        ("key" = ApiKeyId, Path, description = "The key's id."),
+    ),
+    request_body(content = Option<RollBody>, description = "Optional."),
+    responses(
+        (status = 200, description = "The key with its new secret (shown only here).", body = IssuedApiKey),
+        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
+        (status = 401, description = "Not signed in, or the API key is not valid (`unauthenticated`, `invalid_api_key`).", body = ErrorBody),
+        (status = 403, description = "The caller lacks `api_keys:write` (`permission_denied`), or API access is off (`api_disabled`).", body = ErrorBody),
+        (status = 404, description = "No such organization or key here (`not_found`).", body = ErrorBody),
+        (status = 410, description = "The key was revoked (`api_key_revoked`).", body = ErrorBody),
+        (status = 422, description = "`grace_period_hours` is outside 0–168 (`validation_failed`).", body = ErrorBody),
+    )
+)]
 async fn roll(
     State(app): State<AppState>,
     InOrg(scope): InOrg,
@@ -97,6 +238,30 @@ struct UsageQuery {
     hours: Option<i64>,
 }
 
+/// API usage
+///
+/// Calls per hour (successes, client errors, server errors) over the last `hours` hours (1–744,
+/// default 24), every hour present, plus calls per key; with the tier's hourly limit to compare.
+/// Counts are written every few seconds. Requires `org:read`.
+#[utoipa::path(
+    get,
+    path = "/organizations/{org}/usage",
+    operation_id = "getUsage",
+    tag = "usage",
+    security(("session" = []), ("api_key" = ["org:read"])),
+    extensions(("x-required-permission" = json!("org:read"))),
+    params(
+        ("org" = OrgId, Path, description = "The organization's id."),
+        ("hours" = Option<i64>, Query, description = "How many hours back, 1–744 (default 24)."),
+    ),
+    responses(
+        (status = 200, description = "The usage report.", body = UsageReport),
+        (status = 401, description = "Not signed in, or the API key is not valid (`unauthenticated`, `invalid_api_key`).", body = ErrorBody),
+        (status = 403, description = "The caller lacks `org:read` (`permission_denied`), or API access is off (`api_disabled`).", body = ErrorBody),
+        (status = 404, description = "No such organization, or the caller is not a member of it (`not_found`).", body = ErrorBody),
+        (status = 422, description = "`hours` is out of range (`validation_failed`).", body = ErrorBody),
+    )
+)]
 async fn usage_report(
     State(app): State<AppState>,
     InOrg(scope): InOrg,

@@ -1,4 +1,6 @@
 //! `/api/v1/me`: the signed-in user's profile, password and sessions.
+use super::openapi::{EndedSessions, ErrorBody};
+use crate::server::pagination::PageParams;
 use crate::server::{
     auth::{principal::SignedIn, session},
     error::{AppJson, AppPath, AppQuery},
@@ -10,32 +12,64 @@ use crate::shared::{
     error::AppError,
     ids::SessionId,
 };
-use axum::{
-    extract::State,
-    http::StatusCode,
-    routing::{delete, get, post},
-    Json, Router,
-};
+use axum::{extract::State, http::StatusCode, Json};
 use serde::Deserialize;
 use tower_sessions::Session;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/me", get(me).patch(update_me))
-        .route("/me/password", post(change_password))
-        .route("/me/sessions", get(sessions))
-        .route("/me/sessions/{session_id}", delete(revoke_session))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(me, update_me))
+        .routes(routes!(change_password))
+        .routes(routes!(sessions))
+        .routes(routes!(revoke_session))
 }
 
+/// The signed-in user
+///
+/// Requires a signed-in session (API keys are not accepted).
+#[utoipa::path(
+    get,
+    path = "/me",
+    operation_id = "getMe",
+    tag = "me",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "The signed-in user.", body = Me),
+        (status = 401, description = "Not signed in (`unauthenticated`).", body = ErrorBody),
+    )
+)]
 async fn me(who: SignedIn) -> Json<Me> {
     Json(who.user.to_me())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ProfileBody {
     name: String,
 }
 
+/// Update the profile
+///
+/// Changes the signed-in user's display name. Requires a signed-in session (API keys are not
+/// accepted).
+#[utoipa::path(
+    patch,
+    path = "/me",
+    operation_id = "updateMe",
+    tag = "me",
+    security(("session" = [])),
+    request_body = ProfileBody,
+    responses(
+        (status = 200, description = "The updated user.", body = Me),
+        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
+        (status = 401, description = "Not signed in (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "Sent by a browser from another site (`cross_site_request`).", body = ErrorBody),
+        (status = 413, description = "The body is larger than 1 MiB (`payload_too_large`).", body = ErrorBody),
+        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
+        (status = 422, description = "The name is missing, empty or too long (`validation_failed`, `details.field` = `name`).", body = ErrorBody),
+    )
+)]
 async fn update_me(
     State(app): State<AppState>,
     who: SignedIn,
@@ -44,12 +78,33 @@ async fn update_me(
     Ok(Json(accounts::update_profile(&app, &who, &body.name).await?.to_me()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct PasswordBody {
     current_password: String,
     new_password: String,
 }
 
+/// Change the password
+///
+/// Needs the current password. Ends every other session of the user (this one stays, with a new
+/// id) and mails a notice. Requires a signed-in session (API keys are not accepted).
+#[utoipa::path(
+    post,
+    path = "/me/password",
+    operation_id = "changePassword",
+    tag = "me",
+    security(("session" = [])),
+    request_body = PasswordBody,
+    responses(
+        (status = 200, description = "Changed; how many other sessions were ended.", body = EndedSessions),
+        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
+        (status = 401, description = "Not signed in (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "Sent by a browser from another site (`cross_site_request`).", body = ErrorBody),
+        (status = 413, description = "The body is larger than 1 MiB (`payload_too_large`).", body = ErrorBody),
+        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
+        (status = 422, description = "The current password is wrong, or the new one is guessable or unchanged (`validation_failed`, `details.field` = `current_password` or `new_password`).", body = ErrorBody),
+    )
+)]
 async fn change_password(
     State(app): State<AppState>,
     who: SignedIn,
@@ -67,6 +122,23 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
+/// List my sessions
+///
+/// The signed-in user's active sessions, newest first; `current` marks the one making this
+/// request. Requires a signed-in session (API keys are not accepted).
+#[utoipa::path(
+    get,
+    path = "/me/sessions",
+    operation_id = "listSessions",
+    tag = "me",
+    security(("session" = [])),
+    params(PageParams),
+    responses(
+        (status = 200, description = "A page of sessions.", body = Page<SessionInfo>),
+        (status = 401, description = "Not signed in (`unauthenticated`).", body = ErrorBody),
+        (status = 422, description = "`limit` is out of range or `cursor` is not one this API returned (`validation_failed`, `details.field`).", body = ErrorBody),
+    )
+)]
 async fn sessions(
     State(app): State<AppState>,
     who: SignedIn,
@@ -75,6 +147,24 @@ async fn sessions(
     Ok(Json(accounts::list_sessions(&app, &who, q.cursor.as_deref(), q.limit).await?))
 }
 
+/// Sign out one session
+///
+/// Ends one of the signed-in user's own sessions. Requires a signed-in session (API keys are not
+/// accepted).
+#[utoipa::path(
+    delete,
+    path = "/me/sessions/{session_id}",
+    operation_id = "revokeSession",
+    tag = "me",
+    security(("session" = [])),
+    params(("session_id" = SessionId, Path, description = "The session to end (an `id` from `GET /me/sessions`).")),
+    responses(
+        (status = 204, description = "The session has ended."),
+        (status = 401, description = "Not signed in (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "Sent by a browser from another site (`cross_site_request`).", body = ErrorBody),
+        (status = 404, description = "No such session of yours (`not_found`).", body = ErrorBody),
+    )
+)]
 async fn revoke_session(
     State(app): State<AppState>,
     who: SignedIn,

@@ -1,22 +1,47 @@
 //! `/api/v1`: JSON adapters over `server::service`, one module per feature. Handlers only extract,
 //! call one service function and shape the response.
+//!
+//! Each module's `router()` returns a `utoipa_axum` `OpenApiRouter` and registers its handlers with
+//! `.routes(routes!(handler, ...))`, so the OpenAPI document (`openapi.rs`) is collected from the
+//! same router that serves the requests.
 mod api_keys;
 mod auth;
 pub mod caller;
 pub mod idempotency;
 mod me;
+pub mod openapi;
 mod orgs;
 
 use crate::server::state::AppState;
 use crate::shared::error::AppError;
-use axum::Router;
+use axum::{
+    http::{header, HeaderValue},
+    routing::get,
+    Router,
+};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// Every API route with its OpenAPI operation (paths relative to `/api/v1`).
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(auth::router())
         .merge(me::router())
         .merge(orgs::router())
         .merge(api_keys::router())
+}
+
+pub fn router() -> Router<AppState> {
+    let (router, api) = routes().split_for_parts();
+    let document = axum::body::Bytes::from(openapi::to_pretty_json(&openapi::finish(api)));
+    router
+        .route(
+            "/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], document) }
+            }),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }
@@ -33,7 +58,7 @@ async fn not_found() -> AppError {
     AppError::new(
         crate::shared::error::ErrorKind::NotFound,
         "route_not_found",
-        "No such API route. See /api/v1 reference in the docs.",
+        "No such API route. See the API reference at /docs/api.",
     )
 }
 

@@ -99,7 +99,7 @@ pub async fn get(app: &AppState, scope: &OrgScope) -> Result<Organization, AppEr
 }
 
 /// A partial update; each field is checked against the permission it needs.
-#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[derive(Debug, Default, Clone, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrgPatch {
     pub name: Option<String>,
@@ -108,7 +108,9 @@ pub struct OrgPatch {
     pub primary_color: Option<String>,
     pub sso_enabled: Option<bool>,
     pub api_enabled: Option<bool>,
+    #[schema(value_type = Option<crate::shared::org::Tier>)]
     pub tier: Option<String>,
+    #[schema(value_type = Option<crate::shared::org::SubscriptionStatus>)]
     pub subscription_status: Option<String>,
     pub max_users: Option<i64>,
     pub max_api_calls_per_hour: Option<i64>,

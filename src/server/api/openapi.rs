@@ -1,0 +1,323 @@
+//! The OpenAPI 3.1 document of `/api/v1`. The paths come from the router itself: every handler is
+//! registered with `routes!(...)` on a `utoipa_axum::router::OpenApiRouter`, which records its
+//! `#[utoipa::path]` at the same time, so the document cannot list a route that is not served or
+//! miss one that is. This file adds what is not per-handler: the info block, servers, tags, the
+//! two security schemes, the error schema and the 429 answer every operation can give.
+//!
+//! `docs/openapi.json` is this document, committed; `make openapi` regenerates it and a test below
+//! fails when it is stale.
+use serde::{Deserialize, Serialize};
+use utoipa::{
+    openapi::{
+        path::Operation,
+        response::ResponseBuilder,
+        security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
+        ContentBuilder, HeaderBuilder, ObjectBuilder, Ref, Type,
+    },
+    Modify, OpenApi, ToSchema,
+};
+
+/// Everything but the paths, which `super::routes()` collects from the handlers.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Gatehouse API",
+        version = "1",
+        description = "Organizations, members, invitations and audit logs as JSON. Authenticate with the \
+            session cookie of a signed-in browser or with an API key (`Authorization: Bearer gk_live_...`). \
+            Guides: [authentication](/docs/guides/authentication), [pagination](/docs/guides/pagination), \
+            [errors](/docs/guides/errors), [rate limits](/docs/guides/rate-limits), \
+            [versioning](/docs/guides/versioning), [idempotency](/docs/guides/idempotency).",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    servers((url = "/api/v1", description = "This server, API version 1")),
+    tags(
+        (name = "auth", description = "Sign up, sign in and out, email verification and password reset."),
+        (name = "me", description = "The signed-in user's profile, password and sessions (session cookie only)."),
+        (name = "organizations", description = "Organizations: create, read, settings, plan and limits, logo, statistics."),
+        (name = "members", description = "Members of an organization: roles, extra grants, removal, ownership."),
+        (name = "invitations", description = "Invitations by email with single-use links, and accepting them."),
+        (name = "audit", description = "The tamper-evident audit log of an organization and its hash-chain check."),
+        (name = "api-keys", description = "API keys of an organization: issue (the secret is shown once), scopes, roll with a grace period, revoke."),
+        (name = "usage", description = "API calls of an organization per hour, by key and status class, against its tier limit."),
+    ),
+    components(schemas(ErrorBody, ErrorObject, ErrorDetails)),
+    modifiers(&SecuritySchemes),
+)]
+pub struct ApiDoc;
+
+/// The complete document: [`ApiDoc`] plus every operation registered on the API router.
+pub fn spec() -> utoipa::openapi::OpenApi {
+    let (_, api) = super::routes().split_for_parts();
+    finish(api)
+}
+
+/// The document as committed in `docs/openapi.json` and served at `/api/v1/openapi.json`:
+/// pretty-printed, object keys sorted, trailing newline.
+pub fn to_pretty_json(api: &utoipa::openapi::OpenApi) -> String {
+    let value = sort_keys(serde_json::to_value(api).expect("the OpenAPI document serializes"));
+    let mut text = serde_json::to_string_pretty(&value).expect("a JSON value serializes");
+    text.push('\n');
+    text
+}
+
+fn sort_keys(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<_> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sort_keys(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sort_keys).collect()),
+        other => other,
+    }
+}
+
+/// What applies to every operation rather than to one handler: the API rate limits answer 429.
+pub(super) fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    for item in api.paths.paths.values_mut() {
+        for operation in operations_mut(item) {
+            operation.responses.responses.entry("429".to_owned()).or_insert_with(|| {
+                ResponseBuilder::new()
+                    .description(
+                        "Too many requests for the API key, the organization's hourly quota or the client \
+                         address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide.",
+                    )
+                    .header(
+                        "Retry-After",
+                        HeaderBuilder::new()
+                            .schema(Some(ObjectBuilder::new().schema_type(Type::Integer)))
+                            .description(Some("Seconds to wait before trying again."))
+                            .build(),
+                    )
+                    .content(
+                        "application/json",
+                        ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build(),
+                    )
+                    .build()
+                    .into()
+            });
+        }
+    }
+    api
+}
+
+pub(super) fn operations_mut(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        item.get.as_mut(),
+        item.put.as_mut(),
+        item.post.as_mut(),
+        item.delete.as_mut(),
+        item.options.as_mut(),
+        item.head.as_mut(),
+        item.patch.as_mut(),
+        item.trace.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// The two ways to authenticate: the browser's session cookie, or an API key as a bearer token
+/// whose scopes are the permissions it carries.
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "gatehouse_session",
+                "The session cookie a browser gets from signing in (`POST /auth/login` or the dashboard). \
+                 HttpOnly: in this page, requests carry it automatically when you are signed in.",
+            ))),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("gk_live_<43 base62 characters><6-character base62 CRC32 checksum>")
+                    .description(Some(
+                        "An organization API key: `Authorization: Bearer gk_live_...`. Its scopes are permissions \
+                         (`members:read`, ...); each operation lists the one it needs. A key reaches only its own \
+                         organization.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The body of every error response.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"error": {"code": "validation_failed", "message": "Enter your email address.", "details": {"field": "email"}}}))]
+pub struct ErrorBody {
+    pub error: ErrorObject,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorObject {
+    /// Stable, machine-readable code, e.g. `validation_failed`, `not_found`, `rate_limited`.
+    pub code: String,
+    /// A sentence a person can act on. Do not parse it; it may change.
+    pub message: String,
+    /// Structured extras; which keys appear depends on the code (always an object, often empty).
+    pub details: ErrorDetails,
+}
+
+/// Extras of an error. Other keys may appear for particular codes (e.g. `max_users` with
+/// `limit_exceeded`).
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetails {
+    /// The request field the error is about (validation errors and some conflicts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Seconds to wait before retrying (429s; also sent as `Retry-After`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+    /// The request id to quote to support (500s; every response also carries `x-request-id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+/// How many sessions an operation ended.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EndedSessions {
+    pub ended_sessions: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shared::error::AppError;
+    use serde_json::Value;
+
+    const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json");
+
+    fn spec_json() -> Value {
+        serde_json::to_value(spec()).unwrap()
+    }
+
+    fn operations(spec: &Value) -> Vec<(String, String, Value)> {
+        let mut all = Vec::new();
+        for (path, item) in spec["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                if ["get", "put", "post", "delete", "patch", "head", "options", "trace"].contains(&method.as_str()) {
+                    all.push((method.clone(), path.clone(), operation.clone()));
+                }
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn committed_spec_is_current() {
+        let committed = std::fs::read_to_string(COMMITTED).unwrap_or_default();
+        let current = to_pretty_json(&spec());
+        assert!(
+            committed == current,
+            "docs/openapi.json is out of date with the handlers' #[utoipa::path] annotations: run `make openapi` \
+             and commit the result"
+        );
+    }
+
+    #[test]
+    fn document_basics() {
+        let spec = spec_json();
+        assert_eq!(spec["openapi"], "3.1.0");
+        assert_eq!(spec["info"]["title"], "Gatehouse API");
+        assert_eq!(spec["info"]["version"], "1");
+        assert_eq!(spec["info"]["license"]["identifier"], "Apache-2.0");
+        assert_eq!(spec["servers"][0]["url"], "/api/v1");
+        let schemes = &spec["components"]["securitySchemes"];
+        assert_eq!(schemes["session"]["type"], "apiKey");
+        assert_eq!(schemes["session"]["in"], "cookie");
+        assert_eq!(schemes["session"]["name"], "gatehouse_session");
+        assert_eq!(schemes["api_key"]["type"], "http");
+        assert_eq!(schemes["api_key"]["scheme"], "bearer");
+        assert!(operations(&spec).len() >= 30);
+    }
+
+    /// Every response is described; every error response uses the error schema.
+    #[test]
+    fn every_response_is_described() {
+        let spec = spec_json();
+        for (method, path, operation) in operations(&spec) {
+            let id = operation["operationId"].as_str().unwrap_or_default();
+            assert!(!id.is_empty(), "{method} {path}: no operationId");
+            assert!(operation["summary"].as_str().is_some_and(|s| !s.is_empty()), "{method} {path}: no summary");
+            assert!(operation["tags"].as_array().is_some_and(|t| !t.is_empty()), "{method} {path}: no tag");
+            let responses = operation["responses"].as_object().unwrap();
+            assert!(responses.keys().any(|s| s.starts_with('2')), "{method} {path}: no success response");
+            assert!(responses.contains_key("429"), "{method} {path}: no 429");
+            for (status, response) in responses {
+                let description = response["description"].as_str().unwrap_or_default();
+                assert!(!description.trim().is_empty(), "{method} {path} {status}: no description");
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert_eq!(
+                        response["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorBody",
+                        "{method} {path} {status}: error responses use the ErrorBody schema"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Sign-up, sign-in and the token links need no authentication; account operations need the
+    /// session cookie; every organization operation accepts the session or an API key with the
+    /// one scope it needs, stated in the description and in `x-required-permission`.
+    #[test]
+    fn every_operation_declares_its_authentication() {
+        const PUBLIC: [&str; 5] = ["signup", "login", "verifyEmail", "forgotPassword", "resetPassword"];
+        let spec = spec_json();
+        let permissions: Vec<String> =
+            crate::shared::roles::Permission::ALL.iter().map(|p| p.as_str().to_owned()).collect();
+        let mut org_operations = 0;
+        for (method, path, operation) in operations(&spec) {
+            let id = operation["operationId"].as_str().unwrap();
+            let security = operation["security"].as_array().cloned().unwrap_or_default();
+            if PUBLIC.contains(&id) {
+                assert!(security.is_empty(), "{id}: a public operation declares security");
+                continue;
+            }
+            assert_eq!(security.first(), Some(&serde_json::json!({"session": []})), "{method} {path}: session");
+            if !path.starts_with("/organizations/{org}") {
+                assert_eq!(security.len(), 1, "{method} {path}: account operations take the session only");
+                continue;
+            }
+            org_operations += 1;
+            let scopes = security.iter().find_map(|s| s["api_key"].as_array()).unwrap_or_else(|| {
+                panic!("{method} {path}: an organization operation must declare the api_key scope it needs")
+            });
+            assert_eq!(scopes.len(), 1, "{method} {path}: exactly one scope");
+            let scope = scopes[0].as_str().unwrap();
+            assert!(permissions.iter().any(|p| p == scope), "{method} {path}: {scope} is not a permission");
+            assert_eq!(operation["x-required-permission"], scope, "{method} {path}: x-required-permission");
+            let description = operation["description"].as_str().unwrap_or_default();
+            assert!(
+                description.contains(&format!("Requires `{scope}`")),
+                "{method} {path}: the description must say \"Requires `{scope}`\""
+            );
+        }
+        assert!(org_operations >= 17, "found only {org_operations} organization operations");
+    }
+
+    /// The schema and the real error body cannot drift apart: the body parses as `ErrorBody`
+    /// (which refuses unknown fields at its two top levels).
+    #[test]
+    fn error_schema_matches_the_real_body() {
+        for error in [
+            AppError::invalid_field("email", "Enter your email address."),
+            AppError::rate_limited(30),
+            AppError::internal_reference("abc"),
+            AppError::not_found("organization"),
+        ] {
+            let body: ErrorBody = serde_json::from_value(error.to_json_body()).unwrap();
+            assert_eq!(body.error.code, error.code);
+        }
+    }
+}
