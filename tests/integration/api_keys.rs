@@ -406,3 +406,23 @@ async fn idempotency_keys(backend: Backend) {
     app.stop().await;
 }
 both!(idempotency_keys);
+
+async fn deprecated_route_says_so(backend: Backend) {
+    let Some(app) = spawn_app(backend, Options { smtp: false, ..Options::default() }).await else { return };
+    let owner = app.client();
+    app.signup(&owner, "Olivia Owner").await;
+    let org = app.create_org(&owner, "Acme").await;
+    let id = org["id"].as_str().unwrap();
+    let old = app.post(&owner, &format!("/api/v1/organizations/{id}/invite"), json!({"email": "a@example.com"})).await;
+    assert_eq!(old.status(), StatusCode::CREATED);
+    assert_eq!(old.headers()["deprecation"], "@1764547200");
+    assert_eq!(old.headers()["sunset"], "Tue, 01 Jun 2027 00:00:00 GMT");
+    assert!(old.headers()["link"].to_str().unwrap().ends_with("/docs/guides/versioning>; rel=\"deprecation\""));
+    let new =
+        app.post(&owner, &format!("/api/v1/organizations/{id}/invitations"), json!({"email": "b@example.com"})).await;
+    assert_eq!(new.status(), StatusCode::CREATED);
+    assert!(new.headers().get("deprecation").is_none() && new.headers().get("sunset").is_none());
+    assert_eq!(new.headers()["api-version"], "1");
+    app.stop().await;
+}
+both!(deprecated_route_says_so);
