@@ -9,6 +9,7 @@ pub mod error;
 pub mod forms;
 pub mod jobs;
 pub mod pagination;
+pub mod ratelimit;
 pub mod router;
 pub mod service;
 pub mod state;
