@@ -58,10 +58,14 @@ system-deps:
 	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q --no-install-recommends chromium)
 	@python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install -q aiosmtpd
 
-## services: start PostgreSQL when it is not answering
+## services: start PostgreSQL and Redis when they are not answering
+REDIS_UP := [ "$$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = PONG ]
 services:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
 	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && exit 0; sleep 1; done; echo "PostgreSQL did not start" >&2; exit 1
+	@command -v redis-server >/dev/null || (apt-get update -q && apt-get install -y -q --no-install-recommends redis-server)
+	@$(REDIS_UP) || (mkdir -p /var/lib/redis /var/log/redis && redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log)
+	@for i in $$(seq 1 30); do $(REDIS_UP) && exit 0; sleep 1; done; echo "Redis did not start" >&2; exit 1
 
 clean:
 	cargo clean
