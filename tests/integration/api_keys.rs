@@ -426,3 +426,36 @@ async fn deprecated_route_says_so(backend: Backend) {
     app.stop().await;
 }
 both!(deprecated_route_says_so);
+
+/// With GATEHOUSE_REDIS_URL the key's counter lives in Redis (shared by replicas) and the API
+/// answers the same way: headers, then 429 at the limit.
+async fn limits_in_redis(backend: Backend) {
+    let Some(redis_url) = crate::ratelimit::redis_url().await else { return };
+    let url = redis_url.clone();
+    let tweak = move |c: &mut gatehouse::server::config::Config| c.redis_url = Some(url);
+    let Some(app) = spawn_app(backend, Options { smtp: false, tweak: Box::new(tweak) }).await else { return };
+    let owner = app.client();
+    app.signup(&owner, "Olivia Owner").await;
+    let org = app.create_org(&owner, "Acme").await;
+    let id = org["id"].as_str().unwrap();
+    let key =
+        issue(&app, &owner, id, json!({"name": "Shared", "scopes": ["org:read"], "rate_limit_per_hour": 2})).await;
+    let (key_id, key) = (key["id"].as_str().unwrap(), key["secret"].as_str().unwrap());
+    let path = format!("/api/v1/organizations/{id}");
+    for remaining in [1, 0] {
+        let res = with_key(&app, Method::GET, &path, key).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.headers()["ratelimit"].to_str().unwrap().starts_with(&format!("\"key\";r={remaining};")));
+    }
+    let res = with_key(&app, Method::GET, &path, key).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let limiter = &app.running.as_ref().unwrap().state.limiter;
+    assert_eq!((limiter.backend(), limiter.fallbacks()), ("redis", 0));
+    let client = redis::Client::open(redis_url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let stored: bool =
+        redis::cmd("EXISTS").arg(format!("gatehouse:rl:key:{key_id}")).query_async(&mut conn).await.unwrap();
+    assert!(stored, "the key's budget is kept in Redis");
+    app.stop().await;
+}
+both!(limits_in_redis);

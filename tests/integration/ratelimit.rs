@@ -14,7 +14,7 @@ use tokio::{
 };
 
 /// The Redis URL when Redis answers; `None` (after saying why) when it does not, outside CI.
-async fn redis_url() -> Option<String> {
+pub async fn redis_url() -> Option<String> {
     let url = std::env::var("GATEHOUSE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     match ping(&url).await {
         Ok(()) => Some(url),

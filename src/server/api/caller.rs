@@ -58,7 +58,10 @@ fn deprecation_of(method: &axum::http::Method, route: &str) -> Option<&'static D
 /// The limits checked for one request, filled by the gate and by `InOrg`, read back when the
 /// response leaves so it can carry the `RateLimit` headers.
 #[derive(Clone, Default)]
-struct Limits(Arc<Mutex<Vec<(&'static str, Quota, Decision)>>>);
+struct Limits(Arc<Mutex<Vec<Checked>>>);
+
+/// One limit applied: its name in the headers, the quota, and what it decided.
+type Checked = (&'static str, Quota, Decision);
 
 /// The organization a signed-in person's request counted against, for metering.
 #[derive(Clone, Default)]
