@@ -33,9 +33,13 @@ unit:
 e2e:
 	cd end2end && npm test
 
-## bench: seeded organization reads under load (loopback only), as ratios to a bare axum handler
-bench: tools
+## bench: organization reads and API-key reads under load (loopback only), as ratios to a bare
+## axum handler, and the rate limiter's in-memory check (criterion)
+bench: tools services
+	@command -v hey >/dev/null || apt-get install -y hey
 	cargo bench --features ssr --bench orgs
+	cargo bench --features ssr --bench api_keys
+	cargo bench --features ssr --bench ratelimit
 
 ## openapi: regenerate docs/openapi.json from the handlers' annotations (a unit test fails when it is stale)
 openapi:
