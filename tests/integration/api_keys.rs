@@ -459,3 +459,21 @@ async fn limits_in_redis(backend: Backend) {
     app.stop().await;
 }
 both!(limits_in_redis);
+
+/// The dashboard's sign-in server function shares the per-IP "auth" budget with the API's.
+async fn dashboard_login_shares_the_ip_limit(backend: Backend) {
+    let tweak = |c: &mut gatehouse::server::config::Config| {
+        c.auth_ip_quota = gatehouse::server::ratelimit::Quota::per_minute(2);
+    };
+    let Some(app) = spawn_app(backend, Options { smtp: false, tweak: Box::new(tweak) }).await else { return };
+    let client = app.client();
+    assert_eq!(app.login(&client, "nobody@example.com", "wrong password!").await.status(), StatusCode::UNAUTHORIZED);
+    let form = [("email", "nobody@example.com"), ("password", "wrong password!")];
+    let rpc = client.post(app.url("/rpc/login")).form(&form).send().await.unwrap();
+    assert_ne!(rpc.status(), StatusCode::TOO_MANY_REQUESTS, "the second attempt is within the budget");
+    let rpc = client.post(app.url("/rpc/login")).form(&form).send().await.unwrap();
+    assert_eq!(rpc.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(rpc.headers().contains_key("retry-after"));
+    app.stop().await;
+}
+both!(dashboard_login_shares_the_ip_limit);

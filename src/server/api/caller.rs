@@ -81,6 +81,23 @@ fn is_sensitive(path: &str) -> bool {
     )
 }
 
+/// The dashboard's server functions for the same operations share the `"auth"` budget.
+const SENSITIVE_RPC: [&str; 5] =
+    ["/rpc/signup", "/rpc/login", "/rpc/forgot_password", "/rpc/reset_password", "/rpc/accept_invitation"];
+
+/// The per-IP `"auth"` limit for the dashboard's sign-in, sign-up, reset and invitation server
+/// functions (their /api/v1 twins are limited by `gate`).
+pub async fn dashboard_auth_limit(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    if SENSITIVE_RPC.contains(&req.uri().path()) {
+        let client = ClientMeta::from_parts(&req_parts(&req));
+        let decision = app.limiter.check(&format!("ip-auth:{}", client.ip_key()), app.config.auth_ip_quota).await;
+        if !decision.allowed {
+            return rate_limited(decision).into_response();
+        }
+    }
+    next.run(req).await
+}
+
 fn hourly(limit: i64) -> Quota {
     Quota::per_hour(limit.clamp(1, u32::MAX as i64) as u32)
 }
