@@ -47,14 +47,21 @@ describe('API keys', () => {
       await page.locator('button.btn.authorize').first().click();
       const bearer = page.locator('.auth-container').filter({ hasText: 'api_key' });
       await bearer.locator('input').first().fill(secret);
-      await bearer.getByRole('button', { name: 'Authorize', exact: true }).click();
-      await page.getByRole('button', { name: 'Close' }).first().click();
+      // Swagger UI's buttons carry aria-labels ("Apply credentials"...): find them by class.
+      await bearer.locator('button.authorize').click();
+      await expectVisible(bearer.getByText('Authorized'), 'the key accepted by the playground');
+      await page.locator('.modal-ux button.btn-done').first().click();
       const operation = page.locator('#operations-organizations-getOrganization');
       await operation.locator('.opblock-summary').first().click();
-      await operation.getByRole('button', { name: 'Try it out' }).click();
-      await operation.locator('tr[data-param-name="org"] input').fill(orgId);
-      await operation.getByRole('button', { name: 'Execute' }).click();
-      const status = operation.locator('.live-responses-table .response-col_status').first();
+      const orgInput = operation.locator('tr[data-param-name="org"] input:not([disabled])');
+      // The panel animates open: press "Try it out" until the parameter becomes editable.
+      for (let i = 0; i < 5 && !(await orgInput.count()); i++) {
+        await operation.locator('button.try-out__btn').click();
+        await page.waitForTimeout(500);
+      }
+      await orgInput.fill(orgId);
+      await operation.locator('button.execute').click();
+      const status = operation.locator('.live-responses-table tr.response .response-col_status').first();
       await expectVisible(status, 'the live response', 15_000);
       assert.equal((await status.innerText()).trim(), '200');
       assert.ok((await operation.locator('.live-responses-table').innerText()).includes(orgName));

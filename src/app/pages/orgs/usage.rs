@@ -42,9 +42,12 @@ fn Report(report: UsageReport) -> impl IntoView {
     let total: i64 = report.hours.iter().map(calls).sum();
     let errors: i64 = report.hours.iter().map(|h| h.client_error + h.server_error).sum();
     let peak = report.hours.iter().map(calls).max().unwrap_or(0);
+    let plural = |n: i64, one: &str, many: &str| if n == 1 { format!("1 {one}") } else { format!("{n} {many}") };
     let summary = format!(
-        "{total} calls in the last {} hours ({errors} answered with an error); busiest hour {peak} of the {} allowed per hour.",
+        "{} in the last {} hours ({} answered with an error); busiest hour {peak} of the {} allowed per hour.",
+        plural(total, "call", "calls"),
         report.hours.len(),
+        errors,
         report.limit_per_hour
     );
     let keys =
