@@ -266,7 +266,8 @@ mod tests {
         refs(&spec, &mut all);
         assert!(!all.is_empty());
         for target in all {
-            let name = target.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("unexpected $ref {target}"));
+            let name =
+                target.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("unexpected $ref {target}"));
             assert!(spec["components"]["schemas"][name].is_object(), "$ref {target} does not resolve");
         }
     }
