@@ -33,9 +33,13 @@ unit:
 e2e:
 	cd end2end && npm test
 
-## bench: seeded organization reads under load (loopback only), as ratios to a bare axum handler
-bench: tools
+## bench: organization reads and API-key reads under load (loopback only), as ratios to a bare
+## axum handler, and the rate limiter's in-memory check (criterion)
+bench: tools services
+	@command -v hey >/dev/null || apt-get install -y hey
 	cargo bench --features ssr --bench orgs
+	cargo bench --features ssr --bench api_keys
+	cargo bench --features ssr --bench ratelimit
 
 ## openapi: regenerate docs/openapi.json from the handlers' annotations (a unit test fails when it is stale)
 openapi:
@@ -78,10 +82,14 @@ system-deps:
 	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q --no-install-recommends chromium)
 	@python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install -q aiosmtpd
 
-## services: start PostgreSQL when it is not answering
+## services: start PostgreSQL and Redis when they are not answering
+REDIS_UP := [ "$$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = PONG ]
 services:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
 	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && exit 0; sleep 1; done; echo "PostgreSQL did not start" >&2; exit 1
+	@command -v redis-server >/dev/null || (apt-get update -q && apt-get install -y -q --no-install-recommends redis-server)
+	@$(REDIS_UP) || (mkdir -p /var/lib/redis /var/log/redis && redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log)
+	@for i in $$(seq 1 30); do $(REDIS_UP) && exit 0; sleep 1; done; echo "Redis did not start" >&2; exit 1
 
 clean:
 	cargo clean

@@ -17,8 +17,9 @@ use pages::{
     home::HomePage,
     not_found::NotFound,
     orgs::{
-        audit::OrgAuditPage, invitations::OrgInvitationsPage, invite::InvitePage, list::OrgsPage,
-        members::OrgMembersPage, overview::OrgOverviewPage, settings::OrgSettingsPage,
+        api_keys::OrgApiKeysPage, audit::OrgAuditPage, invitations::OrgInvitationsPage, invite::InvitePage,
+        list::OrgsPage, members::OrgMembersPage, overview::OrgOverviewPage, settings::OrgSettingsPage,
+        usage::OrgUsagePage,
     },
 };
 
@@ -69,6 +70,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/orgs/:id/invitations") view=OrgInvitationsPage ssr=SsrMode::Async/>
                     <Route path=path!("/orgs/:id/audit") view=OrgAuditPage ssr=SsrMode::Async/>
                     <Route path=path!("/orgs/:id/settings") view=OrgSettingsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/orgs/:id/api-keys") view=OrgApiKeysPage ssr=SsrMode::Async/>
+                    <Route path=path!("/orgs/:id/usage") view=OrgUsagePage ssr=SsrMode::Async/>
                     <Route path=path!("/invite") view=InvitePage ssr=SsrMode::Async/>
                     <Route path=path!("/dev/outbox") view=DevOutboxPage ssr=SsrMode::Async/>
                 </Routes>

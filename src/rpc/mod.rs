@@ -2,6 +2,7 @@
 //! `server::service`, exactly like the `/api/v1` handlers. Forms post to them directly, so every
 //! one works without JavaScript (success redirects; errors come back in the URL for the page).
 pub mod account;
+pub mod api_keys;
 pub mod orgs;
 
 #[cfg(feature = "ssr")]

@@ -24,7 +24,7 @@ use {
 
 /// Parses an id from a form or path; a malformed one is as unknown as another organization's.
 #[cfg(feature = "ssr")]
-fn id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, AppError> {
+pub(super) fn id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, AppError> {
     raw.trim().parse().map_err(|_| AppError::not_found(what))
 }
 
@@ -33,7 +33,7 @@ fn id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, AppError> {
 /// before the first database call: during server rendering Leptos may drop a page's first render
 /// (and the request context with it) while its data still loads, and a lookup after that fails.
 #[cfg(feature = "ssr")]
-async fn scope(org_id: &str) -> Result<(AppState, OrgScope), AppError> {
+pub(super) async fn scope(org_id: &str) -> Result<(AppState, OrgScope), AppError> {
     let client = client().await?;
     let (app, who) = signed_in().await?;
     let org = id(org_id, "organization")?;
@@ -48,7 +48,7 @@ fn role(raw: &str) -> Result<Role, AppError> {
 
 /// An empty query parameter means "none" (a GET form sends `cursor=` as well as no cursor at all).
 #[cfg(feature = "ssr")]
-fn given(value: Option<String>) -> Option<String> {
+pub(super) fn given(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.trim().is_empty())
 }
 

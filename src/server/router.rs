@@ -40,6 +40,7 @@ pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::server::api::caller::dashboard_auth_limit))
         .layer(sessions.layer(&state.config))
         // The limit catches bodies without a length; the guard (outside it) answers declared
         // oversize bodies with the JSON error before they are read.

@@ -406,3 +406,74 @@ async fn idempotency_keys(backend: Backend) {
     app.stop().await;
 }
 both!(idempotency_keys);
+
+async fn deprecated_route_says_so(backend: Backend) {
+    let Some(app) = spawn_app(backend, Options { smtp: false, ..Options::default() }).await else { return };
+    let owner = app.client();
+    app.signup(&owner, "Olivia Owner").await;
+    let org = app.create_org(&owner, "Acme").await;
+    let id = org["id"].as_str().unwrap();
+    let old = app.post(&owner, &format!("/api/v1/organizations/{id}/invite"), json!({"email": "a@example.com"})).await;
+    assert_eq!(old.status(), StatusCode::CREATED);
+    assert_eq!(old.headers()["deprecation"], "@1764547200");
+    assert_eq!(old.headers()["sunset"], "Tue, 01 Jun 2027 00:00:00 GMT");
+    assert!(old.headers()["link"].to_str().unwrap().ends_with("/docs/guides/versioning>; rel=\"deprecation\""));
+    let new =
+        app.post(&owner, &format!("/api/v1/organizations/{id}/invitations"), json!({"email": "b@example.com"})).await;
+    assert_eq!(new.status(), StatusCode::CREATED);
+    assert!(new.headers().get("deprecation").is_none() && new.headers().get("sunset").is_none());
+    assert_eq!(new.headers()["api-version"], "1");
+    app.stop().await;
+}
+both!(deprecated_route_says_so);
+
+/// With GATEHOUSE_REDIS_URL the key's counter lives in Redis (shared by replicas) and the API
+/// answers the same way: headers, then 429 at the limit.
+async fn limits_in_redis(backend: Backend) {
+    let Some(redis_url) = crate::ratelimit::redis_url().await else { return };
+    let url = redis_url.clone();
+    let tweak = move |c: &mut gatehouse::server::config::Config| c.redis_url = Some(url);
+    let Some(app) = spawn_app(backend, Options { smtp: false, tweak: Box::new(tweak) }).await else { return };
+    let owner = app.client();
+    app.signup(&owner, "Olivia Owner").await;
+    let org = app.create_org(&owner, "Acme").await;
+    let id = org["id"].as_str().unwrap();
+    let key =
+        issue(&app, &owner, id, json!({"name": "Shared", "scopes": ["org:read"], "rate_limit_per_hour": 2})).await;
+    let (key_id, key) = (key["id"].as_str().unwrap(), key["secret"].as_str().unwrap());
+    let path = format!("/api/v1/organizations/{id}");
+    for remaining in [1, 0] {
+        let res = with_key(&app, Method::GET, &path, key).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.headers()["ratelimit"].to_str().unwrap().starts_with(&format!("\"key\";r={remaining};")));
+    }
+    let res = with_key(&app, Method::GET, &path, key).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let limiter = &app.running.as_ref().unwrap().state.limiter;
+    assert_eq!((limiter.backend(), limiter.fallbacks()), ("redis", 0));
+    let client = redis::Client::open(redis_url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let stored: bool =
+        redis::cmd("EXISTS").arg(format!("gatehouse:rl:key:{key_id}")).query_async(&mut conn).await.unwrap();
+    assert!(stored, "the key's budget is kept in Redis");
+    app.stop().await;
+}
+both!(limits_in_redis);
+
+/// The dashboard's sign-in server function shares the per-IP "auth" budget with the API's.
+async fn dashboard_login_shares_the_ip_limit(backend: Backend) {
+    let tweak = |c: &mut gatehouse::server::config::Config| {
+        c.auth_ip_quota = gatehouse::server::ratelimit::Quota::per_minute(2);
+    };
+    let Some(app) = spawn_app(backend, Options { smtp: false, tweak: Box::new(tweak) }).await else { return };
+    let client = app.client();
+    assert_eq!(app.login(&client, "nobody@example.com", "wrong password!").await.status(), StatusCode::UNAUTHORIZED);
+    let form = [("email", "nobody@example.com"), ("password", "wrong password!")];
+    let rpc = client.post(app.url("/rpc/login")).form(&form).send().await.unwrap();
+    assert_ne!(rpc.status(), StatusCode::TOO_MANY_REQUESTS, "the second attempt is within the budget");
+    let rpc = client.post(app.url("/rpc/login")).form(&form).send().await.unwrap();
+    assert_eq!(rpc.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(rpc.headers().contains_key("retry-after"));
+    app.stop().await;
+}
+both!(dashboard_login_shares_the_ip_limit);

@@ -9,5 +9,6 @@ mod errors;
 mod operations;
 mod orgs;
 mod pages;
+mod ratelimit;
 mod rpc_orgs;
 mod sessions;

@@ -31,10 +31,37 @@ use std::{
 /// The major version every response names in `API-Version`.
 pub const API_VERSION: &str = "1";
 
+/// An operation on its way out: answers carry `Deprecation` (RFC 9745), `Sunset` (RFC 8594) and
+/// a `Link` to the versioning guide. Mark its handler `deprecated` in the OpenAPI document too (a
+/// test checks both lists agree).
+pub struct Deprecation {
+    pub method: &'static str,
+    /// The route as axum matched it, under /api/v1.
+    pub route: &'static str,
+    /// When it was deprecated, Unix seconds.
+    pub since: i64,
+    /// When it stops working, as an HTTP date.
+    pub sunset: &'static str,
+}
+
+pub const DEPRECATIONS: &[Deprecation] = &[Deprecation {
+    method: "POST",
+    route: "/api/v1/organizations/{org}/invite",
+    since: 1_764_547_200, // 2025-12-01
+    sunset: "Tue, 01 Jun 2027 00:00:00 GMT",
+}];
+
+fn deprecation_of(method: &axum::http::Method, route: &str) -> Option<&'static Deprecation> {
+    DEPRECATIONS.iter().find(|d| d.method == method.as_str() && d.route == route)
+}
+
 /// The limits checked for one request, filled by the gate and by `InOrg`, read back when the
 /// response leaves so it can carry the `RateLimit` headers.
 #[derive(Clone, Default)]
-struct Limits(Arc<Mutex<Vec<(&'static str, Quota, Decision)>>>);
+struct Limits(Arc<Mutex<Vec<Checked>>>);
+
+/// One limit applied: its name in the headers, the quota, and what it decided.
+type Checked = (&'static str, Quota, Decision);
 
 /// The organization a signed-in person's request counted against, for metering.
 #[derive(Clone, Default)]
@@ -52,6 +79,23 @@ fn is_sensitive(path: &str) -> bool {
         path,
         "/auth/login" | "/auth/signup" | "/auth/forgot-password" | "/auth/reset-password" | "/invitations/accept"
     )
+}
+
+/// The dashboard's server functions for the same operations share the `"auth"` budget.
+const SENSITIVE_RPC: [&str; 5] =
+    ["/rpc/signup", "/rpc/login", "/rpc/forgot_password", "/rpc/reset_password", "/rpc/accept_invitation"];
+
+/// The per-IP `"auth"` limit for the dashboard's sign-in, sign-up, reset and invitation server
+/// functions (their /api/v1 twins are limited by `gate`).
+pub async fn dashboard_auth_limit(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    if SENSITIVE_RPC.contains(&req.uri().path()) {
+        let client = ClientMeta::from_parts(&req_parts(&req));
+        let decision = app.limiter.check(&format!("ip-auth:{}", client.ip_key()), app.config.auth_ip_quota).await;
+        if !decision.allowed {
+            return rate_limited(decision).into_response();
+        }
+    }
+    next.run(req).await
 }
 
 fn hourly(limit: i64) -> Quota {
@@ -95,11 +139,24 @@ pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> 
             return finish(response, &limits);
         }
     }
+    let deprecation = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .and_then(|route| deprecation_of(req.method(), route.as_str()));
     req.extensions_mut().insert(caller.clone());
     req.extensions_mut().insert(limits.clone());
     req.extensions_mut().insert(metered.clone());
-    let response = next.run(req).await;
+    let mut response = next.run(req).await;
     meter(&app, &caller, &metered, response.status().as_u16());
+    if let Some(deprecation) = deprecation {
+        let headers = response.headers_mut();
+        headers.insert("deprecation", HeaderValue::from_str(&format!("@{}", deprecation.since)).expect("ascii"));
+        headers.insert("sunset", HeaderValue::from_static(deprecation.sunset));
+        let link = format!("<{}>; rel=\"deprecation\"", app.config.link("/docs/guides/versioning"));
+        if let Ok(link) = HeaderValue::from_str(&link) {
+            headers.insert(header::LINK, link);
+        }
+    }
     finish(response, &limits)
 }
 

@@ -78,8 +78,13 @@ fn sort_keys(value: serde_json::Value) -> serde_json::Value {
 
 /// What applies to every operation rather than to one handler: the API rate limits answer 429.
 pub(super) fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
-    for item in api.paths.paths.values_mut() {
-        for operation in operations_mut(item) {
+    for (path, item) in api.paths.paths.iter_mut() {
+        for (method, operation) in methods_mut(item) {
+            // One list says what is deprecated: the gate sends the headers, the document marks it.
+            let route = format!("/api/v1{path}");
+            if super::caller::DEPRECATIONS.iter().any(|d| d.method == method && d.route == route) {
+                operation.deprecated = Some(utoipa::openapi::Deprecated::True);
+            }
             operation.responses.responses.entry("429".to_owned()).or_insert_with(|| {
                 ResponseBuilder::new()
                     .description(
@@ -100,24 +105,42 @@ pub(super) fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::Open
                     .build()
                     .into()
             });
+            for response in operation.responses.responses.values_mut() {
+                if let utoipa::openapi::RefOr::T(response) = response {
+                    for (name, description) in COMMON_HEADERS {
+                        let header = HeaderBuilder::new()
+                            .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                            .description(Some(description))
+                            .build();
+                        response.headers.entry(name.to_owned()).or_insert(header.into());
+                    }
+                }
+            }
         }
     }
     api
 }
 
-pub(super) fn operations_mut(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+/// Headers on every /api/v1 response (see the versioning and rate-limits guides).
+const COMMON_HEADERS: [(&str, &str); 3] = [
+    ("API-Version", "The API's major version: `1`."),
+    ("RateLimit-Policy", "Every limit applied to this request, e.g. `\"key\";q=1000;w=3600, \"org\";q=1000;w=3600`."),
+    ("RateLimit", "The limit closest to running out: remaining requests and seconds until it is full again, e.g. `\"key\";r=998;t=4`."),
+];
+
+fn methods_mut(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = (&'static str, &mut Operation)> {
     [
-        item.get.as_mut(),
-        item.put.as_mut(),
-        item.post.as_mut(),
-        item.delete.as_mut(),
-        item.options.as_mut(),
-        item.head.as_mut(),
-        item.patch.as_mut(),
-        item.trace.as_mut(),
+        ("GET", item.get.as_mut()),
+        ("PUT", item.put.as_mut()),
+        ("POST", item.post.as_mut()),
+        ("DELETE", item.delete.as_mut()),
+        ("OPTIONS", item.options.as_mut()),
+        ("HEAD", item.head.as_mut()),
+        ("PATCH", item.patch.as_mut()),
+        ("TRACE", item.trace.as_mut()),
     ]
     .into_iter()
-    .flatten()
+    .filter_map(|(method, operation)| Some((method, operation?)))
 }
 
 /// The two ways to authenticate: the browser's session cookie, or an API key as a bearer token
@@ -202,6 +225,26 @@ mod tests {
 
     fn spec_json() -> Value {
         serde_json::to_value(spec()).unwrap()
+    }
+
+    /// Every deprecation names a real operation (a typo would silently deprecate nothing), and
+    /// the document marks exactly those.
+    #[test]
+    fn deprecations_name_real_operations() {
+        let spec = spec_json();
+        let mut marked: Vec<(String, String)> = operations(&spec)
+            .into_iter()
+            .filter(|(_, _, op)| op["deprecated"] == true)
+            .map(|(method, path, _)| (method.to_uppercase(), format!("/api/v1{path}")))
+            .collect();
+        let mut listed: Vec<(String, String)> = crate::server::api::caller::DEPRECATIONS
+            .iter()
+            .map(|d| (d.method.to_owned(), d.route.to_owned()))
+            .collect();
+        marked.sort();
+        listed.sort();
+        assert!(!listed.is_empty());
+        assert_eq!(marked, listed);
     }
 
     fn operations(spec: &Value) -> Vec<(String, String, Value)> {

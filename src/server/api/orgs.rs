@@ -39,8 +39,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(change_member, remove_member))
         .routes(routes!(transfer_ownership))
         .routes(routes!(leave))
-        .routes(routes!(invite))
-        .routes(routes!(list_invitations))
+        .routes(routes!(invite, list_invitations))
+        .routes(routes!(invite_deprecated))
         .routes(routes!(revoke_invitation))
         .routes(routes!(resend_invitation))
         .routes(routes!(accept_invitation))
@@ -472,7 +472,7 @@ struct InviteBody {
 /// exceed `max_users`. Requires `invitations:write`.
 #[utoipa::path(
     post,
-    path = "/organizations/{org}/invite",
+    path = "/organizations/{org}/invitations",
     operation_id = "createInvitation",
     tag = "invitations",
     security(("session" = []), ("api_key" = ["invitations:write"])),
@@ -498,6 +498,39 @@ async fn invite(
 ) -> Result<(StatusCode, Json<IssuedInvitation>), AppError> {
     let issued = invitations::invite(&app, &scope, &body.email, body.role, body.expires_in_days).await?;
     Ok((StatusCode::CREATED, Json(issued)))
+}
+
+/// Invite someone (deprecated path)
+///
+/// The original path of `createInvitation`; it behaves the same, and every answer carries
+/// `Deprecation`, `Sunset` and `Link: rel="deprecation"` headers. Use
+/// `POST /organizations/{org}/invitations` instead. Requires `invitations:write`.
+#[utoipa::path(
+    post,
+    path = "/organizations/{org}/invite",
+    operation_id = "createInvitationDeprecated",
+    tag = "invitations",
+    security(("session" = []), ("api_key" = ["invitations:write"])),
+    extensions(("x-required-permission" = json!("invitations:write"))),
+    params(("org" = OrgId, Path, description = "The organization's id.")),
+    request_body = InviteBody,
+    responses(
+        (status = 201, description = "The invitation, with its secret `link` (as `createInvitation`).", body = IssuedInvitation),
+        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
+        (status = 401, description = "Not signed in, or the API key is not valid (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "As `createInvitation` (`permission_denied`, `api_disabled`, `insufficient_rank`).", body = ErrorBody),
+        (status = 404, description = "No such organization, or the caller is not a member of it (`not_found`).", body = ErrorBody),
+        (status = 409, description = "As `createInvitation` (`already_member`, `invitation_pending`, `limit_exceeded`).", body = ErrorBody),
+        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
+        (status = 422, description = "A field is invalid (`validation_failed`, `details.field`).", body = ErrorBody),
+    )
+)]
+async fn invite_deprecated(
+    app: State<AppState>,
+    scope: InOrg,
+    body: AppJson<InviteBody>,
+) -> Result<(StatusCode, Json<IssuedInvitation>), AppError> {
+    invite(app, scope, body).await
 }
 
 /// List invitations

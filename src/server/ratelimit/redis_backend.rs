@@ -8,8 +8,11 @@
 //! ## Degradation
 //!
 //! The connection is a `MultiplexedConnection` that this module opens itself, lazily, on the
-//! first check (so startup never blocks on Redis) and again after any failure. Every attempt —
-//! connecting included — gets [`REDIS_TIMEOUT`]. On an error or a timeout:
+//! first check (so startup never blocks on Redis) and again after any failure. Connecting runs in
+//! a background task (one at a time, up to [`CONNECT_TIMEOUT`]); a request waits for it only
+//! within its own [`REDIS_TIMEOUT`], so a slow handshake costs that one request a fallback, and
+//! when the connection arrives late the back-off is cut short. Every request to Redis — waiting
+//! for the connection included — gets [`REDIS_TIMEOUT`]. On an error or a timeout:
 //! the request is decided by the in-process store (still limited, per replica), `fallbacks` is
 //! incremented, the connection is dropped, and for [`REDIS_BACKOFF`] every request goes straight
 //! to the in-process store. Then exactly one request (a compare-and-swap on the back-off deadline)
@@ -24,10 +27,11 @@ use redis::{aio::MultiplexedConnection, AsyncConnectionConfig, Client, RedisErro
 use std::{
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
-        Mutex,
+        Arc, Mutex,
     },
     time::{Duration, Instant},
 };
+use tokio::sync::Notify;
 
 /// KEYS[1] = `gatehouse:rl:<bucket>`; ARGV = field, T (µs), tau (µs), limit.
 /// Returns `{allowed (0/1), remaining, reset µs, retry_after µs (-1 when allowed)}`, the same
@@ -61,13 +65,25 @@ if remaining > limit then remaining = limit end
 return {allowed, remaining, tat - now, retry}
 "#;
 
+/// How long a background connection attempt may take (requests never wait this long).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
 pub(crate) struct RedisStore {
+    script: Script,
+    shared: Arc<Shared>,
+}
+
+/// What the background connect task shares with requests.
+struct Shared {
     client: Client,
     config: AsyncConnectionConfig,
     conn: Mutex<Option<MultiplexedConnection>>,
-    /// Only one task connects at a time; the others wait for it (within their own timeout).
-    connecting: tokio::sync::Mutex<()>,
-    script: Script,
+    /// A connect task is running.
+    connecting: AtomicBool,
+    /// Woken when a connect task ends (either way).
+    connect_done: Notify,
+    /// Why the last connect failed.
+    connect_error: Mutex<String>,
     epoch: Instant,
     degraded: AtomicBool,
     /// While degraded: µs since `epoch` before which Redis is not tried.
@@ -75,38 +91,53 @@ pub(crate) struct RedisStore {
     fallbacks: AtomicU64,
 }
 
+impl Shared {
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_micros() as u64
+    }
+
+    fn current(&self) -> Option<MultiplexedConnection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
 impl RedisStore {
     /// Parses the URL; connects nothing.
     pub(crate) fn new(url: &str) -> Result<RedisStore, RedisError> {
         let client = Client::open(url)?;
         let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(REDIS_TIMEOUT))
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(REDIS_TIMEOUT));
         Ok(RedisStore {
-            client,
-            config,
-            conn: Mutex::new(None),
-            connecting: tokio::sync::Mutex::new(()),
             script: Script::new(GCRA_LUA),
-            epoch: Instant::now(),
-            degraded: AtomicBool::new(false),
-            retry_at: AtomicU64::new(0),
-            fallbacks: AtomicU64::new(0),
+            shared: Arc::new(Shared {
+                client,
+                config,
+                conn: Mutex::new(None),
+                connecting: AtomicBool::new(false),
+                connect_done: Notify::new(),
+                connect_error: Mutex::new(String::new()),
+                epoch: Instant::now(),
+                degraded: AtomicBool::new(false),
+                retry_at: AtomicU64::new(0),
+                fallbacks: AtomicU64::new(0),
+            }),
         })
     }
 
     pub(crate) fn fallbacks(&self) -> u64 {
-        self.fallbacks.load(Ordering::Relaxed)
+        self.shared.fallbacks.load(Ordering::Relaxed)
     }
 
     pub(crate) fn is_degraded(&self) -> bool {
-        self.degraded.load(Ordering::Relaxed)
+        self.shared.degraded.load(Ordering::Relaxed)
     }
 
     pub(crate) async fn check(&self, bucket: &str, quota: Quota, fallback: &MemoryStore) -> Decision {
         let Some(gcra) = Gcra::new(quota) else { return refuse_all(quota) };
+        let shared = &self.shared;
         if self.is_degraded() && !self.claim_probe() {
-            self.fallbacks.fetch_add(1, Ordering::Relaxed);
+            shared.fallbacks.fetch_add(1, Ordering::Relaxed);
             return fallback.check(bucket, quota);
         }
         let outcome = match tokio::time::timeout(REDIS_TIMEOUT, self.eval(bucket, quota, gcra)).await {
@@ -116,15 +147,15 @@ impl RedisStore {
         };
         match outcome {
             Ok(decision) => {
-                if self.degraded.swap(false, Ordering::Relaxed) {
+                if shared.degraded.swap(false, Ordering::Relaxed) {
                     tracing::info!("rate limiter: Redis answers again; limits are shared across replicas again");
                 }
                 decision
             }
             Err(why) => {
-                self.conn.lock().unwrap_or_else(|p| p.into_inner()).take();
-                self.retry_at.store(self.now() + REDIS_BACKOFF.as_micros() as u64, Ordering::Relaxed);
-                if !self.degraded.swap(true, Ordering::Relaxed) {
+                shared.conn.lock().unwrap_or_else(|p| p.into_inner()).take();
+                shared.retry_at.store(shared.now() + REDIS_BACKOFF.as_micros() as u64, Ordering::Relaxed);
+                if !shared.degraded.swap(true, Ordering::Relaxed) {
                     tracing::warn!(
                         "rate limiter: Redis unavailable ({why}); limiting per process until it answers \
                          (next try in {} ms)",
@@ -133,39 +164,59 @@ impl RedisStore {
                 } else {
                     tracing::debug!("rate limiter: Redis still unavailable ({why})");
                 }
-                self.fallbacks.fetch_add(1, Ordering::Relaxed);
+                shared.fallbacks.fetch_add(1, Ordering::Relaxed);
                 fallback.check(bucket, quota)
             }
         }
     }
 
-    fn now(&self) -> u64 {
-        self.epoch.elapsed().as_micros() as u64
-    }
-
-    /// While degraded: true for the one caller that gets to try Redis once the back-off is over
-    /// (it pushes the deadline on, so the rest keep falling back while it tries).
     fn claim_probe(&self) -> bool {
-        let now = self.now();
-        let at = self.retry_at.load(Ordering::Relaxed);
+        let shared = &self.shared;
+        let now = shared.now();
+        let at = shared.retry_at.load(Ordering::Relaxed);
         now >= at
-            && self
+            && shared
                 .retry_at
                 .compare_exchange(at, now + REDIS_BACKOFF.as_micros() as u64, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
     }
 
+    /// The open connection, or the outcome of a (background) connect. Cancelled by the caller's
+    /// timeout, the connect itself carries on and its connection is kept for the next request.
     async fn connection(&self) -> Result<MultiplexedConnection, RedisError> {
-        if let Some(conn) = self.conn.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+        let shared = &self.shared;
+        let done = shared.connect_done.notified();
+        tokio::pin!(done);
+        done.as_mut().enable();
+        if let Some(conn) = shared.current() {
             return Ok(conn);
         }
-        let _connecting = self.connecting.lock().await;
-        if let Some(conn) = self.conn.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-            return Ok(conn);
+        if !shared.connecting.swap(true, Ordering::AcqRel) {
+            // A connect may have finished between the look above and winning the flag.
+            if let Some(conn) = shared.current() {
+                shared.connecting.store(false, Ordering::Release);
+                shared.connect_done.notify_waiters();
+                return Ok(conn);
+            }
+            let shared = Arc::clone(shared);
+            tokio::spawn(async move {
+                match shared.client.get_multiplexed_async_connection_with_config(&shared.config).await {
+                    Ok(conn) => {
+                        *shared.conn.lock().unwrap_or_else(|p| p.into_inner()) = Some(conn);
+                        // Arrived after its request gave up: let the next request try at once.
+                        shared.retry_at.store(0, Ordering::Relaxed);
+                    }
+                    Err(e) => *shared.connect_error.lock().unwrap_or_else(|p| p.into_inner()) = e.to_string(),
+                }
+                shared.connecting.store(false, Ordering::Release);
+                shared.connect_done.notify_waiters();
+            });
         }
-        let conn = self.client.get_multiplexed_async_connection_with_config(&self.config).await?;
-        *self.conn.lock().unwrap_or_else(|p| p.into_inner()) = Some(conn.clone());
-        Ok(conn)
+        done.await;
+        shared.current().ok_or_else(|| {
+            let why = shared.connect_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            RedisError::from((redis::ErrorKind::Io, "could not connect", why))
+        })
     }
 
     async fn eval(&self, bucket: &str, quota: Quota, gcra: Gcra) -> Result<Decision, RedisError> {

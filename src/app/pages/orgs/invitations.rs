@@ -1,7 +1,7 @@
 //! `/orgs/:id/invitations`: inviting people by email, and the invitations sent so far.
 use super::{
-    can, latest_error, one_at_a_time, org_page, page_link, set_status, use_org_id, when, Pager, RowAction, Section,
-    SectionError,
+    can, latest_error, one_at_a_time, org_page, page_link, set_status, use_org_id, when, CopyField, Pager, RowAction,
+    Section, SectionError,
 };
 use crate::app::components::form::{ActionError, Field, FormAlert};
 use crate::rpc::orgs::{invitations, Invite, ResendInvitation, RevokeInvitation};
@@ -135,36 +135,13 @@ fn RoleSelect(roles: Vec<Role>, default: Role, error: ActionError) -> impl IntoV
 /// The link of an invitation just sent, to pass on another way than email. Shown once.
 #[component]
 fn IssuedLink(issued: IssuedInvitation) -> impl IntoView {
-    let copied = RwSignal::new(false);
-    let link = issued.link.clone();
     view! {
         <div class="issued" role="status">
             <p>{format!("Invitation sent to {}. You can also share this link with them yourself: it works once and expires {}.",
                 issued.invitation.email, when(issued.invitation.expires_at))}</p>
-            <div class="copy-row">
-                <label for="invite-link" class="visually-hidden">"Invitation link"</label>
-                <input id="invite-link" type="text" readonly value=issued.link.clone() on:focus=|ev| {
-                    event_target::<leptos::web_sys::HtmlInputElement>(&ev).select();
-                }/>
-                <button type="button" class="button secondary" on:click=move |_| copied.set(copy_to_clipboard(&link))>
-                    {move || if copied.get() { "Copied" } else { "Copy link" }}
-                </button>
-            </div>
+            <CopyField id="invite-link" label="Invitation link" value=issued.link button="Copy link"/>
         </div>
     }
-}
-
-/// `navigator.clipboard.writeText(text)`, looked up at run time (web-sys is built without its
-/// Clipboard bindings). False when the browser offers no clipboard here.
-fn copy_to_clipboard(text: &str) -> bool {
-    use leptos::wasm_bindgen::{JsCast, JsValue};
-    use leptos::web_sys::js_sys::{Function, Reflect};
-    let get =
-        |target: &JsValue, key: &str| Reflect::get(target, &JsValue::from_str(key)).ok().filter(|v| !v.is_undefined());
-    let Some(window) = leptos::web_sys::window() else { return false };
-    let Some(clipboard) = get(&window.into(), "navigator").and_then(|n| get(&n, "clipboard")) else { return false };
-    let Some(write) = get(&clipboard, "writeText").and_then(|f| f.dyn_into::<Function>().ok()) else { return false };
-    write.call1(&clipboard, &JsValue::from_str(text)).is_ok()
 }
 
 #[component]

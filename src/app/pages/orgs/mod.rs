@@ -1,6 +1,7 @@
 //! `/orgs` and `/orgs/:id/...`: the organizations of the signed-in user. Every page of one
 //! organization shares a frame (its name, colour, the user's role and a sub-navigation) and shows
 //! only the controls the user's permissions allow; the server refuses the rest anyway.
+pub mod api_keys;
 pub mod audit;
 pub mod invitations;
 pub mod invite;
@@ -8,6 +9,7 @@ pub mod list;
 pub mod members;
 pub mod overview;
 pub mod settings;
+pub mod usage;
 
 use crate::app::{
     components::{form::ActionError, layout::Notice},
@@ -32,12 +34,21 @@ pub enum Section {
     Members,
     Invitations,
     Audit,
+    ApiKeys,
+    Usage,
     Settings,
 }
 
 impl Section {
-    const ALL: [Section; 5] =
-        [Section::Overview, Section::Members, Section::Invitations, Section::Audit, Section::Settings];
+    const ALL: [Section; 7] = [
+        Section::Overview,
+        Section::Members,
+        Section::Invitations,
+        Section::Audit,
+        Section::ApiKeys,
+        Section::Usage,
+        Section::Settings,
+    ];
 
     fn label(self) -> &'static str {
         match self {
@@ -45,6 +56,8 @@ impl Section {
             Section::Members => "Members",
             Section::Invitations => "Invitations",
             Section::Audit => "Audit log",
+            Section::ApiKeys => "API keys",
+            Section::Usage => "Usage",
             Section::Settings => "Settings",
         }
     }
@@ -55,6 +68,8 @@ impl Section {
             Section::Members => "/members",
             Section::Invitations => "/invitations",
             Section::Audit => "/audit",
+            Section::ApiKeys => "/api-keys",
+            Section::Usage => "/usage",
             Section::Settings => "/settings",
         }
     }
@@ -62,9 +77,10 @@ impl Section {
     /// Members is always listed: it is also where one leaves the organization.
     fn shown_to(self, org: &Organization) -> bool {
         match self {
-            Section::Overview | Section::Members => true,
+            Section::Overview | Section::Members | Section::Usage => true,
             Section::Invitations => can(org, Permission::InvitationsWrite),
             Section::Audit => can(org, Permission::AuditRead),
+            Section::ApiKeys => can(org, Permission::ApiKeysWrite),
             Section::Settings => can(org, Permission::OrgWrite),
         }
     }
@@ -279,7 +295,7 @@ pub fn OptionalField(
     label: &'static str,
     #[prop(default = "text")] kind: &'static str,
     #[prop(optional, into)] value: Option<String>,
-    #[prop(optional)] hint: &'static str,
+    #[prop(optional, into)] hint: String,
     #[prop(optional)] placeholder: &'static str,
     error: ActionError,
 ) -> impl IntoView {
@@ -291,7 +307,7 @@ pub fn OptionalField(
     view! {
         <div class="field">
             <label for=id.clone()>{label}</label>
-            {(!hint.is_empty()).then(|| view! { <p id=hint_id class="hint">{hint}</p> })}
+            {(!hint.is_empty()).then(|| view! { <p id=hint_id class="hint">{hint.clone()}</p> })}
             <input id=id type=kind name=name value=value placeholder=placeholder aria-describedby=described_by
                 aria-invalid=move || field_error().is_some().to_string()/>
             {move || field_error().map(|m| view! { <p id=error_id.clone() class="field-error" role="alert">{m}</p> })}
@@ -317,6 +333,37 @@ pub fn page_link(base: &str, cursor: &str) -> String {
 
 pub fn when(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// A read-only text to copy (a link or secret shown once), selected on focus, with a copy button.
+#[component]
+pub fn CopyField(id: &'static str, label: &'static str, value: String, button: &'static str) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let text = value.clone();
+    view! {
+        <div class="copy-row">
+            <label for=id class="visually-hidden">{label}</label>
+            <input id=id type="text" readonly value=value on:focus=|ev| {
+                event_target::<leptos::web_sys::HtmlInputElement>(&ev).select();
+            }/>
+            <button type="button" class="button secondary" on:click=move |_| copied.set(copy_to_clipboard(&text))>
+                {move || if copied.get() { "Copied" } else { button }}
+            </button>
+        </div>
+    }
+}
+
+/// `navigator.clipboard.writeText(text)`, looked up at run time (web-sys is built without its
+/// Clipboard bindings). False when the browser offers no clipboard here.
+fn copy_to_clipboard(text: &str) -> bool {
+    use leptos::wasm_bindgen::{JsCast, JsValue};
+    use leptos::web_sys::js_sys::{Function, Reflect};
+    let get =
+        |target: &JsValue, key: &str| Reflect::get(target, &JsValue::from_str(key)).ok().filter(|v| !v.is_undefined());
+    let Some(window) = leptos::web_sys::window() else { return false };
+    let Some(clipboard) = get(&window.into(), "navigator").and_then(|n| get(&n, "clipboard")) else { return false };
+    let Some(write) = get(&clipboard, "writeText").and_then(|f| f.dyn_into::<Function>().ok()) else { return false };
+    write.call1(&clipboard, &JsValue::from_str(text)).is_ok()
 }
 
 /// "First page" when not on it, "Next page" when there is one.

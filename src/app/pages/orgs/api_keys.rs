@@ -1,0 +1,210 @@
+//! `/orgs/:id/api-keys`: issuing keys (the secret is shown once), rolling and revoking them.
+use super::{
+    can, latest_error, one_at_a_time, org_page, page_link, set_status, use_org_id, when, CopyField, OptionalField,
+    Pager, RowAction, Section, SectionError,
+};
+use crate::app::components::form::{ActionError, Field, FormAlert};
+use crate::rpc::api_keys::{api_keys, CreateApiKey, RevokeApiKey, RollApiKey};
+use crate::shared::{
+    api_keys::{ApiKey, ApiKeyStatus, IssuedApiKey},
+    ids::OrgId,
+    org::Organization,
+    roles::Permission,
+};
+use leptos::{html, prelude::*};
+use leptos_router::hooks::use_query_map;
+
+#[component]
+pub fn OrgApiKeysPage() -> impl IntoView {
+    org_page(Section::ApiKeys, "API keys", |org| {
+        if can(&org, Permission::ApiKeysWrite) {
+            view! { <ApiKeys org/> }.into_any()
+        } else {
+            set_status(403);
+            view! { <p class="alert" role="alert">"Your role here does not include managing API keys."</p> }.into_any()
+        }
+    })
+}
+
+#[component]
+fn ApiKeys(org: Organization) -> impl IntoView {
+    let id = use_org_id();
+    let query = use_query_map();
+    let cursor = move || query.read().get("cursor").filter(|c| !c.is_empty());
+    let create = ServerAction::<CreateApiKey>::new();
+    let roll = ServerAction::<RollApiKey>::new();
+    let revoke = ServerAction::<RevokeApiKey>::new();
+    one_at_a_time(vec![RowAction::of(create), RowAction::of(roll), RowAction::of(revoke)]);
+    let row_error = latest_error(vec![RowAction::of(roll), RowAction::of(revoke)]);
+    let list = Resource::new(
+        move || (id.get(), cursor(), create.version().get(), roll.version().get(), revoke.version().get()),
+        |(id, cursor, ..)| api_keys(id, cursor),
+    );
+    let rolled = roll.value();
+    let first = format!("/orgs/{}/api-keys", org.id);
+    let list_view = move || {
+        let first = first.clone();
+        Suspend::new(async move {
+            match list.await {
+                Ok(page) if page.data.is_empty() && cursor().is_none() => {
+                    view! { <p class="empty">"No API keys yet."</p> }.into_any()
+                }
+                Ok(page) => {
+                    let rows = page.data.into_iter().map(|key| view! { <KeyRow key roll revoke/> }).collect_view();
+                    let next = page.next_cursor.map(|c| page_link(&format!("{first}?"), &c));
+                    view! {
+                        <table class="table">
+                            <thead><tr>
+                                <th scope="col">"Name"</th><th scope="col">"Key"</th><th scope="col">"Scopes"</th>
+                                <th scope="col">"Status"</th><th scope="col">"Last used"</th><th scope="col">"Requests"</th>
+                                <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                            </tr></thead>
+                            <tbody>{rows}</tbody>
+                        </table>
+                        <Pager label="API key pages" first on_first=cursor().is_none() next/>
+                    }
+                    .into_any()
+                }
+                Err(error) => view! { <SectionError error/> }.into_any(),
+            }
+        })
+    };
+    view! {
+        <CreateKeyForm org_id=org.id permissions=org.my_permissions.clone() limit=org.limits.max_api_calls_per_hour create/>
+        <section class="card" aria-labelledby="keys-heading">
+            <h2 id="keys-heading">"Keys"</h2>
+            <p>"Send a key as " <code>"Authorization: Bearer gk_live_…"</code> ". Try it in the "
+                <a href="/docs/api" rel="external">"API playground"</a> "."</p>
+            <FormAlert error=row_error fields=Vec::new()/>
+            {move || rolled.get().and_then(Result::ok).map(|issued| view! { <Secret issued/> })}
+            <Transition fallback=|| view! { <p class="empty">"Loading keys…"</p> }>{list_view}</Transition>
+        </section>
+    }
+}
+
+#[component]
+fn CreateKeyForm(
+    org_id: OrgId,
+    permissions: Vec<Permission>,
+    limit: i64,
+    create: ServerAction<CreateApiKey>,
+) -> impl IntoView {
+    let value = create.value();
+    let error: ActionError = Signal::derive(move || value.get().and_then(Result::err));
+    let issued = move || value.get().and_then(Result::ok);
+    let form = NodeRef::<html::Form>::new();
+    Effect::new(move |_| {
+        if matches!(value.get(), Some(Ok(_))) {
+            if let Some(form) = form.get() {
+                form.reset();
+            }
+        }
+    });
+    let scope_error = move || error.get().filter(|e| e.field() == Some("scopes")).map(|e| e.message);
+    let boxes = permissions
+        .into_iter()
+        .map(|p| {
+            let id = format!("scope-{}", p.as_str().replace(':', "-"));
+            let label_for = id.clone();
+            let checked = matches!(p, Permission::OrgRead);
+            view! {
+                <label class="check" for=label_for>
+                    <input type="checkbox" id=id name=format!("scopes[{}]", p.as_str()) value="on" checked=checked/>
+                    <code>{p.as_str()}</code>
+                </label>
+            }
+        })
+        .collect_view();
+    let limit_hint = format!("Leave empty for the organization's limit ({limit} per hour).");
+    view! {
+        <section class="card" aria-labelledby="new-key-heading">
+            <h2 id="new-key-heading">"Create a key"</h2>
+            <ActionForm action=create node_ref=form attr:class="key-form">
+                <FormAlert error fields=vec!["name", "scopes", "expires_on", "rate_limit_per_hour"]/>
+                <input type="hidden" name="org_id" value=org_id.to_string()/>
+                <Field name="name" label="Name" autocomplete="off" error/>
+                <fieldset class="field" aria-describedby="scopes-error">
+                    <legend>"Scopes"</legend>
+                    <p class="hint">"A key can do only what you can do yourself."</p>
+                    <div class="checks">{boxes}</div>
+                    {move || scope_error().map(|m| view! { <p id="scopes-error" class="field-error" role="alert">{m}</p> })}
+                </fieldset>
+                <OptionalField name="expires_on" label="Expires on (optional)" kind="date" error/>
+                <OptionalField name="rate_limit_per_hour" label="Requests per hour (optional)" kind="number"
+                    hint=limit_hint error/>
+                <button type="submit" class="button">"Create key"</button>
+            </ActionForm>
+            {move || issued().map(|issued| view! { <Secret issued/> })}
+        </section>
+    }
+}
+
+/// A key's secret, right after it was issued or rolled: the only time it is shown.
+#[component]
+fn Secret(issued: IssuedApiKey) -> impl IntoView {
+    view! {
+        <div class="issued" role="status">
+            <p><strong>{format!("Copy the secret of “{}” now.", issued.key.name)}</strong>
+                " It is not stored and will not be shown again."</p>
+            <CopyField id="api-key-secret" label="API key secret" value=issued.secret button="Copy key"/>
+        </div>
+    }
+}
+
+#[component]
+fn KeyRow(key: ApiKey, roll: ServerAction<RollApiKey>, revoke: ServerAction<RevokeApiKey>) -> impl IntoView {
+    let (status, class) = match key.status {
+        ApiKeyStatus::Active => ("Active", "status-accepted"),
+        ApiKeyStatus::Expired => ("Expired", "status-expired"),
+        ApiKeyStatus::Revoked => ("Revoked", "status-revoked"),
+    };
+    let scopes = key.scopes.iter().map(|s| view! { <code class="scope">{s.as_str()}</code> " " }).collect_view();
+    let last_used = key.last_used_at.map(when).unwrap_or_else(|| "Never".to_owned());
+    let expires = key.expires_at.map(|at| format!("Expires {}", when(at)));
+    let grace = key.previous_secret_expires_at.map(|at| format!("Old secret works until {}", when(at)));
+    let (org_id, id) = (key.organization_id.to_string(), key.id.to_string());
+    let (org_id2, id2) = (org_id.clone(), id.clone());
+    let actions = (key.status != ApiKeyStatus::Revoked).then(|| {
+        view! {
+            <div class="row-actions">
+                <details class="confirm">
+                    <summary class="button secondary small" role="button">"Roll"</summary>
+                    <ActionForm action=roll>
+                        <input type="hidden" name="org_id" value=org_id/>
+                        <input type="hidden" name="key_id" value=id/>
+                        <label for=format!("grace-{}", key.id)>"Old secret keeps working for"</label>
+                        <select id=format!("grace-{}", key.id) name="grace_hours">
+                            <option value="0">"No time: stop it now"</option>
+                            <option value="1">"1 hour"</option>
+                            <option value="24" selected>"24 hours"</option>
+                            <option value="168">"7 days"</option>
+                        </select>
+                        <button type="submit" class="button small">"Roll key"</button>
+                    </ActionForm>
+                </details>
+                <details class="confirm">
+                    <summary class="button secondary small" role="button">"Revoke"</summary>
+                    <p>{format!("“{}” stops working at once, everywhere.", key.name)}</p>
+                    <ActionForm action=revoke>
+                        <input type="hidden" name="org_id" value=org_id2/>
+                        <input type="hidden" name="key_id" value=id2/>
+                        <button type="submit" class="button danger small">"Yes, revoke"</button>
+                    </ActionForm>
+                </details>
+            </div>
+        }
+    });
+    view! {
+        <tr>
+            <td>{key.name.clone()}
+                {expires.map(|e| view! { <br/><small>{e}</small> })}
+                {grace.map(|g| view! { <br/><small>{g}</small> })}</td>
+            <td><code>{format!("{}…", key.key_prefix)}</code></td>
+            <td>{scopes}</td>
+            <td><span class=format!("badge {class}")>{status}</span></td>
+            <td class="nowrap">{last_used}</td>
+            <td>{key.total_requests}</td>
+            <td>{actions}</td>
+        </tr>
+    }
+}

@@ -1,0 +1,107 @@
+//! Server functions for the API keys and usage pages.
+use crate::shared::{
+    account::Page,
+    api_keys::{ApiKey, IssuedApiKey, UsageReport},
+    error::AppError,
+};
+use leptos::prelude::*;
+use std::collections::HashMap;
+
+#[cfg(feature = "ssr")]
+use {
+    super::orgs::{given, id, scope},
+    super::ssr::{go, respond},
+    crate::server::service::{api_keys, usage},
+};
+
+#[server(prefix = "/rpc", endpoint = "api_keys")]
+pub async fn api_keys(org_id: String, cursor: Option<String>) -> Result<Page<ApiKey>, AppError> {
+    respond(
+        async {
+            let (app, scope) = scope(&org_id).await?;
+            api_keys::list(&app, &scope, given(cursor).as_deref(), None).await
+        }
+        .await,
+    )
+}
+
+/// A number typed in a form; empty means "not set".
+#[cfg(feature = "ssr")]
+fn optional_number(raw: Option<String>, field: &str) -> Result<Option<i64>, AppError> {
+    given(raw)
+        .map(|v| v.trim().parse().map_err(|_| AppError::invalid_field(field, "Enter a whole number.")))
+        .transpose()
+}
+
+/// Issues a key. `scopes` comes from checkboxes named `scopes[org:read]`; `expires_on` is a date
+/// (`YYYY-MM-DD`, the key stops at the start of that day, UTC).
+#[server(prefix = "/rpc", endpoint = "create_api_key")]
+pub async fn create_api_key(
+    org_id: String,
+    name: String,
+    scopes: Option<HashMap<String, String>>,
+    expires_on: Option<String>,
+    rate_limit_per_hour: Option<String>,
+) -> Result<IssuedApiKey, AppError> {
+    respond(
+        async {
+            let (app, scope) = scope(&org_id).await?;
+            let expires_at = given(expires_on)
+                .map(|day| {
+                    chrono::NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d")
+                        .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+                        .map_err(|_| AppError::invalid_field("expires_on", "Enter a date as YYYY-MM-DD."))
+                })
+                .transpose()?;
+            let mut scopes: Vec<String> = scopes.unwrap_or_default().into_keys().collect();
+            scopes.sort();
+            let new = api_keys::NewKey {
+                name,
+                scopes,
+                expires_at,
+                rate_limit_per_hour: optional_number(rate_limit_per_hour, "rate_limit_per_hour")?,
+            };
+            let issued = api_keys::create(&app, &scope, new).await?;
+            go(&format!("/orgs/{org_id}/api-keys?notice=api_key_created"))?;
+            Ok(issued)
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc", endpoint = "roll_api_key")]
+pub async fn roll_api_key(org_id: String, key_id: String, grace_hours: String) -> Result<IssuedApiKey, AppError> {
+    respond(
+        async {
+            let (app, scope) = scope(&org_id).await?;
+            let grace = optional_number(Some(grace_hours), "grace_period_hours")?;
+            let issued = api_keys::roll(&app, &scope, id(&key_id, "API key")?, grace).await?;
+            go(&format!("/orgs/{org_id}/api-keys?notice=api_key_rolled"))?;
+            Ok(issued)
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc", endpoint = "revoke_api_key")]
+pub async fn revoke_api_key(org_id: String, key_id: String) -> Result<(), AppError> {
+    respond(
+        async {
+            let (app, scope) = scope(&org_id).await?;
+            api_keys::revoke(&app, &scope, id(&key_id, "API key")?).await?;
+            go(&format!("/orgs/{org_id}/api-keys?notice=api_key_revoked"))
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc", endpoint = "usage")]
+pub async fn usage(org_id: String, hours: Option<i64>) -> Result<UsageReport, AppError> {
+    respond(
+        async {
+            let (app, scope) = scope(&org_id).await?;
+            usage::report(&app, &scope, hours).await
+        }
+        .await,
+    )
+}
