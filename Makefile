@@ -9,7 +9,7 @@ WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/version =
 GATEHOUSE_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export GATEHOUSE_TEST_POSTGRES_URL
 
-.PHONY: run build test bench openapi tools system-deps node-deps services lint unit e2e clean
+.PHONY: run build test bench openapi sdk sdk-check sdk-test sdk-node-deps tools system-deps node-deps services lint unit e2e clean
 
 ## run: build the release binary and assets, then serve http://127.0.0.1:3000 on data/gatehouse.db
 run: build
@@ -19,8 +19,8 @@ run: build
 build: tools node-deps
 	cargo leptos build --release
 
-## test: formatting, lints for both features, unit + integration tests (SQLite and Postgres), e2e
-test: tools system-deps node-deps services lint unit build e2e
+## test: formatting, lints for both features, unit + integration tests (SQLite and Postgres), e2e, SDKs
+test: tools system-deps node-deps services lint unit build e2e sdk-test
 
 lint:
 	cargo fmt --check
@@ -45,6 +45,26 @@ bench: tools services
 openapi:
 	cargo run --quiet --features ssr --bin gatehouse -- openapi > docs/openapi.json.tmp
 	mv docs/openapi.json.tmp docs/openapi.json
+
+## sdk: regenerate sdk/typescript/src/schema.d.ts and sdk/rust/src/generated.rs from docs/openapi.json
+## (generators are installed into sdk/typescript/node_modules and sdk/.tools when missing)
+sdk: sdk-node-deps
+	cd sdk/typescript && node_modules/.bin/openapi-typescript ../../docs/openapi.json -o src/schema.d.ts
+	sdk/rust/codegen/generate.sh
+
+## sdk-check: fail when either SDK's generated code differs from what docs/openapi.json gives (runs both generators)
+sdk-check: sdk-node-deps
+	cd sdk/typescript && npm run --silent check-drift
+	sdk/rust/codegen/generate.sh --check
+
+## sdk-test: drift checks, tsc, then both SDKs against target/release/gatehouse (built by `make build`)
+sdk-test: sdk-node-deps
+	cd sdk/typescript && npm run --silent check-drift && node_modules/.bin/tsc --noEmit
+	sdk/rust/codegen/generate.sh --check-spec
+	sdk/run-live-tests.sh target/release/gatehouse
+
+sdk-node-deps:
+	@[ -x sdk/typescript/node_modules/.bin/openapi-typescript ] && [ -x sdk/typescript/node_modules/.bin/tsx ] || (cd sdk/typescript && npm ci --no-audit --no-fund)
 
 ## tools: Rust toolchain pieces cargo-leptos needs (each skipped when already present)
 tools:
