@@ -11,6 +11,14 @@ async fn issue(app: &TestApp, owner: &Client, org: &str, body: Value) -> Value {
     res.json().await.unwrap()
 }
 
+/// A signed-up owner (their client) and the id of a new organization "Acme".
+async fn owner_with_org(app: &TestApp) -> (Client, String) {
+    let owner = app.client();
+    app.signup(&owner, "Olivia Owner").await;
+    let org = app.create_org(&owner, "Acme").await;
+    (owner, org["id"].as_str().unwrap().to_owned())
+}
+
 /// A request with `Authorization: Bearer <key>` and no cookies.
 fn with_key(app: &TestApp, method: Method, path: &str, key: &str) -> RequestBuilder {
     Client::new().request(method, app.url(path)).bearer_auth(key)
@@ -18,10 +26,8 @@ fn with_key(app: &TestApp, method: Method, path: &str, key: &str) -> RequestBuil
 
 async fn lifecycle(backend: Backend) {
     let Some(app) = spawn_app(backend, Options { smtp: false, ..Options::default() }).await else { return };
-    let owner = app.client();
-    app.signup(&owner, "Olivia Owner").await;
-    let org = app.create_org(&owner, "Acme").await;
-    let id = org["id"].as_str().unwrap();
+    let (owner, id) = owner_with_org(&app).await;
+    let id = id.as_str();
 
     let issued = issue(&app, &owner, id, json!({"name": "CI", "scopes": ["members:read", "org:read"]})).await;
     let secret = issued["secret"].as_str().unwrap();
@@ -125,10 +131,8 @@ both!(lifecycle);
 
 async fn refusals_look_alike(backend: Backend) {
     let Some(app) = spawn_app(backend, Options { smtp: false, ..Options::default() }).await else { return };
-    let owner = app.client();
-    app.signup(&owner, "Olivia Owner").await;
-    let org = app.create_org(&owner, "Acme").await;
-    let id = org["id"].as_str().unwrap();
+    let (owner, id) = owner_with_org(&app).await;
+    let id = id.as_str();
     let path = format!("/api/v1/organizations/{id}");
     let fresh = issue(&app, &owner, id, json!({"name": "Later", "scopes": ["org:read"]})).await;
     let fresh = fresh["secret"].as_str().unwrap();
@@ -213,10 +217,8 @@ both!(isolation_and_switch);
 /// Each single-scope key reaches exactly the endpoint that needs its scope.
 async fn scope_matrix(backend: Backend) {
     let Some(app) = spawn_app(backend, Options { smtp: false, ..Options::default() }).await else { return };
-    let owner = app.client();
-    app.signup(&owner, "Olivia Owner").await;
-    let org = app.create_org(&owner, "Acme").await;
-    let id = org["id"].as_str().unwrap();
+    let (owner, id) = owner_with_org(&app).await;
+    let id = id.as_str();
     let endpoints: [(&str, Method, String, Option<Value>); 6] = [
         ("org:read", Method::GET, format!("/api/v1/organizations/{id}"), None),
         ("org:write", Method::PATCH, format!("/api/v1/organizations/{id}"), Some(json!({"primary_color": "#123456"}))),
@@ -244,10 +246,8 @@ both!(scope_matrix);
 
 async fn roll_and_grace(backend: Backend) {
     let Some(app) = spawn_app(backend, Options { smtp: false, ..Options::default() }).await else { return };
-    let owner = app.client();
-    app.signup(&owner, "Olivia Owner").await;
-    let org = app.create_org(&owner, "Acme").await;
-    let id = org["id"].as_str().unwrap();
+    let (owner, id) = owner_with_org(&app).await;
+    let id = id.as_str();
     let path = format!("/api/v1/organizations/{id}");
     let first = issue(&app, &owner, id, json!({"name": "Rolling", "scopes": ["org:read"]})).await;
     let key_id = first["id"].as_str().unwrap();
@@ -288,10 +288,8 @@ both!(roll_and_grace);
 
 async fn limits_and_usage(backend: Backend) {
     let Some(app) = spawn_app(backend, Options { smtp: false, ..Options::default() }).await else { return };
-    let owner = app.client();
-    app.signup(&owner, "Olivia Owner").await;
-    let org = app.create_org(&owner, "Acme").await;
-    let id = org["id"].as_str().unwrap();
+    let (owner, id) = owner_with_org(&app).await;
+    let id = id.as_str();
     let path = format!("/api/v1/organizations/{id}");
     let key = issue(&app, &owner, id, json!({"name": "Small", "scopes": ["org:read"], "rate_limit_per_hour": 3})).await;
     let key_id = key["id"].as_str().unwrap();
@@ -350,10 +348,8 @@ both!(login_is_limited_per_ip);
 
 async fn idempotency_keys(backend: Backend) {
     let Some(app) = spawn_app(backend, Options { smtp: false, ..Options::default() }).await else { return };
-    let owner = app.client();
-    app.signup(&owner, "Olivia Owner").await;
-    let org = app.create_org(&owner, "Acme").await;
-    let id = org["id"].as_str().unwrap();
+    let (owner, id) = owner_with_org(&app).await;
+    let id = id.as_str();
     let invite = |key: &str, email: &str| {
         owner
             .post(app.url(&format!("/api/v1/organizations/{id}/invite")))
@@ -409,10 +405,8 @@ both!(idempotency_keys);
 
 async fn deprecated_route_says_so(backend: Backend) {
     let Some(app) = spawn_app(backend, Options { smtp: false, ..Options::default() }).await else { return };
-    let owner = app.client();
-    app.signup(&owner, "Olivia Owner").await;
-    let org = app.create_org(&owner, "Acme").await;
-    let id = org["id"].as_str().unwrap();
+    let (owner, id) = owner_with_org(&app).await;
+    let id = id.as_str();
     let old = app.post(&owner, &format!("/api/v1/organizations/{id}/invite"), json!({"email": "a@example.com"})).await;
     assert_eq!(old.status(), StatusCode::CREATED);
     assert_eq!(old.headers()["deprecation"], "@1764547200");
@@ -434,10 +428,8 @@ async fn limits_in_redis(backend: Backend) {
     let url = redis_url.clone();
     let tweak = move |c: &mut gatehouse::server::config::Config| c.redis_url = Some(url);
     let Some(app) = spawn_app(backend, Options { smtp: false, tweak: Box::new(tweak) }).await else { return };
-    let owner = app.client();
-    app.signup(&owner, "Olivia Owner").await;
-    let org = app.create_org(&owner, "Acme").await;
-    let id = org["id"].as_str().unwrap();
+    let (owner, id) = owner_with_org(&app).await;
+    let id = id.as_str();
     let key =
         issue(&app, &owner, id, json!({"name": "Shared", "scopes": ["org:read"], "rate_limit_per_hour": 2})).await;
     let (key_id, key) = (key["id"].as_str().unwrap(), key["secret"].as_str().unwrap());

@@ -89,7 +89,7 @@ const SENSITIVE_RPC: [&str; 5] =
 /// functions (their /api/v1 twins are limited by `gate`).
 pub async fn dashboard_auth_limit(State(app): State<AppState>, req: Request, next: Next) -> Response {
     if SENSITIVE_RPC.contains(&req.uri().path()) {
-        let client = ClientMeta::from_parts(&req_parts(&req));
+        let client = ClientMeta::from_head(req.headers(), req.extensions());
         let decision = app.limiter.check(&format!("ip-auth:{}", client.ip_key()), app.config.auth_ip_quota).await;
         if !decision.allowed {
             return rate_limited(decision).into_response();
@@ -105,7 +105,7 @@ fn hourly(limit: i64) -> Quota {
 pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
     let limits = Limits::default();
     let metered = MeteredOrg::default();
-    let client = ClientMeta::from_parts(&req_parts(&req));
+    let client = ClientMeta::from_head(req.headers(), req.extensions());
     let caller = match bearer(req.headers()) {
         Ok(None) => Caller::Session,
         Ok(Some(presented)) => match api_keys::authenticate(&app, presented).await {
@@ -158,20 +158,6 @@ pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> 
         }
     }
     finish(response, &limits)
-}
-
-fn req_parts(req: &Request) -> Parts {
-    // ClientMeta reads only headers and the connect info extension.
-    let mut builder = axum::http::Request::builder();
-    if let Some(headers) = builder.headers_mut() {
-        headers.extend(
-            req.headers().iter().filter(|(k, _)| *k == header::USER_AGENT).map(|(k, v)| (k.clone(), v.clone())),
-        );
-    }
-    if let Some(info) = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>() {
-        builder = builder.extension(*info);
-    }
-    builder.body(()).map(|r| r.into_parts().0).unwrap_or_else(|_| axum::http::Request::new(()).into_parts().0)
 }
 
 fn meter(app: &AppState, caller: &Caller, metered: &MeteredOrg, status: u16) {

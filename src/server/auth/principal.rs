@@ -53,9 +53,13 @@ pub struct ClientMeta {
 
 impl ClientMeta {
     pub fn from_parts(parts: &Parts) -> ClientMeta {
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
-        let user_agent =
-            parts.headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).map(|ua| ua.chars().take(256).collect());
+        ClientMeta::from_head(&parts.headers, &parts.extensions)
+    }
+
+    /// From a request's headers and extensions (for middleware, which holds the whole request).
+    pub fn from_head(headers: &axum::http::HeaderMap, extensions: &axum::http::Extensions) -> ClientMeta {
+        let ip = extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
+        let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).map(|ua| ua.chars().take(256).collect());
         ClientMeta { ip, user_agent }
     }
 
