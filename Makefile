@@ -34,12 +34,13 @@ e2e:
 	cd end2end && npm test
 
 ## bench: organization reads and API-key reads under load (loopback only), as ratios to a bare
-## axum handler, and the rate limiter's in-memory check (criterion)
+## axum handler, the rate limiter's in-memory check (criterion), and webhook deliveries per second and latency
 bench: tools services
 	@command -v hey >/dev/null || apt-get install -y hey
 	cargo bench --features ssr --bench orgs
 	cargo bench --features ssr --bench api_keys
 	cargo bench --features ssr --bench ratelimit
+	cargo bench --features ssr --bench webhooks
 
 ## openapi: regenerate docs/openapi.json from the handlers' annotations (a unit test fails when it is stale)
 openapi:
@@ -77,10 +78,11 @@ tools:
 node-deps:
 	@[ -x end2end/node_modules/.bin/wasm-opt ] && [ -d end2end/node_modules/playwright-core ] || (cd end2end && npm ci --no-audit --no-fund)
 
-## system-deps: Chromium for e2e, aiosmtpd for the test SMTP server
+## system-deps: Chromium for e2e, aiosmtpd for the test SMTP server, standardwebhooks for the webhook receiver
 system-deps:
 	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q --no-install-recommends chromium)
 	@python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install -q aiosmtpd
+	@python3 -c 'import standardwebhooks' 2>/dev/null || python3 -m pip install -q standardwebhooks==1.1.0
 
 ## services: start PostgreSQL and Redis when they are not answering
 REDIS_UP := [ "$$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = PONG ]

@@ -66,6 +66,22 @@ struct ServeArgs {
     /// Without it each process counts on its own.
     #[arg(long, env = "GATEHOUSE_REDIS_URL")]
     redis_url: Option<String>,
+    /// Key that encrypts stored secrets (webhook signing secrets), at least 32 characters.
+    /// Without it a random key is created once in DATA_DIR/secret.key.
+    #[arg(long, env = "GATEHOUSE_SECRET_KEY", hide_env_values = true)]
+    secret_key: Option<String>,
+    /// Let webhooks reach loopback, private, link-local and similar addresses (closed networks, tests).
+    #[arg(long, env = "GATEHOUSE_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    webhook_allow_private: bool,
+    /// Allow plain http:// webhook URLs (https only by default).
+    #[arg(long, env = "GATEHOUSE_WEBHOOK_ALLOW_HTTP", default_value_t = false, action = clap::ArgAction::Set)]
+    webhook_allow_http: bool,
+    /// Seconds one webhook delivery attempt may take.
+    #[arg(long, env = "GATEHOUSE_WEBHOOK_TIMEOUT_SECS", default_value_t = 15)]
+    webhook_timeout_secs: u64,
+    /// Days webhook delivery logs are kept.
+    #[arg(long, env = "GATEHOUSE_WEBHOOK_RETENTION_DAYS", default_value_t = 30)]
+    webhook_retention_days: u64,
 }
 
 #[tokio::main]
@@ -91,13 +107,30 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("migrations applied");
         }
         Command::Serve(args) => {
-            let ServeArgs { listen, public_url, smtp_url, mail_from, site_root, redis_url } = *args;
+            let ServeArgs {
+                listen,
+                public_url,
+                smtp_url,
+                mail_from,
+                site_root,
+                redis_url,
+                secret_key,
+                webhook_allow_private,
+                webhook_allow_http,
+                webhook_timeout_secs,
+                webhook_retention_days,
+            } = *args;
             let mut config = Config::new(listen, database_url, public_url);
             config.smtp_url = smtp_url.filter(|url| !url.is_empty());
             config.mail_from = mail_from;
             config.site_root = site_root;
             config.redis_url = redis_url.filter(|url| !url.is_empty());
             config.data_dir = cli.data_dir;
+            config.secret_key = secret_key.filter(|key| !key.is_empty());
+            config.webhook_allow_private = webhook_allow_private;
+            config.webhook_allow_http = webhook_allow_http;
+            config.webhook_timeout = std::time::Duration::from_secs(webhook_timeout_secs.max(1));
+            config.webhook_retention = std::time::Duration::from_secs(webhook_retention_days * 24 * 3600);
             let public = config.public_url.clone();
             let outbox = config.smtp_url.is_none();
             let listener = tokio::net::TcpListener::bind(listen).await?;

@@ -175,6 +175,9 @@ export async function startApp() {
         ...process.env,
         GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
         GATEHOUSE_DATA_DIR: tmpDir,
+        // Webhook tests deliver to a receiver on loopback over plain http.
+        GATEHOUSE_WEBHOOK_ALLOW_PRIVATE: 'true',
+        GATEHOUSE_WEBHOOK_ALLOW_HTTP: 'true',
       },
       stdio: ['ignore', logFd, logFd],
     }));

@@ -17,9 +17,16 @@ use pages::{
     home::HomePage,
     not_found::NotFound,
     orgs::{
-        api_keys::OrgApiKeysPage, audit::OrgAuditPage, invitations::OrgInvitationsPage, invite::InvitePage,
-        list::OrgsPage, members::OrgMembersPage, overview::OrgOverviewPage, settings::OrgSettingsPage,
+        api_keys::OrgApiKeysPage,
+        audit::OrgAuditPage,
+        invitations::OrgInvitationsPage,
+        invite::InvitePage,
+        list::OrgsPage,
+        members::OrgMembersPage,
+        overview::OrgOverviewPage,
+        settings::OrgSettingsPage,
         usage::OrgUsagePage,
+        webhooks::{OrgWebhookDeliveryPage, OrgWebhookPage, OrgWebhooksPage},
     },
 };
 
@@ -72,6 +79,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/orgs/:id/settings") view=OrgSettingsPage ssr=SsrMode::Async/>
                     <Route path=path!("/orgs/:id/api-keys") view=OrgApiKeysPage ssr=SsrMode::Async/>
                     <Route path=path!("/orgs/:id/usage") view=OrgUsagePage ssr=SsrMode::Async/>
+                    <Route path=path!("/orgs/:id/webhooks") view=OrgWebhooksPage ssr=SsrMode::Async/>
+                    <Route path=path!("/orgs/:id/webhooks/:webhook") view=OrgWebhookPage ssr=SsrMode::Async/>
+                    <Route path=path!("/orgs/:id/webhooks/:webhook/deliveries/:delivery") view=OrgWebhookDeliveryPage ssr=SsrMode::Async/>
                     <Route path=path!("/invite") view=InvitePage ssr=SsrMode::Async/>
                     <Route path=path!("/dev/outbox") view=DevOutboxPage ssr=SsrMode::Async/>
                 </Routes>

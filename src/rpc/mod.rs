@@ -4,6 +4,7 @@
 pub mod account;
 pub mod api_keys;
 pub mod orgs;
+pub mod webhooks;
 
 #[cfg(feature = "ssr")]
 pub(crate) mod ssr {

@@ -46,6 +46,20 @@ pub struct Config {
     pub api_ip_quota: Quota,
     /// Sign-in, sign-up, password reset and invitation acceptance, per client IP.
     pub auth_ip_quota: Quota,
+    /// Encrypts secrets at rest; `None` uses (and creates) `data_dir/secret.key`.
+    pub secret_key: Option<String>,
+    /// Let webhooks reach loopback, private, link-local... addresses (for tests and closed networks).
+    pub webhook_allow_private: bool,
+    /// Allow plain http:// webhook URLs.
+    pub webhook_allow_http: bool,
+    /// How long one delivery attempt may take.
+    pub webhook_timeout: Duration,
+    /// An endpoint failing for this long without a success is disabled.
+    pub webhook_disable_after: Duration,
+    /// How long delivery logs are kept.
+    pub webhook_retention: Duration,
+    /// On shutdown, in-flight deliveries get this long to finish.
+    pub webhook_shutdown_grace: Duration,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
@@ -74,6 +88,13 @@ impl Config {
             redis_url: None,
             api_ip_quota: Quota::per_minute(600),
             auth_ip_quota: Quota::per_minute(30),
+            secret_key: None,
+            webhook_allow_private: false,
+            webhook_allow_http: false,
+            webhook_timeout: Duration::from_secs(15),
+            webhook_disable_after: Duration::from_secs(5 * 24 * 3600),
+            webhook_retention: Duration::from_secs(30 * 24 * 3600),
+            webhook_shutdown_grace: Duration::from_secs(10),
         }
     }
 

@@ -53,7 +53,7 @@ pub const GUIDES: &[Guide] = &[
     },
     Guide {
         slug: "webhooks",
-        summary: "Coming in a later release.",
+        summary: "Signed events with retries: set up, verify, the event catalogue.",
         markdown: include_str!("../../docs/guides/webhooks.md"),
     },
 ];
@@ -101,7 +101,13 @@ async fn index() -> Html<String> {
 
 async fn guide(Path(slug): Path<String>) -> Response {
     match GUIDES.iter().find(|g| g.slug == slug) {
-        Some(guide) => Html(page(title(guide), Some(guide.slug), &markdown(guide.markdown))).into_response(),
+        Some(guide) => {
+            let mut source = guide.markdown.to_owned();
+            if guide.slug == "webhooks" {
+                source.push_str(&event_reference());
+            }
+            Html(page(title(guide), Some(guide.slug), &markdown(&source))).into_response()
+        }
         None => (
             StatusCode::NOT_FOUND,
             Html(page(
@@ -112,6 +118,21 @@ async fn guide(Path(slug): Path<String>) -> Response {
         )
             .into_response(),
     }
+}
+
+/// The event catalogue as Markdown, generated from the same table the API serves, so the
+/// reference cannot drift from what is sent.
+fn event_reference() -> String {
+    let mut out = String::from("\n| type | when |\n|---|---|\n");
+    let types = crate::server::service::webhooks::event_types();
+    for event in &types {
+        out.push_str(&format!("| `{}` | {} |\n", event.name, event.description));
+    }
+    for event in &types {
+        let schema = serde_json::to_string_pretty(&event.schema).unwrap_or_default();
+        out.push_str(&format!("\n### `{}`\n\n{}\n\n```json\n{schema}\n```\n", event.name, event.description));
+    }
+    out
 }
 
 fn markdown(source: &str) -> String {

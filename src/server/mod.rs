@@ -4,11 +4,13 @@ pub mod api;
 pub mod auth;
 pub mod authz;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod docs;
 pub mod error;
 pub mod forms;
 pub mod jobs;
+pub mod outbound;
 pub mod pagination;
 pub mod ratelimit;
 pub mod router;
@@ -58,6 +60,12 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         Some(url) => ratelimit::RateLimiter::with_redis(url)?,
         None => ratelimit::RateLimiter::in_memory(),
     };
+    let secrets = match &config.secret_key {
+        Some(key) => crypto::SecretBox::from_passphrase(key)?,
+        None => crypto::SecretBox::from_key_file(&config.data_dir.join("secret.key"))?,
+    };
+    let outbound =
+        outbound::Outbound::new(config.webhook_timeout, config.webhook_allow_private, config.webhook_allow_http)?;
     let state = AppState {
         db,
         config: Arc::new(config),
@@ -66,6 +74,9 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         api_keys: Default::default(),
         usage: Default::default(),
         limiter,
+        secrets,
+        outbound,
+        webhook_wakeup: Arc::new(tokio::sync::Notify::new()),
     };
     let app = router::router(state.clone(), sessions.clone());
     let addr = listener.local_addr()?;
@@ -84,6 +95,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     let mailer = tokio::spawn(jobs::mailer::run(state.clone(), smtp, watch_shutdown.clone()));
     let sweeper = tokio::spawn(jobs::sweeper::run(state.clone(), watch_shutdown.clone()));
     let usage = tokio::spawn(jobs::usage::run(state.clone(), watch_shutdown.clone()));
+    let webhooks = tokio::spawn(jobs::webhooks::run(state.clone(), watch_shutdown.clone()));
     let mut stop_expiry = watch_shutdown;
     let session_expiry = tokio::spawn(async move {
         use tower_sessions::session_store::ExpiredDeletion;
@@ -92,7 +104,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
             _ = stop_expiry.wait_for(|stop| *stop) => {}
         }
     });
-    Ok(Running { addr, state, shutdown, tasks: vec![http, mailer, sweeper, usage, session_expiry] })
+    Ok(Running { addr, state, shutdown, tasks: vec![http, mailer, sweeper, usage, webhooks, session_expiry] })
 }
 
 /// Checks every audit chain (`gatehouse verify-audit`); true when all are intact.

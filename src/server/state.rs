@@ -1,7 +1,9 @@
 //! What every handler and server function can reach.
 use crate::server::{
     config::Config,
+    crypto::SecretBox,
     db::Db,
+    outbound::Outbound,
     ratelimit::RateLimiter,
     service::{api_keys::KeyCache, usage::UsageMeter},
 };
@@ -22,6 +24,12 @@ pub struct AppState {
     /// API calls counted in memory until the next batch write.
     pub usage: Arc<UsageMeter>,
     pub limiter: RateLimiter,
+    /// Encrypts and decrypts secrets stored in the database.
+    pub secrets: SecretBox,
+    /// The only HTTP client for URLs customers give us (SSRF-guarded).
+    pub outbound: Outbound,
+    /// Wakes the webhook worker when a delivery is queued by hand (test event, retry).
+    pub webhook_wakeup: Arc<Notify>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -69,3 +69,15 @@ id_type!(
     /// An API key of one organization (the id, not the secret).
     ApiKeyId
 );
+id_type!(
+    /// A webhook endpoint of one organization.
+    WebhookId
+);
+id_type!(
+    /// One event sent to webhooks: also its `webhook-id`, the same on every attempt.
+    WebhookEventId
+);
+id_type!(
+    /// One event on its way to one endpoint (with all its attempts).
+    DeliveryId
+);

@@ -7,3 +7,4 @@ pub mod ids;
 pub mod org;
 pub mod roles;
 pub mod values;
+pub mod webhooks;

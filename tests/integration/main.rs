@@ -12,3 +12,5 @@ mod pages;
 mod ratelimit;
 mod rpc_orgs;
 mod sessions;
+mod webhook_durability;
+mod webhooks;

@@ -57,22 +57,7 @@ pub const STRONG_PASSWORD: &str = "Tr0ub4dor&3-horse-staple";
 /// Starts the app, or returns `None` (after saying why) when Postgres is unreachable outside CI.
 pub async fn spawn_app(backend: Backend, options: Options) -> Option<TestApp> {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (database_url, postgres_db) = match backend {
-        Backend::Sqlite => (format!("sqlite://{}", dir.path().join("gatehouse.db").display()), None),
-        Backend::Postgres => {
-            let name = format!("gatehouse_test_{}", uuid::Uuid::now_v7().simple());
-            match postgres_admin(&format!("CREATE DATABASE {name}")).await {
-                Ok(()) => (postgres_url_for(&name), Some(name)),
-                Err(why) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-                    panic!("Postgres is required in CI but unreachable: {why}")
-                }
-                Err(why) => {
-                    eprintln!("skipping the Postgres run: {why}");
-                    return None;
-                }
-            }
-        }
-    };
+    let (database_url, postgres_db) = fresh_database(backend, dir.path()).await?;
     let smtp = options.smtp.then(|| SmtpSink::start(dir.path()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().unwrap();
@@ -85,6 +70,31 @@ pub async fn spawn_app(backend: Backend, options: Options) -> Option<TestApp> {
     (options.tweak)(&mut config);
     let running = server::start(config, listener).await.expect("server starts");
     Some(TestApp { base: format!("http://{addr}"), running: Some(running), smtp, dir, postgres_db })
+}
+
+/// A new, empty database: a file in `dir`, or a Postgres database (with its name, to drop later).
+/// `None` when Postgres is unreachable outside CI.
+pub async fn fresh_database(backend: Backend, dir: &Path) -> Option<(String, Option<String>)> {
+    match backend {
+        Backend::Sqlite => Some((format!("sqlite://{}", dir.join("gatehouse.db").display()), None)),
+        Backend::Postgres => {
+            let name = format!("gatehouse_test_{}", uuid::Uuid::now_v7().simple());
+            match postgres_admin(&format!("CREATE DATABASE {name}")).await {
+                Ok(()) => Some((postgres_url_for(&name), Some(name))),
+                Err(why) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                    panic!("Postgres is required in CI but unreachable: {why}")
+                }
+                Err(why) => {
+                    eprintln!("skipping the Postgres run: {why}");
+                    None
+                }
+            }
+        }
+    }
+}
+
+pub async fn drop_database(name: &str) {
+    let _ = postgres_admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
 }
 
 pub fn free_port() -> u16 {
@@ -155,7 +165,7 @@ impl TestApp {
             running.stop().await;
         }
         if let Some(db) = self.postgres_db.take() {
-            let _ = postgres_admin(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).await;
+            drop_database(&db).await;
         }
     }
 }

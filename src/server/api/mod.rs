@@ -11,6 +11,7 @@ pub mod idempotency;
 mod me;
 pub mod openapi;
 mod orgs;
+mod webhooks;
 
 use crate::server::state::AppState;
 use crate::shared::error::AppError;
@@ -29,6 +30,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(me::router())
         .merge(orgs::router())
         .merge(api_keys::router())
+        .merge(webhooks::router())
 }
 
 pub fn router() -> Router<AppState> {

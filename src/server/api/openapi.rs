@@ -27,7 +27,8 @@ use utoipa::{
             session cookie of a signed-in browser or with an API key (`Authorization: Bearer gk_live_...`). \
             Guides: [authentication](/docs/guides/authentication), [pagination](/docs/guides/pagination), \
             [errors](/docs/guides/errors), [rate limits](/docs/guides/rate-limits), \
-            [versioning](/docs/guides/versioning), [idempotency](/docs/guides/idempotency).",
+            [versioning](/docs/guides/versioning), [idempotency](/docs/guides/idempotency), \
+            [webhooks](/docs/guides/webhooks).",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     servers((url = "/api/v1", description = "This server, API version 1")),
@@ -40,10 +41,18 @@ use utoipa::{
         (name = "audit", description = "The tamper-evident audit log of an organization and its hash-chain check."),
         (name = "api-keys", description = "API keys of an organization: issue (the secret is shown once), scopes, roll with a grace period, revoke."),
         (name = "usage", description = "API calls of an organization per hour, by key and status class, against its tier limit."),
+        (name = "webhooks", description = "Signed webhook endpoints (Standard Webhooks), the event catalogue, delivery logs and retries."),
     ),
     // `ApiKeyId` appears only as a path parameter, and utoipa collects schemas from bodies only:
     // without it here the key operations' `$ref` would dangle (generators refuse such a document).
-    components(schemas(ErrorBody, ErrorObject, ErrorDetails, crate::shared::ids::ApiKeyId)),
+    components(schemas(
+        ErrorBody,
+        ErrorObject,
+        ErrorDetails,
+        crate::shared::ids::ApiKeyId,
+        crate::shared::ids::WebhookId,
+        crate::shared::ids::DeliveryId
+    )),
     modifiers(&SecuritySchemes),
 )]
 pub struct ApiDoc;
@@ -86,24 +95,16 @@ pub(super) fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::Open
                 operation.deprecated = Some(utoipa::openapi::Deprecated::True);
             }
             operation.responses.responses.entry("429".to_owned()).or_insert_with(|| {
-                ResponseBuilder::new()
-                    .description(
-                        "Too many requests for the API key, the organization's hourly quota or the client \
-                         address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide.",
-                    )
-                    .header(
-                        "Retry-After",
-                        HeaderBuilder::new()
-                            .schema(Some(ObjectBuilder::new().schema_type(Type::Integer)))
-                            .description(Some("Seconds to wait before trying again."))
-                            .build(),
-                    )
-                    .content(
-                        "application/json",
-                        ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build(),
-                    )
-                    .build()
-                    .into()
+                let mut response = error_response(
+                    "Too many requests for the API key, the organization's hourly quota or the client \
+                     address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide.",
+                );
+                let retry_after = HeaderBuilder::new()
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::Integer)))
+                    .description(Some("Seconds to wait before trying again."))
+                    .build();
+                response.headers.insert("Retry-After".to_owned(), retry_after.into());
+                response.into()
             });
             for response in operation.responses.responses.values_mut() {
                 if let utoipa::openapi::RefOr::T(response) = response {
@@ -119,6 +120,14 @@ pub(super) fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::Open
         }
     }
     api
+}
+
+/// An error answer: `description` and the `ErrorBody` schema.
+pub fn error_response(description: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+        .build()
 }
 
 /// Headers on every /api/v1 response (see the versioning and rate-limits guides).
@@ -345,7 +354,8 @@ mod tests {
     /// one scope it needs, stated in the description and in `x-required-permission`.
     #[test]
     fn every_operation_declares_its_authentication() {
-        const PUBLIC: [&str; 5] = ["signup", "login", "verifyEmail", "forgotPassword", "resetPassword"];
+        const PUBLIC: [&str; 6] =
+            ["signup", "login", "verifyEmail", "forgotPassword", "resetPassword", "listWebhookEventTypes"];
         let spec = spec_json();
         let permissions: Vec<String> =
             crate::shared::roles::Permission::ALL.iter().map(|p| p.as_str().to_owned()).collect();

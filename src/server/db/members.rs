@@ -180,3 +180,16 @@ pub async fn orgs_of(tx: &mut Tx, user: UserId) -> Result<Vec<OrgId>, AppError> 
         .map_err(db_error)?;
     rows.iter().map(|r| get_id(r, "organization_id")).collect::<Result<_, _>>().map_err(db_error)
 }
+
+/// Email addresses of the organization's owners and admins (for operational notices).
+pub async fn admin_emails(tx: &mut Tx, org: OrgId) -> Result<Vec<String>, AppError> {
+    let rows = sqlx::query(
+        "SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.organization_id = $1 AND m.role IN ('owner', 'admin') ORDER BY u.email",
+    )
+    .bind(org.to_string())
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    rows.iter().map(|r| r.try_get("email")).collect::<Result<_, _>>().map_err(db_error)
+}

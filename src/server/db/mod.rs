@@ -13,6 +13,7 @@ pub mod throttle;
 pub mod tokens;
 pub mod usage;
 pub mod users;
+pub mod webhooks;
 
 use crate::shared::error::AppError;
 use chrono::{DateTime, TimeZone, Utc};
@@ -96,6 +97,16 @@ impl Db {
         let tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,
+        };
+        tx.map_err(db_error)
+    }
+
+    /// A read-only snapshot for answers built from several queries, so they agree with each other
+    /// while writers commit (SQLite's WAL readers already see one snapshot per transaction).
+    pub async fn begin_snapshot(&self) -> Result<Tx, AppError> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin().await,
+            Backend::Postgres => self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await,
         };
         tx.map_err(db_error)
     }

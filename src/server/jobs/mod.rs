@@ -2,3 +2,4 @@
 pub mod mailer;
 pub mod sweeper;
 pub mod usage;
+pub mod webhooks;

@@ -60,7 +60,12 @@ pub async fn append(
         hash: String::new(),
     };
     row.hash = hash_of(&row);
-    db::audit::insert(tx, &row).await
+    db::audit::insert(tx, &row).await?;
+    // Webhook events of an organization come from its own chain (not the platform's copy).
+    match org {
+        Some(org) if chain == org.to_string() => super::webhooks::enqueue_for_audit(tx, org, &row).await,
+        _ => Ok(()),
+    }
 }
 
 /// SHA-256 over the previous hash and the row's own content, in a fixed order. The stored text of

@@ -10,3 +10,4 @@ pub mod members;
 pub mod orgs;
 pub mod outbox;
 pub mod usage;
+pub mod webhooks;

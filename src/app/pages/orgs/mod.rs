@@ -10,6 +10,7 @@ pub mod members;
 pub mod overview;
 pub mod settings;
 pub mod usage;
+pub mod webhooks;
 
 use crate::app::{
     components::{form::ActionError, layout::Notice},
@@ -35,17 +36,19 @@ pub enum Section {
     Invitations,
     Audit,
     ApiKeys,
+    Webhooks,
     Usage,
     Settings,
 }
 
 impl Section {
-    const ALL: [Section; 7] = [
+    const ALL: [Section; 8] = [
         Section::Overview,
         Section::Members,
         Section::Invitations,
         Section::Audit,
         Section::ApiKeys,
+        Section::Webhooks,
         Section::Usage,
         Section::Settings,
     ];
@@ -57,6 +60,7 @@ impl Section {
             Section::Invitations => "Invitations",
             Section::Audit => "Audit log",
             Section::ApiKeys => "API keys",
+            Section::Webhooks => "Webhooks",
             Section::Usage => "Usage",
             Section::Settings => "Settings",
         }
@@ -69,6 +73,7 @@ impl Section {
             Section::Invitations => "/invitations",
             Section::Audit => "/audit",
             Section::ApiKeys => "/api-keys",
+            Section::Webhooks => "/webhooks",
             Section::Usage => "/usage",
             Section::Settings => "/settings",
         }
@@ -81,6 +86,7 @@ impl Section {
             Section::Invitations => can(org, Permission::InvitationsWrite),
             Section::Audit => can(org, Permission::AuditRead),
             Section::ApiKeys => can(org, Permission::ApiKeysWrite),
+            Section::Webhooks => can(org, Permission::WebhooksWrite),
             Section::Settings => can(org, Permission::OrgWrite),
         }
     }

@@ -1,6 +1,7 @@
 //! `/orgs/:id/usage`: API calls per hour over the last day (or week), drawn as an SVG bar chart
 //! against the plan's hourly limit, with the same numbers in a table.
 use super::{org_page, use_org_id, Section, SectionError};
+use crate::app::components::chart::StackedBars;
 use crate::rpc::api_keys::usage;
 use crate::shared::api_keys::{UsageHour, UsageReport};
 use leptos::prelude::*;
@@ -64,9 +65,14 @@ fn Report(report: UsageReport) -> impl IntoView {
             }
         })
         .collect_view();
+    let stacks = report
+        .hours
+        .iter()
+        .map(|h| vec![(h.success, "ok"), (h.client_error, "client"), (h.server_error, "server")])
+        .collect();
     view! {
         <p>{summary.clone()}</p>
-        <Chart hours=report.hours.clone() limit=report.limit_per_hour summary/>
+        <StackedBars stacks limit=Some(report.limit_per_hour) summary title_id="usage-chart-title"/>
         <p class="legend">
             <span class="swatch ok"></span>" Succeeded "
             <span class="swatch client"></span>" Client errors (4xx) "
@@ -95,44 +101,4 @@ fn Report(report: UsageReport) -> impl IntoView {
 
 fn calls(h: &UsageHour) -> i64 {
     h.success + h.client_error + h.server_error
-}
-
-const WIDTH: f64 = 720.0;
-const HEIGHT: f64 = 200.0;
-
-/// Stacked bars per hour on a scale that always includes the limit, so the chart reads as "how
-/// close to the limit".
-#[component]
-fn Chart(hours: Vec<UsageHour>, limit: i64, summary: String) -> impl IntoView {
-    let top = hours.iter().map(calls).max().unwrap_or(0).max(limit).max(1) as f64;
-    let slot = WIDTH / hours.len().max(1) as f64;
-    let bar = (slot * 0.8).max(1.0);
-    let y = move |value: f64| HEIGHT - value / top * HEIGHT;
-    let bars = hours
-        .iter()
-        .enumerate()
-        .flat_map(|(i, h)| {
-            let x = i as f64 * slot + (slot - bar) / 2.0;
-            let mut base = 0.0;
-            [(h.success, "ok"), (h.client_error, "client"), (h.server_error, "server")]
-                .into_iter()
-                .filter(|(n, _)| *n > 0)
-                .map(|(n, class)| {
-                    let (from, to) = (base, base + n as f64);
-                    base = to;
-                    view! { <rect class=class x=format!("{x:.1}") y=format!("{:.1}", y(to)) width=format!("{bar:.1}")
-                    height=format!("{:.1}", y(from) - y(to))/> }
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect_view();
-    let limit_y = format!("{:.1}", y(limit as f64));
-    view! {
-        <svg class="usage-chart" viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" aria-labelledby="usage-chart-title"
-            preserveAspectRatio="none">
-            <title id="usage-chart-title">{summary}</title>
-            {bars}
-            <line class="limit" x1="0" x2=WIDTH.to_string() y1=limit_y.clone() y2=limit_y/>
-        </svg>
-    }
 }

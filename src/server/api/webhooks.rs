@@ -1,0 +1,372 @@
+//! `/api/v1/organizations/{org}/webhooks` (endpoints, test events, secret rotation, delivery log,
+//! retries) and the public event catalogue `/api/v1/webhook-event-types`.
+use super::{
+    caller::InOrg,
+    openapi::{error_response, ErrorBody},
+};
+use crate::server::{
+    error::{AppJson, AppPath, AppQuery},
+    pagination::PageParams,
+    service::webhooks,
+    state::AppState,
+};
+use crate::shared::{
+    account::Page,
+    error::AppError,
+    ids::{DeliveryId, OrgId, WebhookId},
+    webhooks::{Delivery, DeliveryDetail, EventType, IssuedWebhook, RotatedSecret, Webhook},
+};
+use axum::{extract::State, http::StatusCode, Json};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use utoipa::{
+    openapi::{RefOr, Response},
+    IntoParams, IntoResponses,
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(read, update, remove))
+        .routes(routes!(send_test))
+        .routes(routes!(rotate_secret))
+        .routes(routes!(deliveries))
+        .routes(routes!(delivery))
+        .routes(routes!(retry))
+        .routes(routes!(event_types))
+}
+
+/// The answers every webhook operation can give besides its own.
+struct Refusals;
+
+impl IntoResponses for Refusals {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        [
+            ("401", "Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`)."),
+            ("403", "The caller lacks `webhooks:write` (`permission_denied`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`)."),
+            ("404", "No such organization, webhook or delivery here, or the caller is not a member (`not_found`)."),
+        ]
+        .into_iter()
+        .map(|(status, description)| (status.to_owned(), error_response(description).into()))
+        .collect()
+    }
+}
+
+type WebhookPath = AppPath<(OrgId, WebhookId)>;
+type DeliveryPath = AppPath<(OrgId, WebhookId, DeliveryId)>;
+
+/// Create a webhook endpoint
+///
+/// Returns the endpoint with its signing secret (`whsec_...`), shown only here. The URL must be
+/// https (unless the operator allows http) and may not point at a private, loopback or metadata
+/// address; names are checked again each time Gatehouse connects. Requires `webhooks:write`.
+#[utoipa::path(
+    post,
+    path = "/organizations/{org}/webhooks",
+    operation_id = "createWebhook",
+    tag = "webhooks",
+    security(("session" = []), ("api_key" = ["webhooks:write"])),
+    extensions(("x-required-permission" = json!("webhooks:write"))),
+    params(("org" = OrgId, Path, description = "The organization's id.")),
+    request_body = webhooks::NewWebhook,
+    responses(
+        (status = 201, description = "The new endpoint, with its secret (shown only here).", body = IssuedWebhook),
+        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
+        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
+        (status = 422, description = "A field is invalid: url, description or events (`validation_failed`, `details.field`).", body = ErrorBody),
+        Refusals,
+    )
+)]
+async fn create(
+    State(app): State<AppState>,
+    InOrg(scope): InOrg,
+    AppJson(body): AppJson<webhooks::NewWebhook>,
+) -> Result<(StatusCode, Json<IssuedWebhook>), AppError> {
+    Ok((StatusCode::CREATED, Json(webhooks::create(&app, &scope, body).await?)))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// List webhook endpoints
+///
+/// Newest first, with delivery counters; never the secret. Requires `webhooks:write`.
+#[utoipa::path(
+    get,
+    path = "/organizations/{org}/webhooks",
+    operation_id = "listWebhooks",
+    tag = "webhooks",
+    security(("session" = []), ("api_key" = ["webhooks:write"])),
+    extensions(("x-required-permission" = json!("webhooks:write"))),
+    params(("org" = OrgId, Path, description = "The organization's id."), PageParams),
+    responses(
+        (status = 200, description = "A page of endpoints.", body = Page<Webhook>),
+        (status = 422, description = "`limit` or `cursor` is invalid (`validation_failed`, `details.field`).", body = ErrorBody),
+        Refusals,
+    )
+)]
+async fn list(
+    State(app): State<AppState>,
+    InOrg(scope): InOrg,
+    AppQuery(q): AppQuery<ListQuery>,
+) -> Result<Json<Page<Webhook>>, AppError> {
+    Ok(Json(webhooks::list(&app, &scope, q.cursor.as_deref(), q.limit).await?))
+}
+
+/// Read a webhook endpoint
+///
+/// Requires `webhooks:write`.
+#[utoipa::path(
+    get,
+    path = "/organizations/{org}/webhooks/{webhook}",
+    operation_id = "getWebhook",
+    tag = "webhooks",
+    security(("session" = []), ("api_key" = ["webhooks:write"])),
+    extensions(("x-required-permission" = json!("webhooks:write"))),
+    params(
+        ("org" = OrgId, Path, description = "The organization's id."),
+        ("webhook" = WebhookId, Path, description = "The endpoint's id."),
+    ),
+    responses((status = 200, description = "The endpoint (without its secret).", body = Webhook), Refusals)
+)]
+async fn read(
+    State(app): State<AppState>,
+    InOrg(scope): InOrg,
+    AppPath((_, id)): WebhookPath,
+) -> Result<Json<Webhook>, AppError> {
+    Ok(Json(webhooks::get(&app, &scope, id).await?))
+}
+
+/// Change a webhook endpoint
+///
+/// URL, description, events, and `active` (turning an endpoint on again clears why Gatehouse
+/// disabled it). Requires `webhooks:write`.
+#[utoipa::path(
+    patch,
+    path = "/organizations/{org}/webhooks/{webhook}",
+    operation_id = "updateWebhook",
+    tag = "webhooks",
+    security(("session" = []), ("api_key" = ["webhooks:write"])),
+    extensions(("x-required-permission" = json!("webhooks:write"))),
+    params(
+        ("org" = OrgId, Path, description = "The organization's id."),
+        ("webhook" = WebhookId, Path, description = "The endpoint's id."),
+    ),
+    request_body = webhooks::WebhookPatch,
+    responses(
+        (status = 200, description = "The endpoint as changed.", body = Webhook),
+        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
+        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
+        (status = 422, description = "A field is invalid (`validation_failed`, `details.field`).", body = ErrorBody),
+        Refusals,
+    )
+)]
+async fn update(
+    State(app): State<AppState>,
+    InOrg(scope): InOrg,
+    AppPath((_, id)): WebhookPath,
+    AppJson(patch): AppJson<webhooks::WebhookPatch>,
+) -> Result<Json<Webhook>, AppError> {
+    Ok(Json(webhooks::update(&app, &scope, id, patch).await?))
+}
+
+/// Delete a webhook endpoint
+///
+/// Nothing more is sent to it; its delivery log goes with it. Requires `webhooks:write`.
+#[utoipa::path(
+    delete,
+    path = "/organizations/{org}/webhooks/{webhook}",
+    operation_id = "deleteWebhook",
+    tag = "webhooks",
+    security(("session" = []), ("api_key" = ["webhooks:write"])),
+    extensions(("x-required-permission" = json!("webhooks:write"))),
+    params(
+        ("org" = OrgId, Path, description = "The organization's id."),
+        ("webhook" = WebhookId, Path, description = "The endpoint's id."),
+    ),
+    responses((status = 204, description = "Deleted."), Refusals)
+)]
+async fn remove(
+    State(app): State<AppState>,
+    InOrg(scope): InOrg,
+    AppPath((_, id)): WebhookPath,
+) -> Result<StatusCode, AppError> {
+    webhooks::delete(&app, &scope, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Send a test event
+///
+/// Queues a `ping` event to this endpoint only, whatever it subscribes to, and returns the
+/// delivery; follow it in the delivery log. Requires `webhooks:write`.
+#[utoipa::path(
+    post,
+    path = "/organizations/{org}/webhooks/{webhook}/test",
+    operation_id = "testWebhook",
+    tag = "webhooks",
+    security(("session" = []), ("api_key" = ["webhooks:write"])),
+    extensions(("x-required-permission" = json!("webhooks:write"))),
+    params(
+        ("org" = OrgId, Path, description = "The organization's id."),
+        ("webhook" = WebhookId, Path, description = "The endpoint's id."),
+    ),
+    responses(
+        (status = 202, description = "The queued delivery.", body = Delivery),
+        (status = 409, description = "The endpoint is disabled (`webhook_disabled`).", body = ErrorBody),
+        Refusals,
+    )
+)]
+async fn send_test(
+    State(app): State<AppState>,
+    InOrg(scope): InOrg,
+    AppPath((_, id)): WebhookPath,
+) -> Result<(StatusCode, Json<Delivery>), AppError> {
+    Ok((StatusCode::ACCEPTED, Json(webhooks::send_test(&app, &scope, id).await?)))
+}
+
+/// Rotate the signing secret
+///
+/// Returns the new secret once. For 24 hours every delivery carries signatures by both the new and
+/// the previous secret (space-separated in `webhook-signature`), so receivers can switch without
+/// dropping events. Requires `webhooks:write`.
+#[utoipa::path(
+    post,
+    path = "/organizations/{org}/webhooks/{webhook}/rotate-secret",
+    operation_id = "rotateWebhookSecret",
+    tag = "webhooks",
+    security(("session" = []), ("api_key" = ["webhooks:write"])),
+    extensions(("x-required-permission" = json!("webhooks:write"))),
+    params(
+        ("org" = OrgId, Path, description = "The organization's id."),
+        ("webhook" = WebhookId, Path, description = "The endpoint's id."),
+    ),
+    responses((status = 200, description = "The new secret (shown only here).", body = RotatedSecret), Refusals)
+)]
+async fn rotate_secret(
+    State(app): State<AppState>,
+    InOrg(scope): InOrg,
+    AppPath((_, id)): WebhookPath,
+) -> Result<Json<RotatedSecret>, AppError> {
+    Ok(Json(webhooks::rotate_secret(&app, &scope, id).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct DeliveryQuery {
+    /// `pending`, `succeeded` or `failed`.
+    status: Option<String>,
+    /// One event type, e.g. `member.added`.
+    event_type: Option<String>,
+    #[param(ignore)]
+    limit: Option<i64>,
+    #[param(ignore)]
+    cursor: Option<String>,
+}
+
+/// List deliveries
+///
+/// Newest first, optionally only one status or event type. Requires `webhooks:write`.
+#[utoipa::path(
+    get,
+    path = "/organizations/{org}/webhooks/{webhook}/deliveries",
+    operation_id = "listWebhookDeliveries",
+    tag = "webhooks",
+    security(("session" = []), ("api_key" = ["webhooks:write"])),
+    extensions(("x-required-permission" = json!("webhooks:write"))),
+    params(
+        ("org" = OrgId, Path, description = "The organization's id."),
+        ("webhook" = WebhookId, Path, description = "The endpoint's id."),
+        DeliveryQuery,
+        PageParams,
+    ),
+    responses(
+        (status = 200, description = "A page of deliveries.", body = Page<Delivery>),
+        (status = 422, description = "A filter, `limit` or `cursor` is invalid (`validation_failed`, `details.field`).", body = ErrorBody),
+        Refusals,
+    )
+)]
+async fn deliveries(
+    State(app): State<AppState>,
+    InOrg(scope): InOrg,
+    AppPath((_, id)): WebhookPath,
+    AppQuery(q): AppQuery<DeliveryQuery>,
+) -> Result<Json<Page<Delivery>>, AppError> {
+    let query =
+        webhooks::DeliveryQuery { status: q.status, event_type: q.event_type, cursor: q.cursor, limit: q.limit };
+    Ok(Json(webhooks::deliveries(&app, &scope, id, query).await?))
+}
+
+/// Read a delivery
+///
+/// With every attempt: time, HTTP status, latency, error, and the request and response bodies
+/// (up to 64 KB each). Requires `webhooks:write`.
+#[utoipa::path(
+    get,
+    path = "/organizations/{org}/webhooks/{webhook}/deliveries/{delivery}",
+    operation_id = "getWebhookDelivery",
+    tag = "webhooks",
+    security(("session" = []), ("api_key" = ["webhooks:write"])),
+    extensions(("x-required-permission" = json!("webhooks:write"))),
+    params(
+        ("org" = OrgId, Path, description = "The organization's id."),
+        ("webhook" = WebhookId, Path, description = "The endpoint's id."),
+        ("delivery" = DeliveryId, Path, description = "The delivery's id."),
+    ),
+    responses((status = 200, description = "The delivery and its attempts.", body = DeliveryDetail), Refusals)
+)]
+async fn delivery(
+    State(app): State<AppState>,
+    InOrg(scope): InOrg,
+    AppPath((_, id, delivery)): DeliveryPath,
+) -> Result<Json<DeliveryDetail>, AppError> {
+    Ok(Json(webhooks::delivery(&app, &scope, id, delivery).await?))
+}
+
+/// Retry a delivery
+///
+/// Queues a finished delivery (failed, or succeeded and wanted again) for an attempt now, with
+/// the same `webhook-id`. Requires `webhooks:write`.
+#[utoipa::path(
+    post,
+    path = "/organizations/{org}/webhooks/{webhook}/deliveries/{delivery}/retry",
+    operation_id = "retryWebhookDelivery",
+    tag = "webhooks",
+    security(("session" = []), ("api_key" = ["webhooks:write"])),
+    extensions(("x-required-permission" = json!("webhooks:write"))),
+    params(
+        ("org" = OrgId, Path, description = "The organization's id."),
+        ("webhook" = WebhookId, Path, description = "The endpoint's id."),
+        ("delivery" = DeliveryId, Path, description = "The delivery's id."),
+    ),
+    responses(
+        (status = 202, description = "Queued again.", body = Delivery),
+        (status = 409, description = "The endpoint is disabled (`webhook_disabled`) or the delivery is still pending (`delivery_pending`).", body = ErrorBody),
+        Refusals,
+    )
+)]
+async fn retry(
+    State(app): State<AppState>,
+    InOrg(scope): InOrg,
+    AppPath((_, id, delivery)): DeliveryPath,
+) -> Result<(StatusCode, Json<Delivery>), AppError> {
+    Ok((StatusCode::ACCEPTED, Json(webhooks::retry(&app, &scope, id, delivery).await?)))
+}
+
+/// Webhook event types
+///
+/// The catalogue: every event type with a description and the JSON Schema of its envelope
+/// (`{"id","type","timestamp","organization_id","data"}`). Public.
+#[utoipa::path(
+    get,
+    path = "/webhook-event-types",
+    operation_id = "listWebhookEventTypes",
+    tag = "webhooks",
+    responses((status = 200, description = "Every event type.", body = Vec<EventType>))
+)]
+async fn event_types() -> Json<Vec<EventType>> {
+    Json(webhooks::event_types())
+}
