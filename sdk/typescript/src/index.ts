@@ -23,6 +23,9 @@ export type IssuedInvitation = Schemas["IssuedInvitation"];
 export type ApiKey = Schemas["ApiKey"];
 export type IssuedApiKey = Schemas["IssuedApiKey"];
 export type NewKey = Schemas["NewKey"];
+export type Webhook = Schemas["Webhook"];
+export type IssuedWebhook = Schemas["IssuedWebhook"];
+export type Delivery = Schemas["Delivery"];
 export type Role = Schemas["Role"];
 export type Permission = Schemas["Permission"];
 export type ErrorBody = Schemas["ErrorBody"];
@@ -211,6 +214,32 @@ export class Gatehouse {
 
   async revokeApiKey(org: string, key: string): Promise<void> {
     unwrap(await this.raw.DELETE("/organizations/{org}/api-keys/{key}", { params: { path: { org, key } } }));
+  }
+
+  // ---- webhooks ----
+
+  /** Subscribes an endpoint; its signing `secret` (`whsec_...`) is in this answer only. */
+  async createWebhook(org: string, body: Schemas["NewWebhook"]): Promise<IssuedWebhook> {
+    return unwrap(await this.raw.POST("/organizations/{org}/webhooks", { params: { path: { org } }, body }));
+  }
+
+  async listWebhooks(org: string, query: PageParams = {}): Promise<Schemas["Page_Webhook"]> {
+    return unwrap(await this.raw.GET("/organizations/{org}/webhooks", { params: { path: { org }, query } }));
+  }
+
+  /** Queues a `ping` to the endpoint; follow it with `listWebhookDeliveries`. */
+  async testWebhook(org: string, webhook: string): Promise<Delivery> {
+    return unwrap(await this.raw.POST("/organizations/{org}/webhooks/{webhook}/test", { params: { path: { org, webhook } } }));
+  }
+
+  async listWebhookDeliveries(
+    org: string,
+    webhook: string,
+    query: PageParams & { status?: "pending" | "succeeded" | "failed"; event_type?: string } = {},
+  ): Promise<Schemas["Page_Delivery"]> {
+    return unwrap(
+      await this.raw.GET("/organizations/{org}/webhooks/{webhook}/deliveries", { params: { path: { org, webhook }, query } }),
+    );
   }
 
   private session(user: Me, response: Response): Session {

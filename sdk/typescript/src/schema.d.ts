@@ -711,6 +711,187 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/organizations/{org}/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List webhook endpoints
+         * @description Newest first, with delivery counters; never the secret. Requires `webhooks:write`.
+         */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Create a webhook endpoint
+         * @description Returns the endpoint with its signing secret (`whsec_...`), shown only here. The URL must be
+         *     https (unless the operator allows http) and may not point at a private, loopback or metadata
+         *     address; names are checked again each time Gatehouse connects. Requires `webhooks:write`.
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/organizations/{org}/webhooks/{webhook}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a webhook endpoint
+         * @description Requires `webhooks:write`.
+         */
+        get: operations["getWebhook"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook endpoint
+         * @description Nothing more is sent to it; its delivery log goes with it. Requires `webhooks:write`.
+         */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a webhook endpoint
+         * @description URL, description, events, and `active` (turning an endpoint on again clears why Gatehouse
+         *     disabled it). Requires `webhooks:write`.
+         */
+        patch: operations["updateWebhook"];
+        trace?: never;
+    };
+    "/organizations/{org}/webhooks/{webhook}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List deliveries
+         * @description Newest first, optionally only one status or event type. Requires `webhooks:write`.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/organizations/{org}/webhooks/{webhook}/deliveries/{delivery}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a delivery
+         * @description With every attempt: time, HTTP status, latency, error, and the request and response bodies
+         *     (up to 64 KB each). Requires `webhooks:write`.
+         */
+        get: operations["getWebhookDelivery"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/organizations/{org}/webhooks/{webhook}/deliveries/{delivery}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry a delivery
+         * @description Queues a finished delivery (failed, or succeeded and wanted again) for an attempt now, with
+         *     the same `webhook-id`. Requires `webhooks:write`.
+         */
+        post: operations["retryWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/organizations/{org}/webhooks/{webhook}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate the signing secret
+         * @description Returns the new secret once. For 24 hours every delivery carries signatures by both the new and
+         *     the previous secret (space-separated in `webhook-signature`), so receivers can switch without
+         *     dropping events. Requires `webhooks:write`.
+         */
+        post: operations["rotateWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/organizations/{org}/webhooks/{webhook}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a test event
+         * @description Queues a `ping` event to this endpoint only, whatever it subscribes to, and returns the
+         *     delivery; follow it in the delivery log. Requires `webhooks:write`.
+         */
+        post: operations["testWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhook-event-types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Webhook event types
+         * @description The catalogue: every event type with a description and the JSON Schema of its envelope
+         *     (`{"id","type","timestamp","organization_id","data"}`). Public.
+         */
+        get: operations["listWebhookEventTypes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -804,6 +985,62 @@ export interface components {
         DeleteBody: {
             confirm: string;
         };
+        Delivery: {
+            /**
+             * Format: int64
+             * @description Attempts started so far (the detail lists them in `attempts`).
+             */
+            attempt_count: number;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description The `webhook-id` header and the envelope's `id`.
+             */
+            event_id: string;
+            event_type: string;
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            last_attempt_at?: string | null;
+            last_error?: string | null;
+            /**
+             * Format: int64
+             * @description The last HTTP status received, if any answer came.
+             */
+            last_status?: number | null;
+            /** Format: date-time */
+            next_attempt_at?: string | null;
+            status: components["schemas"]["DeliveryStatus"];
+            /** Format: uuid */
+            webhook_id: string;
+        };
+        /** @description One HTTP attempt. Bodies are kept up to 64 KB. */
+        DeliveryAttempt: {
+            /** Format: date-time */
+            attempted_at: string;
+            error?: string | null;
+            /** Format: int64 */
+            latency_ms: number;
+            request_body: string;
+            response_body?: string | null;
+            /**
+             * Format: int64
+             * @description `null` when no HTTP answer came (refused address, timeout, connection error).
+             */
+            status?: number | null;
+        };
+        DeliveryDetail: components["schemas"]["Delivery"] & {
+            /** @description Oldest first. */
+            attempts: components["schemas"]["DeliveryAttempt"][];
+        };
+        /**
+         * Format: uuid
+         * @description One event on its way to one endpoint (with all its attempts).
+         */
+        DeliveryId: string;
+        /** @enum {string} */
+        DeliveryStatus: "pending" | "succeeded" | "failed";
         EmailBody: {
             email: string;
         };
@@ -811,6 +1048,22 @@ export interface components {
         EndedSessions: {
             /** Format: int64 */
             ended_sessions: number;
+        };
+        /** @description Counters over the endpoint's whole life. */
+        EndpointStats: {
+            /** Format: int64 */
+            failures: number;
+            /** Format: date-time */
+            last_failure_at?: string | null;
+            /** Format: date-time */
+            last_success_at?: string | null;
+            /** Format: int64 */
+            successes: number;
+            /**
+             * Format: int64
+             * @description Attempts made (each retry counts).
+             */
+            total_deliveries: number;
         };
         /**
          * @description The body of every error response.
@@ -850,6 +1103,12 @@ export interface components {
             /** @description A sentence a person can act on. Do not parse it; it may change. */
             message: string;
         };
+        /** @description One event type of the catalogue with the JSON Schema of its envelope. */
+        EventType: {
+            description: string;
+            name: string;
+            schema: Record<string, never>;
+        };
         Invitation: {
             /** Format: date-time */
             accepted_at?: string | null;
@@ -884,6 +1143,10 @@ export interface components {
         /** @description A new invitation; `link` carries the secret token and is shown only in this answer. */
         IssuedInvitation: components["schemas"]["Invitation"] & {
             link: string;
+        };
+        /** @description A new endpoint: `secret` (`whsec_...`) verifies its signatures and is shown only here. */
+        IssuedWebhook: components["schemas"]["Webhook"] & {
+            secret: string;
         };
         /** @description A partial update; `null` clears `expires_at` and `rate_limit_per_hour`. */
         KeyPatch: {
@@ -941,6 +1204,13 @@ export interface components {
             rate_limit_per_hour?: number | null;
             /** @description Permissions the key gets, each one the creator has (e.g. `["org:read", "members:read"]`). */
             scopes: string[];
+        };
+        NewWebhook: {
+            description?: string;
+            /** @description Event types to receive (see `GET /webhook-event-types`), at least one. */
+            events: string[];
+            /** @description Where to POST events: https (http only if the operator allows it). */
+            url: string;
         };
         /**
          * Format: uuid
@@ -1058,6 +1328,40 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @description A page of results: `next_cursor` is opaque and absent on the last page. */
+        Page_Delivery: {
+            data: {
+                /**
+                 * Format: int64
+                 * @description Attempts started so far (the detail lists them in `attempts`).
+                 */
+                attempt_count: number;
+                /** Format: date-time */
+                created_at: string;
+                /**
+                 * Format: uuid
+                 * @description The `webhook-id` header and the envelope's `id`.
+                 */
+                event_id: string;
+                event_type: string;
+                /** Format: uuid */
+                id: string;
+                /** Format: date-time */
+                last_attempt_at?: string | null;
+                last_error?: string | null;
+                /**
+                 * Format: int64
+                 * @description The last HTTP status received, if any answer came.
+                 */
+                last_status?: number | null;
+                /** Format: date-time */
+                next_attempt_at?: string | null;
+                status: components["schemas"]["DeliveryStatus"];
+                /** Format: uuid */
+                webhook_id: string;
+            }[];
+            next_cursor?: string | null;
+        };
+        /** @description A page of results: `next_cursor` is opaque and absent on the last page. */
         Page_Invitation: {
             data: {
                 /** Format: date-time */
@@ -1128,6 +1432,34 @@ export interface components {
             }[];
             next_cursor?: string | null;
         };
+        /** @description A page of results: `next_cursor` is opaque and absent on the last page. */
+        Page_Webhook: {
+            data: {
+                /** @description Inactive endpoints receive nothing; Gatehouse turns an endpoint off after a 410 or 5 days of failures. */
+                active: boolean;
+                /** Format: date-time */
+                created_at: string;
+                description: string;
+                /** @description Why Gatehouse disabled it, if it did. */
+                disabled_reason?: string | null;
+                /** @description Subscribed event types (see `GET /webhook-event-types`). */
+                events: string[];
+                /** Format: uuid */
+                id: string;
+                /** Format: uuid */
+                organization_id: string;
+                /**
+                 * Format: date-time
+                 * @description After a rotation, deliveries are also signed with the previous secret until then.
+                 */
+                previous_secret_expires_at?: string | null;
+                stats: components["schemas"]["EndpointStats"];
+                /** Format: date-time */
+                updated_at: string;
+                url: string;
+            }[];
+            next_cursor?: string | null;
+        };
         PasswordBody: {
             current_password: string;
             new_password: string;
@@ -1159,6 +1491,12 @@ export interface components {
              * @description How long the old secret keeps working: 0–168 hours, 24 by default.
              */
             grace_period_hours?: number | null;
+        };
+        /** @description A rotated secret: deliveries carry signatures by both secrets until `previous_secret_expires_at`. */
+        RotatedSecret: {
+            /** Format: date-time */
+            previous_secret_expires_at: string;
+            secret: string;
         };
         /**
          * Format: uuid
@@ -1244,6 +1582,42 @@ export interface components {
          * @description A person with an account.
          */
         UserId: string;
+        Webhook: {
+            /** @description Inactive endpoints receive nothing; Gatehouse turns an endpoint off after a 410 or 5 days of failures. */
+            active: boolean;
+            /** Format: date-time */
+            created_at: string;
+            description: string;
+            /** @description Why Gatehouse disabled it, if it did. */
+            disabled_reason?: string | null;
+            /** @description Subscribed event types (see `GET /webhook-event-types`). */
+            events: string[];
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            organization_id: string;
+            /**
+             * Format: date-time
+             * @description After a rotation, deliveries are also signed with the previous secret until then.
+             */
+            previous_secret_expires_at?: string | null;
+            stats: components["schemas"]["EndpointStats"];
+            /** Format: date-time */
+            updated_at: string;
+            url: string;
+        };
+        /**
+         * Format: uuid
+         * @description A webhook endpoint of one organization.
+         */
+        WebhookId: string;
+        WebhookPatch: {
+            /** @description Turning an endpoint on again clears `disabled_reason` and its failure streak. */
+            active?: boolean | null;
+            description?: string | null;
+            events?: string[] | null;
+            url?: string | null;
+        };
     };
     responses: never;
     parameters: never;
@@ -6151,6 +6525,1149 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for the API key, the organization's hourly quota or the client address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide. */
+            429: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: {
+                /** @description How many items to return, 1–200 (default 50). */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page; omit it for the first page. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The organization's id. */
+                org: components["schemas"]["OrgId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of endpoints. */
+            200: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Webhook"];
+                };
+            };
+            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller lacks `webhooks:write` (`permission_denied`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            403: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organization, webhook or delivery here, or the caller is not a member (`not_found`). */
+            404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `limit` or `cursor` is invalid (`validation_failed`, `details.field`). */
+            422: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for the API key, the organization's hourly quota or the client address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide. */
+            429: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id. */
+                org: components["schemas"]["OrgId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewWebhook"];
+            };
+        };
+        responses: {
+            /** @description The new endpoint, with its secret (shown only here). */
+            201: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IssuedWebhook"];
+                };
+            };
+            /** @description The body is not valid JSON (`malformed_json`). */
+            400: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller lacks `webhooks:write` (`permission_denied`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            403: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organization, webhook or delivery here, or the caller is not a member (`not_found`). */
+            404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field is invalid: url, description or events (`validation_failed`, `details.field`). */
+            422: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for the API key, the organization's hourly quota or the client address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide. */
+            429: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id. */
+                org: components["schemas"]["OrgId"];
+                /** @description The endpoint's id. */
+                webhook: components["schemas"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint (without its secret). */
+            200: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller lacks `webhooks:write` (`permission_denied`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            403: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organization, webhook or delivery here, or the caller is not a member (`not_found`). */
+            404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for the API key, the organization's hourly quota or the client address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide. */
+            429: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id. */
+                org: components["schemas"]["OrgId"];
+                /** @description The endpoint's id. */
+                webhook: components["schemas"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller lacks `webhooks:write` (`permission_denied`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            403: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organization, webhook or delivery here, or the caller is not a member (`not_found`). */
+            404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for the API key, the organization's hourly quota or the client address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide. */
+            429: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    updateWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id. */
+                org: components["schemas"]["OrgId"];
+                /** @description The endpoint's id. */
+                webhook: components["schemas"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookPatch"];
+            };
+        };
+        responses: {
+            /** @description The endpoint as changed. */
+            200: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            /** @description The body is not valid JSON (`malformed_json`). */
+            400: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller lacks `webhooks:write` (`permission_denied`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            403: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organization, webhook or delivery here, or the caller is not a member (`not_found`). */
+            404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field is invalid (`validation_failed`, `details.field`). */
+            422: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for the API key, the organization's hourly quota or the client address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide. */
+            429: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /** @description `pending`, `succeeded` or `failed`. */
+                status?: string;
+                /** @description One event type, e.g. `member.added`. */
+                event_type?: string;
+                /** @description How many items to return, 1–200 (default 50). */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page; omit it for the first page. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The organization's id. */
+                org: components["schemas"]["OrgId"];
+                /** @description The endpoint's id. */
+                webhook: components["schemas"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of deliveries. */
+            200: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Delivery"];
+                };
+            };
+            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller lacks `webhooks:write` (`permission_denied`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            403: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organization, webhook or delivery here, or the caller is not a member (`not_found`). */
+            404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A filter, `limit` or `cursor` is invalid (`validation_failed`, `details.field`). */
+            422: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for the API key, the organization's hourly quota or the client address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide. */
+            429: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id. */
+                org: components["schemas"]["OrgId"];
+                /** @description The endpoint's id. */
+                webhook: components["schemas"]["WebhookId"];
+                /** @description The delivery's id. */
+                delivery: components["schemas"]["DeliveryId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The delivery and its attempts. */
+            200: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryDetail"];
+                };
+            };
+            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller lacks `webhooks:write` (`permission_denied`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            403: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organization, webhook or delivery here, or the caller is not a member (`not_found`). */
+            404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for the API key, the organization's hourly quota or the client address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide. */
+            429: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    retryWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id. */
+                org: components["schemas"]["OrgId"];
+                /** @description The endpoint's id. */
+                webhook: components["schemas"]["WebhookId"];
+                /** @description The delivery's id. */
+                delivery: components["schemas"]["DeliveryId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued again. */
+            202: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Delivery"];
+                };
+            };
+            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller lacks `webhooks:write` (`permission_denied`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            403: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organization, webhook or delivery here, or the caller is not a member (`not_found`). */
+            404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The endpoint is disabled (`webhook_disabled`) or the delivery is still pending (`delivery_pending`). */
+            409: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for the API key, the organization's hourly quota or the client address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide. */
+            429: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rotateWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id. */
+                org: components["schemas"]["OrgId"];
+                /** @description The endpoint's id. */
+                webhook: components["schemas"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The new secret (shown only here). */
+            200: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RotatedSecret"];
+                };
+            };
+            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller lacks `webhooks:write` (`permission_denied`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            403: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organization, webhook or delivery here, or the caller is not a member (`not_found`). */
+            404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for the API key, the organization's hourly quota or the client address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide. */
+            429: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    testWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id. */
+                org: components["schemas"]["OrgId"];
+                /** @description The endpoint's id. */
+                webhook: components["schemas"]["WebhookId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The queued delivery. */
+            202: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Delivery"];
+                };
+            };
+            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller lacks `webhooks:write` (`permission_denied`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            403: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organization, webhook or delivery here, or the caller is not a member (`not_found`). */
+            404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The endpoint is disabled (`webhook_disabled`). */
+            409: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for the API key, the organization's hourly quota or the client address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide. */
+            429: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listWebhookEventTypes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every event type. */
+            200: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventType"][];
                 };
             };
             /** @description Too many requests for the API key, the organization's hourly quota or the client address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide. */
