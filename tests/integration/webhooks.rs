@@ -605,3 +605,36 @@ async fn retention(backend: Backend) {
     app.stop().await;
 }
 both!(retention);
+
+/// Stopping the server lets an attempt in flight finish (within the grace period) and records it.
+async fn graceful_shutdown_finishes_in_flight(backend: Backend) {
+    let Some(mut app) = spawn_app(backend, allow_loopback()).await else { return };
+    let receiver = Receiver::start();
+    let (owner, org) = owner_with_org(&app).await;
+    let hook = create_webhook(&app, &owner, &org, &receiver.url("/slow/1500"), &["member.added"]).await;
+    let id = hook["id"].as_str().unwrap();
+    let queued = json_of(
+        app.post(&owner, &format!("/api/v1/organizations/{org}/webhooks/{id}/test"), json!({})).await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    let delivery = queued["id"].as_str().unwrap().to_owned();
+    let pool = app.pool();
+    let leased = "SELECT COUNT(*) FROM webhook_deliveries WHERE id = $1 AND lease_until IS NOT NULL";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sqlx::query_scalar::<_, i64>(leased).bind(&delivery).fetch_one(&pool).await.unwrap() == 0 {
+        assert!(Instant::now() < deadline, "the delivery was never claimed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The attempt takes 1.5 s; the grace period is 10 s. (The database outlives the server here.)
+    app.running.take().unwrap().stop().await;
+    let status: String = sqlx::query_scalar("SELECT status FROM webhook_deliveries WHERE id = $1")
+        .bind(&delivery)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "succeeded", "the attempt in flight finished and was recorded before the server stopped");
+    assert_eq!(receiver.received().await.len(), 1);
+    app.stop().await;
+}
+both!(graceful_shutdown_finishes_in_flight);

@@ -253,7 +253,7 @@ fn EndpointCard(
                     {webhook.disabled_reason.clone().map(|r| view! { " " <span>{r}</span> })}</dd>
                 <dt>"Description"</dt><dd>{if webhook.description.is_empty() { "—".to_owned() } else { webhook.description.clone() }}</dd>
                 <dt>"Events"</dt><dd>{events}</dd>
-                <dt>"Deliveries"</dt><dd>{format!("{} attempts: {} succeeded, {} failed", stats.total_deliveries, stats.successes, stats.failures)}</dd>
+                <dt>"Attempts"</dt><dd>{format!("{} succeeded, {} failed", stats.successes, stats.failures)}</dd>
                 <dt>"Last success"</dt><dd>{stats.last_success_at.map(when).unwrap_or_else(|| "Never".to_owned())}</dd>
                 <dt>"Last failure"</dt><dd>{stats.last_failure_at.map(when).unwrap_or_else(|| "Never".to_owned())}</dd>
                 {webhook.previous_secret_expires_at.map(|at| view! { <dt>"Previous secret"</dt><dd>{format!("Still signs until {}", when(at))}</dd> })}
