@@ -179,6 +179,11 @@ pub async fn list(
 
 pub async fn get(app: &AppState, scope: &OrgScope, id: WebhookId) -> Result<Webhook, AppError> {
     scope.require(Permission::WebhooksWrite)?;
+    read_endpoint(app, scope, id).await
+}
+
+/// The endpoint as the API shows it, outside any write (404 when it is not this organization's).
+async fn read_endpoint(app: &AppState, scope: &OrgScope, id: WebhookId) -> Result<Webhook, AppError> {
     let mut tx = app.db.pool().begin().await.map_err(db::db_error)?;
     Ok(endpoint(&mut tx, scope, id).await?.webhook)
 }
@@ -283,9 +288,7 @@ pub async fn deliveries(
     if let Some(name) = event_type.filter(|n| !is_event_type(n) && *n != PING) {
         return Err(AppError::invalid_field("event_type", &format!("Unknown event type {name:?}.")));
     }
-    let mut tx = app.db.pool().begin().await.map_err(db::db_error)?;
-    endpoint(&mut tx, scope, id).await?;
-    drop(tx);
+    read_endpoint(app, scope, id).await?;
     let filter = db::webhooks::DeliveryFilter { status, event_type, before, limit: limit + 1 };
     let mut rows = db::webhooks::list_deliveries(app.db.pool(), scope.org_id(), id, filter).await?;
     let next_cursor = pagination::finish(&mut rows, limit, |d| (db::to_millis(d.created_at), d.id.to_string()));
@@ -340,9 +343,7 @@ pub async fn retry(
 /// Attempts per hour over the last 24 hours, every hour present (for the success-rate chart).
 pub async fn outcomes(app: &AppState, scope: &OrgScope, id: WebhookId) -> Result<Vec<OutcomeHour>, AppError> {
     scope.require(Permission::WebhooksWrite)?;
-    let mut tx = app.db.pool().begin().await.map_err(db::db_error)?;
-    endpoint(&mut tx, scope, id).await?;
-    drop(tx);
+    read_endpoint(app, scope, id).await?;
     let this_hour = db::to_millis(db::now()) / 3_600_000;
     let first = this_hour - 23;
     let found = db::webhooks::outcomes_per_hour(app.db.pool(), id, db::from_millis(first * 3_600_000)).await?;
