@@ -6,6 +6,8 @@
 //! - the same with rate-limit counters in Redis (target: < 1 ms added at p99).
 //!
 //! Every run is bounded: `DURATION` per scenario, loopback addresses only.
+mod support;
+
 use gatehouse::server::{self, config::Config};
 use reqwest::Client;
 use serde_json::{json, Value};
@@ -79,39 +81,7 @@ async fn start(database: &str, redis_url: Option<String>) -> server::Running {
 /// An Enterprise organization with a limit far above what the bench sends, and a read-only key.
 /// Returns (key, organization id, the organization's JSON as the key sees it).
 async fn seed(base: &str) -> (String, String, Value) {
-    let client = Client::builder().cookie_store(true).build().unwrap();
-    let password = "bench password that is long enough 42";
-    let res = client
-        .post(format!("{base}/api/v1/auth/signup"))
-        .json(&json!({"name": "Bench Owner", "email": "bench@example.com", "password": password}))
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success());
-    let org: Value = client
-        .post(format!("{base}/api/v1/organizations"))
-        .json(&json!({"name": "Bench"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = org["id"].as_str().unwrap().to_owned();
-    let res = client
-        .patch(format!("{base}/api/v1/organizations/{id}"))
-        .json(&json!({"tier": "enterprise"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success());
-    let res = client
-        .patch(format!("{base}/api/v1/organizations/{id}"))
-        .json(&json!({"max_api_calls_per_hour": 10_000_000}))
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    let (client, id) = support::enterprise_org(base).await;
     let key: Value = client
         .post(format!("{base}/api/v1/organizations/{id}/api-keys"))
         .json(&json!({"name": "bench", "scopes": ["org:read"]}))

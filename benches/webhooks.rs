@@ -7,6 +7,8 @@
 //!
 //! Every run is bounded in count and time.
 use axum::{http::HeaderMap, routing::post, Router};
+mod support;
+
 use gatehouse::server::{self, config::Config, db};
 use gatehouse::shared::ids::{OrgId, WebhookEventId, WebhookId};
 use reqwest::Client;
@@ -131,29 +133,7 @@ async fn start_receiver(arrivals: Arrivals) -> String {
 /// An Enterprise organization (so its limits never interfere) with one endpoint for
 /// `organization.updated`. Returns the signed-in owner, the organization and the endpoint.
 async fn seed(base: &str, receiver: &str) -> (Client, OrgId, WebhookId) {
-    let client = Client::builder().cookie_store(true).build().unwrap();
-    let email = format!("bench-{}@example.com", uuid::Uuid::now_v7().simple());
-    let res = client
-        .post(format!("{base}/api/v1/auth/signup"))
-        .json(&json!({"name": "Bench Owner", "email": email, "password": "bench password that is long enough 42"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success());
-    let org: Value = client
-        .post(format!("{base}/api/v1/organizations"))
-        .json(&json!({"name": "Bench"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = org["id"].as_str().unwrap().to_owned();
-    for change in [json!({"tier": "enterprise"}), json!({"max_api_calls_per_hour": 10_000_000})] {
-        let res = client.patch(format!("{base}/api/v1/organizations/{id}")).json(&change).send().await.unwrap();
-        assert!(res.status().is_success());
-    }
+    let (client, id) = support::enterprise_org(base).await;
     let hook: Value = client
         .post(format!("{base}/api/v1/organizations/{id}/webhooks"))
         .json(&json!({"url": receiver, "events": ["organization.updated"]}))

@@ -82,6 +82,10 @@ struct ServeArgs {
     /// Days webhook delivery logs are kept.
     #[arg(long, env = "GATEHOUSE_WEBHOOK_RETENTION_DAYS", default_value_t = 30)]
     webhook_retention_days: u64,
+    /// Bearer token a Prometheus scraper off this machine presents to read /metrics
+    /// (loopback clients need none; without it, only they can).
+    #[arg(long, env = "GATEHOUSE_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
 }
 
 #[tokio::main]
@@ -119,6 +123,7 @@ async fn main() -> anyhow::Result<()> {
                 webhook_allow_http,
                 webhook_timeout_secs,
                 webhook_retention_days,
+                metrics_token,
             } = *args;
             let mut config = Config::new(listen, database_url, public_url);
             config.smtp_url = smtp_url.filter(|url| !url.is_empty());
@@ -131,6 +136,7 @@ async fn main() -> anyhow::Result<()> {
             config.webhook_allow_http = webhook_allow_http;
             config.webhook_timeout = std::time::Duration::from_secs(webhook_timeout_secs.max(1));
             config.webhook_retention = std::time::Duration::from_secs(webhook_retention_days * 24 * 3600);
+            config.metrics_token = metrics_token.filter(|token| !token.is_empty());
             let public = config.public_url.clone();
             let outbox = config.smtp_url.is_none();
             let listener = tokio::net::TcpListener::bind(listen).await?;

@@ -11,7 +11,11 @@ use std::collections::HashMap;
 use {
     super::orgs::{given, id, scope},
     super::ssr::{go, respond},
-    crate::server::service::{api_keys, usage},
+    crate::server::{
+        authz::OrgScope,
+        service::{api_keys, usage},
+        state::AppState,
+    },
 };
 
 #[server(prefix = "/rpc", endpoint = "api_keys")]
@@ -46,23 +50,9 @@ pub async fn create_api_key(
     respond(
         async {
             let (app, scope) = scope(&org_id).await?;
-            let expires_at = given(expires_on)
-                .map(|day| {
-                    chrono::NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d")
-                        .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
-                        .map_err(|_| AppError::invalid_field("expires_on", "Enter a date as YYYY-MM-DD."))
-                })
-                .transpose()?;
-            let mut scopes: Vec<String> = scopes.unwrap_or_default().into_keys().collect();
-            scopes.sort();
-            let new = api_keys::NewKey {
-                name,
-                scopes,
-                expires_at,
-                rate_limit_per_hour: optional_number(rate_limit_per_hour, "rate_limit_per_hour")?,
-            };
-            let issued = api_keys::create(&app, &scope, new).await?;
-            go(&format!("/orgs/{org_id}/api-keys?notice=api_key_created"))?;
+            let form = CreateApiKey { org_id, name, scopes, expires_on, rate_limit_per_hour };
+            let issued = form.run(&app, &scope).await?;
+            go(&format!("/orgs/{}/api-keys?notice=api_key_created", scope.org_id()))?;
             Ok(issued)
         }
         .await,
@@ -74,13 +64,44 @@ pub async fn roll_api_key(org_id: String, key_id: String, grace_hours: String) -
     respond(
         async {
             let (app, scope) = scope(&org_id).await?;
-            let grace = optional_number(Some(grace_hours), "grace_period_hours")?;
-            let issued = api_keys::roll(&app, &scope, id(&key_id, "API key")?, grace).await?;
-            go(&format!("/orgs/{org_id}/api-keys?notice=api_key_rolled"))?;
+            let issued = RollApiKey { org_id, key_id, grace_hours }.run(&app, &scope).await?;
+            go(&format!("/orgs/{}/api-keys?notice=api_key_rolled", scope.org_id()))?;
             Ok(issued)
         }
         .await,
     )
+}
+
+/// The form's fields to the service call, shared with the no-JavaScript twin in `server::forms`
+/// (which shows the secret in its answer).
+#[cfg(feature = "ssr")]
+impl CreateApiKey {
+    pub(crate) async fn run(self, app: &AppState, scope: &OrgScope) -> Result<IssuedApiKey, AppError> {
+        let expires_at = given(self.expires_on)
+            .map(|day| {
+                chrono::NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d")
+                    .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+                    .map_err(|_| AppError::invalid_field("expires_on", "Enter a date as YYYY-MM-DD."))
+            })
+            .transpose()?;
+        let mut scopes: Vec<String> = self.scopes.unwrap_or_default().into_keys().collect();
+        scopes.sort();
+        let new = api_keys::NewKey {
+            name: self.name,
+            scopes,
+            expires_at,
+            rate_limit_per_hour: optional_number(self.rate_limit_per_hour, "rate_limit_per_hour")?,
+        };
+        api_keys::create(app, scope, new).await
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl RollApiKey {
+    pub(crate) async fn run(self, app: &AppState, scope: &OrgScope) -> Result<IssuedApiKey, AppError> {
+        let grace = optional_number(Some(self.grace_hours), "grace_period_hours")?;
+        api_keys::roll(app, scope, id(&self.key_id, "API key")?, grace).await
+    }
 }
 
 #[server(prefix = "/rpc", endpoint = "revoke_api_key")]

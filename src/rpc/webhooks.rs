@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use {
     super::orgs::{given, id, scope},
     super::ssr::{go, respond},
-    crate::server::service::webhooks,
+    crate::server::{authz::OrgScope, service::webhooks, state::AppState},
 };
 
 #[server(prefix = "/rpc", endpoint = "webhooks")]
@@ -37,11 +37,8 @@ pub async fn create_webhook(
     respond(
         async {
             let (app, scope) = scope(&org_id).await?;
-            let mut events: Vec<String> = events.unwrap_or_default().into_keys().collect();
-            events.sort();
-            let new = webhooks::NewWebhook { url, description: description.unwrap_or_default(), events };
-            let issued = webhooks::create(&app, &scope, new).await?;
-            go(&format!("/orgs/{org_id}/webhooks?notice=webhook_created"))?;
+            let issued = CreateWebhook { org_id, url, description, events }.run(&app, &scope).await?;
+            go(&format!("/orgs/{}/webhooks?notice=webhook_created", scope.org_id()))?;
             Ok(issued)
         }
         .await,
@@ -85,6 +82,18 @@ pub async fn rotate_webhook_secret(org_id: String, webhook_id: String) -> Result
         }
         .await,
     )
+}
+
+/// The form's fields to the service call, shared with the no-JavaScript twin in `server::forms`
+/// (which shows the signing secret in its answer).
+#[cfg(feature = "ssr")]
+impl CreateWebhook {
+    pub(crate) async fn run(self, app: &AppState, scope: &OrgScope) -> Result<IssuedWebhook, AppError> {
+        let mut events: Vec<String> = self.events.unwrap_or_default().into_keys().collect();
+        events.sort();
+        let new = webhooks::NewWebhook { url: self.url, description: self.description.unwrap_or_default(), events };
+        webhooks::create(app, scope, new).await
+    }
 }
 
 #[server(prefix = "/rpc", endpoint = "delete_webhook")]

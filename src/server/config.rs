@@ -60,6 +60,8 @@ pub struct Config {
     pub webhook_retention: Duration,
     /// On shutdown, in-flight deliveries get this long to finish.
     pub webhook_shutdown_grace: Duration,
+    /// Bearer token that lets a non-loopback scraper read /metrics (loopback needs none).
+    pub metrics_token: Option<String>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
@@ -95,6 +97,7 @@ impl Config {
             webhook_disable_after: Duration::from_secs(5 * 24 * 3600),
             webhook_retention: Duration::from_secs(30 * 24 * 3600),
             webhook_shutdown_grace: Duration::from_secs(10),
+            metrics_token: None,
         }
     }
 

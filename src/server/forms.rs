@@ -1,23 +1,175 @@
-//! Plain HTML form endpoints for what server functions cannot carry: file uploads. Like server
-//! functions they are thin adapters that call one service function and redirect back.
+//! Plain HTML form endpoints for what server functions cannot carry: file uploads, and secrets
+//! shown once to a browser without JavaScript. Like server functions they are thin adapters that
+//! call one service function.
+use crate::rpc::{
+    api_keys::{CreateApiKey, RollApiKey},
+    webhooks::{CreateWebhook, RotateWebhookSecret},
+};
 use crate::server::{
     auth::principal::{ClientMeta, SignedIn},
     authz::authorize,
     error::AppPath,
-    service::logo,
+    service::{logo, webhooks},
     state::AppState,
 };
 use crate::shared::{error::AppError, ids::OrgId, roles::Permission};
 use axum::{
+    body::Bytes,
     extract::{Multipart, State},
     http::{header, HeaderValue},
-    response::{IntoResponse, Redirect, Response},
+    response::{Html, IntoResponse, Redirect, Response},
     routing::{get, post},
     Router,
 };
+use leptos::prelude::*;
+use leptos::server_fn::{error::ServerFnUrlError, ServerFn};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/orgs/{org}/logo", post(logo_form)).route("/logos/{org}", get(logo_image))
+    Router::new()
+        .route("/orgs/{org}/logo", post(logo_form))
+        .route("/logos/{org}", get(logo_image))
+        .route("/orgs/{org}/reveal/{operation}", post(reveal_form))
+}
+
+/// A secret to show once, and where to go afterwards.
+struct Revealed {
+    heading: &'static str,
+    /// What the secret belongs to, in the sentence asking to copy it.
+    owner: String,
+    label: &'static str,
+    secret: String,
+    back: String,
+}
+
+/// The no-JavaScript twin of the server functions whose answer carries a secret shown once
+/// (`create_api_key`, `roll_api_key`, `create_webhook`, `rotate_webhook_secret`): their forms
+/// name this route in the submit button's `formaction`, so a browser without scripts posts the
+/// same fields here. Success answers with a page showing the secret, never stored and never in a
+/// URL; an error goes back to the form the way a server function's error does (`?__err=`).
+async fn reveal_form(
+    State(app): State<AppState>,
+    who: SignedIn,
+    client: ClientMeta,
+    AppPath((org, operation)): AppPath<(OrgId, String)>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let scope = authorize(&app.db, &who, &client, org, Permission::OrgRead).await?;
+    let keys_page = format!("/orgs/{org}/api-keys");
+    let (path, back, outcome) = match operation.as_str() {
+        "create_api_key" => {
+            let outcome = match fields::<CreateApiKey>(&body) {
+                Ok(form) => form.run(&app, &scope).await,
+                Err(e) => Err(e),
+            };
+            let outcome = outcome.map(|issued| Revealed {
+                heading: "API key created",
+                owner: format!("“{}”", issued.key.name),
+                label: "API key secret",
+                secret: issued.secret,
+                back: keys_page.clone(),
+            });
+            (CreateApiKey::PATH, keys_page, outcome)
+        }
+        "roll_api_key" => {
+            let outcome = match fields::<RollApiKey>(&body) {
+                Ok(form) => form.run(&app, &scope).await,
+                Err(e) => Err(e),
+            };
+            let outcome = outcome.map(|issued| Revealed {
+                heading: "API key rolled",
+                owner: format!("“{}”", issued.key.name),
+                label: "New API key secret",
+                secret: issued.secret,
+                back: keys_page.clone(),
+            });
+            (RollApiKey::PATH, keys_page, outcome)
+        }
+        "create_webhook" => {
+            let list = format!("/orgs/{org}/webhooks");
+            let outcome = match fields::<CreateWebhook>(&body) {
+                Ok(form) => form.run(&app, &scope).await,
+                Err(e) => Err(e),
+            };
+            let outcome = outcome.map(|issued| Revealed {
+                heading: "Webhook endpoint added",
+                owner: issued.webhook.url.clone(),
+                label: "Signing secret",
+                secret: issued.secret,
+                back: format!("{list}/{}", issued.webhook.id),
+            });
+            (CreateWebhook::PATH, list, outcome)
+        }
+        "rotate_webhook_secret" => {
+            let form = fields::<RotateWebhookSecret>(&body)?;
+            let page = format!("/orgs/{org}/webhooks/{}", form.webhook_id);
+            let outcome = match form.webhook_id.parse() {
+                Ok(id) => webhooks::rotate_secret(&app, &scope, id).await,
+                Err(_) => Err(AppError::not_found("webhook")),
+            };
+            let outcome = outcome.map(|rotated| Revealed {
+                heading: "Signing secret rotated",
+                owner: "this endpoint".to_owned(),
+                label: "New signing secret",
+                secret: rotated.secret,
+                back: page.clone(),
+            });
+            (RotateWebhookSecret::PATH, page, outcome)
+        }
+        _ => return Err(AppError::not_found("form")),
+    };
+    Ok(match outcome {
+        Ok(revealed) => secret_page(revealed),
+        Err(e) if e.status() < 500 => {
+            let url = ServerFnUrlError::new(path, e)
+                .to_url(&app.config.link(&back))
+                .map_err(|e| crate::server::error::internal(format!("redirect after a form error: {e}")))?;
+            Redirect::to(url.as_str()).into_response()
+        }
+        Err(e) => e.into_response(),
+    })
+}
+
+/// The form's fields, named as the server function names them (`scopes[org:read]=on` and so on).
+fn fields<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    serde_qs::Config::new(5, false)
+        .deserialize_bytes(body)
+        .map_err(|e| AppError::bad_request("invalid_form", format!("The form could not be read: {e}")))
+}
+
+/// A page of its own (no scripts, nothing to hydrate) with the secret in a read-only field, kept
+/// out of caches and history.
+fn secret_page(revealed: Revealed) -> Response {
+    let Revealed { heading, owner, label, secret, back } = revealed;
+    let body = Owner::new().with(|| {
+        view! {
+            <main id="main" class="container">
+                <section class="card" aria-labelledby="revealed-heading">
+                <h1 id="revealed-heading">{heading}</h1>
+                <div class="issued" role="status">
+                    <p><strong>{format!("Copy the secret of {owner} now.")}</strong>
+                        " It is not stored and will not be shown again."</p>
+                    <div class="copy-row">
+                        <label for="revealed-secret" class="visually-hidden">{label}</label>
+                        <input id="revealed-secret" type="text" readonly value=secret autofocus/>
+                    </div>
+                </div>
+                <p><a class="button" href=back>"I have copied it"</a></p>
+                </section>
+            </main>
+        }
+        .to_html()
+    });
+    let page = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"/>\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\
+         <title>{heading} · Gatehouse</title><link rel=\"stylesheet\" href=\"/pkg/gatehouse.css\"/></head>\
+         <body>{body}</body></html>"
+    );
+    let mut response = Html(page).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
 }
 
 /// `multipart/form-data` with a `logo` file, or a `remove` field to clear it. Errors come back to

@@ -10,6 +10,7 @@ pub mod docs;
 pub mod error;
 pub mod forms;
 pub mod jobs;
+pub mod metrics;
 pub mod outbound;
 pub mod pagination;
 pub mod ratelimit;
@@ -77,6 +78,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         secrets,
         outbound,
         webhook_wakeup: Arc::new(tokio::sync::Notify::new()),
+        metrics: Default::default(),
     };
     let app = router::router(state.clone(), sessions.clone());
     let addr = listener.local_addr()?;

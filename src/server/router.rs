@@ -27,6 +27,7 @@ pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::server::metrics::scrape))
         .nest(
             "/api/v1",
             crate::server::api::router()
@@ -53,6 +54,7 @@ pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http().on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
         .layer(middleware::from_fn(error::request_id))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::server::metrics::count_responses))
         .with_state(state)
 }
 

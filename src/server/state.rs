@@ -3,6 +3,7 @@ use crate::server::{
     config::Config,
     crypto::SecretBox,
     db::Db,
+    metrics::Metrics,
     outbound::Outbound,
     ratelimit::RateLimiter,
     service::{api_keys::KeyCache, usage::UsageMeter},
@@ -30,6 +31,7 @@ pub struct AppState {
     pub outbound: Outbound,
     /// Wakes the webhook worker when a delivery is queued by hand (test event, retry).
     pub webhook_wakeup: Arc<Notify>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

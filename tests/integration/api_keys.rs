@@ -399,6 +399,16 @@ async fn idempotency_keys(backend: Backend) {
     .unwrap();
     let (status, err) = error_of(invite("busy", "dee@example.com").await.unwrap()).await;
     assert_eq!((status, err["code"].as_str()), (StatusCode::CONFLICT, Some("idempotency_key_in_use")));
+
+    // A claim left without a response for over 10 minutes (its process died) does not block the key.
+    sqlx::query("UPDATE idempotency_keys SET created_at = $1 WHERE idem_key = 'busy'")
+        .bind((chrono::Utc::now() - chrono::Duration::minutes(11)).timestamp_millis())
+        .execute(&app.pool())
+        .await
+        .unwrap();
+    let retried = invite("busy", "dee@example.com").await.unwrap();
+    assert_eq!(retried.status(), StatusCode::CREATED);
+    assert!(retried.headers().get("idempotent-replayed").is_none());
     app.stop().await;
 }
 both!(idempotency_keys);

@@ -40,3 +40,68 @@ async fn internal_errors_show_only_a_reference(backend: Backend) {
     app.stop().await;
 }
 both!(internal_errors_show_only_a_reference);
+
+/// The value of an unlabelled or labelled sample in OpenMetrics text, e.g.
+/// `gatehouse_mail_pending` or `gatehouse_http_responses_total{class="2xx"}`.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// /metrics: served to loopback (a wrong token is refused even there) and with the token; counts
+/// answers, Redis fallbacks (Redis here is a port nothing listens on), webhook attempts and the
+/// webhook backlog.
+async fn metrics_for_the_operator(backend: Backend) {
+    let tweak = |config: &mut gatehouse::server::config::Config| {
+        config.redis_url = Some(format!("redis://127.0.0.1:{}", free_port()));
+        config.metrics_token = Some("scrape-token".to_owned());
+        config.webhook_allow_private = true;
+        config.webhook_allow_http = true;
+    };
+    let Some(app) = spawn_app(backend, Options { smtp: false, tweak: Box::new(tweak) }).await else { return };
+    let owner = app.client();
+    app.signup(&owner, "Olivia Owner").await;
+    let org = app.create_org(&owner, "Acme").await;
+    let id = org["id"].as_str().unwrap();
+    // An endpoint nobody answers at: its delivery fails and waits for a retry.
+    let dead = format!("http://127.0.0.1:{}/hook", free_port());
+    let res = app
+        .post(&owner, &format!("/api/v1/organizations/{id}/webhooks"), json!({"url": dead, "events": ["member.added"]}))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let hook: serde_json::Value = res.json().await.unwrap();
+    let hook = hook["id"].as_str().unwrap();
+    let res = app.post(&owner, &format!("/api/v1/organizations/{id}/webhooks/{hook}/test"), json!({})).await;
+    assert!(res.status().is_success(), "{}", res.status());
+
+    let scrape = |token: Option<&'static str>| {
+        let request = app.client().get(app.url("/metrics"));
+        let request = match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
+        async move { request.send().await.unwrap() }
+    };
+    assert_eq!(scrape(Some("not-the-token")).await.status(), StatusCode::NOT_FOUND);
+    let res = scrape(Some("scrape-token")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let text = loop {
+        let text = scrape(None).await.text().await.unwrap();
+        let failed = sample(&text, "gatehouse_webhook_attempts_total{outcome=\"failed\"}").unwrap_or(0.0);
+        if failed >= 1.0 || std::time::Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(sample(&text, "gatehouse_webhook_attempts_total{outcome=\"failed\"}"), Some(1.0), "{text}");
+    assert_eq!(sample(&text, "gatehouse_webhook_deliveries_pending"), Some(1.0), "waiting for its retry: {text}");
+    assert!(sample(&text, "gatehouse_http_responses_total{class=\"2xx\"}").unwrap() >= 4.0, "{text}");
+    assert_eq!(sample(&text, "gatehouse_http_responses_total{class=\"4xx\"}"), Some(1.0), "the wrong token: {text}");
+    assert!(sample(&text, "gatehouse_ratelimit_redis_fallbacks_total").unwrap() >= 1.0, "{text}");
+    assert_eq!(sample(&text, "gatehouse_ratelimit_redis_degraded"), Some(1.0), "{text}");
+    assert_eq!(sample(&text, "gatehouse_mail_pending"), Some(0.0), "no SMTP: mail goes to the outbox: {text}");
+    app.stop().await;
+}
+both!(metrics_for_the_operator);

@@ -176,3 +176,76 @@ async fn sign_in_returns_to_a_local_next_page_only(backend: Backend) {
     app.stop().await;
 }
 both!(sign_in_returns_to_a_local_next_page_only);
+
+/// The one secret in a page answering a no-JavaScript form, e.g. `gk_live_…` or `whsec_…`.
+fn secret_in(html: &str, prefix: &str) -> String {
+    let start = html.find(&format!("value=\"{prefix}")).unwrap_or_else(|| panic!("no {prefix} secret in {html}")) + 7;
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+/// Forms whose answer is a secret shown once (create or roll a key, add an endpoint, rotate its
+/// secret) post without JavaScript to their `formaction`, which answers with the secret in the
+/// page; an invalid form goes back with the error, as server functions do.
+async fn secrets_are_shown_once_without_javascript(backend: Backend) {
+    let Some(app) = spawn_app(backend, Options { smtp: false, ..Options::default() }).await else { return };
+    let owner = app.client();
+    app.signup(&owner, "Olivia Owner").await;
+    let org = app.create_org(&owner, "Acme").await;
+    let id = org["id"].as_str().unwrap();
+    let keys_page = format!("/orgs/{id}/api-keys");
+    let html = app.get(&owner, &keys_page).await.text().await.unwrap();
+    assert!(html.contains(&format!("formaction=\"/orgs/{id}/reveal/create_api_key\"")), "create form's no-JS target");
+
+    let create = [("org_id", id), ("name", "No script"), ("scopes[org:read]", "on"), ("expires_on", "")];
+    let res = form_post(&app, &owner, &keys_page, &format!("/orgs/{id}/reveal/create_api_key"), &create).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Copy the secret of “No script” now.") && html.contains(&format!("href=\"{keys_page}\"")));
+    let secret = secret_in(&html, "gk_live_");
+    let read = |key: String| {
+        let url = app.url(&format!("/api/v1/organizations/{id}"));
+        async move { Client::new().get(url).bearer_auth(key).send().await.unwrap().status() }
+    };
+    assert_eq!(read(secret.clone()).await, StatusCode::OK, "the key shown works");
+    let keys: Value = app.get(&owner, &format!("/api/v1/organizations/{id}/api-keys")).await.json().await.unwrap();
+    assert_eq!(keys["data"][0]["scopes"], serde_json::json!(["org:read"]));
+    let key_id = keys["data"][0]["id"].as_str().unwrap();
+
+    let roll = [("org_id", id), ("key_id", key_id), ("grace_hours", "0")];
+    let res = form_post(&app, &owner, &keys_page, &format!("/orgs/{id}/reveal/roll_api_key"), &roll).await;
+    let rolled = secret_in(&res.text().await.unwrap(), "gk_live_");
+    assert_ne!(rolled, secret);
+    assert_eq!((read(secret).await, read(rolled).await), (StatusCode::UNAUTHORIZED, StatusCode::OK));
+
+    // An invalid form goes back to the page, which shows the error; no key is made.
+    let nameless = [("org_id", id), ("name", ""), ("scopes[org:read]", "on")];
+    let res = form_post(&app, &owner, &keys_page, &format!("/orgs/{id}/reveal/create_api_key"), &nameless).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let back = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(back.starts_with(&app.url(&format!("{keys_page}?"))) && back.contains("__err="), "{back}");
+    let html = app.get(&owner, &back[app.base.len()..]).await.text().await.unwrap();
+    assert!(html.contains("Give the key a name of 1 to 100 characters."), "error shown after the round trip");
+    let keys: Value = app.get(&owner, &format!("/api/v1/organizations/{id}/api-keys")).await.json().await.unwrap();
+    assert_eq!(keys["data"].as_array().unwrap().len(), 1);
+
+    let hooks_page = format!("/orgs/{id}/webhooks");
+    let add = [("org_id", id), ("url", "https://hooks.example.com/gatehouse"), ("events[member.added]", "on")];
+    let res = form_post(&app, &owner, &hooks_page, &format!("/orgs/{id}/reveal/create_webhook"), &add).await;
+    let html = res.text().await.unwrap();
+    let signing = secret_in(&html, "whsec_");
+    let hooks: Value = app.get(&owner, &format!("/api/v1/organizations/{id}/webhooks")).await.json().await.unwrap();
+    let hook = hooks["data"][0]["id"].as_str().unwrap();
+    assert!(html.contains(&format!("href=\"{hooks_page}/{hook}\"")), "back to the new endpoint");
+    let rotate = [("org_id", id), ("webhook_id", hook)];
+    let res = form_post(&app, &owner, &hooks_page, &format!("/orgs/{id}/reveal/rotate_webhook_secret"), &rotate).await;
+    assert_ne!(secret_in(&res.text().await.unwrap(), "whsec_"), signing);
+
+    // Another organization's form target is 404, like every other route into it.
+    let stranger = app.client();
+    app.signup(&stranger, "Sam Stranger").await;
+    let res = form_post(&app, &stranger, &keys_page, &format!("/orgs/{id}/reveal/create_api_key"), &create).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+both!(secrets_are_shown_once_without_javascript);

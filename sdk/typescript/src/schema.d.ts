@@ -1081,19 +1081,35 @@ export interface components {
             error: components["schemas"]["ErrorObject"];
         };
         /**
-         * @description Extras of an error. Other keys may appear for particular codes (e.g. `max_users` with
-         *     `limit_exceeded`).
+         * @description Extras of an error; which keys appear depends on the code. A unit test checks that every key
+         *     the server sends is declared here.
          */
         ErrorDetails: {
+            /** @description The values the field accepts (an unknown scope, event type or status filter). */
+            allowed?: string[] | null;
             /** @description The request field the error is about (validation errors and some conflicts). */
             field?: string | null;
+            /**
+             * Format: int64
+             * @description The largest value allowed (a key's rate limit above the organization's).
+             */
+            max?: number | null;
+            /**
+             * Format: int64
+             * @description The plan's user limit (`limit_exceeded`), counting members and pending invitations.
+             */
+            max_users?: number | null;
             /** @description The request id to quote to support (500s; every response also carries `x-request-id`). */
             request_id?: string | null;
+            /** @description The permission the caller lacks (`permission_denied`), e.g. `members:write`. */
+            required_permission?: string | null;
             /**
              * Format: int64
              * @description Seconds to wait before retrying (429s; also sent as `Retry-After`).
              */
             retry_after?: number | null;
+            /** @description The scope a key may not grant because its creator does not hold it (`scope_not_held`). */
+            scope?: string | null;
         };
         ErrorObject: {
             /** @description Stable, machine-readable code, e.g. `validation_failed`, `not_found`, `rate_limited`. */

@@ -25,6 +25,11 @@ pub const HEADER: &str = "idempotency-key";
 const MAX_KEY_LEN: usize = 255;
 /// Response headers worth replaying (never cookies).
 const KEPT_HEADERS: [&str; 2] = ["content-type", "location"];
+/// How long a stored response is replayed.
+const KEPT_FOR: Duration = Duration::hours(24);
+/// A claim still without a response after this long belongs to a process that died mid-request
+/// (no handler runs this long): the key may be used again rather than answering 409 for a day.
+const ABANDONED_AFTER: Duration = Duration::minutes(10);
 
 pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) -> Response {
     if req.method() != Method::POST {
@@ -73,9 +78,16 @@ async fn run_once(app: &AppState, principal: &str, key: &str, req: Request, next
     hasher.update(&body);
     let request_hash: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
     let now = db::now();
-    let claim = db::idempotency::claim(app.db.pool(), principal, key, &request_hash, now, now - Duration::hours(24))
-        .await
-        .map_err(IntoResponse::into_response)?;
+    let claim = db::idempotency::claim(
+        app.db.pool(),
+        principal,
+        key,
+        &request_hash,
+        now,
+        (now - KEPT_FOR, now - ABANDONED_AFTER),
+    )
+    .await
+    .map_err(IntoResponse::into_response)?;
     match claim {
         Claim::New => {}
         Claim::Replay { status, headers, body } => return Ok(replay(status, &headers, body)),

@@ -203,10 +203,25 @@ pub struct ErrorObject {
     pub details: ErrorDetails,
 }
 
-/// Extras of an error. Other keys may appear for particular codes (e.g. `max_users` with
-/// `limit_exceeded`).
+/// Extras of an error; which keys appear depends on the code. A unit test checks that every key
+/// the server sends is declared here.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 pub struct ErrorDetails {
+    /// The values the field accepts (an unknown scope, event type or status filter).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<Vec<String>>,
+    /// The largest value allowed (a key's rate limit above the organization's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<i64>,
+    /// The plan's user limit (`limit_exceeded`), counting members and pending invitations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_users: Option<i64>,
+    /// The permission the caller lacks (`permission_denied`), e.g. `members:write`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_permission: Option<String>,
+    /// The scope a key may not grant because its creator does not hold it (`scope_not_held`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
     /// The request field the error is about (validation errors and some conflicts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
@@ -294,6 +309,33 @@ mod tests {
         assert_eq!(schemes["api_key"]["type"], "http");
         assert_eq!(schemes["api_key"]["scheme"], "bearer");
         assert!(operations(&spec).len() >= 30);
+    }
+
+    /// Every `details` key the server sends (through `with_detail` anywhere in src/) is a
+    /// declared property of `ErrorDetails`, so generated SDKs do not drop it.
+    #[test]
+    fn every_error_detail_is_declared() {
+        fn sent_keys(dir: &std::path::Path, out: &mut std::collections::BTreeSet<String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    sent_keys(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for rest in text.split(".with_detail(\"").skip(1) {
+                        out.insert(rest.split('"').next().unwrap().to_owned());
+                    }
+                }
+            }
+        }
+        let mut sent = std::collections::BTreeSet::new();
+        sent_keys(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut sent);
+        assert!(sent.len() >= 5, "{sent:?}");
+        let spec = spec_json();
+        let declared = spec["components"]["schemas"]["ErrorDetails"]["properties"].as_object().unwrap();
+        for key in sent {
+            assert!(declared.contains_key(&key), "error detail `{key}` is sent but not declared in ErrorDetails");
+        }
     }
 
     /// Every `$ref` points at a schema the document defines (SDK generators refuse dangling ones).

@@ -67,6 +67,11 @@ impl ClientMeta {
     pub fn ip_key(&self) -> &str {
         self.ip.as_deref().unwrap_or("unknown")
     }
+
+    /// A request from this machine (operator-only pages: the dev outbox, metrics).
+    pub fn is_loopback(&self) -> bool {
+        self.ip.as_deref().and_then(|ip| ip.parse::<std::net::IpAddr>().ok()).is_some_and(|ip| ip.is_loopback())
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientMeta {

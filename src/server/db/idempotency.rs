@@ -16,22 +16,27 @@ pub enum Claim {
     InFlight,
 }
 
-/// Claims `key` for this request; a row older than `expired_before` is replaced.
+/// Claims `key` for this request. A row older than `expired_before` is replaced, and so is a claim
+/// made before `abandoned_before` that never got a response (its process died mid-request).
 pub async fn claim(
     pool: &AnyPool,
     principal: &str,
     key: &str,
     request_hash: &str,
     now: DateTime<Utc>,
-    expired_before: DateTime<Utc>,
+    (expired_before, abandoned_before): (DateTime<Utc>, DateTime<Utc>),
 ) -> Result<Claim, AppError> {
-    sqlx::query("DELETE FROM idempotency_keys WHERE principal = $1 AND idem_key = $2 AND created_at < $3")
-        .bind(principal)
-        .bind(key)
-        .bind(to_millis(expired_before))
-        .execute(pool)
-        .await
-        .map_err(db_error)?;
+    sqlx::query(
+        "DELETE FROM idempotency_keys WHERE principal = $1 AND idem_key = $2 \
+         AND (created_at < $3 OR (status IS NULL AND created_at < $4))",
+    )
+    .bind(principal)
+    .bind(key)
+    .bind(to_millis(expired_before))
+    .bind(to_millis(abandoned_before))
+    .execute(pool)
+    .await
+    .map_err(db_error)?;
     let inserted = unless_duplicate(
         sqlx::query(
             "INSERT INTO idempotency_keys (principal, idem_key, request_hash, created_at) VALUES ($1, $2, $3, $4)",

@@ -180,3 +180,21 @@ pub fn get_time(row: &AnyRow, column: &str) -> Result<DateTime<Utc>, sqlx::Error
 pub fn get_opt_time(row: &AnyRow, column: &str) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     Ok(row.try_get::<Option<i64>, _>(column)?.map(from_millis))
 }
+
+/// Work waiting in the outboxes (for `/metrics`).
+pub struct Backlog {
+    pub webhook_deliveries: i64,
+    pub mail: i64,
+}
+
+pub async fn backlog(pool: &AnyPool) -> Result<Backlog, AppError> {
+    let row = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending') AS webhooks, \
+                (SELECT COUNT(*) FROM email_outbox WHERE sent_at IS NULL AND gave_up_at IS NULL) AS mail",
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(db_error)?;
+    let count = |name: &str| row.try_get::<i64, _>(name).map_err(db_error);
+    Ok(Backlog { webhook_deliveries: count("webhooks")?, mail: count("mail")? })
+}

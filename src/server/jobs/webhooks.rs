@@ -75,6 +75,9 @@ async fn save(app: &AppState, finished: &mut Vec<Outcome>) {
         return;
     }
     let batch = std::mem::take(finished);
+    for outcome in &batch {
+        app.metrics.webhook_attempt(outcome.succeeded());
+    }
     if let Err(e) = webhooks::record(app, &batch).await {
         // The leases lapse and the deliveries are attempted again: at-least-once, never lost.
         tracing::error!("webhooks: recording attempts: {e}");

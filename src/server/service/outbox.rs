@@ -7,9 +7,7 @@ use crate::shared::{
 };
 
 pub async fn list(app: &AppState, client: &ClientMeta, cursor: Option<&str>) -> Result<Page<OutboxEmail>, AppError> {
-    let local =
-        client.ip.as_deref().and_then(|ip| ip.parse::<std::net::IpAddr>().ok()).is_some_and(|ip| ip.is_loopback());
-    if app.config.smtp_url.is_some() || !local {
+    if app.config.smtp_url.is_some() || !client.is_loopback() {
         return Err(AppError::not_found("page"));
     }
     let limit = pagination::DEFAULT_LIMIT;

@@ -542,6 +542,13 @@ pub struct Outcome {
     pub result: Result<Answer, Failure>,
 }
 
+impl Outcome {
+    /// Only a 2xx answer is a success.
+    pub fn succeeded(&self) -> bool {
+        matches!(&self.result, Ok(answer) if (200..300).contains(&answer.status))
+    }
+}
+
 /// The Standard Webhooks headers: both signatures while a rotation's overlap runs.
 fn signed_headers(app: &AppState, job: &Job, at: DateTime<Utc>) -> Result<http::HeaderMap, String> {
     let timestamp = at.timestamp();

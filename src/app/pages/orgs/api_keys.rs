@@ -1,7 +1,7 @@
 //! `/orgs/:id/api-keys`: issuing keys (the secret is shown once), rolling and revoking them.
 use super::{
-    can, latest_error, one_at_a_time, org_page, page_link, set_status, use_org_id, when, CopyField, OptionalField,
-    Pager, RowAction, Section, SectionError,
+    can, latest_error, one_at_a_time, org_page, page_link, reveal, set_status, use_org_id, when, CopyField,
+    OptionalField, Pager, RowAction, Section, SectionError,
 };
 use crate::app::components::form::{ActionError, Field, FormAlert};
 use crate::rpc::api_keys::{api_keys, CreateApiKey, RevokeApiKey, RollApiKey};
@@ -132,7 +132,7 @@ fn CreateKeyForm(
                 <OptionalField name="expires_on" label="Expires on (optional)" kind="date" error/>
                 <OptionalField name="rate_limit_per_hour" label="Requests per hour (optional)" kind="number"
                     hint=limit_hint error/>
-                <button type="submit" class="button">"Create key"</button>
+                <button type="submit" class="button" formaction=reveal(org_id, "create_api_key")>"Create key"</button>
             </ActionForm>
             {move || issued().map(|issued| view! { <Secret issued/> })}
         </section>
@@ -179,7 +179,7 @@ fn KeyRow(key: ApiKey, roll: ServerAction<RollApiKey>, revoke: ServerAction<Revo
                             <option value="24" selected>"24 hours"</option>
                             <option value="168">"7 days"</option>
                         </select>
-                        <button type="submit" class="button small">"Roll key"</button>
+                        <button type="submit" class="button small" formaction=reveal(key.organization_id, "roll_api_key")>"Roll key"</button>
                     </ActionForm>
                 </details>
                 <details class="confirm">

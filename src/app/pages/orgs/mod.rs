@@ -337,6 +337,13 @@ pub fn page_link(base: &str, cursor: &str) -> String {
     format!("{base}cursor={}", enc(cursor))
 }
 
+/// Where a form whose answer is a secret shown once posts without JavaScript (its submit button's
+/// `formaction`): `server::forms` shows the secret in its answer. With scripts the form calls the
+/// server function `operation` as usual.
+pub fn reveal(org: impl std::fmt::Display, operation: &str) -> String {
+    format!("/orgs/{org}/reveal/{operation}")
+}
+
 pub fn when(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }

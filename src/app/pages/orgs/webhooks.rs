@@ -2,8 +2,8 @@
 //! endpoint `/orgs/:id/webhooks/:webhook` (test, rotate, enable/disable, delete, a 24-hour
 //! success chart, the delivery log) and `/.../deliveries/:delivery` (every attempt, retry).
 use super::{
-    can, latest_error, one_at_a_time, org_page, page_link, set_status, use_org_id, when, CopyField, Pager, RowAction,
-    Section, SectionError,
+    can, latest_error, one_at_a_time, org_page, page_link, reveal, set_status, use_org_id, when, CopyField, Pager,
+    RowAction, Section, SectionError,
 };
 use crate::app::components::{
     chart::StackedBars,
@@ -174,7 +174,7 @@ fn CreateForm(create: ServerAction<CreateWebhook>) -> impl IntoView {
                     <div class="checks">{boxes}</div>
                     {move || events_error().map(|m| view! { <p id="events-error" class="field-error" role="alert">{m}</p> })}
                 </fieldset>
-                <button type="submit" class="button">"Add endpoint"</button>
+                <button type="submit" class="button" formaction=move || reveal(id.get(), "create_webhook")>"Add endpoint"</button>
             </ActionForm>
             {move || issued().map(|issued| view! {
                 <div class="issued" role="status">
@@ -267,7 +267,8 @@ fn EndpointCard(
                 <details class="confirm">
                     <summary class="button secondary" role="button">"Rotate secret"</summary>
                     <p>"A new secret is shown once. For 24 hours deliveries carry signatures by both secrets."</p>
-                    <ActionForm action=rotate>{rotate_ids}<button type="submit" class="button">"Yes, rotate"</button></ActionForm>
+                    <ActionForm action=rotate>{rotate_ids}<button type="submit" class="button"
+                        formaction=reveal(webhook.organization_id, "rotate_webhook_secret")>"Yes, rotate"</button></ActionForm>
                 </details>
                 <details class="confirm">
                     <summary class="button secondary" role="button">"Delete"</summary>
