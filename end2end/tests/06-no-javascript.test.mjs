@@ -48,4 +48,36 @@ describe('no JavaScript', () => {
       await shot(page, '06-no-js-5-profile-saved');
       await page.context().close();
     }));
+
+  it('an API key made without JavaScript shows its secret once, and the secret works', { timeout: 60_000 },
+    scenario(env, '06-no-js-keys', async ({ track }) => {
+      const { baseUrl } = env.app;
+      const { page } = await newPage(env.browser, { javaScriptEnabled: false });
+      track(page);
+      await signUp(page, baseUrl, uniqueUser('nojskey'));
+      await open(page, `${baseUrl}/orgs`);
+      const orgName = `No script ${Date.now()}`;
+      await page.getByLabel('Name', { exact: true }).fill(orgName);
+      await page.getByRole('button', { name: 'Create organization' }).click();
+      await expectVisible(page.getByRole('heading', { name: orgName }), 'the new organization');
+      const orgPath = new URL(page.url()).pathname;
+
+      await open(page, `${baseUrl}${orgPath}/api-keys`);
+      await page.getByLabel('Name', { exact: true }).fill('Cron job');
+      await page.getByRole('button', { name: 'Create key' }).click();
+      await expectVisible(page.getByRole('heading', { name: 'API key created' }), 'the page with the new secret');
+      const secret = await page.getByLabel('API key secret').inputValue();
+      assert.match(secret, /^gk_live_[0-9A-Za-z]{49}$/);
+      await shot(page, '06-no-js-6-key-secret');
+
+      const answer = await fetch(`${baseUrl}/api/v1${orgPath.replace('/orgs/', '/organizations/')}`,
+        { headers: { authorization: `Bearer ${secret}` } });
+      assert.equal(answer.status, 200, 'the secret shown authenticates');
+
+      await page.getByRole('link', { name: 'I have copied it' }).click();
+      await waitForPath(page, `${orgPath}/api-keys`);
+      await expectVisible(page.getByRole('cell', { name: 'Cron job' }), 'the key in the list');
+      assert.ok(!(await page.content()).includes(secret.slice(12)), 'the secret is not shown again');
+      await page.context().close();
+    }));
 });

@@ -12,7 +12,7 @@ use crate::server::{
     service::{logo, webhooks},
     state::AppState,
 };
-use crate::shared::{error::AppError, ids::OrgId, roles::Permission};
+use crate::shared::{api_keys::IssuedApiKey, error::AppError, ids::OrgId, roles::Permission};
 use axum::{
     body::Bytes,
     extract::{Multipart, State},
@@ -54,74 +54,62 @@ async fn reveal_form(
     body: Bytes,
 ) -> Result<Response, AppError> {
     let scope = authorize(&app.db, &who, &client, org, Permission::OrgRead).await?;
-    let keys_page = format!("/orgs/{org}/api-keys");
-    let (path, back, outcome) = match operation.as_str() {
-        "create_api_key" => {
-            let outcome = match fields::<CreateApiKey>(&body) {
-                Ok(form) => form.run(&app, &scope).await,
-                Err(e) => Err(e),
-            };
-            let outcome = outcome.map(|issued| Revealed {
-                heading: "API key created",
-                owner: format!("“{}”", issued.key.name),
-                label: "API key secret",
-                secret: issued.secret,
-                back: keys_page.clone(),
-            });
-            (CreateApiKey::PATH, keys_page, outcome)
-        }
-        "roll_api_key" => {
-            let outcome = match fields::<RollApiKey>(&body) {
-                Ok(form) => form.run(&app, &scope).await,
-                Err(e) => Err(e),
-            };
-            let outcome = outcome.map(|issued| Revealed {
-                heading: "API key rolled",
-                owner: format!("“{}”", issued.key.name),
-                label: "New API key secret",
-                secret: issued.secret,
-                back: keys_page.clone(),
-            });
-            (RollApiKey::PATH, keys_page, outcome)
-        }
-        "create_webhook" => {
-            let list = format!("/orgs/{org}/webhooks");
-            let outcome = match fields::<CreateWebhook>(&body) {
-                Ok(form) => form.run(&app, &scope).await,
-                Err(e) => Err(e),
-            };
-            let outcome = outcome.map(|issued| Revealed {
-                heading: "Webhook endpoint added",
-                owner: issued.webhook.url.clone(),
-                label: "Signing secret",
-                secret: issued.secret,
-                back: format!("{list}/{}", issued.webhook.id),
-            });
-            (CreateWebhook::PATH, list, outcome)
-        }
+    let (keys, hooks) = (format!("/orgs/{org}/api-keys"), format!("/orgs/{org}/webhooks"));
+    // The server function whose form this is, and the page that form is on.
+    let (path, form_page) = match operation.as_str() {
+        "create_api_key" => (CreateApiKey::PATH, keys.clone()),
+        "roll_api_key" => (RollApiKey::PATH, keys.clone()),
+        "create_webhook" => (CreateWebhook::PATH, hooks.clone()),
         "rotate_webhook_secret" => {
-            let form = fields::<RotateWebhookSecret>(&body)?;
-            let page = format!("/orgs/{org}/webhooks/{}", form.webhook_id);
-            let outcome = match form.webhook_id.parse() {
-                Ok(id) => webhooks::rotate_secret(&app, &scope, id).await,
-                Err(_) => Err(AppError::not_found("webhook")),
-            };
-            let outcome = outcome.map(|rotated| Revealed {
-                heading: "Signing secret rotated",
-                owner: "this endpoint".to_owned(),
-                label: "New signing secret",
-                secret: rotated.secret,
-                back: page.clone(),
-            });
-            (RotateWebhookSecret::PATH, page, outcome)
+            let webhook = fields::<RotateWebhookSecret>(&body).map(|f| f.webhook_id).unwrap_or_default();
+            (RotateWebhookSecret::PATH, format!("{hooks}/{webhook}"))
         }
         _ => return Err(AppError::not_found("form")),
     };
-    Ok(match outcome {
+    let key = |heading, label, issued: IssuedApiKey| Revealed {
+        heading,
+        owner: format!("“{}”", issued.key.name),
+        label,
+        secret: issued.secret,
+        back: keys.clone(),
+    };
+    let outcome = async {
+        Ok::<_, AppError>(match operation.as_str() {
+            "create_api_key" => {
+                key("API key created", "API key secret", fields::<CreateApiKey>(&body)?.run(&app, &scope).await?)
+            }
+            "roll_api_key" => {
+                key("API key rolled", "New API key secret", fields::<RollApiKey>(&body)?.run(&app, &scope).await?)
+            }
+            "create_webhook" => {
+                let issued = fields::<CreateWebhook>(&body)?.run(&app, &scope).await?;
+                Revealed {
+                    heading: "Webhook endpoint added",
+                    back: format!("{hooks}/{}", issued.webhook.id),
+                    owner: issued.webhook.url,
+                    label: "Signing secret",
+                    secret: issued.secret,
+                }
+            }
+            _ => {
+                let id = fields::<RotateWebhookSecret>(&body)?.webhook_id;
+                let id = id.parse().map_err(|_| AppError::not_found("webhook"))?;
+                let rotated = webhooks::rotate_secret(&app, &scope, id).await?;
+                Revealed {
+                    heading: "Signing secret rotated",
+                    owner: "this endpoint".to_owned(),
+                    label: "New signing secret",
+                    secret: rotated.secret,
+                    back: form_page.clone(),
+                }
+            }
+        })
+    };
+    Ok(match outcome.await {
         Ok(revealed) => secret_page(revealed),
         Err(e) if e.status() < 500 => {
             let url = ServerFnUrlError::new(path, e)
-                .to_url(&app.config.link(&back))
+                .to_url(&app.config.link(&form_page))
                 .map_err(|e| crate::server::error::internal(format!("redirect after a form error: {e}")))?;
             Redirect::to(url.as_str()).into_response()
         }
