@@ -37,17 +37,21 @@ fn main() {
         (memory, redis, baseline_server(body).await, key, format!("/api/v1/organizations/{org}"))
     });
     let header = format!("Authorization: Bearer {key}");
+    let memory_url = format!("http://{}{org_path}", memory.addr);
     let scenarios = [
         ("baseline: bare axum, same JSON", baseline.clone(), None),
-        ("API key, in-memory limits", format!("http://{}{org_path}", memory.addr), Some(header.as_str())),
+        ("API key, in-memory limits", memory_url.clone(), Some(header.as_str())),
+        // hey asks for gzip like most clients; this row shows what compressing the answer costs.
+        ("API key, in-memory, no gzip", memory_url, Some(header.as_str())),
         ("API key, Redis limits", format!("http://{}{org_path}", redis.addr), Some(header.as_str())),
     ];
     println!("\n{:<34} {:>10} {:>8} | steady 1,000/s: {:>8} {:>8}", "scenario", "req/s", "ratio", "p50 ms", "p99 ms");
     let mut baseline_rps = None;
     let mut memory_p99 = None;
     for (name, url, auth) in scenarios {
-        let burst = hey(&url, auth, &["-c", CONCURRENCY, "-z", DURATION]);
-        let steady = hey(&url, auth, &["-c", STEADY_WORKERS, "-q", STEADY_PER_WORKER, "-z", DURATION]);
+        let gzip = if name.contains("no gzip") { "-disable-compression" } else { "-disable-keepalive=false" };
+        let burst = hey(&url, auth, &["-c", CONCURRENCY, "-z", DURATION, gzip]);
+        let steady = hey(&url, auth, &["-c", STEADY_WORKERS, "-q", STEADY_PER_WORKER, "-z", DURATION, gzip]);
         let base = *baseline_rps.get_or_insert(burst.rps);
         println!(
             "{name:<34} {:>10.0} {:>7.2}x | {:>24.2} {:>8.2}",

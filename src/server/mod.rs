@@ -3,6 +3,7 @@
 pub mod api;
 pub mod auth;
 pub mod authz;
+pub mod cache;
 pub mod config;
 pub mod crypto;
 pub mod db;
@@ -67,19 +68,20 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     };
     let outbound =
         outbound::Outbound::new(config.webhook_timeout, config.webhook_allow_private, config.webhook_allow_http)?;
-    let state = AppState {
+    let state = AppState::new(state::Shared {
         db,
         config: Arc::new(config),
         mail_wakeup: Arc::new(tokio::sync::Notify::new()),
         leptos_options,
         api_keys: Default::default(),
+        orgs: Arc::new(service::orgs::OrgCache::new(service::orgs::CACHE_TTL, 10_000)),
         usage: Default::default(),
         limiter,
         secrets,
         outbound,
         webhook_wakeup: Arc::new(tokio::sync::Notify::new()),
         metrics: Default::default(),
-    };
+    });
     let app = router::router(state.clone(), sessions.clone());
     let addr = listener.local_addr()?;
     let (shutdown, watch_shutdown) = watch::channel(false);

@@ -6,15 +6,35 @@ use crate::server::{
     metrics::Metrics,
     outbound::Outbound,
     ratelimit::RateLimiter,
-    service::{api_keys::KeyCache, usage::UsageMeter},
+    service::{api_keys::KeyCache, orgs::OrgCache, usage::UsageMeter},
 };
+use crate::shared::ids::OrgId;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
+/// Cloned for every request by each layer that needs it, so it is one `Arc`: a clone is one
+/// counter increment, not one per field (the profile of `make bench` showed the field-by-field
+/// clones and drops, Leptos options included).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub db: Db,
     pub config: Arc<Config>,
     /// Wakes the mail worker right after a transaction that enqueued mail commits.
@@ -22,6 +42,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// Recently authenticated API keys (a short-lived cache; see `service::api_keys`).
     pub api_keys: Arc<KeyCache>,
+    /// Recently read organizations (a short-lived cache; see `service::orgs::get`).
+    pub orgs: Arc<OrgCache>,
     /// API calls counted in memory until the next batch write.
     pub usage: Arc<UsageMeter>,
     pub limiter: RateLimiter,
@@ -32,6 +54,16 @@ pub struct AppState {
     /// Wakes the webhook worker when a delivery is queued by hand (test event, retry).
     pub webhook_wakeup: Arc<Notify>,
     pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// After a committed change to an organization (its settings, plan, logo or members): this
+    /// replica forgets what it cached about it, including its keys (they carry the API switch and
+    /// the limit). Other replicas catch up within the caches' 2-second lifetime.
+    pub fn forget_org(&self, org: OrgId) {
+        self.api_keys.forget_org(org);
+        self.orgs.remove(&org);
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

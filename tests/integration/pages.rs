@@ -15,6 +15,11 @@ async fn health_and_request_ids(backend: Backend) {
     assert_eq!(ready["database"], "ok");
     let res = client.get(app.url("/healthz")).header("x-request-id", "trace-me-123").send().await.unwrap();
     assert_eq!(res.headers()["x-request-id"], "trace-me-123");
+
+    // gzip when it pays: not for a body that fits one TCP segment, yes for the OpenAPI document.
+    let gzip = |path: &str| client.get(app.url(path)).header("accept-encoding", "gzip").send();
+    assert!(gzip("/healthz").await.unwrap().headers().get("content-encoding").is_none());
+    assert_eq!(gzip("/api/v1/openapi.json").await.unwrap().headers()["content-encoding"], "gzip");
     app.stop().await;
 }
 both!(health_and_request_ids);

@@ -3,6 +3,7 @@
 use crate::server::{
     auth::{api_key, token},
     authz::OrgScope,
+    cache::TtlCache,
     db::{self, api_keys::KeyAuth},
     pagination,
     service::audit::{self, Event},
@@ -18,11 +19,7 @@ use crate::shared::{
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::{Duration as StdDuration, Instant},
-};
+use std::time::Duration as StdDuration;
 
 pub const DEFAULT_GRACE_HOURS: i64 = 24;
 const MAX_GRACE_HOURS: i64 = 7 * 24;
@@ -283,30 +280,29 @@ const CACHE_MAX: usize = 10_000;
 
 /// Recently authenticated keys by secret hash. Only keys that worked are cached, so every refusal
 /// takes the same path (one indexed lookup), whatever the reason.
-#[derive(Default)]
-pub struct KeyCache(Mutex<HashMap<String, (Instant, KeyAuth)>>);
+pub struct KeyCache(TtlCache<String, KeyAuth>);
+
+impl Default for KeyCache {
+    fn default() -> Self {
+        KeyCache(TtlCache::new(CACHE_TTL, CACHE_MAX))
+    }
+}
 
 impl KeyCache {
     fn get(&self, hash: &str, now: DateTime<Utc>) -> Option<KeyAuth> {
-        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let (at, key) = map.get(hash)?;
-        (at.elapsed() < CACHE_TTL && usable(key, now)).then(|| key.clone())
+        self.0.get(&hash.to_owned()).filter(|key| usable(key, now))
     }
 
     fn put(&self, hash: String, key: KeyAuth) {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= CACHE_MAX {
-            map.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
-        }
-        map.insert(hash, (Instant::now(), key));
+        self.0.put(hash, key);
     }
 
     pub fn forget(&self, id: ApiKeyId) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, (_, key)| key.id != id);
+        self.0.retain(|_, key| key.id != id);
     }
 
     pub fn forget_org(&self, org: OrgId) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, (_, key)| key.org != org);
+        self.0.retain(|_, key| key.org != org);
     }
 }
 

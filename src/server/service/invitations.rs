@@ -292,5 +292,6 @@ pub async fn accept(app: &AppState, who: &SignedIn, client: &ClientMeta, secret:
     };
     audit::append(&mut tx, &org.to_string(), Some(org), &Actor::user(who, client), event).await?;
     tx.commit().await.map_err(db::db_error)?;
+    app.forget_org(org);
     Ok(org)
 }

@@ -73,7 +73,9 @@ pub async fn set(app: &AppState, scope: &OrgScope, upload: Option<Vec<u8>>) -> R
         metadata: json!({ "bytes": png.as_ref().map(Vec::len) }),
     };
     audit::record(&mut tx, scope, event).await?;
-    tx.commit().await.map_err(db::db_error)
+    tx.commit().await.map_err(db::db_error)?;
+    app.forget_org(scope.org_id());
+    Ok(())
 }
 
 /// The stored PNG. Public on purpose: invitation pages show it to people who are not members yet.

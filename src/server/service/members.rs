@@ -131,7 +131,9 @@ pub async fn remove(app: &AppState, scope: &OrgScope, user: UserId) -> Result<()
         metadata: json!({ "email": member.email, "role": member.role }),
     };
     audit::record(&mut tx, scope, event).await?;
-    tx.commit().await.map_err(db::db_error)
+    tx.commit().await.map_err(db::db_error)?;
+    app.forget_org(scope.org_id());
+    Ok(())
 }
 
 /// The caller leaves the organization.
@@ -150,7 +152,9 @@ pub async fn leave(app: &AppState, scope: &OrgScope) -> Result<(), AppError> {
         metadata: json!({ "role": member.role }),
     };
     audit::record(&mut tx, scope, event).await?;
-    tx.commit().await.map_err(db::db_error)
+    tx.commit().await.map_err(db::db_error)?;
+    app.forget_org(scope.org_id());
+    Ok(())
 }
 
 /// Makes another member the Owner of record; the caller stays on as Admin.
@@ -176,5 +180,7 @@ pub async fn transfer_ownership(app: &AppState, scope: &OrgScope, to: UserId) ->
         metadata: json!({ "from": me, "to": to, "previous_owner_of_record": previous_owner, "to_previous_role": target.role }),
     };
     audit::record(&mut tx, scope, event).await?;
-    tx.commit().await.map_err(db::db_error)
+    tx.commit().await.map_err(db::db_error)?;
+    app.forget_org(scope.org_id());
+    Ok(())
 }

@@ -2,6 +2,7 @@
 use crate::server::{
     auth::principal::{ClientMeta, SignedIn},
     authz::{Actor, OrgScope},
+    cache::TtlCache,
     db::{self, orgs::OrgRow},
     pagination,
     service::audit::{self, Event},
@@ -91,10 +92,26 @@ pub async fn list_mine(
     Ok(Page { data, next_cursor })
 }
 
+/// How long a replica may answer with an organization it read: changes made on another replica
+/// show within this time (at once on the replica that made them, which forgets its copy).
+pub const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Organizations recently read by `get`, the most frequent API call. Whatever changes an
+/// organization's row or its members calls `AppState::forget_org` after committing.
+pub type OrgCache = TtlCache<OrgId, OrgRow>;
+
 pub async fn get(app: &AppState, scope: &OrgScope) -> Result<Organization, AppError> {
     scope.require(Permission::OrgRead)?;
-    let row =
-        db::orgs::by_id(app.db.pool(), scope.org_id()).await?.ok_or_else(|| AppError::not_found("organization"))?;
+    let row = match app.orgs.get(&scope.org_id()) {
+        Some(row) => row,
+        None => {
+            let row = db::orgs::by_id(app.db.pool(), scope.org_id())
+                .await?
+                .ok_or_else(|| AppError::not_found("organization"))?;
+            app.orgs.put(scope.org_id(), row.clone());
+            row
+        }
+    };
     Ok(to_dto(row, scope.role(), scope.permissions()))
 }
 
@@ -196,8 +213,7 @@ pub async fn update(app: &AppState, scope: &OrgScope, patch: OrgPatch) -> Result
     audit::record(&mut tx, scope, event).await?;
     let row = db::orgs::by_id_tx(&mut tx, scope.org_id()).await?.ok_or_else(|| AppError::not_found("organization"))?;
     tx.commit().await.map_err(db::db_error)?;
-    // Keys carry the organization's API switch and limit: drop what this replica remembers.
-    app.api_keys.forget_org(scope.org_id());
+    app.forget_org(scope.org_id());
     Ok(to_dto(row, scope.role(), scope.permissions()))
 }
 
@@ -239,7 +255,7 @@ pub async fn delete(app: &AppState, scope: &OrgScope, confirm: &str) -> Result<(
     audit::append(&mut tx, audit::PLATFORM_CHAIN, Some(org.id), scope.actor(), event(metadata)).await?;
     db::orgs::delete(&mut tx, org.id).await?;
     tx.commit().await.map_err(db::db_error)?;
-    app.api_keys.forget_org(org.id);
+    app.forget_org(org.id);
     Ok(())
 }
 
