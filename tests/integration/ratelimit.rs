@@ -211,6 +211,34 @@ async fn refused_requests_do_not_consume_through_redis() {
     assert_eq!(limiter.fallbacks(), 0);
 }
 
+/// A key's and its organization's buckets are decided in one script: when either refuses, the
+/// request counts in neither; the decisions stop at the refusal. In memory, the buckets before
+/// the refusal count (checked in order).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_buckets_at_once() {
+    let Some(url) = redis_url().await else { return };
+    let (key, org) = (bucket("key"), bucket("org"));
+    let (key_quota, org_quota) = (Quota::per_minute(2), Quota::per_minute(1));
+    let limiter = RateLimiter::with_redis(&url).unwrap();
+    let both = [(key.as_str(), key_quota), (org.as_str(), org_quota)];
+    let first = limiter.check_all(&both).await;
+    assert_eq!(first.iter().map(|d| (d.allowed, d.remaining)).collect::<Vec<_>>(), [(true, 1), (true, 0)]);
+    let second = limiter.check_all(&both).await;
+    assert_eq!(second.iter().map(|d| d.allowed).collect::<Vec<_>>(), [true, false], "{second:?}");
+    assert_eq!(second[0].remaining, 1, "the key bucket was not charged for the refused request");
+    assert!(limiter.check(&key, key_quota).await.allowed, "so one more fits the key's own quota");
+    assert!(!limiter.check(&key, key_quota).await.allowed);
+    // Refused first: the decisions end there.
+    let refused = limiter.check_all(&[(key.as_str(), key_quota), (bucket("fresh").as_str(), org_quota)]).await;
+    assert_eq!(refused.len(), 1);
+    assert_eq!(limiter.fallbacks(), 0);
+
+    let memory = RateLimiter::in_memory();
+    assert!(memory.check_all(&both).await.iter().all(|d| d.allowed));
+    let second = memory.check_all(&both).await;
+    assert_eq!(second.iter().map(|d| (d.allowed, d.remaining)).collect::<Vec<_>>(), [(true, 0), (false, 0)]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn different_quotas_on_one_bucket_are_independent_through_redis() {
     let Some(url) = redis_url().await else { return };

@@ -130,9 +130,9 @@ pub async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> 
             checks
         }
     };
-    for (name, bucket, quota) in checks {
-        let decision = app.limiter.check(&bucket, quota).await;
-        limits.push(name, quota, decision);
+    let buckets: Vec<(&str, Quota)> = checks.iter().map(|(_, bucket, quota)| (bucket.as_str(), *quota)).collect();
+    for ((name, _, quota), decision) in checks.iter().zip(app.limiter.check_all(&buckets).await) {
+        limits.push(name, *quota, decision);
         if !decision.allowed {
             let response = rate_limited(decision).into_response();
             meter(&app, &caller, &metered, response.status().as_u16());

@@ -107,6 +107,20 @@ impl MemoryStore {
         self.check_at(bucket, quota, now)
     }
 
+    /// Checks in order and stops at the first refusal, which is the last decision returned (the
+    /// buckets before it have been counted; the Redis backend counts none of a refused request).
+    pub(crate) fn check_all(&self, checks: &[(&str, Quota)]) -> Vec<Decision> {
+        let mut decisions = Vec::with_capacity(checks.len());
+        for (bucket, quota) in checks {
+            let decision = self.check(bucket, *quota);
+            decisions.push(decision);
+            if !decision.allowed {
+                break;
+            }
+        }
+        decisions
+    }
+
     /// [`check`](Self::check) at a given time (µs since the store's epoch; must not go backwards
     /// by more than the caller can tolerate: an earlier `now` only ever refuses more).
     pub(crate) fn check_at(&self, bucket: &str, quota: Quota, now: u64) -> Decision {

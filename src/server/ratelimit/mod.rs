@@ -162,13 +162,27 @@ impl RateLimiter {
     }
 
     /// One request against `bucket` (e.g. `"key:<id>"`, `"org:<id>"`, `"ip:login:<ip>"`).
+    pub async fn check(&self, bucket: &str, quota: Quota) -> Decision {
+        self.check_all(&[(bucket, quota)]).await[0]
+    }
+
+    /// One request against several buckets (a key's and its organization's): Redis decides them
+    /// in one round trip and counts the request in none of them when any refuses; in memory they
+    /// are checked in order up to the first refusal. The decisions come in the order given, up to
+    /// and including the first refusal.
     ///
     /// Never waits on Redis longer than [`REDIS_TIMEOUT`]; the in-memory backend does not await
     /// at all (the future is ready on first poll).
-    pub async fn check(&self, bucket: &str, quota: Quota) -> Decision {
+    pub async fn check_all(&self, checks: &[(&str, Quota)]) -> Vec<Decision> {
         match &self.inner.redis {
-            None => self.inner.memory.check(bucket, quota),
-            Some(redis) => redis.check(bucket, quota, &self.inner.memory).await,
+            None => self.inner.memory.check_all(checks),
+            Some(redis) => {
+                let mut decisions = redis.check_all(checks, &self.inner.memory).await;
+                if let Some(refused) = decisions.iter().position(|d| !d.allowed) {
+                    decisions.truncate(refused + 1);
+                }
+                decisions
+            }
         }
     }
 

@@ -33,36 +33,46 @@ use std::{
 };
 use tokio::sync::Notify;
 
-/// KEYS[1] = `gatehouse:rl:<bucket>`; ARGV = field, T (µs), tau (µs), limit.
-/// Returns `{allowed (0/1), remaining, reset µs, retry_after µs (-1 when allowed)}`, the same
-/// arithmetic as `Gcra::decide`. Lua numbers are doubles: µs since 1970 (~1.8e15) are exact.
+/// KEYS[i] = `gatehouse:rl:<bucket i>`; ARGV[4i-3..4i] = its field, T (µs), tau (µs), limit.
+/// Decides every bucket at one instant and consumes from all of them only when all allow, so one
+/// round trip checks a request's key and organization limits, and a refused request costs no
+/// bucket anything. Returns `{allowed (0/1), remaining, reset µs, retry_after µs (-1 when
+/// allowed)}` per bucket, the same arithmetic as `Gcra::decide`. Lua numbers are doubles: µs
+/// since 1970 (~1.8e15) are exact.
 const GCRA_LUA: &str = r#"
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-local field = ARGV[1]
-local t = tonumber(ARGV[2])
-local tau = tonumber(ARGV[3])
-local limit = tonumber(ARGV[4])
-local tat = tonumber(redis.call('HGET', KEYS[1], field)) or now
-if tat < now then tat = now end
-local allow_at = tat - tau
-local allowed = 0
-local retry = -1
-if now < allow_at then
-  retry = allow_at - now
-else
-  allowed = 1
-  tat = tat + t
-  redis.call('HSET', KEYS[1], field, string.format('%.0f', tat))
-  local ttl = math.ceil((tat - now) / 1000)
-  if redis.call('PTTL', KEYS[1]) < ttl then
-    redis.call('PEXPIRE', KEYS[1], ttl)
-  end
+local tats, all_allowed, out = {}, true, {}
+for i, key in ipairs(KEYS) do
+  local tat = tonumber(redis.call('HGET', key, ARGV[4 * i - 3])) or now
+  if tat < now then tat = now end
+  tats[i] = tat
+  if now < tat - tonumber(ARGV[4 * i - 1]) then all_allowed = false end
 end
-local remaining = math.floor((now + tau + t - tat) / t)
-if remaining < 0 then remaining = 0 end
-if remaining > limit then remaining = limit end
-return {allowed, remaining, tat - now, retry}
+for i, key in ipairs(KEYS) do
+  local field, t, tau, limit = ARGV[4 * i - 3], tonumber(ARGV[4 * i - 2]), tonumber(ARGV[4 * i - 1]), tonumber(ARGV[4 * i])
+  local tat = tats[i]
+  local allow_at = tat - tau
+  local allowed, retry = 0, -1
+  if now < allow_at then
+    retry = allow_at - now
+  else
+    allowed = 1
+    if all_allowed then
+      tat = tat + t
+      redis.call('HSET', key, field, string.format('%.0f', tat))
+      local ttl = math.ceil((tat - now) / 1000)
+      if redis.call('PTTL', key) < ttl then
+        redis.call('PEXPIRE', key, ttl)
+      end
+    end
+  end
+  local remaining = math.floor((now + tau + t - tat) / t)
+  if remaining < 0 then remaining = 0 end
+  if remaining > limit then remaining = limit end
+  for _, v in ipairs({allowed, remaining, tat - now, retry}) do table.insert(out, v) end
+end
+return out
 "#;
 
 /// How long a background connection attempt may take (requests never wait this long).
@@ -133,24 +143,29 @@ impl RedisStore {
         self.shared.degraded.load(Ordering::Relaxed)
     }
 
-    pub(crate) async fn check(&self, bucket: &str, quota: Quota, fallback: &MemoryStore) -> Decision {
-        let Some(gcra) = Gcra::new(quota) else { return refuse_all(quota) };
+    /// Decides `checks` together in one round trip (see [`GCRA_LUA`]), or in-process while
+    /// Redis is degraded.
+    pub(crate) async fn check_all(&self, checks: &[(&str, Quota)], fallback: &MemoryStore) -> Vec<Decision> {
+        let Some(gcras) = checks.iter().map(|(_, quota)| Gcra::new(*quota)).collect::<Option<Vec<_>>>() else {
+            // A zero limit refuses without asking anyone.
+            return checks.iter().map(|(_, quota)| refuse_all(*quota)).collect();
+        };
         let shared = &self.shared;
         if self.is_degraded() && !self.claim_probe() {
             shared.fallbacks.fetch_add(1, Ordering::Relaxed);
-            return fallback.check(bucket, quota);
+            return fallback.check_all(checks);
         }
-        let outcome = match tokio::time::timeout(REDIS_TIMEOUT, self.eval(bucket, quota, gcra)).await {
-            Ok(Ok(decision)) => Ok(decision),
+        let outcome = match tokio::time::timeout(REDIS_TIMEOUT, self.eval(checks, &gcras)).await {
+            Ok(Ok(decisions)) => Ok(decisions),
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err(format!("no answer within {} ms", REDIS_TIMEOUT.as_millis())),
         };
         match outcome {
-            Ok(decision) => {
+            Ok(decisions) => {
                 if shared.degraded.swap(false, Ordering::Relaxed) {
                     tracing::info!("rate limiter: Redis answers again; limits are shared across replicas again");
                 }
-                decision
+                decisions
             }
             Err(why) => {
                 shared.conn.lock().unwrap_or_else(|p| p.into_inner()).take();
@@ -165,7 +180,7 @@ impl RedisStore {
                     tracing::debug!("rate limiter: Redis still unavailable ({why})");
                 }
                 shared.fallbacks.fetch_add(1, Ordering::Relaxed);
-                fallback.check(bucket, quota)
+                fallback.check_all(checks)
             }
         }
     }
@@ -219,24 +234,35 @@ impl RedisStore {
         })
     }
 
-    async fn eval(&self, bucket: &str, quota: Quota, gcra: Gcra) -> Result<Decision, RedisError> {
+    async fn eval(&self, checks: &[(&str, Quota)], gcras: &[Gcra]) -> Result<Vec<Decision>, RedisError> {
         let mut conn = self.connection().await?;
-        let (allowed, remaining, reset, retry): (i64, i64, i64, i64) = self
-            .script
-            .key(format!("gatehouse:rl:{bucket}"))
-            .arg(format!("{}:{}", quota.limit, quota.period.as_micros()))
-            .arg(gcra.t)
-            .arg(gcra.tau)
-            .arg(gcra.limit)
-            .invoke_async(&mut conn)
-            .await?;
+        let mut invocation = self.script.prepare_invoke();
+        for ((bucket, quota), gcra) in checks.iter().zip(gcras) {
+            invocation
+                .key(format!("gatehouse:rl:{bucket}"))
+                .arg(format!("{}:{}", quota.limit, quota.period.as_micros()))
+                .arg(gcra.t)
+                .arg(gcra.tau)
+                .arg(gcra.limit);
+        }
+        let answer: Vec<i64> = invocation.invoke_async(&mut conn).await?;
+        if answer.len() != 4 * gcras.len() {
+            return Err(RedisError::from((
+                redis::ErrorKind::UnexpectedReturnType,
+                "unexpected rate-limit script answer",
+            )));
+        }
         let micros = |v: i64| Duration::from_micros(u64::try_from(v).unwrap_or(0));
-        Ok(Decision {
-            allowed: allowed == 1,
-            limit: gcra.limit,
-            remaining: u32::try_from(remaining).unwrap_or(0).min(gcra.limit),
-            reset: micros(reset),
-            retry_after: (allowed != 1).then(|| micros(retry)),
-        })
+        Ok(answer
+            .chunks(4)
+            .zip(gcras)
+            .map(|(values, gcra)| Decision {
+                allowed: values[0] == 1,
+                limit: gcra.limit,
+                remaining: u32::try_from(values[1]).unwrap_or(0).min(gcra.limit),
+                reset: micros(values[2]),
+                retry_after: (values[0] != 1).then(|| micros(values[3])),
+            })
+            .collect())
     }
 }
