@@ -6,9 +6,9 @@
 //!   event's own timestamp (taken in the transaction) to its arrival → p50/p95 (target p95 < 1 s).
 //!
 //! Every run is bounded in count and time.
-use axum::{http::HeaderMap, routing::post, Router};
 mod support;
 
+use axum::{http::HeaderMap, routing::post, Router};
 use gatehouse::server::{self, config::Config, db};
 use gatehouse::shared::ids::{OrgId, WebhookEventId, WebhookId};
 use reqwest::Client;
