@@ -86,6 +86,9 @@ struct ServeArgs {
     /// (loopback clients need none; without it, only they can).
     #[arg(long, env = "GATEHOUSE_METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
+    /// Nameserver (IP:port) for the DNS lookups that verify email domains; the system's by default.
+    #[arg(long, env = "GATEHOUSE_DNS_SERVER")]
+    dns_server: Option<std::net::SocketAddr>,
 }
 
 #[tokio::main]
@@ -124,6 +127,7 @@ async fn main() -> anyhow::Result<()> {
                 webhook_timeout_secs,
                 webhook_retention_days,
                 metrics_token,
+                dns_server,
             } = *args;
             let mut config = Config::new(listen, database_url, public_url);
             config.smtp_url = smtp_url.filter(|url| !url.is_empty());
@@ -137,6 +141,7 @@ async fn main() -> anyhow::Result<()> {
             config.webhook_timeout = std::time::Duration::from_secs(webhook_timeout_secs.max(1));
             config.webhook_retention = std::time::Duration::from_secs(webhook_retention_days * 24 * 3600);
             config.metrics_token = metrics_token.filter(|token| !token.is_empty());
+            config.dns_server = dns_server;
             let public = config.public_url.clone();
             let outbox = config.smtp_url.is_none();
             let listener = tokio::net::TcpListener::bind(listen).await?;

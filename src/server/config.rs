@@ -62,6 +62,8 @@ pub struct Config {
     pub webhook_shutdown_grace: Duration,
     /// Bearer token that lets a non-loopback scraper read /metrics (loopback needs none).
     pub metrics_token: Option<String>,
+    /// The nameserver for domain-verification lookups; `None` uses the system's.
+    pub dns_server: Option<SocketAddr>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
@@ -98,6 +100,7 @@ impl Config {
             webhook_retention: Duration::from_secs(30 * 24 * 3600),
             webhook_shutdown_grace: Duration::from_secs(10),
             metrics_token: None,
+            dns_server: None,
         }
     }
 

@@ -7,6 +7,7 @@ pub mod cache;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod dns;
 pub mod docs;
 pub mod error;
 pub mod forms;
@@ -68,6 +69,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     };
     let outbound =
         outbound::Outbound::new(config.webhook_timeout, config.webhook_allow_private, config.webhook_allow_http)?;
+    let dns = dns::TxtResolver::new(config.dns_server)?;
     let state = AppState::new(state::Shared {
         db,
         config: Arc::new(config),
@@ -81,6 +83,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         outbound,
         webhook_wakeup: Arc::new(tokio::sync::Notify::new()),
         metrics: Default::default(),
+        dns,
     });
     let app = router::router(state.clone(), sessions.clone());
     let addr = listener.local_addr()?;

@@ -3,6 +3,7 @@ use crate::server::{
     config::Config,
     crypto::SecretBox,
     db::Db,
+    dns::TxtResolver,
     metrics::Metrics,
     outbound::Outbound,
     ratelimit::RateLimiter,
@@ -54,6 +55,8 @@ pub struct Shared {
     /// Wakes the webhook worker when a delivery is queued by hand (test event, retry).
     pub webhook_wakeup: Arc<Notify>,
     pub metrics: Arc<Metrics>,
+    /// Looks up the TXT records that prove domain ownership.
+    pub dns: TxtResolver,
 }
 
 impl AppState {

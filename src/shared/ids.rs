@@ -81,3 +81,7 @@ id_type!(
     /// One event on its way to one endpoint (with all its attempts).
     DeliveryId
 );
+id_type!(
+    /// An email domain claimed by one organization.
+    DomainId
+);

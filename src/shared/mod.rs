@@ -2,6 +2,7 @@
 //! error type. Everything parsed at the edge lives here so both sides agree on the rules.
 pub mod account;
 pub mod api_keys;
+pub mod domains;
 pub mod error;
 pub mod ids;
 pub mod org;

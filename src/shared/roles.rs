@@ -87,12 +87,15 @@ pub enum Permission {
     ApiKeysWrite,
     #[serde(rename = "webhooks:write")]
     WebhooksWrite,
+    /// Single sign-on: verified email domains and identity-provider connections.
+    #[serde(rename = "sso:write")]
+    SsoWrite,
     #[serde(rename = "ownership:transfer")]
     OwnershipTransfer,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 12] = [
         Permission::OrgRead,
         Permission::OrgWrite,
         Permission::OrgDelete,
@@ -103,6 +106,7 @@ impl Permission {
         Permission::AuditRead,
         Permission::ApiKeysWrite,
         Permission::WebhooksWrite,
+        Permission::SsoWrite,
         Permission::OwnershipTransfer,
     ];
 
@@ -118,6 +122,7 @@ impl Permission {
             Permission::AuditRead => "audit:read",
             Permission::ApiKeysWrite => "api_keys:write",
             Permission::WebhooksWrite => "webhooks:write",
+            Permission::SsoWrite => "sso:write",
             Permission::OwnershipTransfer => "ownership:transfer",
         }
     }
@@ -157,7 +162,7 @@ mod tests {
     /// The whole matrix, written out once: a change to the rules must change this table too.
     #[test]
     fn permission_matrix() {
-        let expected: [(Permission, [bool; 4]); 11] = [
+        let expected: [(Permission, [bool; 4]); 12] = [
             //                 Owner  Admin  Member Viewer
             (OrgRead, [true, true, true, true]),
             (OrgWrite, [true, true, false, false]),
@@ -169,6 +174,7 @@ mod tests {
             (AuditRead, [true, true, false, false]),
             (ApiKeysWrite, [true, true, false, false]),
             (WebhooksWrite, [true, true, false, false]),
+            (SsoWrite, [true, true, false, false]),
             (OwnershipTransfer, [true, false, false, false]),
         ];
         for (permission, allowed) in expected {

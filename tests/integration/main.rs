@@ -5,6 +5,7 @@ mod support;
 mod accounts;
 mod api_keys;
 mod docs;
+mod domains;
 mod errors;
 mod operations;
 mod orgs;

@@ -462,6 +462,75 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/organizations/{org}/domains": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List email domains
+         * @description Newest first. Requires `sso:write`.
+         */
+        get: operations["listDomains"];
+        put?: never;
+        /**
+         * Add an email domain
+         * @description The answer names the TXT record to publish on the domain (`gatehouse-verification=<token>`);
+         *     then ask for verification. Requires `sso:write`.
+         */
+        post: operations["createDomain"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/organizations/{org}/domains/{domain}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read an email domain
+         * @description Requires `sso:write`.
+         */
+        get: operations["getDomain"];
+        put?: never;
+        post?: never;
+        /**
+         * Remove an email domain
+         * @description Requires `sso:write`.
+         */
+        delete: operations["deleteDomain"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/organizations/{org}/domains/{domain}/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify an email domain
+         * @description Looks up the domain's TXT records now. Requires `sso:write`.
+         */
+        post: operations["verifyDomain"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/organizations/{org}/invitations": {
         parameters: {
             query?: never;
@@ -1041,6 +1110,43 @@ export interface components {
         DeliveryId: string;
         /** @enum {string} */
         DeliveryStatus: "pending" | "succeeded" | "failed";
+        /** @description The DNS record to publish. */
+        DnsRecord: {
+            /** @description The name to publish it at: the domain itself. */
+            name: string;
+            /** @description Always `TXT`. */
+            type: string;
+            /** @description `gatehouse-verification=<token>`. */
+            value: string;
+        };
+        Domain: {
+            /** Format: date-time */
+            created_at: string;
+            /** @description Lower case; internationalised names in their ASCII (punycode) form. */
+            domain: string;
+            /** Format: uuid */
+            id: string;
+            last_check_error?: string | null;
+            /**
+             * Format: date-time
+             * @description When verification was last attempted, and why it failed if it did.
+             */
+            last_checked_at?: string | null;
+            /** Format: uuid */
+            organization_id: string;
+            status: components["schemas"]["DomainStatus"];
+            /** @description What to publish in DNS before asking for verification. */
+            verification: components["schemas"]["DnsRecord"];
+            /** Format: date-time */
+            verified_at?: string | null;
+        };
+        /**
+         * Format: uuid
+         * @description An email domain claimed by one organization.
+         */
+        DomainId: string;
+        /** @enum {string} */
+        DomainStatus: "pending" | "verified";
         EmailBody: {
             email: string;
         };
@@ -1205,6 +1311,10 @@ export interface components {
         MemberBody: {
             permissions?: components["schemas"]["Permission"][] | null;
             role?: components["schemas"]["Role"] | null;
+        };
+        NewDomain: {
+            /** @description An email domain, e.g. `example.com`; internationalised names are accepted. */
+            domain: string;
         };
         NewKey: {
             /**
@@ -1378,6 +1488,31 @@ export interface components {
             next_cursor?: string | null;
         };
         /** @description A page of results: `next_cursor` is opaque and absent on the last page. */
+        Page_Domain: {
+            data: {
+                /** Format: date-time */
+                created_at: string;
+                /** @description Lower case; internationalised names in their ASCII (punycode) form. */
+                domain: string;
+                /** Format: uuid */
+                id: string;
+                last_check_error?: string | null;
+                /**
+                 * Format: date-time
+                 * @description When verification was last attempted, and why it failed if it did.
+                 */
+                last_checked_at?: string | null;
+                /** Format: uuid */
+                organization_id: string;
+                status: components["schemas"]["DomainStatus"];
+                /** @description What to publish in DNS before asking for verification. */
+                verification: components["schemas"]["DnsRecord"];
+                /** Format: date-time */
+                verified_at?: string | null;
+            }[];
+            next_cursor?: string | null;
+        };
+        /** @description A page of results: `next_cursor` is opaque and absent on the last page. */
         Page_Invitation: {
             data: {
                 /** Format: date-time */
@@ -1484,7 +1619,7 @@ export interface components {
          * @description Everything that can be allowed or refused inside an organization.
          * @enum {string}
          */
-        Permission: "org:read" | "org:write" | "org:delete" | "billing:write" | "members:read" | "members:write" | "invitations:write" | "audit:read" | "api_keys:write" | "webhooks:write" | "ownership:transfer";
+        Permission: "org:read" | "org:write" | "org:delete" | "billing:write" | "members:read" | "members:write" | "invitations:write" | "audit:read" | "api_keys:write" | "webhooks:write" | "sso:write" | "ownership:transfer";
         ProfileBody: {
             name: string;
         };
@@ -4799,6 +4934,579 @@ export interface operations {
             };
         };
     };
+    listDomains: {
+        parameters: {
+            query?: {
+                /** @description How many items to return, 1–200 (default 50). */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page; omit it for the first page. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The organization's id. */
+                org: components["schemas"]["OrgId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of domains. */
+            200: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_Domain"];
+                };
+            };
+            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            403: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `limit` or `cursor` is invalid (`validation_failed`, `details.field`). */
+            422: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for the API key, the organization's hourly quota or the client address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide. */
+            429: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    createDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id. */
+                org: components["schemas"]["OrgId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewDomain"];
+            };
+        };
+        responses: {
+            /** @description The domain, pending, with the record to publish. */
+            201: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Domain"];
+                };
+            };
+            /** @description The body is not valid JSON (`malformed_json`). */
+            400: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            403: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description This organization has already added the domain (`domain_claimed`). */
+            409: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not an email domain (`validation_failed`, `details.field`). */
+            422: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for the API key, the organization's hourly quota or the client address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide. */
+            429: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id. */
+                org: components["schemas"]["OrgId"];
+                /** @description The domain's id. */
+                domain: components["schemas"]["DomainId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The domain. */
+            200: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Domain"];
+                };
+            };
+            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            403: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for the API key, the organization's hourly quota or the client address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide. */
+            429: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id. */
+                org: components["schemas"]["OrgId"];
+                /** @description The domain's id. */
+                domain: components["schemas"]["DomainId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed. */
+            204: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            403: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for the API key, the organization's hourly quota or the client address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide. */
+            429: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    verifyDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id. */
+                org: components["schemas"]["OrgId"];
+                /** @description The domain's id. */
+                domain: components["schemas"]["DomainId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Verified (or it already was). */
+            200: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Domain"];
+                };
+            };
+            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            403: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Another organization verified this domain first (`domain_taken`). */
+            409: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The record was not found; the message says what DNS answered (`domain_not_verified`). */
+            422: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for the API key, the organization's hourly quota or the client address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide. */
+            429: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     listInvitations: {
         parameters: {
             query?: {
@@ -6609,7 +7317,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `webhooks:write` (`permission_denied`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -6624,7 +7332,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization, webhook or delivery here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -6734,7 +7442,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `webhooks:write` (`permission_denied`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -6749,7 +7457,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization, webhook or delivery here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -6857,7 +7565,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `webhooks:write` (`permission_denied`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -6872,7 +7580,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization, webhook or delivery here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -6948,7 +7656,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `webhooks:write` (`permission_denied`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -6963,7 +7671,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization, webhook or delivery here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7060,7 +7768,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `webhooks:write` (`permission_denied`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7075,7 +7783,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization, webhook or delivery here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7192,7 +7900,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `webhooks:write` (`permission_denied`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7207,7 +7915,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization, webhook or delivery here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7302,7 +8010,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `webhooks:write` (`permission_denied`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7317,7 +8025,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization, webhook or delivery here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7397,7 +8105,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `webhooks:write` (`permission_denied`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7412,7 +8120,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization, webhook or delivery here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7505,7 +8213,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `webhooks:write` (`permission_denied`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7520,7 +8228,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization, webhook or delivery here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7598,7 +8306,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `webhooks:write` (`permission_denied`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7613,7 +8321,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization, webhook or delivery here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */

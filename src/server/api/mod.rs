@@ -7,6 +7,7 @@
 mod api_keys;
 mod auth;
 pub mod caller;
+mod domains;
 pub mod idempotency;
 mod me;
 pub mod openapi;
@@ -31,6 +32,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(orgs::router())
         .merge(api_keys::router())
         .merge(webhooks::router())
+        .merge(domains::router())
 }
 
 pub fn router() -> Router<AppState> {

@@ -42,6 +42,7 @@ use utoipa::{
         (name = "api-keys", description = "API keys of an organization: issue (the secret is shown once), scopes, roll with a grace period, revoke."),
         (name = "usage", description = "API calls of an organization per hour, by key and status class, against its tier limit."),
         (name = "webhooks", description = "Signed webhook endpoints (Standard Webhooks), the event catalogue, delivery logs and retries."),
+        (name = "domains", description = "Email domains an organization proves it owns with a DNS TXT record, for single sign-on."),
     ),
     // `ApiKeyId` appears only as a path parameter, and utoipa collects schemas from bodies only:
     // without it here the key operations' `$ref` would dangle (generators refuse such a document).
@@ -51,7 +52,8 @@ use utoipa::{
         ErrorDetails,
         crate::shared::ids::ApiKeyId,
         crate::shared::ids::WebhookId,
-        crate::shared::ids::DeliveryId
+        crate::shared::ids::DeliveryId,
+        crate::shared::ids::DomainId
     )),
     modifiers(&SecuritySchemes),
 )]
@@ -128,6 +130,23 @@ pub fn error_response(description: &str) -> utoipa::openapi::Response {
         .description(description)
         .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
         .build()
+}
+
+/// The answers every operation on an organization's resources can give besides its own (webhooks,
+/// domains), in a handler's `responses(...)`.
+pub struct OrgRefusals;
+
+impl utoipa::IntoResponses for OrgRefusals {
+    fn responses() -> std::collections::BTreeMap<String, utoipa::openapi::RefOr<utoipa::openapi::Response>> {
+        [
+            ("401", "Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`)."),
+            ("403", "The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`)."),
+            ("404", "No such organization or resource here, or the caller is not a member (`not_found`)."),
+        ]
+        .into_iter()
+        .map(|(status, description)| (status.to_owned(), error_response(description).into()))
+        .collect()
+    }
 }
 
 /// Headers on every /api/v1 response (see the versioning and rate-limits guides).

@@ -2,7 +2,7 @@
 //! retries) and the public event catalogue `/api/v1/webhook-event-types`.
 use super::{
     caller::InOrg,
-    openapi::{error_response, ErrorBody},
+    openapi::{ErrorBody, OrgRefusals},
 };
 use crate::server::{
     error::{AppJson, AppPath, AppQuery},
@@ -18,11 +18,7 @@ use crate::shared::{
 };
 use axum::{extract::State, http::StatusCode, Json};
 use serde::Deserialize;
-use std::collections::BTreeMap;
-use utoipa::{
-    openapi::{RefOr, Response},
-    IntoParams, IntoResponses,
-};
+use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -35,22 +31,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(delivery))
         .routes(routes!(retry))
         .routes(routes!(event_types))
-}
-
-/// The answers every webhook operation can give besides its own.
-struct Refusals;
-
-impl IntoResponses for Refusals {
-    fn responses() -> BTreeMap<String, RefOr<Response>> {
-        [
-            ("401", "Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`)."),
-            ("403", "The caller lacks `webhooks:write` (`permission_denied`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`)."),
-            ("404", "No such organization, webhook or delivery here, or the caller is not a member (`not_found`)."),
-        ]
-        .into_iter()
-        .map(|(status, description)| (status.to_owned(), error_response(description).into()))
-        .collect()
-    }
 }
 
 type WebhookPath = AppPath<(OrgId, WebhookId)>;
@@ -75,7 +55,7 @@ type DeliveryPath = AppPath<(OrgId, WebhookId, DeliveryId)>;
         (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
         (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
         (status = 422, description = "A field is invalid: url, description or events (`validation_failed`, `details.field`).", body = ErrorBody),
-        Refusals,
+        OrgRefusals,
     )
 )]
 async fn create(
@@ -106,7 +86,7 @@ struct ListQuery {
     responses(
         (status = 200, description = "A page of endpoints.", body = Page<Webhook>),
         (status = 422, description = "`limit` or `cursor` is invalid (`validation_failed`, `details.field`).", body = ErrorBody),
-        Refusals,
+        OrgRefusals,
     )
 )]
 async fn list(
@@ -131,7 +111,7 @@ async fn list(
         ("org" = OrgId, Path, description = "The organization's id."),
         ("webhook" = WebhookId, Path, description = "The endpoint's id."),
     ),
-    responses((status = 200, description = "The endpoint (without its secret).", body = Webhook), Refusals)
+    responses((status = 200, description = "The endpoint (without its secret).", body = Webhook), OrgRefusals)
 )]
 async fn read(
     State(app): State<AppState>,
@@ -162,7 +142,7 @@ async fn read(
         (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
         (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
         (status = 422, description = "A field is invalid (`validation_failed`, `details.field`).", body = ErrorBody),
-        Refusals,
+        OrgRefusals,
     )
 )]
 async fn update(
@@ -188,7 +168,7 @@ async fn update(
         ("org" = OrgId, Path, description = "The organization's id."),
         ("webhook" = WebhookId, Path, description = "The endpoint's id."),
     ),
-    responses((status = 204, description = "Deleted."), Refusals)
+    responses((status = 204, description = "Deleted."), OrgRefusals)
 )]
 async fn remove(
     State(app): State<AppState>,
@@ -217,7 +197,7 @@ async fn remove(
     responses(
         (status = 202, description = "The queued delivery.", body = Delivery),
         (status = 409, description = "The endpoint is disabled (`webhook_disabled`).", body = ErrorBody),
-        Refusals,
+        OrgRefusals,
     )
 )]
 async fn send_test(
@@ -244,7 +224,7 @@ async fn send_test(
         ("org" = OrgId, Path, description = "The organization's id."),
         ("webhook" = WebhookId, Path, description = "The endpoint's id."),
     ),
-    responses((status = 200, description = "The new secret (shown only here).", body = RotatedSecret), Refusals)
+    responses((status = 200, description = "The new secret (shown only here).", body = RotatedSecret), OrgRefusals)
 )]
 async fn rotate_secret(
     State(app): State<AppState>,
@@ -286,7 +266,7 @@ struct DeliveryQuery {
     responses(
         (status = 200, description = "A page of deliveries.", body = Page<Delivery>),
         (status = 422, description = "A filter, `limit` or `cursor` is invalid (`validation_failed`, `details.field`).", body = ErrorBody),
-        Refusals,
+        OrgRefusals,
     )
 )]
 async fn deliveries(
@@ -316,7 +296,7 @@ async fn deliveries(
         ("webhook" = WebhookId, Path, description = "The endpoint's id."),
         ("delivery" = DeliveryId, Path, description = "The delivery's id."),
     ),
-    responses((status = 200, description = "The delivery and its attempts.", body = DeliveryDetail), Refusals)
+    responses((status = 200, description = "The delivery and its attempts.", body = DeliveryDetail), OrgRefusals)
 )]
 async fn delivery(
     State(app): State<AppState>,
@@ -345,7 +325,7 @@ async fn delivery(
     responses(
         (status = 202, description = "Queued again.", body = Delivery),
         (status = 409, description = "The endpoint is disabled (`webhook_disabled`) or the delivery is still pending (`delivery_pending`).", body = ErrorBody),
-        Refusals,
+        OrgRefusals,
     )
 )]
 async fn retry(

@@ -3,6 +3,7 @@
 //! the same SQL. Per-table queries live in the submodules.
 pub mod api_keys;
 pub mod audit;
+pub mod domains;
 pub mod emails;
 pub mod idempotency;
 pub mod invitations;

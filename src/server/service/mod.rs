@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod audit;
+pub mod domains;
 pub mod invitations;
 pub mod logo;
 pub mod mail;

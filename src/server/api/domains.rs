@@ -1,0 +1,165 @@
+//! `/api/v1/organizations/{org}/domains`: claim an email domain, verify it by DNS, list, remove.
+use super::{
+    caller::InOrg,
+    openapi::{ErrorBody, OrgRefusals},
+};
+use crate::server::{
+    error::{AppJson, AppPath, AppQuery},
+    pagination::PageParams,
+    service::domains,
+    state::AppState,
+};
+use crate::shared::{
+    account::Page,
+    domains::Domain,
+    error::AppError,
+    ids::{DomainId, OrgId},
+};
+use axum::{extract::State, http::StatusCode, Json};
+use serde::Deserialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(create, list)).routes(routes!(read, remove)).routes(routes!(verify))
+}
+
+type DomainPath = AppPath<(OrgId, DomainId)>;
+
+/// Add an email domain
+///
+/// The answer names the TXT record to publish on the domain (`gatehouse-verification=<token>`);
+/// then ask for verification. Requires `sso:write`.
+#[utoipa::path(
+    post,
+    path = "/organizations/{org}/domains",
+    operation_id = "createDomain",
+    tag = "domains",
+    security(("session" = []), ("api_key" = ["sso:write"])),
+    extensions(("x-required-permission" = json!("sso:write"))),
+    params(("org" = OrgId, Path, description = "The organization's id.")),
+    request_body = domains::NewDomain,
+    responses(
+        (status = 201, description = "The domain, pending, with the record to publish.", body = Domain),
+        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
+        (status = 409, description = "This organization has already added the domain (`domain_claimed`).", body = ErrorBody),
+        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
+        (status = 422, description = "Not an email domain (`validation_failed`, `details.field`).", body = ErrorBody),
+        OrgRefusals,
+    )
+)]
+async fn create(
+    State(app): State<AppState>,
+    InOrg(scope): InOrg,
+    AppJson(body): AppJson<domains::NewDomain>,
+) -> Result<(StatusCode, Json<Domain>), AppError> {
+    Ok((StatusCode::CREATED, Json(domains::create(&app, &scope, body).await?)))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// List email domains
+///
+/// Newest first. Requires `sso:write`.
+#[utoipa::path(
+    get,
+    path = "/organizations/{org}/domains",
+    operation_id = "listDomains",
+    tag = "domains",
+    security(("session" = []), ("api_key" = ["sso:write"])),
+    extensions(("x-required-permission" = json!("sso:write"))),
+    params(("org" = OrgId, Path, description = "The organization's id."), PageParams),
+    responses(
+        (status = 200, description = "A page of domains.", body = Page<Domain>),
+        (status = 422, description = "`limit` or `cursor` is invalid (`validation_failed`, `details.field`).", body = ErrorBody),
+        OrgRefusals,
+    )
+)]
+async fn list(
+    State(app): State<AppState>,
+    InOrg(scope): InOrg,
+    AppQuery(q): AppQuery<ListQuery>,
+) -> Result<Json<Page<Domain>>, AppError> {
+    Ok(Json(domains::list(&app, &scope, q.cursor.as_deref(), q.limit).await?))
+}
+
+/// Read an email domain
+///
+/// Requires `sso:write`.
+#[utoipa::path(
+    get,
+    path = "/organizations/{org}/domains/{domain}",
+    operation_id = "getDomain",
+    tag = "domains",
+    security(("session" = []), ("api_key" = ["sso:write"])),
+    extensions(("x-required-permission" = json!("sso:write"))),
+    params(
+        ("org" = OrgId, Path, description = "The organization's id."),
+        ("domain" = DomainId, Path, description = "The domain's id."),
+    ),
+    responses((status = 200, description = "The domain.", body = Domain), OrgRefusals)
+)]
+async fn read(
+    State(app): State<AppState>,
+    InOrg(scope): InOrg,
+    AppPath((_, id)): DomainPath,
+) -> Result<Json<Domain>, AppError> {
+    Ok(Json(domains::get(&app, &scope, id).await?))
+}
+
+/// Remove an email domain
+///
+/// Requires `sso:write`.
+#[utoipa::path(
+    delete,
+    path = "/organizations/{org}/domains/{domain}",
+    operation_id = "deleteDomain",
+    tag = "domains",
+    security(("session" = []), ("api_key" = ["sso:write"])),
+    extensions(("x-required-permission" = json!("sso:write"))),
+    params(
+        ("org" = OrgId, Path, description = "The organization's id."),
+        ("domain" = DomainId, Path, description = "The domain's id."),
+    ),
+    responses((status = 204, description = "Removed."), OrgRefusals)
+)]
+async fn remove(
+    State(app): State<AppState>,
+    InOrg(scope): InOrg,
+    AppPath((_, id)): DomainPath,
+) -> Result<StatusCode, AppError> {
+    domains::remove(&app, &scope, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Verify an email domain
+///
+/// Looks up the domain's TXT records now. Requires `sso:write`.
+#[utoipa::path(
+    post,
+    path = "/organizations/{org}/domains/{domain}/verify",
+    operation_id = "verifyDomain",
+    tag = "domains",
+    security(("session" = []), ("api_key" = ["sso:write"])),
+    extensions(("x-required-permission" = json!("sso:write"))),
+    params(
+        ("org" = OrgId, Path, description = "The organization's id."),
+        ("domain" = DomainId, Path, description = "The domain's id."),
+    ),
+    responses(
+        (status = 200, description = "Verified (or it already was).", body = Domain),
+        (status = 409, description = "Another organization verified this domain first (`domain_taken`).", body = ErrorBody),
+        (status = 422, description = "The record was not found; the message says what DNS answered (`domain_not_verified`).", body = ErrorBody),
+        OrgRefusals,
+    )
+)]
+async fn verify(
+    State(app): State<AppState>,
+    InOrg(scope): InOrg,
+    AppPath((_, id)): DomainPath,
+) -> Result<Json<Domain>, AppError> {
+    Ok(Json(domains::verify(&app, &scope, id).await?))
+}

@@ -1,0 +1,139 @@
+//! The `org_domains` table. Every query binds the organization, except the check that a verified
+//! domain belongs to nobody else.
+use super::{db_error, get_id, get_opt_time, get_time, to_millis, unless_duplicate, Tx};
+use crate::shared::{
+    domains::{DnsRecord, Domain, DomainStatus, VERIFICATION_PREFIX},
+    error::AppError,
+    ids::{DomainId, OrgId},
+};
+use chrono::{DateTime, Utc};
+use sqlx::{any::AnyRow, AnyPool, Row};
+
+const COLUMNS: &str =
+    "id, organization_id, domain, verification_token, verified_at, last_checked_at, last_check_error, created_at";
+
+fn from_row(row: &AnyRow) -> Result<Domain, sqlx::Error> {
+    let domain: String = row.try_get("domain")?;
+    let token: String = row.try_get("verification_token")?;
+    let verified_at = get_opt_time(row, "verified_at")?;
+    Ok(Domain {
+        id: get_id(row, "id")?,
+        organization_id: get_id(row, "organization_id")?,
+        verification: DnsRecord {
+            record_type: "TXT".to_owned(),
+            name: domain.clone(),
+            value: format!("{VERIFICATION_PREFIX}{token}"),
+        },
+        domain,
+        status: if verified_at.is_some() { DomainStatus::Verified } else { DomainStatus::Pending },
+        verified_at,
+        last_checked_at: get_opt_time(row, "last_checked_at")?,
+        last_check_error: row.try_get("last_check_error")?,
+        created_at: get_time(row, "created_at")?,
+    })
+}
+
+/// False when this organization already claimed the domain.
+pub async fn insert(
+    tx: &mut Tx,
+    org: OrgId,
+    id: DomainId,
+    domain: &str,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    unless_duplicate(
+        sqlx::query(
+            "INSERT INTO org_domains (id, organization_id, domain, verification_token, created_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id.to_string())
+        .bind(org.to_string())
+        .bind(domain)
+        .bind(token)
+        .bind(to_millis(now))
+        .execute(&mut **tx)
+        .await,
+    )
+}
+
+pub async fn get(tx: &mut Tx, org: OrgId, id: DomainId) -> Result<Option<Domain>, AppError> {
+    let sql = format!("SELECT {COLUMNS} FROM org_domains WHERE organization_id = $1 AND id = $2");
+    let row = sqlx::query(&sql)
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    row.as_ref().map(from_row).transpose().map_err(db_error)
+}
+
+/// Newest first, keyset-paginated on (created_at, id).
+pub async fn list(
+    pool: &AnyPool,
+    org: OrgId,
+    before: Option<(i64, String)>,
+    limit: i64,
+) -> Result<Vec<Domain>, AppError> {
+    let (at, id) = before.unwrap_or((i64::MAX, String::new()));
+    let sql = format!(
+        "SELECT {COLUMNS} FROM org_domains
+         WHERE organization_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3) OR $3 = '')
+         ORDER BY created_at DESC, id DESC LIMIT $4"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(org.to_string())
+        .bind(at)
+        .bind(id)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+        .map_err(db_error)?;
+    rows.iter().map(from_row).collect::<Result<_, _>>().map_err(db_error)
+}
+
+/// Records a check. `verified` sets `verified_at`; false when another organization has this
+/// domain verified already (the unique index decides, so two racing verifications cannot both win).
+pub async fn record_check(
+    tx: &mut Tx,
+    org: OrgId,
+    id: DomainId,
+    verified: bool,
+    error: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    unless_duplicate(
+        sqlx::query(
+            "UPDATE org_domains SET last_checked_at = $1, last_check_error = $2,
+                 verified_at = CASE WHEN $3 = 1 THEN COALESCE(verified_at, $1) ELSE verified_at END
+             WHERE organization_id = $4 AND id = $5",
+        )
+        .bind(to_millis(now))
+        .bind(error)
+        .bind(i64::from(verified))
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await,
+    )
+}
+
+/// The organization holding `domain` verified, if any.
+pub async fn verified_owner(tx: &mut Tx, domain: &str) -> Result<Option<OrgId>, AppError> {
+    let row = sqlx::query("SELECT organization_id FROM org_domains WHERE domain = $1 AND verified_at IS NOT NULL")
+        .bind(domain)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    row.as_ref().map(|r| get_id(r, "organization_id")).transpose().map_err(db_error)
+}
+
+pub async fn delete(tx: &mut Tx, org: OrgId, id: DomainId) -> Result<(), AppError> {
+    sqlx::query("DELETE FROM org_domains WHERE organization_id = $1 AND id = $2")
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
