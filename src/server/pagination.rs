@@ -6,17 +6,16 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;
 
-/// The query parameters every list takes, as the OpenAPI document shows them (`params(PageParams)`
-/// in a handler's `#[utoipa::path]`); handlers read them with their own query struct.
-#[derive(utoipa::IntoParams)]
+/// The query parameters every list takes: handlers read them (`AppQuery<PageParams>`) and the
+/// OpenAPI document shows them (`params(PageParams)` in a handler's `#[utoipa::path]`).
+#[derive(serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)]
 pub struct PageParams {
     /// How many items to return, 1–200 (default 50).
     #[param(minimum = 1, maximum = 200, default = 50)]
-    limit: Option<i64>,
+    pub limit: Option<i64>,
     /// The `next_cursor` of the previous page; omit it for the first page.
-    cursor: Option<String>,
+    pub cursor: Option<String>,
 }
 
 pub fn limit(requested: Option<i64>) -> Result<i64, AppError> {

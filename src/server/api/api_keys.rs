@@ -57,12 +57,6 @@ async fn create(
     Ok((StatusCode::CREATED, Json(api_keys::create(&app, &scope, body).await?)))
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
-    limit: Option<i64>,
-    cursor: Option<String>,
-}
-
 /// List API keys
 ///
 /// Every key of the organization, newest first, with its status (`active`, `expired`,
@@ -86,7 +80,7 @@ struct ListQuery {
 async fn list(
     State(app): State<AppState>,
     InOrg(scope): InOrg,
-    AppQuery(q): AppQuery<ListQuery>,
+    AppQuery(q): AppQuery<PageParams>,
 ) -> Result<Json<Page<ApiKey>>, AppError> {
     Ok(Json(api_keys::list(&app, &scope, q.cursor.as_deref(), q.limit).await?))
 }

@@ -16,7 +16,6 @@ use crate::shared::{
     ids::{DomainId, OrgId},
 };
 use axum::{extract::State, http::StatusCode, Json};
-use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -55,12 +54,6 @@ async fn create(
     Ok((StatusCode::CREATED, Json(domains::create(&app, &scope, body).await?)))
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
-    limit: Option<i64>,
-    cursor: Option<String>,
-}
-
 /// List email domains
 ///
 /// Newest first. Requires `sso:write`.
@@ -81,7 +74,7 @@ struct ListQuery {
 async fn list(
     State(app): State<AppState>,
     InOrg(scope): InOrg,
-    AppQuery(q): AppQuery<ListQuery>,
+    AppQuery(q): AppQuery<PageParams>,
 ) -> Result<Json<Page<Domain>>, AppError> {
     Ok(Json(domains::list(&app, &scope, q.cursor.as_deref(), q.limit).await?))
 }

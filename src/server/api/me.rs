@@ -116,12 +116,6 @@ async fn change_password(
     Ok(Json(serde_json::json!({ "ended_sessions": ended })))
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
-    limit: Option<i64>,
-    cursor: Option<String>,
-}
-
 /// List my sessions
 ///
 /// The signed-in user's active sessions, newest first; `current` marks the one making this
@@ -142,7 +136,7 @@ struct ListQuery {
 async fn sessions(
     State(app): State<AppState>,
     who: SignedIn,
-    AppQuery(q): AppQuery<ListQuery>,
+    AppQuery(q): AppQuery<PageParams>,
 ) -> Result<Json<Page<SessionInfo>>, AppError> {
     Ok(Json(accounts::list_sessions(&app, &who, q.cursor.as_deref(), q.limit).await?))
 }

@@ -66,12 +66,6 @@ async fn create(
     Ok((StatusCode::CREATED, Json(webhooks::create(&app, &scope, body).await?)))
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
-    limit: Option<i64>,
-    cursor: Option<String>,
-}
-
 /// List webhook endpoints
 ///
 /// Newest first, with delivery counters; never the secret. Requires `webhooks:write`.
@@ -92,7 +86,7 @@ struct ListQuery {
 async fn list(
     State(app): State<AppState>,
     InOrg(scope): InOrg,
-    AppQuery(q): AppQuery<ListQuery>,
+    AppQuery(q): AppQuery<PageParams>,
 ) -> Result<Json<Page<Webhook>>, AppError> {
     Ok(Json(webhooks::list(&app, &scope, q.cursor.as_deref(), q.limit).await?))
 }
