@@ -2,6 +2,7 @@
 //! changes (API keys, organizations). The replica that makes a change removes the entry at once;
 //! other replicas see the change when their entry expires, so the time to live bounds staleness.
 use std::{
+    borrow::Borrow,
     collections::HashMap,
     hash::Hash,
     sync::Mutex,
@@ -19,8 +20,12 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         TtlCache { ttl, max_entries, entries: Mutex::new(HashMap::new()) }
     }
 
-    /// A fresh entry; an expired one is treated as missing.
-    pub fn get(&self, key: &K) -> Option<V> {
+    /// A fresh entry; an expired one is treated as missing. Looked up by any borrowed form of the
+    /// key (`&str` for `String` keys), so a lookup allocates nothing.
+    pub fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+    {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let (at, value) = entries.get(key)?;
         (at.elapsed() < self.ttl).then(|| value.clone())

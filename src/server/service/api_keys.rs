@@ -290,7 +290,7 @@ impl Default for KeyCache {
 
 impl KeyCache {
     fn get(&self, hash: &str, now: DateTime<Utc>) -> Option<KeyAuth> {
-        self.0.get(&hash.to_owned()).filter(|key| usable(key, now))
+        self.0.get(hash).filter(|key| usable(key, now))
     }
 
     fn put(&self, hash: String, key: KeyAuth) {
