@@ -89,6 +89,10 @@ struct ServeArgs {
     /// Nameserver (IP:port) for the DNS lookups that verify email domains; the system's by default.
     #[arg(long, env = "GATEHOUSE_DNS_SERVER")]
     dns_server: Option<std::net::SocketAddr>,
+    /// Let SSO reach identity providers and directories on private or loopback addresses, over
+    /// plain http:// and ldap:// (closed networks, tests).
+    #[arg(long, env = "GATEHOUSE_SSO_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    sso_allow_private: bool,
 }
 
 #[tokio::main]
@@ -128,6 +132,7 @@ async fn main() -> anyhow::Result<()> {
                 webhook_retention_days,
                 metrics_token,
                 dns_server,
+                sso_allow_private,
             } = *args;
             let mut config = Config::new(listen, database_url, public_url);
             config.smtp_url = smtp_url.filter(|url| !url.is_empty());
@@ -142,6 +147,7 @@ async fn main() -> anyhow::Result<()> {
             config.webhook_retention = std::time::Duration::from_secs(webhook_retention_days * 24 * 3600);
             config.metrics_token = metrics_token.filter(|token| !token.is_empty());
             config.dns_server = dns_server;
+            config.sso_allow_private = sso_allow_private;
             let public = config.public_url.clone();
             let outbox = config.smtp_url.is_none();
             let listener = tokio::net::TcpListener::bind(listen).await?;

@@ -64,6 +64,9 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// The nameserver for domain-verification lookups; `None` uses the system's.
     pub dns_server: Option<SocketAddr>,
+    /// Let SSO reach identity providers and directories on loopback and private addresses, over
+    /// plain http:// and ldap:// without StartTLS (closed networks, tests).
+    pub sso_allow_private: bool,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
@@ -100,6 +103,7 @@ impl Config {
             webhook_retention: Duration::from_secs(30 * 24 * 3600),
             webhook_shutdown_grace: Duration::from_secs(10),
             metrics_token: None,
+            sso_allow_private: false,
             dns_server: None,
         }
     }

@@ -147,17 +147,23 @@ fn secret_page(revealed: Revealed) -> Response {
         }
         .to_html()
     });
-    let page = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"/>\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\
-         <title>{heading} · Gatehouse</title><link rel=\"stylesheet\" href=\"/pkg/gatehouse.css\"/></head>\
-         <body>{body}</body></html>"
-    );
-    let mut response = Html(page).into_response();
+    let mut response = Html(document(heading, &body)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     response
+}
+
+/// A whole page around server-rendered `body` (no scripts, nothing to hydrate), for the few
+/// answers that are not Leptos routes.
+pub(crate) fn document(heading: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"/>\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\
+         <title>{} · Gatehouse</title><link rel=\"stylesheet\" href=\"/pkg/gatehouse.css\"/></head>\
+         <body>{body}</body></html>",
+        heading.replace('&', "&amp;").replace('<', "&lt;")
+    )
 }
 
 /// `multipart/form-data` with a `logo` file, or a `remove` field to clear it. Errors come back to

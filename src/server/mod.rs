@@ -18,6 +18,7 @@ pub mod pagination;
 pub mod ratelimit;
 pub mod router;
 pub mod service;
+pub mod sso_browser;
 pub mod state;
 
 use crate::server::{auth::session::AnySessionStore, config::Config, db::Db, state::AppState};
@@ -70,6 +71,13 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
     let outbound =
         outbound::Outbound::new(config.webhook_timeout, config.webhook_allow_private, config.webhook_allow_http)?;
     let dns = dns::TxtResolver::new(config.dns_server)?;
+    // Identity providers get their own client: a shorter timeout, and their own private-address
+    // switch (an IdP on the office network is common; a webhook there is not).
+    let sso_http = outbound::Outbound::new(
+        std::time::Duration::from_secs(10),
+        config.sso_allow_private,
+        config.sso_allow_private,
+    )?;
     let state = AppState::new(state::Shared {
         db,
         config: Arc::new(config),
@@ -84,6 +92,8 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         webhook_wakeup: Arc::new(tokio::sync::Notify::new()),
         metrics: Default::default(),
         dns,
+        sso_http,
+        sso_metadata: Arc::new(service::sso::oidc::MetadataCache::new(service::sso::oidc::METADATA_TTL, 10_000)),
     });
     let app = router::router(state.clone(), sessions.clone());
     let addr = listener.local_addr()?;

@@ -206,10 +206,17 @@ impl Outbound {
     pub fn allows_private(&self) -> bool {
         self.allow_private
     }
+
+    /// The guarded client itself, for protocol libraries that send their own requests (OIDC).
+    /// Callers check each URL with `check_url` first: names are guarded when connecting, literal
+    /// addresses only there.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.client
+    }
 }
 
 /// A refused address, a timeout or a connection failure, said plainly.
-fn explain(err: &reqwest::Error) -> String {
+pub fn explain(err: &reqwest::Error) -> String {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = source {
         if let Some(refused) = e.downcast_ref::<RefusedAddress>() {

@@ -38,6 +38,7 @@ pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
                 .layer(middleware::from_fn_with_state(state.clone(), crate::server::api::caller::gate)),
         )
         .merge(crate::server::forms::router())
+        .merge(crate::server::sso_browser::router())
         .merge(crate::server::docs::router())
         .leptos_routes_with_context(&state, routes, move || leptos::prelude::provide_context(context_state.clone()), {
             let options = state.leptos_options.clone();

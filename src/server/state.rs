@@ -57,6 +57,10 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Looks up the TXT records that prove domain ownership.
     pub dns: TxtResolver,
+    /// HTTP to identity providers (OIDC discovery, keys, tokens), SSRF-guarded like `outbound`.
+    pub sso_http: Outbound,
+    /// OIDC discovery documents and signing keys per connection.
+    pub sso_metadata: Arc<crate::server::service::sso::oidc::MetadataCache>,
 }
 
 impl AppState {

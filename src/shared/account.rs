@@ -14,6 +14,43 @@ pub struct Me {
     pub created_at: DateTime<Utc>,
 }
 
+/// How a session signed in.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInMethod {
+    Password,
+    Oidc,
+    Saml,
+    Ldap,
+}
+
+impl SignInMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignInMethod::Password => "password",
+            SignInMethod::Oidc => "oidc",
+            SignInMethod::Saml => "saml",
+            SignInMethod::Ldap => "ldap",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<SignInMethod> {
+        [SignInMethod::Password, SignInMethod::Oidc, SignInMethod::Saml, SignInMethod::Ldap]
+            .into_iter()
+            .find(|m| m.as_str() == raw)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SignInMethod::Password => "Password",
+            SignInMethod::Oidc => "OpenID Connect",
+            SignInMethod::Saml => "SAML",
+            SignInMethod::Ldap => "LDAP",
+        }
+    }
+}
+
 /// One active sign-in of the current user.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,6 +59,7 @@ pub struct SessionInfo {
     pub current: bool,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    pub method: SignInMethod,
     pub created_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,

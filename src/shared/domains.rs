@@ -1,5 +1,5 @@
 //! Email domains an organization proves it owns, for routing sign-ins to its identity provider.
-use crate::shared::ids::{DomainId, OrgId};
+use crate::shared::ids::{DomainId, OrgId, SsoConnectionId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -44,5 +44,10 @@ pub struct Domain {
     /// When verification was last attempted, and why it failed if it did.
     pub last_checked_at: Option<DateTime<Utc>>,
     pub last_check_error: Option<String>,
+    /// Sign-ins with addresses at this domain go to this connection (`/sso/start?email=`).
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>, format = Uuid))]
+    pub connection_id: Option<SsoConnectionId>,
+    /// Password sign-in is refused for these addresses (owners keep a break-glass path).
+    pub require_sso: bool,
     pub created_at: DateTime<Utc>,
 }

@@ -19,6 +19,8 @@ pub enum ErrorKind {
     UnsupportedMediaType,
     RateLimited,
     Internal,
+    /// A peer we depend on (an identity provider, a directory) failed or could not be reached.
+    BadGateway,
 }
 
 impl ErrorKind {
@@ -36,6 +38,7 @@ impl ErrorKind {
             ErrorKind::Validation => 422,
             ErrorKind::RateLimited => 429,
             ErrorKind::Internal => 500,
+            ErrorKind::BadGateway => 502,
         }
     }
 }

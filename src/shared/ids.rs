@@ -85,3 +85,7 @@ id_type!(
     /// An email domain claimed by one organization.
     DomainId
 );
+id_type!(
+    /// One organization's connection to an identity provider (OIDC, SAML or LDAP).
+    SsoConnectionId
+);

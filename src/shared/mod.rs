@@ -7,5 +7,6 @@ pub mod error;
 pub mod ids;
 pub mod org;
 pub mod roles;
+pub mod sso;
 pub mod values;
 pub mod webhooks;

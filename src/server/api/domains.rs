@@ -19,7 +19,7 @@ use axum::{extract::State, http::StatusCode, Json};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(create, list)).routes(routes!(read, remove)).routes(routes!(verify))
+    OpenApiRouter::new().routes(routes!(create, list)).routes(routes!(read, update, remove)).routes(routes!(verify))
 }
 
 type DomainPath = AppPath<(OrgId, DomainId)>;
@@ -101,6 +101,39 @@ async fn read(
     AppPath((_, id)): DomainPath,
 ) -> Result<Json<Domain>, AppError> {
     Ok(Json(domains::get(&app, &scope, id).await?))
+}
+
+/// Route an email domain's sign-ins
+///
+/// `connection_id` picks the SSO connection `/sso/start?email=` uses for addresses at this
+/// domain; `require_sso` refuses their password sign-ins (needs a verified domain and a
+/// connection; owners keep an audited break-glass path). Requires `sso:write`.
+#[utoipa::path(
+    patch,
+    path = "/organizations/{org}/domains/{domain}",
+    operation_id = "updateDomain",
+    tag = "domains",
+    security(("session" = []), ("api_key" = ["sso:write"])),
+    extensions(("x-required-permission" = json!("sso:write"))),
+    params(
+        ("org" = OrgId, Path, description = "The organization's id."),
+        ("domain" = DomainId, Path, description = "The domain's id."),
+    ),
+    request_body = domains::DomainPatch,
+    responses(
+        (status = 200, description = "The domain.", body = Domain),
+        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
+        (status = 422, description = "Not verified, no connection, or a connection of another organization (`validation_failed`, `details.field`).", body = ErrorBody),
+        OrgRefusals,
+    )
+)]
+async fn update(
+    State(app): State<AppState>,
+    InOrg(scope): InOrg,
+    AppPath((_, id)): DomainPath,
+    AppJson(body): AppJson<domains::DomainPatch>,
+) -> Result<Json<Domain>, AppError> {
+    Ok(Json(domains::update(&app, &scope, id, body).await?))
 }
 
 /// Remove an email domain

@@ -12,6 +12,7 @@ pub mod idempotency;
 mod me;
 pub mod openapi;
 mod orgs;
+mod sso;
 mod webhooks;
 
 use crate::server::state::AppState;
@@ -33,6 +34,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(api_keys::router())
         .merge(webhooks::router())
         .merge(domains::router())
+        .merge(sso::router())
 }
 
 pub fn router() -> Router<AppState> {

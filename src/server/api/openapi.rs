@@ -43,6 +43,7 @@ use utoipa::{
         (name = "usage", description = "API calls of an organization per hour, by key and status class, against its tier limit."),
         (name = "webhooks", description = "Signed webhook endpoints (Standard Webhooks), the event catalogue, delivery logs and retries."),
         (name = "domains", description = "Email domains an organization proves it owns with a DNS TXT record, for single sign-on."),
+        (name = "sso", description = "Connections to an organization's identity providers: OpenID Connect (any provider, Google, Microsoft) and LDAP."),
     ),
     // `ApiKeyId` appears only as a path parameter, and utoipa collects schemas from bodies only:
     // without it here the key operations' `$ref` would dangle (generators refuse such a document).
@@ -53,7 +54,8 @@ use utoipa::{
         crate::shared::ids::ApiKeyId,
         crate::shared::ids::WebhookId,
         crate::shared::ids::DeliveryId,
-        crate::shared::ids::DomainId
+        crate::shared::ids::DomainId,
+        crate::shared::ids::SsoConnectionId
     )),
     modifiers(&SecuritySchemes),
 )]
@@ -250,6 +252,9 @@ pub struct ErrorDetails {
     /// The request id to quote to support (500s; every response also carries `x-request-id`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// Where to sign in instead (`sso_required`): the single sign-on start for the address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in_url: Option<String>,
 }
 
 /// How many sessions an operation ended.
@@ -415,8 +420,8 @@ mod tests {
     /// one scope it needs, stated in the description and in `x-required-permission`.
     #[test]
     fn every_operation_declares_its_authentication() {
-        const PUBLIC: [&str; 6] =
-            ["signup", "login", "verifyEmail", "forgotPassword", "resetPassword", "listWebhookEventTypes"];
+        const PUBLIC: [&str; 7] =
+            ["signup", "login", "ldapLogin", "verifyEmail", "forgotPassword", "resetPassword", "listWebhookEventTypes"];
         let spec = spec_json();
         let permissions: Vec<String> =
             crate::shared::roles::Permission::ALL.iter().map(|p| p.as_str().to_owned()).collect();

@@ -4,13 +4,14 @@ use super::{db_error, get_id, get_opt_time, get_time, to_millis, unless_duplicat
 use crate::shared::{
     domains::{DnsRecord, Domain, DomainStatus, VERIFICATION_PREFIX},
     error::AppError,
-    ids::{DomainId, OrgId},
+    ids::{DomainId, OrgId, SsoConnectionId},
 };
 use chrono::{DateTime, Utc};
 use sqlx::{any::AnyRow, AnyPool, Row};
 
 const COLUMNS: &str =
-    "id, organization_id, domain, verification_token, verified_at, last_checked_at, last_check_error, created_at";
+    "id, organization_id, domain, verification_token, verified_at, last_checked_at, last_check_error, connection_id,
+     require_sso, created_at";
 
 fn from_row(row: &AnyRow) -> Result<Domain, sqlx::Error> {
     let domain: String = row.try_get("domain")?;
@@ -29,6 +30,12 @@ fn from_row(row: &AnyRow) -> Result<Domain, sqlx::Error> {
         verified_at,
         last_checked_at: get_opt_time(row, "last_checked_at")?,
         last_check_error: row.try_get("last_check_error")?,
+        connection_id: row
+            .try_get::<Option<String>, _>("connection_id")?
+            .map(|id| id.parse())
+            .transpose()
+            .map_err(|_| sqlx::Error::Decode("bad connection_id in org_domains".into()))?,
+        require_sso: row.try_get::<i64, _>("require_sso")? != 0,
         created_at: get_time(row, "created_at")?,
     })
 }
@@ -130,6 +137,49 @@ pub async fn verified_owner(tx: &mut Tx, domain: &str) -> Result<Option<OrgId>, 
 
 pub async fn delete(tx: &mut Tx, org: OrgId, id: DomainId) -> Result<(), AppError> {
     sqlx::query("DELETE FROM org_domains WHERE organization_id = $1 AND id = $2")
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// Where sign-ins for a verified domain go.
+pub struct SsoRule {
+    pub organization_id: OrgId,
+    pub connection_id: Option<SsoConnectionId>,
+    pub require_sso: bool,
+}
+
+/// The rule of the organization that verified `domain`, if one did.
+pub async fn sso_rule(tx: &mut Tx, domain: &str) -> Result<Option<SsoRule>, AppError> {
+    let row = sqlx::query(
+        "SELECT organization_id, connection_id, require_sso FROM org_domains WHERE domain = $1 AND verified_at IS NOT NULL",
+    )
+    .bind(domain)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    let Some(row) = row else { return Ok(None) };
+    let connection: Option<String> = row.try_get("connection_id").map_err(db_error)?;
+    Ok(Some(SsoRule {
+        organization_id: get_id(&row, "organization_id").map_err(db_error)?,
+        connection_id: connection.and_then(|id| id.parse().ok()),
+        require_sso: row.try_get::<i64, _>("require_sso").map_err(db_error)? != 0,
+    }))
+}
+
+pub async fn set_sso(
+    tx: &mut Tx,
+    org: OrgId,
+    id: DomainId,
+    connection: Option<SsoConnectionId>,
+    require_sso: bool,
+) -> Result<(), AppError> {
+    sqlx::query("UPDATE org_domains SET connection_id = $1, require_sso = $2 WHERE organization_id = $3 AND id = $4")
+        .bind(connection.map(|c| c.to_string()))
+        .bind(i64::from(require_sso))
         .bind(org.to_string())
         .bind(id.to_string())
         .execute(&mut **tx)

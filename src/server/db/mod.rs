@@ -10,6 +10,7 @@ pub mod invitations;
 pub mod members;
 pub mod orgs;
 pub mod sessions;
+pub mod sso;
 pub mod throttle;
 pub mod tokens;
 pub mod usage;

@@ -2,6 +2,7 @@
 //! tower-sessions record only points here, so deleting a row signs that browser out everywhere.
 use super::{db_error, get_id, get_time, to_millis, Tx};
 use crate::shared::{
+    account::SignInMethod,
     error::AppError,
     ids::{SessionId, UserId},
 };
@@ -14,6 +15,7 @@ pub struct SessionRow {
     pub user_id: UserId,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    pub method: SignInMethod,
     pub created_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
@@ -26,6 +28,8 @@ impl SessionRow {
             user_id: get_id(row, "user_id")?,
             ip: row.try_get("ip")?,
             user_agent: row.try_get("user_agent")?,
+            method: SignInMethod::parse(&row.try_get::<String, _>("method")?)
+                .ok_or_else(|| sqlx::Error::Decode("bad method in user_sessions".into()))?,
             created_at: get_time(row, "created_at")?,
             last_seen_at: get_time(row, "last_seen_at")?,
             expires_at: get_time(row, "expires_at")?,
@@ -33,16 +37,18 @@ impl SessionRow {
     }
 }
 
-const COLUMNS: &str = "id, user_id, ip, user_agent, created_at, last_seen_at, expires_at";
+const COLUMNS: &str = "id, user_id, ip, user_agent, method, created_at, last_seen_at, expires_at";
 
 pub async fn insert(tx: &mut Tx, row: &SessionRow) -> Result<(), AppError> {
     sqlx::query(
-        "INSERT INTO user_sessions (id, user_id, ip, user_agent, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO user_sessions (id, user_id, ip, user_agent, method, created_at, last_seen_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(row.id.to_string())
     .bind(row.user_id.to_string())
     .bind(row.ip.as_deref())
     .bind(row.user_agent.as_deref())
+    .bind(row.method.as_str())
     .bind(to_millis(row.created_at))
     .bind(to_millis(row.last_seen_at))
     .bind(to_millis(row.expires_at))

@@ -67,7 +67,7 @@ pub struct NewUser<'a> {
     pub id: UserId,
     pub email: &'a EmailAddress,
     pub name: &'a str,
-    pub password_hash: &'a str,
+    pub password_hash: Option<&'a str>,
     pub now: DateTime<Utc>,
 }
 

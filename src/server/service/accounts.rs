@@ -14,9 +14,10 @@ use crate::server::{
     state::AppState,
 };
 use crate::shared::{
-    account::{Page, SessionInfo},
-    error::AppError,
-    ids::{SessionId, UserId},
+    account::{Page, SessionInfo, SignInMethod},
+    error::{AppError, ErrorKind},
+    ids::{OrgId, SessionId, UserId},
+    roles::Role,
     values::{EmailAddress, PersonName},
 };
 use chrono::Duration;
@@ -43,7 +44,8 @@ pub async fn signup(app: &AppState, input: Signup, client: &ClientMeta) -> Resul
 
     let user_id = UserId::new();
     let mut tx = app.db.begin_write().await?;
-    let new_user = db::users::NewUser { id: user_id, email: &email, name: name.as_str(), password_hash: &hash, now };
+    let new_user =
+        db::users::NewUser { id: user_id, email: &email, name: name.as_str(), password_hash: Some(&hash), now };
     if !db::users::insert(&mut tx, new_user).await? {
         return Err(AppError::conflict(
             "email_taken",
@@ -53,7 +55,7 @@ pub async fn signup(app: &AppState, input: Signup, client: &ClientMeta) -> Resul
     }
     let user = db::users::by_id_tx(&mut tx, user_id).await?.ok_or_else(|| AppError::not_found("user"))?;
     send_verification(&mut tx, app, &user).await?;
-    let session = start_session(&mut tx, app, user.id, client).await?;
+    let session = start_session(&mut tx, app, user.id, client, SignInMethod::Password).await?;
     tx.commit().await.map_err(db::db_error)?;
     app.mail_wakeup.notify_one();
     Ok((user, session))
@@ -85,35 +87,92 @@ pub async fn login(
     let Some(user) = user.filter(|_| ok) else {
         throttle::record(pool, &ip_bucket, now).await?;
         throttle::record(pool, &account_bucket, now).await?;
-        return Err(AppError::new(
-            crate::shared::error::ErrorKind::Unauthenticated,
-            "invalid_credentials",
-            "Incorrect email or password.",
-        ));
+        return Err(AppError::new(ErrorKind::Unauthenticated, "invalid_credentials", "Incorrect email or password."));
     };
     throttle::clear(pool, &account_bucket).await?;
     let mut tx = app.db.begin_write().await?;
-    let session = start_session(&mut tx, app, user.id, client).await?;
-    // Each organization sees its members' sign-ins in its own audit log.
-    let actor = Actor::person(&user, client);
-    for org in db::members::orgs_of(&mut tx, user.id).await? {
+    let break_glass = check_sso_requirement(&mut tx, app, &user, &email, client).await?;
+    let session = start_session(&mut tx, app, user.id, client, SignInMethod::Password).await?;
+    record_sign_in(&mut tx, &user, &session, client).await?;
+    if let Some(org) = break_glass {
         let event = Event {
-            action: "user.signed_in",
+            action: "user.break_glass_sign_in",
             resource_type: "user",
             resource_id: Some(user.id.to_string()),
-            metadata: serde_json::json!({ "session_id": session.id }),
+            metadata: serde_json::json!({ "session_id": session.id, "domain": email.domain() }),
         };
-        audit::append(&mut tx, &org.to_string(), Some(org), &actor, event).await?;
+        audit::append(&mut tx, &org.to_string(), Some(org), &Actor::person(&user, client), event).await?;
     }
     tx.commit().await.map_err(db::db_error)?;
     Ok((user, session))
 }
 
-async fn start_session(
+/// When the address's domain is verified by an organization that requires SSO for it, a password
+/// sign-in is refused (403 `sso_required`, naming where to sign in instead), except for that
+/// organization's owners: their break-glass path, audited, for when the IdP itself is broken.
+/// Returns the organization whose requirement an owner bypassed.
+async fn check_sso_requirement(
+    tx: &mut db::Tx,
+    app: &AppState,
+    user: &UserRow,
+    email: &EmailAddress,
+    client: &ClientMeta,
+) -> Result<Option<OrgId>, AppError> {
+    let Some(rule) = db::domains::sso_rule(tx, email.domain()).await? else {
+        return Ok(None);
+    };
+    if !rule.require_sso {
+        return Ok(None);
+    }
+    if db::members::get(tx, rule.organization_id, user.id).await?.is_some_and(|m| m.role == Role::Owner) {
+        return Ok(Some(rule.organization_id));
+    }
+    let sign_in_url = app.config.link(&format!(
+        "/sso/start?email={}",
+        url::form_urlencoded::byte_serialize(email.as_str().as_bytes()).collect::<String>()
+    ));
+    let event = Event {
+        action: "user.sign_in_refused",
+        resource_type: "user",
+        resource_id: Some(user.id.to_string()),
+        metadata: serde_json::json!({ "reason": "sso_required", "domain": email.domain() }),
+    };
+    let org = rule.organization_id;
+    audit::append(tx, &org.to_string(), Some(org), &Actor::person(user, client), event).await?;
+    Err(AppError::new(
+        ErrorKind::Forbidden,
+        "sso_required",
+        format!("{} signs in with single sign-on. Continue with SSO instead of a password.", email.domain()),
+    )
+    .with_detail("sign_in_url", sign_in_url))
+}
+
+/// Each organization sees its members' sign-ins in its own audit log.
+pub(crate) async fn record_sign_in(
+    tx: &mut db::Tx,
+    user: &UserRow,
+    session: &SessionRow,
+    client: &ClientMeta,
+) -> Result<(), AppError> {
+    let actor = Actor::person(user, client);
+    for org in db::members::orgs_of(tx, user.id).await? {
+        let event = Event {
+            action: "user.signed_in",
+            resource_type: "user",
+            resource_id: Some(user.id.to_string()),
+            metadata: serde_json::json!({ "session_id": session.id, "method": session.method }),
+        };
+        audit::append(tx, &org.to_string(), Some(org), &actor, event).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn start_session(
     tx: &mut db::Tx,
     app: &AppState,
     user: UserId,
     client: &ClientMeta,
+    method: SignInMethod,
 ) -> Result<SessionRow, AppError> {
     let now = db::now();
     let lifetime = Duration::from_std(app.config.session_absolute).unwrap_or(Duration::days(14));
@@ -122,6 +181,7 @@ async fn start_session(
         user_id: user,
         ip: client.ip.clone(),
         user_agent: client.user_agent.clone(),
+        method,
         created_at: now,
         last_seen_at: now,
         expires_at: now + lifetime,
@@ -198,6 +258,7 @@ pub async fn list_sessions(
             id: r.id,
             ip: r.ip,
             user_agent: r.user_agent,
+            method: r.method,
             created_at: r.created_at,
             last_seen_at: r.last_seen_at,
             expires_at: r.expires_at,

@@ -5,14 +5,17 @@ use crate::server::{
     auth::token,
     authz::OrgScope,
     db, pagination,
-    service::audit::{self, Event},
+    service::{
+        audit::{self, Event},
+        sso,
+    },
     state::AppState,
 };
 use crate::shared::{
     account::Page,
     domains::{Domain, DomainStatus, VERIFICATION_PREFIX},
     error::{AppError, ErrorKind},
-    ids::DomainId,
+    ids::{DomainId, SsoConnectionId},
     roles::Permission,
 };
 use serde::Deserialize;
@@ -55,6 +58,25 @@ pub fn parse_domain(raw: &str) -> Result<String, AppError> {
         return Err(bad("an IP address is not a domain"));
     }
     Ok(domain)
+}
+
+/// Routing for a domain's sign-ins; absent fields stay as they are.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DomainPatch {
+    /// Refuse password sign-in for addresses at this domain (owners keep a break-glass path).
+    /// Needs the domain verified and a connection.
+    pub require_sso: Option<bool>,
+    /// The connection `/sso/start?email=` sends these addresses to; `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>, format = Uuid))]
+    pub connection_id: Option<Option<SsoConnectionId>>,
+}
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 fn not_found() -> AppError {
@@ -158,6 +180,43 @@ pub async fn verify(app: &AppState, scope: &OrgScope, id: DomainId) -> Result<Do
         None => Ok(checked),
         Some(why) => Err(AppError::new(ErrorKind::Validation, "domain_not_verified", why)),
     }
+}
+
+/// Chooses the connection for the domain's sign-ins and whether SSO is required.
+pub async fn update(app: &AppState, scope: &OrgScope, id: DomainId, patch: DomainPatch) -> Result<Domain, AppError> {
+    scope.require(Permission::SsoWrite)?;
+    let mut tx = app.db.begin_write().await?;
+    db::orgs::lock(&mut tx, scope.org_id()).await?;
+    let before = db::domains::get(&mut tx, scope.org_id(), id).await?.ok_or_else(not_found)?;
+    let connection = match patch.connection_id {
+        Some(Some(connection)) => Some(sso::connection_in_org(&mut tx, scope.org_id(), connection).await?.id),
+        Some(None) => None,
+        None => before.connection_id,
+    };
+    let require_sso = patch.require_sso.unwrap_or(before.require_sso);
+    if require_sso && before.status != DomainStatus::Verified {
+        return Err(AppError::invalid_field(
+            "require_sso",
+            "Verify the domain before requiring single sign-on for it.",
+        ));
+    }
+    if require_sso && connection.is_none() {
+        return Err(AppError::invalid_field(
+            "require_sso",
+            "Choose the connection these people sign in with (connection_id) before requiring it.",
+        ));
+    }
+    db::domains::set_sso(&mut tx, scope.org_id(), id, connection, require_sso).await?;
+    let event = Event {
+        action: "domain.updated",
+        resource_type: "domain",
+        resource_id: Some(id.to_string()),
+        metadata: json!({ "domain": before.domain, "connection_id": connection, "require_sso": require_sso }),
+    };
+    audit::record(&mut tx, scope, event).await?;
+    let after = db::domains::get(&mut tx, scope.org_id(), id).await?.ok_or_else(not_found)?;
+    tx.commit().await.map_err(db::db_error)?;
+    Ok(after)
 }
 
 pub async fn remove(app: &AppState, scope: &OrgScope, id: DomainId) -> Result<(), AppError> {

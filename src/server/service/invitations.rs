@@ -47,7 +47,7 @@ fn pending_already() -> AppError {
         .with_detail("field", "email")
 }
 
-async fn check_seat(tx: &mut Tx, org: OrgId) -> Result<(), AppError> {
+pub(crate) async fn check_seat(tx: &mut Tx, org: OrgId) -> Result<(), AppError> {
     let row = db::orgs::by_id_tx(tx, org).await?.ok_or_else(|| AppError::not_found("organization"))?;
     if db::members::count_seats(tx, org, db::now()).await? >= row.limits.max_users {
         return Err(limit_exceeded(row.limits.max_users));

@@ -10,5 +10,6 @@ pub mod mail;
 pub mod members;
 pub mod orgs;
 pub mod outbox;
+pub mod sso;
 pub mod usage;
 pub mod webhooks;

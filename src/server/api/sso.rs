@@ -1,0 +1,249 @@
+//! `/api/v1/organizations/{org}/sso-connections`: an organization's identity-provider connections
+//! (create, list, read, change, delete, test), and `/api/v1/auth/ldap/{connection}/login`, the
+//! JSON sign-in through an LDAP connection.
+use super::{
+    caller::InOrg,
+    openapi::{ErrorBody, OrgRefusals},
+};
+use crate::server::{
+    auth::{principal::ClientMeta, session},
+    error::{AppJson, AppPath, AppQuery},
+    pagination::PageParams,
+    service::sso,
+    state::AppState,
+};
+use crate::shared::{
+    account::{Me, Page},
+    error::{AppError, ErrorKind},
+    ids::{OrgId, SsoConnectionId},
+    sso::{ConnectionTest, SsoConnection},
+};
+use axum::{body::Bytes, extract::State, http::StatusCode, Json};
+use serde::Deserialize;
+use tower_sessions::Session;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(read, update, remove))
+        .routes(routes!(test))
+        .routes(routes!(ldap_login))
+}
+
+type ConnectionPath = AppPath<(OrgId, SsoConnectionId)>;
+
+/// Add an SSO connection
+///
+/// `type` picks the kind: `oidc` (with `issuer`, or `preset` `google` / `microsoft`) or `ldap`.
+/// Secrets are stored encrypted and never returned. Requires `sso:write`.
+#[utoipa::path(
+    post,
+    path = "/organizations/{org}/sso-connections",
+    operation_id = "createSsoConnection",
+    tag = "sso",
+    security(("session" = []), ("api_key" = ["sso:write"])),
+    extensions(("x-required-permission" = json!("sso:write"))),
+    params(("org" = OrgId, Path, description = "The organization's id.")),
+    request_body = sso::NewConnection,
+    responses(
+        (status = 201, description = "The connection (without its secret).", body = SsoConnection),
+        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
+        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
+        (status = 422, description = "A field is missing or invalid (`validation_failed`, `details.field`).", body = ErrorBody),
+        OrgRefusals,
+    )
+)]
+async fn create(
+    State(app): State<AppState>,
+    InOrg(scope): InOrg,
+    AppJson(body): AppJson<sso::NewConnection>,
+) -> Result<(StatusCode, Json<SsoConnection>), AppError> {
+    Ok((StatusCode::CREATED, Json(sso::create(&app, &scope, body).await?)))
+}
+
+/// List SSO connections
+///
+/// Newest first. Requires `sso:write`.
+#[utoipa::path(
+    get,
+    path = "/organizations/{org}/sso-connections",
+    operation_id = "listSsoConnections",
+    tag = "sso",
+    security(("session" = []), ("api_key" = ["sso:write"])),
+    extensions(("x-required-permission" = json!("sso:write"))),
+    params(("org" = OrgId, Path, description = "The organization's id."), PageParams),
+    responses(
+        (status = 200, description = "A page of connections.", body = Page<SsoConnection>),
+        (status = 422, description = "`limit` or `cursor` is invalid (`validation_failed`, `details.field`).", body = ErrorBody),
+        OrgRefusals,
+    )
+)]
+async fn list(
+    State(app): State<AppState>,
+    InOrg(scope): InOrg,
+    AppQuery(q): AppQuery<PageParams>,
+) -> Result<Json<Page<SsoConnection>>, AppError> {
+    Ok(Json(sso::list(&app, &scope, q.cursor.as_deref(), q.limit).await?))
+}
+
+/// Read an SSO connection
+///
+/// Requires `sso:write`.
+#[utoipa::path(
+    get,
+    path = "/organizations/{org}/sso-connections/{connection}",
+    operation_id = "getSsoConnection",
+    tag = "sso",
+    security(("session" = []), ("api_key" = ["sso:write"])),
+    extensions(("x-required-permission" = json!("sso:write"))),
+    params(
+        ("org" = OrgId, Path, description = "The organization's id."),
+        ("connection" = SsoConnectionId, Path, description = "The connection's id."),
+    ),
+    responses((status = 200, description = "The connection.", body = SsoConnection), OrgRefusals)
+)]
+async fn read(
+    State(app): State<AppState>,
+    InOrg(scope): InOrg,
+    AppPath((_, id)): ConnectionPath,
+) -> Result<Json<SsoConnection>, AppError> {
+    Ok(Json(sso::get(&app, &scope, id).await?))
+}
+
+/// Change an SSO connection
+///
+/// Absent fields stay as they are; a new secret replaces the stored one. Requires `sso:write`.
+#[utoipa::path(
+    patch,
+    path = "/organizations/{org}/sso-connections/{connection}",
+    operation_id = "updateSsoConnection",
+    tag = "sso",
+    security(("session" = []), ("api_key" = ["sso:write"])),
+    extensions(("x-required-permission" = json!("sso:write"))),
+    params(
+        ("org" = OrgId, Path, description = "The organization's id."),
+        ("connection" = SsoConnectionId, Path, description = "The connection's id."),
+    ),
+    request_body = sso::ConnectionPatch,
+    responses(
+        (status = 200, description = "The changed connection.", body = SsoConnection),
+        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
+        (status = 422, description = "A field is invalid or belongs to another kind of connection (`validation_failed`, `details.field`).", body = ErrorBody),
+        OrgRefusals,
+    )
+)]
+async fn update(
+    State(app): State<AppState>,
+    InOrg(scope): InOrg,
+    AppPath((_, id)): ConnectionPath,
+    AppJson(body): AppJson<sso::ConnectionPatch>,
+) -> Result<Json<SsoConnection>, AppError> {
+    Ok(Json(sso::update(&app, &scope, id, body).await?))
+}
+
+/// Delete an SSO connection
+///
+/// People it signed in keep their accounts and memberships. Requires `sso:write`.
+#[utoipa::path(
+    delete,
+    path = "/organizations/{org}/sso-connections/{connection}",
+    operation_id = "deleteSsoConnection",
+    tag = "sso",
+    security(("session" = []), ("api_key" = ["sso:write"])),
+    extensions(("x-required-permission" = json!("sso:write"))),
+    params(
+        ("org" = OrgId, Path, description = "The organization's id."),
+        ("connection" = SsoConnectionId, Path, description = "The connection's id."),
+    ),
+    responses((status = 204, description = "Deleted."), OrgRefusals)
+)]
+async fn remove(
+    State(app): State<AppState>,
+    InOrg(scope): InOrg,
+    AppPath((_, id)): ConnectionPath,
+) -> Result<StatusCode, AppError> {
+    sso::remove(&app, &scope, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Test an SSO connection
+///
+/// OIDC: fetches discovery and the signing keys. LDAP: binds as the service account and, given
+/// `username` and `password`, finds and binds as that person (no session is made). The answer
+/// says what worked or what failed in plain words. Requires `sso:write`.
+#[utoipa::path(
+    post,
+    path = "/organizations/{org}/sso-connections/{connection}/test",
+    operation_id = "testSsoConnection",
+    tag = "sso",
+    security(("session" = []), ("api_key" = ["sso:write"])),
+    extensions(("x-required-permission" = json!("sso:write"))),
+    params(
+        ("org" = OrgId, Path, description = "The organization's id."),
+        ("connection" = SsoConnectionId, Path, description = "The connection's id."),
+    ),
+    request_body(content = Option<sso::TestCredentials>, description = "LDAP only: a person's credentials to try."),
+    responses(
+        (status = 200, description = "The outcome (`ok` false says why).", body = ConnectionTest),
+        OrgRefusals,
+    )
+)]
+async fn test(
+    State(app): State<AppState>,
+    InOrg(scope): InOrg,
+    AppPath((_, id)): ConnectionPath,
+    body: Bytes,
+) -> Result<Json<ConnectionTest>, AppError> {
+    // The body is optional: none at all tests the connection alone.
+    let credentials = if body.iter().all(u8::is_ascii_whitespace) {
+        sso::TestCredentials::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            AppError::new(ErrorKind::Validation, "validation_failed", format!("Invalid request body: {e}"))
+        })?
+    };
+    Ok(Json(sso::test(&app, &scope, id, credentials).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+struct LdapLoginBody {
+    username: String,
+    password: String,
+}
+
+/// Sign in through an LDAP connection
+///
+/// Checks the username and password against the organization's directory, creates the account
+/// and membership on first sign-in (role from the group mapping), and starts a session: the
+/// response sets the `gatehouse_session` cookie. Needs no authentication; throttled like
+/// `/auth/login`.
+#[utoipa::path(
+    post,
+    path = "/auth/ldap/{connection}/login",
+    operation_id = "ldapLogin",
+    tag = "auth",
+    params(("connection" = SsoConnectionId, Path, description = "The LDAP connection's id.")),
+    request_body = LdapLoginBody,
+    responses(
+        (status = 200, description = "Signed in; sets the session cookie.", body = Me),
+        (status = 401, description = "Wrong username or password (`invalid_credentials`).", body = ErrorBody),
+        (status = 403, description = "SSO is off for the organization or connection (`sso_disabled`), or the sign-in was refused (`sso_refused`, the message says why).", body = ErrorBody),
+        (status = 404, description = "No such LDAP connection (`not_found`).", body = ErrorBody),
+        (status = 422, description = "A field is empty (`validation_failed`, `details.field`).", body = ErrorBody),
+        (status = 429, description = "Too many failed sign-ins (`rate_limited`, `Retry-After`).", body = ErrorBody),
+        (status = 502, description = "The directory could not be reached or refused the service account (`sso_unavailable`).", body = ErrorBody),
+    )
+)]
+async fn ldap_login(
+    State(app): State<AppState>,
+    client: ClientMeta,
+    browser: Session,
+    AppPath(id): AppPath<SsoConnectionId>,
+    AppJson(body): AppJson<LdapLoginBody>,
+) -> Result<Json<Me>, AppError> {
+    let (user, row) = sso::ldap_sign_in(&app, id, &body.username, &body.password, &client).await?;
+    session::establish(&browser, &row).await?;
+    Ok(Json(user.to_me()))
+}

@@ -1,0 +1,184 @@
+//! The `sso_connections` and `sso_identities` tables. Connection queries bind the organization,
+//! except `connection_by_id`, which sign-in routes use before anyone is authenticated (the
+//! connection then names its organization).
+use super::{db_error, get_id, get_time, to_millis, Tx};
+use crate::shared::{
+    error::AppError,
+    ids::{OrgId, SsoConnectionId, UserId},
+    roles::Role,
+    sso::{ConnectionKind, RoleMapping},
+};
+use chrono::{DateTime, Utc};
+use sqlx::{any::AnyRow, AnyPool, Row};
+
+/// A stored connection. `settings` is the kind's JSON (secrets excluded); `sealed_secret` is the
+/// encrypted client secret or bind password.
+#[derive(Debug, Clone)]
+pub struct ConnectionRow {
+    pub id: SsoConnectionId,
+    pub organization_id: OrgId,
+    pub kind: ConnectionKind,
+    pub name: String,
+    pub enabled: bool,
+    pub settings: serde_json::Value,
+    pub sealed_secret: Option<String>,
+    pub default_role: Role,
+    pub role_mapping: Vec<RoleMapping>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str =
+    "id, organization_id, kind, name, enabled, settings, sealed_secret, default_role, role_mapping, created_at, updated_at";
+
+fn from_row(row: &AnyRow) -> Result<ConnectionRow, sqlx::Error> {
+    let bad = |what: &str| sqlx::Error::Decode(format!("bad {what} in sso_connections").into());
+    let kind: String = row.try_get("kind")?;
+    let role: String = row.try_get("default_role")?;
+    let settings: String = row.try_get("settings")?;
+    let mapping: String = row.try_get("role_mapping")?;
+    Ok(ConnectionRow {
+        id: get_id(row, "id")?,
+        organization_id: get_id(row, "organization_id")?,
+        kind: ConnectionKind::parse(&kind).ok_or_else(|| bad("kind"))?,
+        name: row.try_get("name")?,
+        enabled: row.try_get::<i64, _>("enabled")? != 0,
+        settings: serde_json::from_str(&settings).map_err(|_| bad("settings"))?,
+        sealed_secret: row.try_get("sealed_secret")?,
+        default_role: Role::parse(&role).ok_or_else(|| bad("default_role"))?,
+        role_mapping: serde_json::from_str(&mapping).map_err(|_| bad("role_mapping"))?,
+        created_at: get_time(row, "created_at")?,
+        updated_at: get_time(row, "updated_at")?,
+    })
+}
+
+pub async fn insert(tx: &mut Tx, row: &ConnectionRow) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO sso_connections (id, organization_id, kind, name, enabled, settings, sealed_secret, default_role,
+             role_mapping, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(row.id.to_string())
+    .bind(row.organization_id.to_string())
+    .bind(row.kind.as_str())
+    .bind(&row.name)
+    .bind(i64::from(row.enabled))
+    .bind(row.settings.to_string())
+    .bind(row.sealed_secret.as_deref())
+    .bind(row.default_role.as_str())
+    .bind(serde_json::to_string(&row.role_mapping).unwrap_or_default())
+    .bind(to_millis(row.created_at))
+    .bind(to_millis(row.updated_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Saves every editable column of an existing connection of `row.organization_id`.
+pub async fn update(tx: &mut Tx, row: &ConnectionRow) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE sso_connections SET name = $1, enabled = $2, settings = $3, sealed_secret = $4, default_role = $5,
+             role_mapping = $6, updated_at = $7
+         WHERE organization_id = $8 AND id = $9",
+    )
+    .bind(&row.name)
+    .bind(i64::from(row.enabled))
+    .bind(row.settings.to_string())
+    .bind(row.sealed_secret.as_deref())
+    .bind(row.default_role.as_str())
+    .bind(serde_json::to_string(&row.role_mapping).unwrap_or_default())
+    .bind(to_millis(row.updated_at))
+    .bind(row.organization_id.to_string())
+    .bind(row.id.to_string())
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+pub async fn get(tx: &mut Tx, org: OrgId, id: SsoConnectionId) -> Result<Option<ConnectionRow>, AppError> {
+    let sql = format!("SELECT {COLUMNS} FROM sso_connections WHERE organization_id = $1 AND id = $2");
+    let row = sqlx::query(&sql)
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    row.as_ref().map(from_row).transpose().map_err(db_error)
+}
+
+/// For sign-in routes, which learn the organization from the connection.
+pub async fn connection_by_id(pool: &AnyPool, id: SsoConnectionId) -> Result<Option<ConnectionRow>, AppError> {
+    let sql = format!("SELECT {COLUMNS} FROM sso_connections WHERE id = $1");
+    let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(pool).await.map_err(db_error)?;
+    row.as_ref().map(from_row).transpose().map_err(db_error)
+}
+
+/// Newest first, keyset-paginated on (created_at, id).
+pub async fn list(
+    pool: &AnyPool,
+    org: OrgId,
+    before: Option<(i64, String)>,
+    limit: i64,
+) -> Result<Vec<ConnectionRow>, AppError> {
+    let (at, id) = before.unwrap_or((i64::MAX, String::new()));
+    let sql = format!(
+        "SELECT {COLUMNS} FROM sso_connections
+         WHERE organization_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3) OR $3 = '')
+         ORDER BY created_at DESC, id DESC LIMIT $4"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(org.to_string())
+        .bind(at)
+        .bind(id)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+        .map_err(db_error)?;
+    rows.iter().map(from_row).collect::<Result<_, _>>().map_err(db_error)
+}
+
+pub async fn delete(tx: &mut Tx, org: OrgId, id: SsoConnectionId) -> Result<(), AppError> {
+    sqlx::query("DELETE FROM sso_connections WHERE organization_id = $1 AND id = $2")
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// The local user an IdP subject was linked to through this connection.
+pub async fn identity(tx: &mut Tx, connection: SsoConnectionId, subject: &str) -> Result<Option<UserId>, AppError> {
+    let row = sqlx::query("SELECT user_id FROM sso_identities WHERE connection_id = $1 AND subject = $2")
+        .bind(connection.to_string())
+        .bind(subject)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    row.as_ref().map(|r| get_id(r, "user_id")).transpose().map_err(db_error)
+}
+
+/// Links the subject to the user, or records another sign-in of an existing link.
+pub async fn link_identity(
+    tx: &mut Tx,
+    connection: SsoConnectionId,
+    subject: &str,
+    user: UserId,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO sso_identities (connection_id, subject, user_id, created_at, last_login_at)
+         VALUES ($1, $2, $3, $4, $4)
+         ON CONFLICT (connection_id, subject) DO UPDATE SET last_login_at = excluded.last_login_at",
+    )
+    .bind(connection.to_string())
+    .bind(subject)
+    .bind(user.to_string())
+    .bind(to_millis(now))
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}

@@ -1,0 +1,815 @@
+//! Single sign-on: an organization's connections to its identity providers (`oidc`, `ldap`), and
+//! what happens once a provider vouches for someone (`complete`): find the user by their IdP
+//! identity or create them (JIT), give them the mapped role, start a session. A refused sign-in
+//! says why in plain words and leaves an `sso.login_failed` entry in the organization's audit log.
+pub mod ldap;
+pub mod oidc;
+
+use crate::server::{
+    auth::{principal::ClientMeta, throttle},
+    authz::{Actor, OrgScope},
+    db::{self, sessions::SessionRow, sso::ConnectionRow, users::UserRow},
+    error::internal,
+    pagination,
+    service::{
+        accounts,
+        audit::{self, Event},
+        invitations,
+    },
+    state::AppState,
+};
+use crate::shared::{
+    account::{Page, SignInMethod},
+    error::{AppError, ErrorKind},
+    ids::{OrgId, SsoConnectionId, UserId},
+    roles::{Permission, Role},
+    sso::{ConnectionKind, ConnectionTest, LdapSettings, OidcPreset, OidcSettings, RoleMapping, SsoConnection},
+    values::{EmailAddress, PersonName},
+};
+use serde::Deserialize;
+use serde_json::json;
+
+/// A new connection; the body's `type` picks the variant.
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum NewConnection {
+    Oidc(NewOidc),
+    Ldap(NewLdap),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewOidc {
+    pub name: String,
+    /// `google` or `microsoft` fill in the issuer; otherwise give `issuer`.
+    pub preset: Option<OidcPreset>,
+    pub issuer: Option<String>,
+    /// Microsoft only: a tenant id or domain to accept only that tenant (default: any work account).
+    pub tenant: Option<String>,
+    pub client_id: String,
+    /// Stored encrypted; never returned.
+    pub client_secret: String,
+    pub default_role: Option<Role>,
+    #[serde(default)]
+    pub role_mapping: Vec<RoleMapping>,
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewLdap {
+    pub name: String,
+    pub url: String,
+    pub bind_dn: String,
+    /// Stored encrypted; never returned.
+    pub bind_password: String,
+    pub base_dn: String,
+    /// Default `(uid={username})`.
+    pub user_filter: Option<String>,
+    /// Default `memberOf`.
+    pub group_attribute: Option<String>,
+    pub default_role: Option<Role>,
+    #[serde(default)]
+    pub role_mapping: Vec<RoleMapping>,
+    pub enabled: Option<bool>,
+}
+
+/// Changes to a connection; absent fields stay. Fields of the other kind are refused.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionPatch {
+    pub name: Option<String>,
+    pub enabled: Option<bool>,
+    pub default_role: Option<Role>,
+    pub role_mapping: Option<Vec<RoleMapping>>,
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub url: Option<String>,
+    pub bind_dn: Option<String>,
+    pub bind_password: Option<String>,
+    pub base_dn: Option<String>,
+    pub user_filter: Option<String>,
+    pub group_attribute: Option<String>,
+}
+
+/// For **Test connection** on an LDAP connection: also try this person's credentials.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TestCredentials {
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+/// What an identity provider said about the person signing in.
+#[derive(Debug, Clone, Default)]
+pub struct IdpIdentity {
+    /// Stable at the provider (OIDC `sub`, LDAP entry DN).
+    pub subject: String,
+    pub email: Option<String>,
+    /// Whether the provider vouches for the address (OIDC `email_verified`; LDAP: the directory's
+    /// own data, trusted only on the organization's verified domains).
+    pub email_verified: bool,
+    pub name: Option<String>,
+    pub groups: Vec<String>,
+}
+
+const MAX_NAME: usize = 100;
+const MAX_MAPPINGS: usize = 100;
+const GOOGLE_ISSUER: &str = "https://accounts.google.com";
+
+fn not_found() -> AppError {
+    AppError::not_found("sso_connection")
+}
+
+fn required(field: &str, value: &str, what: &str) -> Result<String, AppError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(AppError::invalid_field(field, &format!("Enter {what}.")));
+    }
+    if value.len() > 2048 {
+        return Err(AppError::invalid_field(field, &format!("{what} is too long (2,048 characters at most).")));
+    }
+    Ok(value.to_owned())
+}
+
+fn parse_name(raw: &str) -> Result<String, AppError> {
+    let name = required("name", raw, "a name for the connection")?;
+    if name.chars().count() > MAX_NAME {
+        return Err(AppError::invalid_field("name", "Use at most 100 characters."));
+    }
+    Ok(name)
+}
+
+fn parse_mapping(mapping: Vec<RoleMapping>) -> Result<Vec<RoleMapping>, AppError> {
+    if mapping.len() > MAX_MAPPINGS {
+        return Err(AppError::invalid_field("role_mapping", "Use at most 100 mappings."));
+    }
+    mapping
+        .into_iter()
+        .map(|m| {
+            if m.role == Role::Owner {
+                return Err(AppError::invalid_field(
+                    "role_mapping",
+                    "A group cannot make people owners; transfer ownership instead.",
+                ));
+            }
+            Ok(RoleMapping { group: required("role_mapping", &m.group, "a group name")?, role: m.role })
+        })
+        .collect()
+}
+
+fn parse_default_role(role: Option<Role>) -> Result<Role, AppError> {
+    match role.unwrap_or(Role::Member) {
+        Role::Owner => Err(AppError::invalid_field("default_role", "Single sign-on cannot make people owners.")),
+        role => Ok(role),
+    }
+}
+
+fn parse_issuer(app: &AppState, raw: &str) -> Result<String, AppError> {
+    let issuer = required("issuer", raw, "the provider's issuer URL")?;
+    app.sso_http.check_url(&issuer).map_err(|why| AppError::invalid_field("issuer", &why))?;
+    Ok(issuer.trim_end_matches('/').to_owned())
+}
+
+fn parse_ldap(app: &AppState, new: &NewLdap) -> Result<LdapSettings, AppError> {
+    let user_filter = new.user_filter.as_deref().unwrap_or("(uid={username})");
+    Ok(LdapSettings {
+        url: ldap::parse_url(app, &new.url)?,
+        bind_dn: required("bind_dn", &new.bind_dn, "the service account's DN")?,
+        base_dn: required("base_dn", &new.base_dn, "the base DN to search")?,
+        user_filter: ldap::parse_filter(user_filter)?,
+        group_attribute: required(
+            "group_attribute",
+            new.group_attribute.as_deref().unwrap_or("memberOf"),
+            "the group attribute",
+        )?,
+    })
+}
+
+pub(crate) fn oidc_settings(row: &ConnectionRow) -> Result<OidcSettings, AppError> {
+    serde_json::from_value(row.settings.clone()).map_err(|e| internal(format!("stored OIDC settings: {e}")))
+}
+
+pub(crate) fn ldap_settings(row: &ConnectionRow) -> Result<LdapSettings, AppError> {
+    serde_json::from_value(row.settings.clone()).map_err(|e| internal(format!("stored LDAP settings: {e}")))
+}
+
+/// The client secret or bind password.
+pub(crate) fn secret_of(app: &AppState, row: &ConnectionRow) -> Result<String, AppError> {
+    let sealed = row.sealed_secret.as_deref().ok_or_else(|| internal("connection without a secret"))?;
+    app.secrets.open(sealed).map_err(|e| internal(format!("cannot decrypt a connection secret: {e}")))
+}
+
+/// The connection as the API shows it (no secret).
+pub fn view(app: &AppState, row: &ConnectionRow) -> Result<SsoConnection, AppError> {
+    let (oidc, ldap) = match row.kind {
+        ConnectionKind::Oidc => (Some(oidc_settings(row)?), None),
+        ConnectionKind::Ldap => (None, Some(ldap_settings(row)?)),
+        ConnectionKind::Saml => (None, None),
+    };
+    Ok(SsoConnection {
+        id: row.id,
+        organization_id: row.organization_id,
+        kind: row.kind,
+        name: row.name.clone(),
+        enabled: row.enabled,
+        default_role: row.default_role,
+        role_mapping: row.role_mapping.clone(),
+        redirect_uri: oidc.is_some().then(|| oidc::redirect_uri(app)),
+        oidc,
+        ldap,
+        sign_in_url: app.config.link(&format!("/sso/start?connection={}", row.id)),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+pub async fn create(app: &AppState, scope: &OrgScope, new: NewConnection) -> Result<SsoConnection, AppError> {
+    scope.require(Permission::SsoWrite)?;
+    let now = db::now();
+    let (kind, name, settings, secret, default_role, mapping, enabled) = match new {
+        NewConnection::Oidc(new) => {
+            let issuer = match (new.preset, new.issuer.as_deref()) {
+                (Some(OidcPreset::Google), _) => GOOGLE_ISSUER.to_owned(),
+                (Some(OidcPreset::Microsoft), _) => oidc::microsoft_issuer(new.tenant.as_deref())?,
+                (None, Some(issuer)) => parse_issuer(app, issuer)?,
+                (None, None) => return Err(AppError::invalid_field("issuer", "Enter the provider's issuer URL.")),
+            };
+            let settings = OidcSettings {
+                issuer,
+                client_id: required("client_id", &new.client_id, "the client id")?,
+                preset: new.preset,
+            };
+            let secret = required("client_secret", &new.client_secret, "the client secret")?;
+            (ConnectionKind::Oidc, new.name, json!(settings), secret, new.default_role, new.role_mapping, new.enabled)
+        }
+        NewConnection::Ldap(new) => {
+            let settings = parse_ldap(app, &new)?;
+            let secret = required("bind_password", &new.bind_password, "the service account's password")?;
+            (ConnectionKind::Ldap, new.name, json!(settings), secret, new.default_role, new.role_mapping, new.enabled)
+        }
+    };
+    let row = ConnectionRow {
+        id: SsoConnectionId::new(),
+        organization_id: scope.org_id(),
+        kind,
+        name: parse_name(&name)?,
+        enabled: enabled.unwrap_or(true),
+        settings,
+        sealed_secret: Some(app.secrets.seal(&secret)),
+        default_role: parse_default_role(default_role)?,
+        role_mapping: parse_mapping(mapping)?,
+        created_at: now,
+        updated_at: now,
+    };
+    let mut tx = app.db.begin_write().await?;
+    db::orgs::lock(&mut tx, scope.org_id()).await?;
+    db::sso::insert(&mut tx, &row).await?;
+    audit::record(&mut tx, scope, change_event("sso_connection.created", &row)).await?;
+    tx.commit().await.map_err(db::db_error)?;
+    view(app, &row)
+}
+
+fn change_event<'a>(action: &'a str, row: &ConnectionRow) -> Event<'a> {
+    Event {
+        action,
+        resource_type: "sso_connection",
+        resource_id: Some(row.id.to_string()),
+        metadata: json!({
+            "type": row.kind.as_str(), "name": row.name, "enabled": row.enabled,
+            "default_role": row.default_role, "role_mapping": row.role_mapping, "settings": row.settings,
+        }),
+    }
+}
+
+pub async fn list(
+    app: &AppState,
+    scope: &OrgScope,
+    cursor: Option<&str>,
+    limit: Option<i64>,
+) -> Result<Page<SsoConnection>, AppError> {
+    scope.require(Permission::SsoWrite)?;
+    let limit = pagination::limit(limit)?;
+    let before = cursor.map(pagination::decode).transpose()?;
+    let mut rows = db::sso::list(app.db.pool(), scope.org_id(), before, limit + 1).await?;
+    let next_cursor = pagination::finish(&mut rows, limit, |c| (db::to_millis(c.created_at), c.id.to_string()));
+    let data = rows.iter().map(|row| view(app, row)).collect::<Result<_, _>>()?;
+    Ok(Page { data, next_cursor })
+}
+
+async fn load(app: &AppState, scope: &OrgScope, id: SsoConnectionId) -> Result<ConnectionRow, AppError> {
+    scope.require(Permission::SsoWrite)?;
+    let mut tx = app.db.begin_snapshot().await?;
+    db::sso::get(&mut tx, scope.org_id(), id).await?.ok_or_else(not_found)
+}
+
+pub async fn get(app: &AppState, scope: &OrgScope, id: SsoConnectionId) -> Result<SsoConnection, AppError> {
+    view(app, &load(app, scope, id).await?)
+}
+
+/// A patch naming a field of another kind of connection is refused rather than ignored.
+fn refuse_fields(fields: &[(&str, &Option<String>)], kind: ConnectionKind) -> Result<(), AppError> {
+    match fields.iter().find(|(_, value)| value.is_some()) {
+        Some((field, _)) => Err(AppError::invalid_field(
+            field,
+            &format!("{field} does not apply to an {} connection.", kind.as_str().to_uppercase()),
+        )),
+        None => Ok(()),
+    }
+}
+
+pub async fn update(
+    app: &AppState,
+    scope: &OrgScope,
+    id: SsoConnectionId,
+    patch: ConnectionPatch,
+) -> Result<SsoConnection, AppError> {
+    scope.require(Permission::SsoWrite)?;
+    let mut tx = app.db.begin_write().await?;
+    db::orgs::lock(&mut tx, scope.org_id()).await?;
+    let mut row = db::sso::get(&mut tx, scope.org_id(), id).await?.ok_or_else(not_found)?;
+    if let Some(name) = &patch.name {
+        row.name = parse_name(name)?;
+    }
+    if let Some(enabled) = patch.enabled {
+        row.enabled = enabled;
+    }
+    if let Some(role) = patch.default_role {
+        row.default_role = parse_default_role(Some(role))?;
+    }
+    if let Some(mapping) = patch.role_mapping.clone() {
+        row.role_mapping = parse_mapping(mapping)?;
+    }
+    let secret = match row.kind {
+        ConnectionKind::Oidc => {
+            let ldap_fields = [
+                ("url", &patch.url),
+                ("bind_dn", &patch.bind_dn),
+                ("bind_password", &patch.bind_password),
+                ("base_dn", &patch.base_dn),
+                ("user_filter", &patch.user_filter),
+                ("group_attribute", &patch.group_attribute),
+            ];
+            refuse_fields(&ldap_fields, row.kind)?;
+            let mut settings = oidc_settings(&row)?;
+            if let Some(issuer) = &patch.issuer {
+                settings.issuer = parse_issuer(app, issuer)?;
+                settings.preset = None;
+            }
+            if let Some(client_id) = &patch.client_id {
+                settings.client_id = required("client_id", client_id, "the client id")?;
+            }
+            row.settings = json!(settings);
+            patch.client_secret.as_deref().map(|s| required("client_secret", s, "the client secret")).transpose()?
+        }
+        ConnectionKind::Ldap => {
+            let oidc_fields =
+                [("issuer", &patch.issuer), ("client_id", &patch.client_id), ("client_secret", &patch.client_secret)];
+            refuse_fields(&oidc_fields, row.kind)?;
+            let settings = ldap_settings(&row)?;
+            let merged = NewLdap {
+                name: row.name.clone(),
+                url: patch.url.clone().unwrap_or(settings.url),
+                bind_dn: patch.bind_dn.clone().unwrap_or(settings.bind_dn),
+                bind_password: String::new(),
+                base_dn: patch.base_dn.clone().unwrap_or(settings.base_dn),
+                user_filter: Some(patch.user_filter.clone().unwrap_or(settings.user_filter)),
+                group_attribute: Some(patch.group_attribute.clone().unwrap_or(settings.group_attribute)),
+                default_role: None,
+                role_mapping: Vec::new(),
+                enabled: None,
+            };
+            row.settings = json!(parse_ldap(app, &merged)?);
+            patch
+                .bind_password
+                .as_deref()
+                .map(|s| required("bind_password", s, "the service account's password"))
+                .transpose()?
+        }
+        ConnectionKind::Saml => None,
+    };
+    if let Some(secret) = secret {
+        row.sealed_secret = Some(app.secrets.seal(&secret));
+    }
+    row.updated_at = db::now();
+    db::sso::update(&mut tx, &row).await?;
+    let mut event = change_event("sso_connection.updated", &row);
+    event.metadata["secret_changed"] = json!(patch.client_secret.is_some() || patch.bind_password.is_some());
+    audit::record(&mut tx, scope, event).await?;
+    tx.commit().await.map_err(db::db_error)?;
+    app.sso_metadata.remove(&row.id);
+    view(app, &row)
+}
+
+pub async fn remove(app: &AppState, scope: &OrgScope, id: SsoConnectionId) -> Result<(), AppError> {
+    scope.require(Permission::SsoWrite)?;
+    let mut tx = app.db.begin_write().await?;
+    db::orgs::lock(&mut tx, scope.org_id()).await?;
+    let row = db::sso::get(&mut tx, scope.org_id(), id).await?.ok_or_else(not_found)?;
+    db::sso::delete(&mut tx, scope.org_id(), id).await?;
+    audit::record(&mut tx, scope, change_event("sso_connection.deleted", &row)).await?;
+    tx.commit().await.map_err(db::db_error)?;
+    app.sso_metadata.remove(&id);
+    Ok(())
+}
+
+/// **Test connection**: OIDC fetches discovery and the signing keys; LDAP binds as the service
+/// account, and with `credentials` also finds and binds as that person (no session is made).
+pub async fn test(
+    app: &AppState,
+    scope: &OrgScope,
+    id: SsoConnectionId,
+    credentials: TestCredentials,
+) -> Result<ConnectionTest, AppError> {
+    let row = load(app, scope, id).await?;
+    let outcome = match row.kind {
+        ConnectionKind::Oidc => {
+            let settings = oidc_settings(&row)?;
+            app.sso_metadata.remove(&row.id);
+            oidc::provider(app, &row, &settings).await.map(|provider| {
+                format!(
+                    "Discovery and signing keys fetched from {} ({} key(s)). Sign in through {} to try a whole round trip.",
+                    settings.issuer,
+                    provider.jwks().keys().len(),
+                    app.config.link(&format!("/sso/start?connection={}", row.id)),
+                )
+            })
+        }
+        ConnectionKind::Ldap => {
+            let settings = ldap_settings(&row)?;
+            let bind_password = secret_of(app, &row)?;
+            match (credentials.username.as_deref(), credentials.password.as_deref()) {
+                (Some(username), Some(password)) => {
+                    ldap::authenticate(app, &settings, &bind_password, username, password).await.map(|who| {
+                        format!(
+                            "Signed in as {} (email {}, groups: {}); they would get the {} role.",
+                            who.subject,
+                            who.email.as_deref().unwrap_or("none"),
+                            if who.groups.is_empty() { "none".to_owned() } else { who.groups.join(", ") },
+                            mapped_role(&row, &who.groups).label(),
+                        )
+                    })
+                }
+                _ => ldap::check_service_bind(app, &settings, &bind_password).await,
+            }
+        }
+        ConnectionKind::Saml => Err(Refusal::new("unsupported", "SAML connections cannot be tested yet.")),
+    };
+    Ok(match outcome {
+        Ok(message) => ConnectionTest { ok: true, message },
+        Err(refusal) => ConnectionTest { ok: false, message: refusal.message },
+    })
+}
+
+/// The role for someone in `groups`: the highest mapped role, else the connection's default.
+/// A group matches a mapping by its whole value or, for a DN, its first RDN value; case-insensitive.
+pub fn mapped_role(row: &ConnectionRow, groups: &[String]) -> Role {
+    let short = |group: &str| -> String {
+        let first = group.split(',').next().unwrap_or(group);
+        first.split_once('=').map_or(first, |(_, value)| value).trim().to_lowercase()
+    };
+    row.role_mapping
+        .iter()
+        .filter(|m| {
+            let wanted = m.group.to_lowercase();
+            groups.iter().any(|g| g.to_lowercase() == wanted || short(g) == wanted)
+        })
+        .map(|m| m.role)
+        .max()
+        .unwrap_or(row.default_role)
+}
+
+/// Why a sign-in was refused: a reason code for the audit log and a sentence for the person.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub reason: &'static str,
+    pub message: String,
+    /// The provider or directory could not be reached or answered wrongly (502), rather than the
+    /// person's sign-in being wrong (401/403).
+    pub upstream: bool,
+}
+
+impl Refusal {
+    pub fn new(reason: &'static str, message: impl Into<String>) -> Refusal {
+        Refusal { reason, message: message.into(), upstream: false }
+    }
+
+    pub fn upstream(reason: &'static str, message: impl Into<String>) -> Refusal {
+        Refusal { reason, message: message.into(), upstream: true }
+    }
+
+    pub fn into_error(self) -> AppError {
+        match (self.upstream, self.reason) {
+            (true, _) => AppError::new(ErrorKind::BadGateway, "sso_unavailable", self.message),
+            (false, "invalid_credentials") => {
+                AppError::new(ErrorKind::Unauthenticated, "invalid_credentials", self.message)
+            }
+            _ => AppError::new(ErrorKind::Forbidden, "sso_refused", self.message),
+        }
+    }
+}
+
+/// The connection a sign-in goes through, if it may be used now: it exists, is enabled, and its
+/// organization has SSO turned on. Anything else is one 404-like refusal, so connection ids
+/// cannot be probed.
+pub async fn usable_connection(app: &AppState, id: SsoConnectionId) -> Result<ConnectionRow, AppError> {
+    let unusable = || AppError::not_found("sso_connection");
+    let row = db::sso::connection_by_id(app.db.pool(), id).await?.ok_or_else(unusable)?;
+    let org = db::orgs::by_id(app.db.pool(), row.organization_id).await?.ok_or_else(unusable)?;
+    if !row.enabled || !org.settings.sso_enabled {
+        return Err(AppError::new(
+            ErrorKind::Forbidden,
+            "sso_disabled",
+            "Single sign-on through this connection is turned off. Ask your organization's admin.",
+        ));
+    }
+    Ok(row)
+}
+
+/// Writes the `sso.login_failed` audit entry for a refused sign-in (in its own transaction: no
+/// session exists to attach it to) and turns the refusal into the error to show.
+pub async fn refuse(
+    app: &AppState,
+    row: &ConnectionRow,
+    client: &ClientMeta,
+    who: Option<&str>,
+    refusal: Refusal,
+) -> AppError {
+    let org = row.organization_id;
+    let actor = Actor {
+        kind: "sso",
+        id: None,
+        name: who.unwrap_or("unknown").chars().take(200).collect(),
+        ip: client.ip.clone(),
+        user_agent: client.user_agent.clone(),
+    };
+    let event = Event {
+        action: "sso.login_failed",
+        resource_type: "sso_connection",
+        resource_id: Some(row.id.to_string()),
+        metadata: json!({ "type": row.kind.as_str(), "reason": refusal.reason, "message": refusal.message }),
+    };
+    let recorded = async {
+        let mut tx = app.db.begin_write().await?;
+        audit::append(&mut tx, &org.to_string(), Some(org), &actor, event).await?;
+        tx.commit().await.map_err(db::db_error)
+    };
+    if let Err(e) = recorded.await {
+        tracing::error!(error = %e, "could not audit a refused SSO sign-in");
+    }
+    refusal.into_error()
+}
+
+/// After the provider vouched for `identity`: the user (found by identity, linked by email on a
+/// verified domain, or created), their membership with the mapped role, and a new session.
+pub async fn complete(
+    app: &AppState,
+    row: &ConnectionRow,
+    identity: IdpIdentity,
+    client: &ClientMeta,
+    method: SignInMethod,
+) -> Result<(UserRow, SessionRow), AppError> {
+    let who = identity.email.clone().unwrap_or_else(|| identity.subject.clone());
+    match provision(app, row, &identity, client, method).await {
+        Ok(done) => Ok(done),
+        Err(Provisioning::Refused(refusal)) => Err(refuse(app, row, client, Some(&who), refusal).await),
+        Err(Provisioning::Failed(error)) => Err(error),
+    }
+}
+
+enum Provisioning {
+    Refused(Refusal),
+    Failed(AppError),
+}
+
+impl From<AppError> for Provisioning {
+    fn from(error: AppError) -> Self {
+        Provisioning::Failed(error)
+    }
+}
+
+async fn provision(
+    app: &AppState,
+    row: &ConnectionRow,
+    identity: &IdpIdentity,
+    client: &ClientMeta,
+    method: SignInMethod,
+) -> Result<(UserRow, SessionRow), Provisioning> {
+    let refused = |reason, message: String| Provisioning::Refused(Refusal::new(reason, message));
+    let Some(raw_email) = identity.email.as_deref() else {
+        return Err(refused("missing_email", "The identity provider did not send an email address.".to_owned()));
+    };
+    let email = EmailAddress::parse(raw_email).map_err(|_| {
+        refused("invalid_email", format!("The identity provider sent an invalid email address ({raw_email})."))
+    })?;
+    let org = row.organization_id;
+    let now = db::now();
+    let mut tx = app.db.begin_write().await?;
+    db::orgs::lock(&mut tx, org).await?;
+    let domain_is_ours =
+        db::domains::sso_rule(&mut tx, email.domain()).await?.is_some_and(|rule| rule.organization_id == org);
+    let linked = db::sso::identity(&mut tx, row.id, &identity.subject).await?;
+    let user_id = match linked {
+        Some(user) => user,
+        None => match db::users::by_email_tx(&mut tx, &email).await? {
+            Some(existing) if domain_is_ours && identity.email_verified => existing.id,
+            Some(_) if !identity.email_verified => {
+                return Err(refused(
+                    "email_not_verified",
+                    format!(
+                        "An account with {} already exists, and the identity provider has not verified that address, so it cannot be linked.",
+                        email.as_str()
+                    ),
+                ))
+            }
+            Some(_) => {
+                return Err(refused(
+                    "domain_not_verified",
+                    format!(
+                        "An account with {} already exists. It can be linked only once this organization has verified {}; until then, sign in with your password.",
+                        email.as_str(),
+                        email.domain()
+                    ),
+                ))
+            }
+            None if row.kind == ConnectionKind::Oidc && !identity.email_verified => {
+                return Err(refused(
+                    "email_not_verified",
+                    format!("The identity provider has not verified {}; ask your IT team.", email.as_str()),
+                ))
+            }
+            None => create_user(&mut tx, &email, identity, domain_is_ours, now).await?,
+        },
+    };
+    db::sso::link_identity(&mut tx, row.id, &identity.subject, user_id, now).await?;
+    if let Some(name) = identity.name.as_deref().and_then(|n| PersonName::parse(n).ok()) {
+        db::users::set_name(&mut tx, user_id, name.as_str(), now).await?;
+    }
+    let user = db::users::by_id_tx(&mut tx, user_id).await?.ok_or_else(|| AppError::not_found("user"))?;
+    let actor = Actor::person(&user, client);
+    let role = mapped_role(row, &identity.groups);
+    match db::members::get(&mut tx, org, user_id).await? {
+        // Owners keep ownership whatever the IdP says; it changes only by transfer.
+        Some(member) if member.role == Role::Owner || member.role == role => {}
+        Some(member) => {
+            db::members::set_role(&mut tx, org, user_id, role, &member.permissions).await?;
+            let event =
+                member_event("member.role_changed", user_id, json!({ "from": member.role, "to": role, "via": row.id }));
+            audit::append(&mut tx, &org.to_string(), Some(org), &actor, event).await?;
+        }
+        None => {
+            invitations::check_seat(&mut tx, org).await?;
+            db::members::insert(&mut tx, org, user_id, role, now).await?;
+            let event = member_event("member.joined", user_id, json!({ "role": role, "via": row.id }));
+            audit::append(&mut tx, &org.to_string(), Some(org), &actor, event).await?;
+        }
+    }
+    let session = accounts::start_session(&mut tx, app, user_id, client, method).await?;
+    accounts::record_sign_in(&mut tx, &user, &session, client).await?;
+    tx.commit().await.map_err(db::db_error)?;
+    app.forget_org(org);
+    Ok((user, session))
+}
+
+fn member_event(action: &str, user: UserId, metadata: serde_json::Value) -> Event<'_> {
+    Event { action, resource_type: "member", resource_id: Some(user.to_string()), metadata }
+}
+
+/// JIT provisioning: an account without a password, verified when the provider vouches for the
+/// address on one of the organization's verified domains.
+async fn create_user(
+    tx: &mut db::Tx,
+    email: &EmailAddress,
+    identity: &IdpIdentity,
+    domain_is_ours: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<UserId, Provisioning> {
+    let id = UserId::new();
+    let fallback = email.as_str().split('@').next().unwrap_or("New user").to_owned();
+    let name = identity
+        .name
+        .as_deref()
+        .and_then(|n| PersonName::parse(n).ok())
+        .or_else(|| PersonName::parse(&fallback).ok())
+        .ok_or_else(|| internal("no usable name for a provisioned user"))?;
+    let new_user = db::users::NewUser { id, email, name: name.as_str(), password_hash: None, now };
+    if !db::users::insert(tx, new_user).await? {
+        return Err(
+            AppError::conflict("email_taken", "An account with this email was created meanwhile; try again.").into()
+        );
+    }
+    if identity.email_verified || domain_is_ours {
+        db::users::mark_email_verified(tx, id, email.as_str(), now).await?;
+    }
+    Ok(id)
+}
+
+/// Where `/sso/start?email=` goes: the connection of the organization that verified the address's
+/// domain and chose one for it.
+pub async fn connection_for_email(app: &AppState, raw: &str) -> Result<Option<SsoConnectionId>, AppError> {
+    let email = EmailAddress::parse(raw)?;
+    let mut tx = app.db.begin_snapshot().await?;
+    Ok(db::domains::sso_rule(&mut tx, email.domain()).await?.and_then(|rule| rule.connection_id))
+}
+
+/// For the domain PATCH: the connection must be this organization's.
+pub async fn connection_in_org(tx: &mut db::Tx, org: OrgId, id: SsoConnectionId) -> Result<ConnectionRow, AppError> {
+    db::sso::get(tx, org, id)
+        .await?
+        .ok_or_else(|| AppError::invalid_field("connection_id", "No SSO connection of this organization has that id."))
+}
+
+/// Sign-in through an LDAP connection (the form and the JSON route). Blank fields are refused
+/// before anything reaches the directory; failures count against the same throttles as password
+/// sign-ins, per client address and per directory account.
+pub async fn ldap_sign_in(
+    app: &AppState,
+    id: SsoConnectionId,
+    username: &str,
+    password: &str,
+    client: &ClientMeta,
+) -> Result<(UserRow, SessionRow), AppError> {
+    if username.trim().is_empty() {
+        return Err(AppError::invalid_field("username", "Enter your username."));
+    }
+    if password.is_empty() {
+        return Err(AppError::invalid_field("password", "Enter your password."));
+    }
+    let row = usable_connection(app, id).await?;
+    if row.kind != ConnectionKind::Ldap {
+        return Err(not_found());
+    }
+    let pool = app.db.pool();
+    let now = db::now();
+    let rule = app.config.login_throttle;
+    let ip_bucket = throttle::login_ip(client.ip_key());
+    let account_bucket = throttle::login_account(&format!("ldap:{id}:{}", username.trim().to_lowercase()));
+    throttle::check(pool, &ip_bucket, rule, now).await?;
+    throttle::check(pool, &account_bucket, rule, now).await?;
+    let settings = ldap_settings(&row)?;
+    let bind_password = secret_of(app, &row)?;
+    match ldap::authenticate(app, &settings, &bind_password, username, password).await {
+        Ok(identity) => {
+            throttle::clear(pool, &account_bucket).await?;
+            complete(app, &row, identity, client, SignInMethod::Ldap).await
+        }
+        Err(refusal) => {
+            if refusal.reason == "invalid_credentials" {
+                throttle::record(pool, &ip_bucket, now).await?;
+                throttle::record(pool, &account_bucket, now).await?;
+            }
+            Err(refuse(app, &row, client, Some(username), refusal).await)
+        }
+    }
+}
+
+/// Where a browser goes to start signing in through a connection (the IdP for OIDC, the sign-in
+/// form for LDAP), and for OIDC the sign-in to remember in the browser's session until it returns.
+pub async fn start(
+    app: &AppState,
+    id: SsoConnectionId,
+    return_to: Option<String>,
+    client: &ClientMeta,
+) -> Result<(String, Option<oidc::PendingLogin>), AppError> {
+    let row = usable_connection(app, id).await?;
+    match row.kind {
+        ConnectionKind::Oidc => match oidc::begin(app, &row, return_to).await {
+            Ok((url, pending)) => Ok((url, Some(pending))),
+            Err(refusal) => Err(refuse(app, &row, client, None, refusal).await),
+        },
+        ConnectionKind::Ldap => Ok((format!("/sso/ldap/{id}/login"), None)),
+        ConnectionKind::Saml => Err(not_found()),
+    }
+}
+
+/// The OIDC callback: the sign-in `pending` (already matched by `state` and removed from the
+/// browser's session, so a replay finds nothing) completes with `code`.
+pub async fn oidc_callback(
+    app: &AppState,
+    pending: oidc::PendingLogin,
+    outcome: Result<&str, String>,
+    client: &ClientMeta,
+) -> Result<(UserRow, SessionRow, OrgId), AppError> {
+    let row = usable_connection(app, pending.connection_id).await?;
+    let age = db::to_millis(db::now()) - pending.started_at_ms;
+    let identity = match outcome {
+        Err(provider_error) => Err(Refusal::new("provider_error", provider_error)),
+        Ok(_) if !(0..=oidc::PENDING_TTL_MS).contains(&age) => {
+            Err(Refusal::new("sign_in_expired", "This sign-in took more than 10 minutes. Start again."))
+        }
+        Ok(code) => oidc::finish(app, &row, pending, code).await,
+    };
+    match identity {
+        Ok(identity) => {
+            let (user, session) = complete(app, &row, identity, client, SignInMethod::Oidc).await?;
+            Ok((user, session, row.organization_id))
+        }
+        Err(refusal) => Err(refuse(app, &row, client, None, refusal).await),
+    }
+}

@@ -1,0 +1,262 @@
+//! OpenID Connect sign-in (authorization code + PKCE S256) with `openidconnect`: discovery and
+//! JWKS through the SSRF-guarded client, cached per connection and fetched again when a token
+//! names a key we do not know; state and nonce are random, kept in the browser's session and
+//! used once; the id_token's signature, issuer, audience, expiry and nonce are checked.
+use super::{IdpIdentity, Refusal};
+use crate::server::{db::sso::ConnectionRow, state::AppState};
+use crate::shared::{error::AppError, ids::SsoConnectionId, sso::OidcSettings};
+use openidconnect::{
+    core::{
+        CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
+        CoreJwsSigningAlgorithm, CoreProviderMetadata,
+    },
+    AdditionalClaims, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
+    EndpointNotSet, EndpointSet, IdToken, JsonWebKeySet, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    Scope, SignatureVerificationError, TokenResponse,
+};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// How long discovery and signing keys are reused before being fetched again.
+pub const METADATA_TTL: std::time::Duration = std::time::Duration::from_secs(600);
+/// A sign-in must come back from the provider within this time.
+pub const PENDING_TTL_MS: i64 = 10 * 60 * 1000;
+
+const MICROSOFT_TEMPLATE: &str = "https://login.microsoftonline.com/{tenantid}/v2.0";
+
+pub type MetadataCache = crate::server::cache::TtlCache<SsoConnectionId, Arc<CoreProviderMetadata>>;
+
+type RelyingParty =
+    CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
+
+/// Claims beyond the standard ones that Gatehouse reads.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct ExtraClaims {
+    #[serde(default)]
+    groups: Option<Vec<String>>,
+    /// Microsoft Entra ID's tenant.
+    #[serde(default)]
+    tid: Option<String>,
+}
+
+impl AdditionalClaims for ExtraClaims {}
+
+type GatehouseIdToken =
+    IdToken<ExtraClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
+
+/// A sign-in on its way through the provider, kept in the browser's session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingLogin {
+    pub connection_id: SsoConnectionId,
+    pub state: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+    /// A path on this site to land on afterwards.
+    pub return_to: Option<String>,
+    pub started_at_ms: i64,
+}
+
+/// The one redirect URI of every OIDC connection.
+pub fn redirect_uri(app: &AppState) -> String {
+    app.config.link("/sso/oidc/callback")
+}
+
+/// Multi-tenant (`organizations`) unless a tenant is given; a tenant is an id or a domain.
+pub fn microsoft_issuer(tenant: Option<&str>) -> Result<String, AppError> {
+    let tenant = tenant.map(str::trim).filter(|t| !t.is_empty()).unwrap_or("organizations");
+    if !tenant.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') {
+        return Err(AppError::invalid_field("tenant", "Enter a tenant id (a GUID) or the tenant's domain."));
+    }
+    Ok(format!("https://login.microsoftonline.com/{tenant}/v2.0"))
+}
+
+/// Discovery and keys for the connection, from the cache when fresh.
+pub async fn provider(
+    app: &AppState,
+    row: &ConnectionRow,
+    settings: &OidcSettings,
+) -> Result<Arc<CoreProviderMetadata>, Refusal> {
+    if let Some(cached) = app.sso_metadata.get(&row.id) {
+        return Ok(cached);
+    }
+    let fetched = Arc::new(discover(app, &settings.issuer).await?);
+    app.sso_metadata.put(row.id, fetched.clone());
+    Ok(fetched)
+}
+
+async fn discover(app: &AppState, issuer: &str) -> Result<CoreProviderMetadata, Refusal> {
+    let unreachable = |what: String| Refusal::upstream("discovery_failed", what);
+    let url = format!("{issuer}/.well-known/openid-configuration");
+    app.sso_http.check_url(&url).map_err(unreachable)?;
+    let answer = app
+        .sso_http
+        .http()
+        .get(&url)
+        .header(http::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| unreachable(format!("Could not fetch {url}: {}.", crate::server::outbound::explain(&e))))?;
+    if !answer.status().is_success() {
+        return Err(unreachable(format!("{url} answered HTTP {}.", answer.status().as_u16())));
+    }
+    let body = answer.bytes().await.map_err(|e| unreachable(format!("Could not read {url}: {e}.")))?;
+    let metadata: CoreProviderMetadata = serde_json::from_slice(&body)
+        .map_err(|e| unreachable(format!("{url} is not an OpenID Connect discovery document ({e}).")))?;
+    let named = metadata.issuer().as_str().trim_end_matches('/');
+    let multi_tenant = issuer.starts_with("https://login.microsoftonline.com/") && named == MICROSOFT_TEMPLATE;
+    if named != issuer && !multi_tenant {
+        return Err(unreachable(format!("The discovery document names the issuer {named}, not {issuer}.")));
+    }
+    let endpoints = [Some(metadata.jwks_uri().url().as_str()), metadata.token_endpoint().map(|t| t.url().as_str())];
+    for endpoint in endpoints.into_iter().flatten() {
+        app.sso_http.check_url(endpoint).map_err(|why| unreachable(format!("{endpoint}: {why}")))?;
+    }
+    let jwks: JsonWebKeySet<CoreJsonWebKey> = JsonWebKeySet::fetch_async(metadata.jwks_uri(), app.sso_http.http())
+        .await
+        .map_err(|e| unreachable(format!("Could not fetch the provider's signing keys: {e}.")))?;
+    Ok(metadata.set_jwks(jwks))
+}
+
+fn relying_party(
+    app: &AppState,
+    metadata: &CoreProviderMetadata,
+    settings: &OidcSettings,
+    secret: String,
+) -> Result<RelyingParty, Refusal> {
+    let redirect = RedirectUrl::new(redirect_uri(app))
+        .map_err(|e| Refusal::upstream("bad_configuration", format!("The redirect URI is not valid: {e}.")))?;
+    Ok(CoreClient::from_provider_metadata(
+        metadata.clone(),
+        ClientId::new(settings.client_id.clone()),
+        Some(ClientSecret::new(secret)),
+    )
+    .set_redirect_uri(redirect))
+}
+
+/// The provider's authorization URL for a new sign-in, and what to remember until it comes back.
+pub async fn begin(
+    app: &AppState,
+    row: &ConnectionRow,
+    return_to: Option<String>,
+) -> Result<(String, PendingLogin), Refusal> {
+    let settings = super::oidc_settings(row).map_err(|e| Refusal::upstream("bad_configuration", e.message))?;
+    let metadata = provider(app, row, &settings).await?;
+    let secret = super::secret_of(app, row).map_err(|e| Refusal::upstream("bad_configuration", e.message))?;
+    let client = relying_party(app, &metadata, &settings, secret)?;
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state, nonce) = client
+        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .add_scope(Scope::new("email".to_owned()))
+        .add_scope(Scope::new("profile".to_owned()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let pending = PendingLogin {
+        connection_id: row.id,
+        state: state.secret().clone(),
+        nonce: nonce.secret().clone(),
+        pkce_verifier: verifier.secret().clone(),
+        return_to,
+        started_at_ms: crate::server::db::to_millis(crate::server::db::now()),
+    };
+    Ok((url.to_string(), pending))
+}
+
+/// Exchanges the code and checks the id_token; the identity it vouches for.
+pub async fn finish(
+    app: &AppState,
+    row: &ConnectionRow,
+    pending: PendingLogin,
+    code: &str,
+) -> Result<IdpIdentity, Refusal> {
+    let settings = super::oidc_settings(row).map_err(|e| Refusal::upstream("bad_configuration", e.message))?;
+    let secret = super::secret_of(app, row).map_err(|e| Refusal::upstream("bad_configuration", e.message))?;
+    let metadata = provider(app, row, &settings).await?;
+    let client = relying_party(app, &metadata, &settings, secret.clone())?;
+    let request = client
+        .exchange_code(AuthorizationCode::new(code.to_owned()))
+        .map_err(|e| Refusal::upstream("bad_configuration", format!("The provider has no token endpoint: {e}.")))?;
+    let tokens = request
+        .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
+        .request_async(app.sso_http.http())
+        .await
+        .map_err(|e| {
+            Refusal::new("code_exchange_failed", format!("The identity provider did not accept the sign-in code: {e}."))
+        })?;
+    let raw = tokens
+        .id_token()
+        .ok_or_else(|| Refusal::new("missing_id_token", "The identity provider sent no id_token."))?
+        .to_string();
+    let token: GatehouseIdToken =
+        raw.parse().map_err(|e| Refusal::new("invalid_id_token", format!("The id_token could not be read: {e}.")))?;
+    let nonce = Nonce::new(pending.nonce.clone());
+    let claims = match verify(&client, &token, &nonce, &settings) {
+        // A key we have not seen: the provider may have rotated; fetch the keys once more.
+        Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey)) => {
+            app.sso_metadata.remove(&row.id);
+            let metadata = provider(app, row, &settings).await?;
+            let client = relying_party(app, &metadata, &settings, secret)?;
+            verify(&client, &token, &nonce, &settings)
+        }
+        other => other,
+    }
+    .map_err(explain)?;
+    let extra = claims.additional_claims();
+    if settings.issuer.contains("microsoftonline.com") {
+        let tenant = extra.tid.as_deref().unwrap_or_default();
+        let expected = MICROSOFT_TEMPLATE.replace("{tenantid}", tenant);
+        if tenant.is_empty() || claims.issuer().as_str() != expected {
+            return Err(Refusal::new(
+                "wrong_issuer",
+                format!("The id_token's issuer {} does not match its tenant ({tenant}).", claims.issuer().as_str()),
+            ));
+        }
+    }
+    Ok(IdpIdentity {
+        subject: claims.subject().as_str().to_owned(),
+        email: claims.email().map(|e| e.as_str().to_owned()),
+        email_verified: claims.email_verified().unwrap_or(false),
+        name: claims.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned()),
+        groups: extra.groups.clone().unwrap_or_default(),
+    })
+}
+
+fn verify(
+    client: &RelyingParty,
+    token: &GatehouseIdToken,
+    nonce: &Nonce,
+    settings: &OidcSettings,
+) -> Result<openidconnect::IdTokenClaims<ExtraClaims, CoreGenderClaim>, ClaimsVerificationError> {
+    // The multi-tenant Microsoft issuer is a template; the tenant check follows in `finish`.
+    let template = settings.issuer.starts_with("https://login.microsoftonline.com/organizations")
+        || settings.issuer.starts_with("https://login.microsoftonline.com/common");
+    let verifier = client.id_token_verifier().require_issuer_match(!template);
+    token.claims(&verifier, nonce).cloned()
+}
+
+/// The verification failure in plain words.
+fn explain(error: ClaimsVerificationError) -> Refusal {
+    use ClaimsVerificationError as E;
+    match error {
+        E::Expired(why) => Refusal::new(
+            "token_expired",
+            format!("The id_token has expired ({why}). If this keeps happening, check the clocks of both servers."),
+        ),
+        E::InvalidAudience(why) => {
+            Refusal::new("wrong_audience", format!("The id_token was issued for another application ({why})."))
+        }
+        E::InvalidIssuer(why) => {
+            Refusal::new("wrong_issuer", format!("The id_token comes from an unexpected issuer ({why})."))
+        }
+        E::InvalidNonce(_) => Refusal::new(
+            "wrong_nonce",
+            "The id_token does not belong to this sign-in (its nonce does not match). Start again.",
+        ),
+        E::SignatureVerification(why) => Refusal::new(
+            "bad_signature",
+            format!(
+                "The id_token's signature is not valid: it is unsigned or not signed by the provider's keys ({why})."
+            ),
+        ),
+        other => Refusal::new("invalid_id_token", format!("The id_token was refused: {other}.")),
+    }
+}

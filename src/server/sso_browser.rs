@@ -1,0 +1,231 @@
+//! The browser side of single sign-on: `/sso/start` (by connection, or by email through the
+//! verified domain), the one OIDC redirect URI `/sso/oidc/callback`, and the LDAP sign-in form.
+//! Thin adapters over `service::sso`; refusals are pages that say why, with the right status.
+use crate::server::{
+    auth::{principal::ClientMeta, session},
+    error::internal,
+    forms::document,
+    service::sso::{self, oidc::PendingLogin},
+    state::AppState,
+};
+use crate::shared::{error::AppError, ids::SsoConnectionId};
+use axum::{
+    extract::{Path, Query, State},
+    http::{header, HeaderValue, StatusCode},
+    response::{Html, IntoResponse, Redirect, Response},
+    routing::get,
+    Form, Router,
+};
+use leptos::prelude::*;
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+use tower_sessions::Session;
+
+/// Sign-ins on their way through a provider, in the browser's session (a few tabs at most).
+const PENDING_KEY: &str = "sso_pending";
+const MAX_PENDING: usize = 5;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/sso/start", get(start))
+        .route("/sso/oidc/callback", get(oidc_callback))
+        .route("/sso/ldap/{connection}/login", get(ldap_form).post(ldap_submit))
+}
+
+#[derive(Deserialize)]
+struct StartQuery {
+    connection: Option<String>,
+    email: Option<String>,
+    return_to: Option<String>,
+}
+
+/// Only a path on this site: `/x`, never `//host` or `/\host`.
+fn local_path(raw: Option<String>) -> Option<String> {
+    raw.filter(|p| p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/\\") && p.len() <= 512)
+}
+
+async fn start(
+    State(app): State<AppState>,
+    client: ClientMeta,
+    browser: Session,
+    Query(query): Query<StartQuery>,
+) -> Response {
+    let id = match (query.connection.as_deref(), query.email.as_deref()) {
+        (Some(raw), _) => raw.parse::<SsoConnectionId>().map_err(|_| AppError::not_found("sso_connection")),
+        (None, Some(email)) => match sso::connection_for_email(&app, email).await {
+            Ok(Some(id)) => Ok(id),
+            // No single sign-on for this address: the password form, with the address filled in.
+            Ok(None) => {
+                let email: String = url::form_urlencoded::byte_serialize(email.trim().as_bytes()).collect();
+                return Redirect::to(&format!("/login?email={email}&password=1")).into_response();
+            }
+            Err(e) => Err(e),
+        },
+        (None, None) => Err(AppError::invalid_field("email", "Enter your work email address.")),
+    };
+    let started = match id {
+        Ok(id) => sso::start(&app, id, local_path(query.return_to), &client).await,
+        Err(e) => Err(e),
+    };
+    match started {
+        Ok((url, pending)) => {
+            if let Some(pending) = pending {
+                if let Err(e) = remember(&browser, pending).await {
+                    return refusal_page(e);
+                }
+            }
+            Redirect::to(&url).into_response()
+        }
+        Err(e) => refusal_page(e),
+    }
+}
+
+async fn remember(browser: &Session, pending: PendingLogin) -> Result<(), AppError> {
+    let mut list: Vec<PendingLogin> = browser.get(PENDING_KEY).await.map_err(internal)?.unwrap_or_default();
+    list.push(pending);
+    let excess = list.len().saturating_sub(MAX_PENDING);
+    list.drain(..excess);
+    browser.insert(PENDING_KEY, list).await.map_err(internal)
+}
+
+/// Takes the sign-in whose state matches out of the session: it can complete once.
+async fn take(browser: &Session, state: &str) -> Result<Option<PendingLogin>, AppError> {
+    let mut list: Vec<PendingLogin> = browser.get(PENDING_KEY).await.map_err(internal)?.unwrap_or_default();
+    let Some(index) = list.iter().position(|p| bool::from(p.state.as_bytes().ct_eq(state.as_bytes()))) else {
+        return Ok(None);
+    };
+    let pending = list.remove(index);
+    browser.insert(PENDING_KEY, list).await.map_err(internal)?;
+    Ok(Some(pending))
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    state: Option<String>,
+    code: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+async fn oidc_callback(
+    State(app): State<AppState>,
+    client: ClientMeta,
+    browser: Session,
+    Query(query): Query<CallbackQuery>,
+) -> Response {
+    let pending = match take(&browser, query.state.as_deref().unwrap_or_default()).await {
+        Ok(Some(pending)) => pending,
+        Ok(None) => {
+            return refusal_page(AppError::bad_request(
+                "sso_state_mismatch",
+                "This sign-in is unknown to this browser or was already used (its state does not match). Start again from the sign-in page.",
+            ))
+        }
+        Err(e) => return refusal_page(e),
+    };
+    let return_to = pending.return_to.clone();
+    let outcome = match (query.code.as_deref(), query.error) {
+        (_, Some(error)) => Err(format!(
+            "The identity provider refused the sign-in: {error}{}",
+            query.error_description.map(|d| format!(" ({d})")).unwrap_or_default()
+        )),
+        (Some(code), None) => Ok(code),
+        (None, None) => Err("The identity provider sent no sign-in code.".to_owned()),
+    };
+    match sso::oidc_callback(&app, pending, outcome, &client).await {
+        Ok((_, row, org)) => match session::establish(&browser, &row).await {
+            Ok(()) => Redirect::to(&return_to.unwrap_or_else(|| format!("/orgs/{org}"))).into_response(),
+            Err(e) => refusal_page(e),
+        },
+        Err(e) => refusal_page(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct LdapForm {
+    username: String,
+    password: String,
+}
+
+async fn ldap_form(Path(connection): Path<String>) -> Response {
+    ldap_page(&connection, "", None, StatusCode::OK)
+}
+
+async fn ldap_submit(
+    State(app): State<AppState>,
+    client: ClientMeta,
+    browser: Session,
+    Path(connection): Path<String>,
+    Form(form): Form<LdapForm>,
+) -> Response {
+    let Ok(id) = connection.parse::<SsoConnectionId>() else {
+        return refusal_page(AppError::not_found("sso_connection"));
+    };
+    match sso::ldap_sign_in(&app, id, &form.username, &form.password, &client).await {
+        Ok((_, row)) => match session::establish(&browser, &row).await {
+            Ok(()) => match crate::server::db::sso::connection_by_id(app.db.pool(), id).await {
+                Ok(Some(conn)) => Redirect::to(&format!("/orgs/{}", conn.organization_id)).into_response(),
+                _ => Redirect::to("/orgs").into_response(),
+            },
+            Err(e) => refusal_page(e),
+        },
+        Err(e) => {
+            let status = StatusCode::from_u16(e.kind.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            ldap_page(&connection, &form.username, Some(e.message), status)
+        }
+    }
+}
+
+/// The directory sign-in form; works without JavaScript.
+fn ldap_page(connection: &str, username: &str, error: Option<String>, status: StatusCode) -> Response {
+    let action = format!("/sso/ldap/{connection}/login");
+    let username = username.to_owned();
+    let body = Owner::new().with(|| {
+        view! {
+            <main id="main" class="container narrow">
+                <section class="card" aria-labelledby="ldap-heading">
+                    <h1 id="ldap-heading">"Sign in with your directory account"</h1>
+                    {error.map(|message| view! { <p class="error" role="alert">{message}</p> })}
+                    <form method="post" action=action>
+                        <label for="ldap-username">"Username"</label>
+                        <input id="ldap-username" name="username" type="text" autocomplete="username" required value=username autofocus/>
+                        <label for="ldap-password">"Password"</label>
+                        <input id="ldap-password" name="password" type="password" autocomplete="current-password" required/>
+                        <button type="submit" class="button">"Sign in"</button>
+                    </form>
+                    <p><a href="/login">"Use another way to sign in"</a></p>
+                </section>
+            </main>
+        }
+        .to_html()
+    });
+    page(status, "Directory sign-in", &body)
+}
+
+/// A refused sign-in: what went wrong, in the words the service chose, and a way back.
+fn refusal_page(error: AppError) -> Response {
+    if error.kind.status() >= 500 && error.kind != crate::shared::error::ErrorKind::BadGateway {
+        tracing::error!(error = %error.message, "single sign-on failed");
+    }
+    let status = StatusCode::from_u16(error.kind.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let message = error.message;
+    let body = Owner::new().with(|| {
+        view! {
+            <main id="main" class="container narrow">
+                <section class="card" aria-labelledby="sso-error-heading">
+                    <h1 id="sso-error-heading">"Single sign-on did not work"</h1>
+                    <p class="error" role="alert" id="sso-error">{message}</p>
+                    <p><a class="button" href="/login">"Back to sign in"</a></p>
+                </section>
+            </main>
+        }
+        .to_html()
+    });
+    page(status, "Sign-in failed", &body)
+}
+
+fn page(status: StatusCode, heading: &str, body: &str) -> Response {
+    let mut response = (status, Html(document(heading, body))).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
