@@ -9,7 +9,7 @@ WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/version =
 GATEHOUSE_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export GATEHOUSE_TEST_POSTGRES_URL
 
-.PHONY: run build test bench openapi sdk sdk-check sdk-test sdk-node-deps tools system-deps node-deps services lint unit e2e clean
+.PHONY: run build test test-peers bench openapi sdk sdk-check sdk-test sdk-node-deps tools system-deps node-deps services lint unit e2e clean
 
 ## run: build the release binary and assets, then serve http://127.0.0.1:3000 on data/gatehouse.db
 run: build
@@ -20,7 +20,7 @@ build: tools node-deps
 	cargo leptos build --release
 
 ## test: formatting, lints for both features, unit + integration tests (SQLite and Postgres), e2e, SDKs
-test: tools system-deps node-deps services lint unit build e2e sdk-test
+test: tools system-deps node-deps services lint test-peers unit build e2e sdk-test
 
 lint:
 	cargo fmt --check
@@ -77,6 +77,11 @@ tools:
 ## node-deps: playwright-core and wasm-opt (npm binaryen; Debian's breaks hydration)
 node-deps:
 	@[ -x end2end/node_modules/.bin/wasm-opt ] && [ -d end2end/node_modules/playwright-core ] || (cd end2end && npm ci --no-audit --no-fund)
+
+## test-peers: the SSO test peers: the OIDC provider's npm packages and OpenLDAP's slapd + ldap-utils
+test-peers:
+	@[ -d tests/support/oidc/node_modules/oidc-provider ] || (cd tests/support/oidc && npm ci --no-audit --no-fund)
+	@bash tests/support/ldap/install.sh
 
 ## system-deps: Chromium for e2e, aiosmtpd for the test SMTP server, standardwebhooks for the webhook receiver
 system-deps:

@@ -72,6 +72,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AppJson<T> {
     }
 }
 
+/// Parses a JSON body already read, with the same errors as `AppJson`.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    axum::Json::<T>::from_bytes(bytes).map(|axum::Json(value)| value).map_err(json_rejection)
+}
+
 fn json_rejection(rejection: JsonRejection) -> AppError {
     match rejection {
         JsonRejection::JsonDataError(e) => {

@@ -2,43 +2,23 @@
 //! (tests/support/dns/dns_server.py) that the test fills with TXT records; one organization per
 //! verified domain; permissions and isolation.
 use crate::both;
+use crate::peers::{support_dir, Peer};
 use crate::support::{error_of, spawn_app, Backend, Options, TestApp};
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
-use std::{
-    io::{BufRead, BufReader},
-    net::SocketAddr,
-    process::{Child, ChildStdin, Command, Stdio},
-};
+use std::net::SocketAddr;
 
-/// The DNS server process; it stops when its stdin closes or it is killed (on drop).
+/// The DNS server process (tests/support/dns), filled through its control API.
 struct DnsServer {
-    child: Child,
-    _stdin: ChildStdin,
+    _peer: Peer,
     addr: SocketAddr,
     control: String,
 }
 
 impl DnsServer {
     fn start() -> DnsServer {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/dns/dns_server.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 runs the test DNS server");
-        let stdin = child.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let ready: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("DNS server said {line:?}"));
-        DnsServer {
-            addr: ready["addr"].as_str().unwrap().parse().unwrap(),
-            control: ready["control"].as_str().unwrap().to_owned(),
-            child,
-            _stdin: stdin,
-        }
+        let peer = Peer::start("python3", &["dns_server.py"], &support_dir("dns"));
+        DnsServer { addr: peer.field("addr").parse().unwrap(), control: peer.field("control"), _peer: peer }
     }
 
     async fn publish(&self, name: &str, txt: &[&str]) {
@@ -49,13 +29,6 @@ impl DnsServer {
     async fn fail(&self, name: &str) {
         let res = Client::new().put(format!("{}/records/{name}", self.control)).json(&json!({ "rcode": "SERVFAIL" }));
         assert!(res.send().await.unwrap().status().is_success());
-    }
-}
-
-impl Drop for DnsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -1,5 +1,6 @@
 //! Integration tests: the real router over HTTP on a random port, a fresh database per test, run
 //! once on SQLite and once on Postgres (`both!`), with a real SMTP server process for mail.
+mod peers;
 mod support;
 
 mod accounts;
@@ -13,5 +14,6 @@ mod pages;
 mod ratelimit;
 mod rpc_orgs;
 mod sessions;
+mod sso;
 mod webhook_durability;
 mod webhooks;

@@ -25,6 +25,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/auth/ldap/{connection}/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in through an LDAP connection
+         * @description Checks the username and password against the organization's directory, creates the account
+         *     and membership on first sign-in (role from the group mapping), and starts a session: the
+         *     response sets the `gatehouse_session` cookie. Needs no authentication; throttled like
+         *     `/auth/login`.
+         */
+        post: operations["ldapLogin"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/auth/login": {
         parameters: {
             query?: never;
@@ -508,7 +531,13 @@ export interface paths {
         delete: operations["deleteDomain"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Route an email domain's sign-ins
+         * @description `connection_id` picks the SSO connection `/sso/start?email=` uses for addresses at this
+         *     domain; `require_sso` refuses their password sign-ins (needs a verified domain and a
+         *     connection; owners keep an audited break-glass path). Requires `sso:write`.
+         */
+        patch: operations["updateDomain"];
         trace?: never;
     };
     "/organizations/{org}/domains/{domain}/verify": {
@@ -714,6 +743,81 @@ export interface paths {
          *     answers 409 `last_owner`. Requires `members:write`.
          */
         patch: operations["updateMember"];
+        trace?: never;
+    };
+    "/organizations/{org}/sso-connections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List SSO connections
+         * @description Newest first. Requires `sso:write`.
+         */
+        get: operations["listSsoConnections"];
+        put?: never;
+        /**
+         * Add an SSO connection
+         * @description `type` picks the kind: `oidc` (with `issuer`, or `preset` `google` / `microsoft`) or `ldap`.
+         *     Secrets are stored encrypted and never returned. Requires `sso:write`.
+         */
+        post: operations["createSsoConnection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/organizations/{org}/sso-connections/{connection}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read an SSO connection
+         * @description Requires `sso:write`.
+         */
+        get: operations["getSsoConnection"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete an SSO connection
+         * @description People it signed in keep their accounts and memberships. Requires `sso:write`.
+         */
+        delete: operations["deleteSsoConnection"];
+        options?: never;
+        head?: never;
+        /**
+         * Change an SSO connection
+         * @description Absent fields stay as they are; a new secret replaces the stored one. Requires `sso:write`.
+         */
+        patch: operations["updateSsoConnection"];
+        trace?: never;
+    };
+    "/organizations/{org}/sso-connections/{connection}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test an SSO connection
+         * @description OIDC: fetches discovery and the signing keys. LDAP: binds as the service account and, given
+         *     `username` and `password`, finds and binds as that person (no session is made). The answer
+         *     says what worked or what failed in plain words. Requires `sso:write`.
+         */
+        post: operations["testSsoConnection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/organizations/{org}/stats": {
@@ -1042,6 +1146,29 @@ export interface components {
             ok: boolean;
             reason?: string | null;
         };
+        /** @enum {string} */
+        ConnectionKind: "oidc" | "saml" | "ldap";
+        /** @description Changes to a connection; absent fields stay. Fields of the other kind are refused. */
+        ConnectionPatch: {
+            base_dn?: string | null;
+            bind_dn?: string | null;
+            bind_password?: string | null;
+            client_id?: string | null;
+            client_secret?: string | null;
+            default_role?: components["schemas"]["Role"] | null;
+            enabled?: boolean | null;
+            group_attribute?: string | null;
+            issuer?: string | null;
+            name?: string | null;
+            role_mapping?: components["schemas"]["RoleMapping"][] | null;
+            url?: string | null;
+            user_filter?: string | null;
+        };
+        /** @description The result of **Test connection**, in plain words. */
+        ConnectionTest: {
+            message: string;
+            ok: boolean;
+        };
         CreateBody: {
             name: string;
             slug?: string | null;
@@ -1120,6 +1247,11 @@ export interface components {
             value: string;
         };
         Domain: {
+            /**
+             * Format: uuid
+             * @description Sign-ins with addresses at this domain go to this connection (`/sso/start?email=`).
+             */
+            connection_id?: string | null;
             /** Format: date-time */
             created_at: string;
             /** @description Lower case; internationalised names in their ASCII (punycode) form. */
@@ -1134,6 +1266,8 @@ export interface components {
             last_checked_at?: string | null;
             /** Format: uuid */
             organization_id: string;
+            /** @description Password sign-in is refused for these addresses (owners keep a break-glass path). */
+            require_sso: boolean;
             status: components["schemas"]["DomainStatus"];
             /** @description What to publish in DNS before asking for verification. */
             verification: components["schemas"]["DnsRecord"];
@@ -1145,6 +1279,19 @@ export interface components {
          * @description An email domain claimed by one organization.
          */
         DomainId: string;
+        /** @description Routing for a domain's sign-ins; absent fields stay as they are. */
+        DomainPatch: {
+            /**
+             * Format: uuid
+             * @description The connection `/sso/start?email=` sends these addresses to; `null` clears it.
+             */
+            connection_id?: string | null;
+            /**
+             * @description Refuse password sign-in for addresses at this domain (owners keep a break-glass path).
+             *     Needs the domain verified and a connection.
+             */
+            require_sso?: boolean | null;
+        };
         /** @enum {string} */
         DomainStatus: "pending" | "verified";
         EmailBody: {
@@ -1216,6 +1363,8 @@ export interface components {
             retry_after?: number | null;
             /** @description The scope a key may not grant because its creator does not hold it (`scope_not_held`). */
             scope?: string | null;
+            /** @description Where to sign in instead (`sso_required`): the single sign-on start for the address. */
+            sign_in_url?: string | null;
         };
         ErrorObject: {
             /** @description Stable, machine-readable code, e.g. `validation_failed`, `not_found`, `rate_limited`. */
@@ -1279,6 +1428,24 @@ export interface components {
             rate_limit_per_hour?: number | null;
             scopes?: string[] | null;
         };
+        LdapLoginBody: {
+            password: string;
+            username: string;
+        };
+        LdapSettings: {
+            base_dn: string;
+            /** @description The service account that searches for users. */
+            bind_dn: string;
+            /** @description The user attribute listing their groups, e.g. `memberOf`. */
+            group_attribute: string;
+            /**
+             * @description `ldaps://host[:port]`, or `ldap://host[:port]` (upgraded with StartTLS unless the operator
+             *     allows plain connections to private addresses).
+             */
+            url: string;
+            /** @description A filter with `{username}` where the typed name goes (escaped), e.g. `(uid={username})`. */
+            user_filter: string;
+        };
         Limits: {
             /** Format: int64 */
             max_api_calls_per_hour: number;
@@ -1312,6 +1479,14 @@ export interface components {
             permissions?: components["schemas"]["Permission"][] | null;
             role?: components["schemas"]["Role"] | null;
         };
+        /** @description A new connection; the body's `type` picks the variant. */
+        NewConnection: (components["schemas"]["NewOidc"] & {
+            /** @enum {string} */
+            type: "oidc";
+        }) | (components["schemas"]["NewLdap"] & {
+            /** @enum {string} */
+            type: "ldap";
+        });
         NewDomain: {
             /** @description An email domain, e.g. `example.com`; internationalised names are accepted. */
             domain: string;
@@ -1331,12 +1506,51 @@ export interface components {
             /** @description Permissions the key gets, each one the creator has (e.g. `["org:read", "members:read"]`). */
             scopes: string[];
         };
+        NewLdap: {
+            base_dn: string;
+            bind_dn: string;
+            /** @description Stored encrypted; never returned. */
+            bind_password: string;
+            default_role?: components["schemas"]["Role"] | null;
+            enabled?: boolean | null;
+            /** @description Default `memberOf`. */
+            group_attribute?: string | null;
+            name: string;
+            role_mapping?: components["schemas"]["RoleMapping"][];
+            url: string;
+            /** @description Default `(uid={username})`. */
+            user_filter?: string | null;
+        };
+        NewOidc: {
+            client_id: string;
+            /** @description Stored encrypted; never returned. */
+            client_secret: string;
+            default_role?: components["schemas"]["Role"] | null;
+            enabled?: boolean | null;
+            issuer?: string | null;
+            name: string;
+            preset?: components["schemas"]["OidcPreset"] | null;
+            role_mapping?: components["schemas"]["RoleMapping"][];
+            /** @description Microsoft only: a tenant id or domain to accept only that tenant (default: any work account). */
+            tenant?: string | null;
+        };
         NewWebhook: {
             description?: string;
             /** @description Event types to receive (see `GET /webhook-event-types`), at least one. */
             events: string[];
             /** @description Where to POST events: https (http only if the operator allows it). */
             url: string;
+        };
+        /**
+         * @description Well-known OIDC providers whose issuer Gatehouse knows.
+         * @enum {string}
+         */
+        OidcPreset: "google" | "microsoft";
+        OidcSettings: {
+            client_id: string;
+            /** @description The provider's issuer; its discovery document is `{issuer}/.well-known/openid-configuration`. */
+            issuer: string;
+            preset?: components["schemas"]["OidcPreset"] | null;
         };
         /**
          * Format: uuid
@@ -1490,6 +1704,11 @@ export interface components {
         /** @description A page of results: `next_cursor` is opaque and absent on the last page. */
         Page_Domain: {
             data: {
+                /**
+                 * Format: uuid
+                 * @description Sign-ins with addresses at this domain go to this connection (`/sso/start?email=`).
+                 */
+                connection_id?: string | null;
                 /** Format: date-time */
                 created_at: string;
                 /** @description Lower case; internationalised names in their ASCII (punycode) form. */
@@ -1504,6 +1723,8 @@ export interface components {
                 last_checked_at?: string | null;
                 /** Format: uuid */
                 organization_id: string;
+                /** @description Password sign-in is refused for these addresses (owners keep a break-glass path). */
+                require_sso: boolean;
                 status: components["schemas"]["DomainStatus"];
                 /** @description What to publish in DNS before asking for verification. */
                 verification: components["schemas"]["DnsRecord"];
@@ -1579,7 +1800,35 @@ export interface components {
                 ip?: string | null;
                 /** Format: date-time */
                 last_seen_at: string;
+                method: components["schemas"]["SignInMethod"];
                 user_agent?: string | null;
+            }[];
+            next_cursor?: string | null;
+        };
+        /** @description A page of results: `next_cursor` is opaque and absent on the last page. */
+        Page_SsoConnection: {
+            data: {
+                /** Format: date-time */
+                created_at: string;
+                /** @description The role of people no mapping matches. */
+                default_role: components["schemas"]["Role"];
+                /** @description Sign-ins through a disabled connection are refused. */
+                enabled: boolean;
+                /** Format: uuid */
+                id: string;
+                ldap?: components["schemas"]["LdapSettings"] | null;
+                name: string;
+                oidc?: components["schemas"]["OidcSettings"] | null;
+                /** Format: uuid */
+                organization_id: string;
+                /** @description For OIDC: the redirect URI to register at the provider. */
+                redirect_uri?: string | null;
+                role_mapping: components["schemas"]["RoleMapping"][];
+                /** @description Where a browser starts a sign-in through this connection. */
+                sign_in_url: string;
+                type: components["schemas"]["ConnectionKind"];
+                /** Format: date-time */
+                updated_at: string;
             }[];
             next_cursor?: string | null;
         };
@@ -1636,6 +1885,15 @@ export interface components {
          * @enum {string}
          */
         Role: "viewer" | "member" | "admin" | "owner";
+        /** @description People in `group` at the identity provider get `role`; the highest matching role wins. */
+        RoleMapping: {
+            /**
+             * @description A group name as the identity provider sends it (an OIDC `groups` value, or an LDAP group
+             *     DN or its first RDN value, e.g. `gh-admins` for `cn=gh-admins,ou=groups,dc=example,dc=com`).
+             */
+            group: string;
+            role: components["schemas"]["Role"];
+        };
         RollBody: {
             /**
              * Format: int64
@@ -1665,6 +1923,7 @@ export interface components {
             ip?: string | null;
             /** Format: date-time */
             last_seen_at: string;
+            method: components["schemas"]["SignInMethod"];
             user_agent?: string | null;
         };
         Settings: {
@@ -1673,17 +1932,55 @@ export interface components {
             primary_color?: string | null;
             sso_enabled: boolean;
         };
+        /**
+         * @description How a session signed in.
+         * @enum {string}
+         */
+        SignInMethod: "password" | "oidc" | "saml" | "ldap";
         SignupBody: {
             email: string;
             name: string;
             password: string;
         };
+        SsoConnection: {
+            /** Format: date-time */
+            created_at: string;
+            /** @description The role of people no mapping matches. */
+            default_role: components["schemas"]["Role"];
+            /** @description Sign-ins through a disabled connection are refused. */
+            enabled: boolean;
+            /** Format: uuid */
+            id: string;
+            ldap?: components["schemas"]["LdapSettings"] | null;
+            name: string;
+            oidc?: components["schemas"]["OidcSettings"] | null;
+            /** Format: uuid */
+            organization_id: string;
+            /** @description For OIDC: the redirect URI to register at the provider. */
+            redirect_uri?: string | null;
+            role_mapping: components["schemas"]["RoleMapping"][];
+            /** @description Where a browser starts a sign-in through this connection. */
+            sign_in_url: string;
+            type: components["schemas"]["ConnectionKind"];
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /**
+         * Format: uuid
+         * @description One organization's connection to an identity provider (OIDC, SAML or LDAP).
+         */
+        SsoConnectionId: string;
         Subscription: {
             status: components["schemas"]["SubscriptionStatus"];
             tier: components["schemas"]["Tier"];
         };
         /** @enum {string} */
         SubscriptionStatus: "active" | "trialing" | "past_due" | "canceled";
+        /** @description For **Test connection** on an LDAP connection: also try this person's credentials. */
+        TestCredentials: {
+            password?: string | null;
+            username?: string | null;
+        };
         /**
          * @description Subscription tiers; each has default limits.
          * @enum {string}
@@ -1890,6 +2187,129 @@ export interface operations {
                     "RateLimit-Policy"?: string;
                     /** @description Seconds to wait before trying again. */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ldapLogin: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The LDAP connection's id. */
+                connection: components["schemas"]["SsoConnectionId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LdapLoginBody"];
+            };
+        };
+        responses: {
+            /** @description Signed in; sets the session cookie. */
+            200: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+            /** @description Wrong username or password (`invalid_credentials`). */
+            401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description SSO is off for the organization or connection (`sso_disabled`), or the sign-in was refused (`sso_refused`, the message says why). */
+            403: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such LDAP connection (`not_found`). */
+            404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field is empty (`validation_failed`, `details.field`). */
+            422: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many failed sign-ins (`rate_limited`, `Retry-After`). */
+            429: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The directory could not be reached or refused the service account (`sso_unavailable`). */
+            502: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5384,6 +5804,133 @@ export interface operations {
             };
         };
     };
+    updateDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id. */
+                org: components["schemas"]["OrgId"];
+                /** @description The domain's id. */
+                domain: components["schemas"]["DomainId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DomainPatch"];
+            };
+        };
+        responses: {
+            /** @description The domain. */
+            200: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Domain"];
+                };
+            };
+            /** @description The body is not valid JSON (`malformed_json`). */
+            400: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            403: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not verified, no connection, or a connection of another organization (`validation_failed`, `details.field`). */
+            422: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for the API key, the organization's hourly quota or the client address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide. */
+            429: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     verifyDomain: {
         parameters: {
             query?: never;
@@ -6885,6 +7432,666 @@ export interface operations {
             };
             /** @description An unknown role or permission, or a grant the caller may not give (`validation_failed`, `details.field`). */
             422: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for the API key, the organization's hourly quota or the client address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide. */
+            429: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listSsoConnections: {
+        parameters: {
+            query?: {
+                /** @description How many items to return, 1–200 (default 50). */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page; omit it for the first page. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The organization's id. */
+                org: components["schemas"]["OrgId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of connections. */
+            200: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_SsoConnection"];
+                };
+            };
+            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            403: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `limit` or `cursor` is invalid (`validation_failed`, `details.field`). */
+            422: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for the API key, the organization's hourly quota or the client address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide. */
+            429: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    createSsoConnection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id. */
+                org: components["schemas"]["OrgId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewConnection"];
+            };
+        };
+        responses: {
+            /** @description The connection (without its secret). */
+            201: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SsoConnection"];
+                };
+            };
+            /** @description The body is not valid JSON (`malformed_json`). */
+            400: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            403: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`). */
+            415: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field is missing or invalid (`validation_failed`, `details.field`). */
+            422: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for the API key, the organization's hourly quota or the client address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide. */
+            429: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getSsoConnection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id. */
+                org: components["schemas"]["OrgId"];
+                /** @description The connection's id. */
+                connection: components["schemas"]["SsoConnectionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The connection. */
+            200: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SsoConnection"];
+                };
+            };
+            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            403: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for the API key, the organization's hourly quota or the client address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide. */
+            429: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteSsoConnection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id. */
+                org: components["schemas"]["OrgId"];
+                /** @description The connection's id. */
+                connection: components["schemas"]["SsoConnectionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            403: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for the API key, the organization's hourly quota or the client address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide. */
+            429: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    updateSsoConnection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id. */
+                org: components["schemas"]["OrgId"];
+                /** @description The connection's id. */
+                connection: components["schemas"]["SsoConnectionId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConnectionPatch"];
+            };
+        };
+        responses: {
+            /** @description The changed connection. */
+            200: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SsoConnection"];
+                };
+            };
+            /** @description The body is not valid JSON (`malformed_json`). */
+            400: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            403: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field is invalid or belongs to another kind of connection (`validation_failed`, `details.field`). */
+            422: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for the API key, the organization's hourly quota or the client address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide. */
+            429: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    testSsoConnection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id. */
+                org: components["schemas"]["OrgId"];
+                /** @description The connection's id. */
+                connection: components["schemas"]["SsoConnectionId"];
+            };
+            cookie?: never;
+        };
+        /** @description LDAP only: a person's credentials to try. */
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["TestCredentials"] | null;
+            };
+        };
+        responses: {
+            /** @description The outcome (`ok` false says why). */
+            200: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConnectionTest"];
+                };
+            };
+            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            403: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            404: {
                 headers: {
                     /** @description The API's major version: `1`. */
                     "API-Version"?: string;

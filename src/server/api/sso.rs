@@ -7,14 +7,14 @@ use super::{
 };
 use crate::server::{
     auth::{principal::ClientMeta, session},
-    error::{AppJson, AppPath, AppQuery},
+    error::{parse_json, AppJson, AppPath, AppQuery},
     pagination::PageParams,
     service::sso,
     state::AppState,
 };
 use crate::shared::{
     account::{Me, Page},
-    error::{AppError, ErrorKind},
+    error::AppError,
     ids::{OrgId, SsoConnectionId},
     sso::{ConnectionTest, SsoConnection},
 };
@@ -58,9 +58,10 @@ type ConnectionPath = AppPath<(OrgId, SsoConnectionId)>;
 async fn create(
     State(app): State<AppState>,
     InOrg(scope): InOrg,
-    AppJson(body): AppJson<sso::NewConnection>,
+    AppJson(body): AppJson<serde_json::Value>,
 ) -> Result<(StatusCode, Json<SsoConnection>), AppError> {
-    Ok((StatusCode::CREATED, Json(sso::create(&app, &scope, body).await?)))
+    let new = sso::NewConnection::from_json(body)?;
+    Ok((StatusCode::CREATED, Json(sso::create(&app, &scope, new).await?)))
 }
 
 /// List SSO connections
@@ -197,13 +198,8 @@ async fn test(
     body: Bytes,
 ) -> Result<Json<ConnectionTest>, AppError> {
     // The body is optional: none at all tests the connection alone.
-    let credentials = if body.iter().all(u8::is_ascii_whitespace) {
-        sso::TestCredentials::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            AppError::new(ErrorKind::Validation, "validation_failed", format!("Invalid request body: {e}"))
-        })?
-    };
+    let credentials =
+        if body.iter().all(u8::is_ascii_whitespace) { sso::TestCredentials::default() } else { parse_json(&body)? };
     Ok(Json(sso::test(&app, &scope, id, credentials).await?))
 }
 

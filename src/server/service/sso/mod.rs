@@ -9,7 +9,7 @@ use crate::server::{
     auth::{principal::ClientMeta, throttle},
     authz::{Actor, OrgScope},
     db::{self, sessions::SessionRow, sso::ConnectionRow, users::UserRow},
-    error::internal,
+    error::{internal, parse_json},
     pagination,
     service::{
         accounts,
@@ -36,6 +36,24 @@ use serde_json::json;
 pub enum NewConnection {
     Oidc(NewOidc),
     Ldap(NewLdap),
+}
+
+impl NewConnection {
+    /// Reads `type`, then the body as that kind. (serde's internally tagged enums lose the path of
+    /// a failing field, so an invalid `default_role` could not be named in `details.field`.)
+    pub fn from_json(mut body: serde_json::Value) -> Result<NewConnection, AppError> {
+        let kind = body.get("type").and_then(|t| t.as_str()).unwrap_or_default().to_owned();
+        if let Some(fields) = body.as_object_mut() {
+            fields.remove("type");
+        }
+        let bytes = serde_json::to_vec(&body).map_err(internal)?;
+        match kind.as_str() {
+            "oidc" => parse_json(&bytes).map(NewConnection::Oidc),
+            "ldap" => parse_json(&bytes).map(NewConnection::Ldap),
+            "saml" => Err(AppError::invalid_field("type", "SAML connections are not available yet.")),
+            _ => Err(AppError::invalid_field("type", "Set type to oidc or ldap.")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,0 +1,628 @@
+//! Single sign-on: connections over /api/v1, then real sign-ins against real peers on loopback, an
+//! OpenID Provider (tests/support/oidc) walked as a plain HTTP client and an OpenLDAP directory
+//! (tests/support/ldap). Just-in-time accounts, group-to-role mapping, every token check the
+//! relying party owes, account linking only through verified domains, LDAP filter injection, and
+//! the audit trail of each sign-in and refusal.
+use crate::both;
+use crate::peers::{OidcProvider, Slapd};
+use crate::support::{error_of, spawn_app, Backend, Options, TestApp, STRONG_PASSWORD};
+use reqwest::{header, Client, Response, StatusCode, Url};
+use serde_json::{json, Value};
+
+const CLIENT_ID: &str = "gatehouse-test";
+const CLIENT_SECRET: &str = "oidc-client-secret-4f1c9e";
+
+/// Loopback peers over plain http:// and ldap:// are allowed only with `sso_allow_private`.
+fn sso_options() -> Options {
+    Options { smtp: false, tweak: Box::new(|config| config.sso_allow_private = true) }
+}
+
+/// An owner (their client) and their organization's id, with SSO sign-in turned on.
+async fn owner_with_org(app: &TestApp, name: &str) -> (Client, String) {
+    let owner = app.client();
+    app.signup(&owner, name).await;
+    let org = app.create_org(&owner, name).await["id"].as_str().unwrap().to_owned();
+    set_sso_enabled(app, &owner, &org, true).await;
+    (owner, org)
+}
+
+async fn set_sso_enabled(app: &TestApp, owner: &Client, org: &str, on: bool) {
+    let url = app.url(&format!("/api/v1/organizations/{org}"));
+    let res = owner.patch(url).json(&json!({ "sso_enabled": on })).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+}
+
+fn connections(org: &str) -> String {
+    format!("/api/v1/organizations/{org}/sso-connections")
+}
+
+fn oidc_body(issuer: &str) -> Value {
+    json!({
+        "type": "oidc", "name": "Corp IdP", "issuer": issuer, "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET, "default_role": "member",
+        "role_mapping": [{ "group": "gh-admins", "role": "admin" }],
+    })
+}
+
+fn ldap_body(slapd: &Slapd) -> Value {
+    json!({
+        "type": "ldap", "name": "Directory", "url": slapd.url, "bind_dn": slapd.bind_dn,
+        "bind_password": slapd.bind_password, "base_dn": slapd.base_dn, "user_filter": "(uid={username})",
+        "group_attribute": "memberOf", "default_role": "member",
+        "role_mapping": [{ "group": "gh-admins", "role": "admin" }],
+    })
+}
+
+/// Creates a connection (201) and returns its JSON, after checking no secret came back.
+async fn create_connection(app: &TestApp, owner: &Client, org: &str, body: Value) -> Value {
+    let res = app.post(owner, &connections(org), body.clone()).await;
+    let status = res.status();
+    let text = res.text().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    assert_no_secret(&text, &body);
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Neither secret a body may carry appears in an answer's raw text.
+fn assert_no_secret(text: &str, sent: &Value) {
+    for key in ["client_secret", "bind_password"] {
+        if let Some(secret) = sent[key].as_str().filter(|s| !s.is_empty()) {
+            assert!(!text.contains(secret), "the {key} came back: {text}");
+        }
+    }
+}
+
+/// An OIDC connection to `provider`, registered there as a client with the connection's redirect URI.
+async fn oidc_connection(app: &TestApp, owner: &Client, org: &str, provider: &OidcProvider) -> String {
+    let conn = create_connection(app, owner, org, oidc_body(&provider.issuer)).await;
+    provider.register_client(CLIENT_ID, CLIENT_SECRET, conn["redirect_uri"].as_str().unwrap()).await;
+    conn["id"].as_str().unwrap().to_owned()
+}
+
+/// A `Location` header, resolved against the request's URL.
+fn location(res: &Response) -> String {
+    let raw = res.headers().get(header::LOCATION).expect("a Location header").to_str().unwrap();
+    res.url().join(raw).unwrap().to_string()
+}
+
+/// Walks the provider's pages the way a browser would (login form, then consent) as `login`,
+/// starting at `authorize_url`; returns where the provider finally sends the browser: the app's
+/// callback with `code`, `state` and `iss`. `provider` must have its own cookie jar: reqwest's
+/// jar ignores ports, and the app and the provider are both on 127.0.0.1.
+async fn oidc_login(provider: &Client, authorize_url: &str, login: &str) -> String {
+    let origin = Url::parse(authorize_url).unwrap().origin();
+    let mut res = provider.get(authorize_url).send().await.unwrap();
+    for _ in 0..10 {
+        if res.status().is_redirection() {
+            let next = location(&res);
+            if Url::parse(&next).unwrap().origin() != origin {
+                return next;
+            }
+            res = provider.get(next).send().await.unwrap();
+            continue;
+        }
+        let (status, page_url) = (res.status(), res.url().clone());
+        let page = res.text().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{page_url}: {page}");
+        let fields: &[(&str, &str)] = if page.contains(r#"name="login""#) {
+            &[("prompt", "login"), ("login", login), ("password", "any password")]
+        } else {
+            assert!(page.contains(r#"value="consent""#), "neither a login nor a consent page: {page}");
+            &[("prompt", "consent")]
+        };
+        res = provider.post(page_url).form(fields).send().await.unwrap();
+    }
+    panic!("the provider did not send the browser back within 10 steps")
+}
+
+/// Starts a sign-in through `conn` on a fresh Gatehouse client and signs in at the provider as
+/// `login` (on another fresh client); returns the Gatehouse client and the callback URL, not yet
+/// visited.
+async fn oidc_until_callback(app: &TestApp, conn: &str, login: &str) -> (Client, String) {
+    let browser = app.client();
+    let res = app.get(&browser, &format!("/sso/start?connection={conn}")).await;
+    assert!(matches!(res.status().as_u16(), 302 | 303), "{:?}: {}", res.status(), res.text().await.unwrap());
+    let authorize = location(&res);
+    let query: Vec<(String, String)> = Url::parse(&authorize).unwrap().query_pairs().into_owned().collect();
+    let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    assert!(param("state").is_some_and(|s| s.len() >= 16), "{authorize}");
+    assert!(param("nonce").is_some_and(|s| s.len() >= 16), "{authorize}");
+    assert!(param("code_challenge").is_some() && param("code_challenge_method") == Some("S256"), "{authorize}");
+    assert_eq!(param("client_id"), Some(CLIENT_ID));
+    let callback = oidc_login(&app.client(), &authorize, login).await;
+    assert!(callback.starts_with(&app.url("/sso/oidc/callback?")), "{callback}");
+    (browser, callback)
+}
+
+/// A whole OIDC sign-in as `login` that must succeed; returns the signed-in client.
+async fn oidc_sign_in(app: &TestApp, conn: &str, org: &str, login: &str) -> Client {
+    let (browser, callback) = oidc_until_callback(app, conn, login).await;
+    let res = browser.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", res.text().await.unwrap());
+    assert!(location(&res).ends_with(&format!("/orgs/{org}")), "{}", location(&res));
+    browser
+}
+
+/// What `GET /api/v1/me` answers on this client: `None` when not signed in (401).
+async fn me(app: &TestApp, client: &Client) -> Option<Value> {
+    let res = app.get(client, "/api/v1/me").await;
+    match res.status() {
+        StatusCode::OK => Some(res.json().await.unwrap()),
+        StatusCode::UNAUTHORIZED => None,
+        other => panic!("/api/v1/me answered {other}"),
+    }
+}
+
+/// The organization's member with this email, if any.
+async fn member(app: &TestApp, owner: &Client, org: &str, email: &str) -> Option<Value> {
+    let page: Value =
+        app.get(owner, &format!("/api/v1/organizations/{org}/members?limit=200")).await.json().await.unwrap();
+    page["data"].as_array().unwrap().iter().find(|m| m["email"] == email).cloned()
+}
+
+async fn role_of(app: &TestApp, owner: &Client, org: &str, email: &str) -> Option<String> {
+    member(app, owner, org, email).await.map(|m| m["role"].as_str().unwrap().to_owned())
+}
+
+/// The organization's audit entries with this action, newest first.
+async fn audit(app: &TestApp, owner: &Client, org: &str, action: &str) -> Vec<Value> {
+    let path = format!("/api/v1/organizations/{org}/audit-logs?action={action}&limit=200");
+    let page: Value = app.get(owner, &path).await.json().await.unwrap();
+    page["data"].as_array().unwrap_or_else(|| panic!("{page}")).clone()
+}
+
+/// Marks `domain` as verified by `org`, as if its DNS check had passed.
+async fn verify_domain(app: &TestApp, org: &str, domain: &str) {
+    let now = chrono::Utc::now().timestamp_millis();
+    sqlx::query(
+        "INSERT INTO org_domains (id, organization_id, domain, verification_token, verified_at, created_at)
+         VALUES ($1, $2, $3, 'test', $4, $4)",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(org)
+    .bind(domain)
+    .bind(now)
+    .execute(&app.pool())
+    .await
+    .unwrap();
+}
+
+/// `url` with its query parameter `name` set to `value`.
+fn with_param(url: &str, name: &str, value: &str) -> String {
+    let mut url = Url::parse(url).unwrap();
+    let pairs: Vec<(String, String)> =
+        url.query_pairs().into_owned().map(|(k, v)| if k == name { (k, value.to_owned()) } else { (k, v) }).collect();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    url.to_string()
+}
+
+/// Checks refused OIDC callbacks against one organization's audit log.
+struct Refusals<'a> {
+    app: &'a TestApp,
+    owner: &'a Client,
+    org: &'a str,
+}
+
+impl Refusals<'_> {
+    async fn failures(&self) -> usize {
+        audit(self.app, self.owner, self.org, "sso.login_failed").await.len()
+    }
+
+    /// Visits `callback` on `client`: a 4xx page that says why (mentions `keyword`, in any case),
+    /// no Gatehouse session, and (when `audited`) one more `sso.login_failed` entry.
+    async fn callback(&self, client: &Client, callback: &str, keyword: &str, audited: bool) {
+        let before = self.failures().await;
+        let res = client.get(callback).send().await.unwrap();
+        let status = res.status();
+        let body = res.text().await.unwrap();
+        assert!(status.is_client_error(), "{keyword}: {status}: {body}");
+        assert!(body.to_lowercase().contains(&keyword.to_lowercase()), "no {keyword:?} in {status}: {body}");
+        assert_eq!(me(self.app, client).await, None, "signed in after a refusal ({keyword})");
+        if audited {
+            assert_eq!(self.failures().await, before + 1, "no sso.login_failed for {keyword:?}");
+        }
+    }
+}
+
+async fn sso_connections_are_managed(backend: Backend) {
+    let provider = OidcProvider::start();
+    let slapd = Slapd::start();
+    let Some(app) = spawn_app(backend, sso_options()).await else { return };
+    let (owner, org) = owner_with_org(&app, "Acme").await;
+    let base = connections(&org);
+
+    // Each invalid field is named.
+    let with = |mut body: Value, key: &str, value: Value| {
+        if value.is_null() {
+            body.as_object_mut().unwrap().remove(key);
+        } else {
+            body[key] = value;
+        }
+        body
+    };
+    let oidc = oidc_body(&provider.issuer);
+    let ldap = ldap_body(&slapd);
+    let cases = [
+        (with(oidc.clone(), "client_secret", Value::Null), "client_secret"),
+        (with(oidc.clone(), "client_secret", json!("")), "client_secret"),
+        (with(oidc.clone(), "default_role", json!("emperor")), "default_role"),
+        (with(oidc.clone(), "default_role", json!("owner")), "default_role"),
+        (with(oidc.clone(), "issuer", json!("not a url")), "issuer"),
+        (with(oidc.clone(), "name", json!("")), "name"),
+        (with(oidc.clone(), "role_mapping", json!([{ "group": "x", "role": "owner" }])), "role_mapping"),
+        (with(ldap.clone(), "url", json!("http://127.0.0.1:389")), "url"),
+        (with(ldap.clone(), "user_filter", json!("(uid=alice)")), "user_filter"),
+        (with(ldap.clone(), "bind_password", json!("")), "bind_password"),
+    ];
+    for (body, field) in cases {
+        let (status, err) = error_of(app.post(&owner, &base, body.clone()).await).await;
+        assert_eq!((status, err["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed")));
+        assert_eq!(err["details"]["field"].as_str(), Some(field), "{body} → {err}");
+    }
+    let (status, err) = error_of(app.post(&owner, &base, with(oidc.clone(), "type", json!("kerberos"))).await).await;
+    assert!(status.is_client_error(), "{status} {err}");
+    assert!(app.get(&owner, &base).await.json::<Value>().await.unwrap()["data"].as_array().unwrap().is_empty());
+
+    // Created: what the API shows, and never a secret.
+    let created = create_connection(&app, &owner, &org, oidc.clone()).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["organization_id"].as_str(), Some(org.as_str()));
+    assert_eq!((created["type"].as_str(), created["name"].as_str()), (Some("oidc"), Some("Corp IdP")));
+    assert_eq!((created["enabled"].as_bool(), created["default_role"].as_str()), (Some(true), Some("member")));
+    assert_eq!(created["role_mapping"], json!([{ "group": "gh-admins", "role": "admin" }]));
+    assert_eq!(created["oidc"]["issuer"].as_str(), Some(provider.issuer.as_str()));
+    assert_eq!(created["oidc"]["client_id"], CLIENT_ID);
+    assert_eq!(created["redirect_uri"].as_str(), Some(app.url("/sso/oidc/callback").as_str()));
+    assert!(created["ldap"].is_null() && created["oidc"]["client_secret"].is_null(), "{created}");
+    assert!(created["sign_in_url"].as_str().unwrap().contains(&id), "{created}");
+    assert!(created["created_at"].is_string() && created["updated_at"].is_string());
+    let directory = create_connection(&app, &owner, &org, ldap.clone()).await;
+    let ldap_id = directory["id"].as_str().unwrap().to_owned();
+    assert_eq!(directory["type"], "ldap");
+    assert!(directory["oidc"].is_null() && directory["redirect_uri"].is_null(), "{directory}");
+    let settings = &directory["ldap"];
+    assert_eq!((settings["url"].as_str(), settings["base_dn"].as_str()), (Some(&*slapd.url), Some(&*slapd.base_dn)));
+    assert_eq!(settings["bind_dn"].as_str(), Some(slapd.bind_dn.as_str()));
+    assert_eq!(
+        (settings["user_filter"].as_str(), settings["group_attribute"].as_str()),
+        (Some("(uid={username})"), Some("memberOf"))
+    );
+    // user_filter and group_attribute have defaults.
+    let mut minimal = ldap.clone();
+    minimal
+        .as_object_mut()
+        .unwrap()
+        .retain(|k, _| !["user_filter", "group_attribute", "role_mapping"].contains(&k.as_str()));
+    let defaulted = create_connection(&app, &owner, &org, minimal).await;
+    assert_eq!(defaulted["ldap"]["user_filter"], "(uid={username})");
+    assert_eq!(defaulted["ldap"]["group_attribute"], "memberOf");
+    assert_eq!(defaulted["role_mapping"], json!([]));
+
+    // Read, listed, changed: still no secret.
+    let one = app.get(&owner, &format!("{base}/{id}")).await;
+    assert_eq!(one.status(), StatusCode::OK);
+    let text = one.text().await.unwrap();
+    assert_no_secret(&text, &oidc);
+    assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["id"].as_str(), Some(id.as_str()));
+    let list = app.get(&owner, &base).await.text().await.unwrap();
+    assert_no_secret(&list, &oidc);
+    assert_no_secret(&list, &ldap);
+    let listed: Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 3, "{listed}");
+    assert!(listed.get("next_cursor").is_some(), "{listed}");
+    let patch = json!({
+        "name": "Corp SSO", "enabled": false, "default_role": "viewer", "client_secret": "a-new-secret-77aa",
+        "role_mapping": [{ "group": "gh-admins", "role": "admin" }, { "group": "staff", "role": "member" }],
+    });
+    let res = owner.patch(app.url(&format!("{base}/{id}"))).json(&patch).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = res.text().await.unwrap();
+    assert_no_secret(&text, &patch);
+    assert_no_secret(&text, &oidc);
+    let changed: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!((changed["name"].as_str(), changed["enabled"].as_bool()), (Some("Corp SSO"), Some(false)));
+    assert_eq!(changed["default_role"], "viewer");
+    assert_eq!(changed["role_mapping"].as_array().unwrap().len(), 2);
+    let patch = json!({ "bind_password": "another-bind-secret", "user_filter": "(mail={username})" });
+    let res = owner.patch(app.url(&format!("{base}/{ldap_id}"))).json(&patch).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = res.text().await.unwrap();
+    assert_no_secret(&text, &patch);
+    assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["ldap"]["user_filter"], "(mail={username})");
+    let res = owner.patch(app.url(&format!("{base}/{ldap_id}"))).json(&json!({ "url": "ftp://x" })).send().await;
+    let (status, err) = error_of(res.unwrap()).await;
+    assert_eq!((status, err["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("url")));
+
+    // Test connection: discovery and keys of a live provider; plain words for a dead one.
+    let tested: Value = app.post(&owner, &format!("{base}/{id}/test"), json!({})).await.json().await.unwrap();
+    assert_eq!(tested["ok"], true, "{tested}");
+    let dead = format!("http://127.0.0.1:{}", crate::support::free_port());
+    let unreachable = create_connection(&app, &owner, &org, with(oidc.clone(), "issuer", json!(dead))).await;
+    let res = app.post(&owner, &format!("{base}/{}/test", unreachable["id"].as_str().unwrap()), json!({})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let tested: Value = res.json().await.unwrap();
+    assert_eq!(tested["ok"], false, "{tested}");
+    assert!(tested["message"].as_str().is_some_and(|m| m.len() > 10), "{tested}");
+
+    // Members may not see or change connections; another organization cannot reach them.
+    let member = app.add_member(&owner, &org, "Mia Member", "member").await;
+    let (status, err) = error_of(app.get(&member.client, &base).await).await;
+    assert_eq!((status, err["code"].as_str()), (StatusCode::FORBIDDEN, Some("permission_denied")));
+    let (status, _) = error_of(app.post(&member.client, &base, oidc.clone()).await).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (rival, rival_org) = owner_with_org(&app, "Rival").await;
+    for path in [format!("{base}/{id}"), format!("{}/{id}", connections(&rival_org))] {
+        let (status, _) = error_of(app.get(&rival, &path).await).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        let (status, _) = error_of(rival.delete(app.url(&path)).send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        let res = rival.patch(app.url(&path)).json(&json!({ "name": "Mine" })).send().await.unwrap();
+        assert_eq!(error_of(res).await.0, StatusCode::NOT_FOUND, "{path}");
+    }
+    let res = app.post(&rival, &format!("{}/{id}/test", connections(&rival_org)), json!({})).await;
+    assert_eq!(error_of(res).await.0, StatusCode::NOT_FOUND);
+
+    // Deleted.
+    let res = owner.delete(app.url(&format!("{base}/{id}"))).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(error_of(app.get(&owner, &format!("{base}/{id}")).await).await.0, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+both!(sso_connections_are_managed);
+
+async fn oidc_sign_in_provisions_and_maps_roles(backend: Backend) {
+    let provider = OidcProvider::start();
+    let Some(app) = spawn_app(backend, sso_options()).await else { return };
+    let (owner, org) = owner_with_org(&app, "Acme").await;
+    let conn = oidc_connection(&app, &owner, &org, &provider).await;
+    assert_eq!(member(&app, &owner, &org, "alice@example.com").await, None);
+
+    // Just in time: alice did not exist; the gh-admins group makes her an Admin.
+    let alice = oidc_sign_in(&app, &conn, &org, "alice#gh-admins+staff").await;
+    let me_alice = me(&app, &alice).await.expect("alice is signed in");
+    assert_eq!((me_alice["email"].as_str(), me_alice["name"].as_str()), (Some("alice@example.com"), Some("Alice")));
+    assert_eq!(role_of(&app, &owner, &org, "alice@example.com").await.as_deref(), Some("admin"));
+    if let Some(method) = member(&app, &owner, &org, "alice@example.com").await.unwrap().get("last_sign_in_method") {
+        assert_eq!(method, "oidc");
+    }
+    let sessions: Value = app.get(&alice, "/api/v1/me/sessions").await.json().await.unwrap();
+    let current = sessions["data"].as_array().unwrap().iter().find(|s| s["current"] == true).cloned();
+    assert_eq!(current.unwrap()["method"], "oidc");
+    // She reaches her organization like any member.
+    let res = app.get(&alice, &format!("/api/v1/organizations/{org}")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    // Bob only has staff: the default role.
+    let bob = oidc_sign_in(&app, &conn, &org, "bob#staff").await;
+    assert_eq!(me(&app, &bob).await.unwrap()["email"], "bob@example.com");
+    assert_eq!(role_of(&app, &owner, &org, "bob@example.com").await.as_deref(), Some("member"));
+
+    // Each sign-in is in the organization's audit log, by method.
+    let signed_in = audit(&app, &owner, &org, "user.signed_in").await;
+    let by_oidc = signed_in.iter().filter(|e| e["metadata"]["method"] == "oidc").count();
+    assert_eq!(by_oidc, 2, "{signed_in:?}");
+
+    // Out of gh-admins, alice is a Member at her next sign-in. `sub` is the whole login string at
+    // this provider, so `alice#staff` is a new subject with the same (verified) address: it joins
+    // her account because the organization has verified example.com.
+    verify_domain(&app, &org, "example.com").await;
+    let again = oidc_sign_in(&app, &conn, &org, "alice#staff").await;
+    assert_eq!(me(&app, &again).await.unwrap()["id"], me_alice["id"]);
+    assert_eq!(role_of(&app, &owner, &org, "alice@example.com").await.as_deref(), Some("member"));
+    app.stop().await;
+}
+both!(oidc_sign_in_provisions_and_maps_roles);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oidc_callbacks_that_do_not_check_out_are_refused() {
+    let provider = OidcProvider::start();
+    let Some(app) = spawn_app(Backend::Sqlite, sso_options()).await else { return };
+    let (owner, org) = owner_with_org(&app, "Acme").await;
+    let conn = oidc_connection(&app, &owner, &org, &provider).await;
+    let refusals = Refusals { app: &app, owner: &owner, org: &org };
+
+    // A state this browser was never given: nothing ties it to an organization, so maybe no audit.
+    let (browser, callback) = oidc_until_callback(&app, &conn, "dave").await;
+    let forged = with_param(&callback, "state", &uuid::Uuid::now_v7().simple().to_string());
+    refusals.callback(&browser, &forged, "state", false).await;
+
+    // A callback used twice: the second time is refused, in the same browser or another.
+    let (browser, callback) = oidc_until_callback(&app, &conn, "erin").await;
+    let res = browser.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = browser.get(&callback).send().await.unwrap();
+    let status = res.status();
+    assert!(status.is_client_error(), "{status}: {}", res.text().await.unwrap());
+    refusals.callback(&app.client(), &callback, "state", false).await;
+
+    // id_tokens the provider is told to spoil once, each refused with its reason.
+    let now = chrono::Utc::now().timestamp();
+    let spoiled = [
+        (json!({ "nonce": "wrong" }), "nonce"),
+        (json!({ "iss": "http://evil.example" }), "issuer"),
+        (json!({ "aud": "someone-else" }), "another application"),
+        (json!({ "exp": now - 3600, "iat": now - 7200 }), "expired"),
+        (json!({ "__sign_with_other_key": true }), "signature"),
+        (json!({ "__unsigned": true }), "sign"),
+    ];
+    for (overrides, keyword) in spoiled {
+        provider.next_id_token(CLIENT_ID, overrides.clone()).await;
+        let (browser, callback) = oidc_until_callback(&app, &conn, "frank#gh-admins").await;
+        refusals.callback(&browser, &callback, keyword, true).await;
+    }
+    assert_eq!(member(&app, &owner, &org, "frank@example.com").await, None, "a refused sign-in made an account");
+    assert_eq!(member(&app, &owner, &org, "dave@example.com").await, None);
+    let failures = audit(&app, &owner, &org, "sso.login_failed").await;
+    assert!(failures.len() >= 6, "{failures:?}");
+
+    // Turned off for the organization, sign-in does not even start.
+    set_sso_enabled(&app, &owner, &org, false).await;
+    let browser = app.client();
+    let res = app.get(&browser, &format!("/sso/start?connection={conn}")).await;
+    assert!(res.status().is_client_error(), "{}", res.status());
+    assert_eq!(me(&app, &browser).await, None);
+    // ... and a disabled connection neither.
+    set_sso_enabled(&app, &owner, &org, true).await;
+    let res = owner.patch(app.url(&format!("{}/{conn}", connections(&org)))).json(&json!({ "enabled": false })).send();
+    assert_eq!(res.await.unwrap().status(), StatusCode::OK);
+    let res = app.get(&browser, &format!("/sso/start?connection={conn}")).await;
+    assert!(res.status().is_client_error(), "{}", res.status());
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oidc_links_existing_accounts_only_through_verified_domains() {
+    let provider = OidcProvider::start();
+    let Some(app) = spawn_app(Backend::Sqlite, sso_options()).await else { return };
+    let (owner, org) = owner_with_org(&app, "Acme").await;
+    let conn = oidc_connection(&app, &owner, &org, &provider).await;
+    let refusals = Refusals { app: &app, owner: &owner, org: &org };
+    let mut password_users = Vec::new();
+    for email in ["alice@example.com", "unverified.carol@corp.test"] {
+        let client = app.client();
+        let body = json!({ "name": "Has Password", "email": email, "password": STRONG_PASSWORD });
+        let res = app.post(&client, "/api/v1/auth/signup", body).await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        password_users.push(me(&app, &client).await.unwrap()["id"].clone());
+    }
+
+    // Alice's address is verified at the IdP, but example.com is not the organization's domain:
+    // anyone could run an IdP that says so.
+    let (browser, callback) = oidc_until_callback(&app, &conn, "alice").await;
+    refusals.callback(&browser, &callback, "example.com", true).await;
+    assert_eq!(member(&app, &owner, &org, "alice@example.com").await, None);
+
+    // With both domains verified, an unverified address still links to nothing...
+    verify_domain(&app, &org, "example.com").await;
+    verify_domain(&app, &org, "corp.test").await;
+    let (browser, callback) = oidc_until_callback(&app, &conn, "unverified.carol@corp.test").await;
+    refusals.callback(&browser, &callback, "verified", true).await;
+    assert_eq!(member(&app, &owner, &org, "unverified.carol@corp.test").await, None);
+
+    // ...while alice's verified one now signs her in as herself.
+    let alice = oidc_sign_in(&app, &conn, &org, "alice").await;
+    assert_eq!(me(&app, &alice).await.unwrap()["id"], password_users[0]);
+    assert_eq!(role_of(&app, &owner, &org, "alice@example.com").await.as_deref(), Some("member"));
+    // Her password still works too.
+    let res = app.login(&app.client(), "alice@example.com", STRONG_PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    app.stop().await;
+}
+
+async fn ldap_sign_in_provisions_and_maps_roles(backend: Backend) {
+    let slapd = Slapd::start();
+    let Some(app) = spawn_app(backend, sso_options()).await else { return };
+    let (owner, org) = owner_with_org(&app, "Acme").await;
+    let conn = create_connection(&app, &owner, &org, ldap_body(&slapd)).await["id"].as_str().unwrap().to_owned();
+    let test = format!("{}/{conn}/test", connections(&org));
+
+    // Test connection: the service bind alone, then a user's credentials.
+    let tested: Value = app.post(&owner, &test, json!({})).await.json().await.unwrap();
+    assert_eq!(tested["ok"], true, "{tested}");
+    let tested: Value = app
+        .post(&owner, &test, json!({ "username": "alice", "password": "alice-password" }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tested["ok"], true, "{tested}");
+    let tested: Value =
+        app.post(&owner, &test, json!({ "username": "alice", "password": "nope" })).await.json().await.unwrap();
+    assert_eq!(tested["ok"], false, "{tested}");
+    assert!(tested["message"].as_str().is_some_and(|m| !m.is_empty()), "{tested}");
+
+    // The browser form: a redirect into the organization, signed in; gh-admins makes alice an Admin.
+    let alice = app.client();
+    let res = alice
+        .post(app.url(&format!("/sso/ldap/{conn}/login")))
+        .form(&[("username", "alice"), ("password", "alice-password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", res.text().await.unwrap());
+    assert!(location(&res).ends_with(&format!("/orgs/{org}")), "{}", location(&res));
+    let me_alice = me(&app, &alice).await.expect("alice is signed in");
+    assert_eq!(
+        (me_alice["email"].as_str(), me_alice["name"].as_str()),
+        (Some("alice@example.com"), Some("Alice Admin"))
+    );
+    assert_eq!(role_of(&app, &owner, &org, "alice@example.com").await.as_deref(), Some("admin"));
+
+    // The JSON route answers like /api/v1/auth/login; bob is in staff only.
+    let (bob, res) = ldap_login(&app, &conn, "bob", "bob-password").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let me_bob: Value = res.json().await.unwrap();
+    assert_eq!(me_bob["email"], "bob@example.com");
+    assert_eq!(me(&app, &bob).await.unwrap()["id"], me_bob["id"]);
+    assert_eq!(role_of(&app, &owner, &org, "bob@example.com").await.as_deref(), Some("member"));
+    if let Some(method) = member(&app, &owner, &org, "bob@example.com").await.unwrap().get("last_sign_in_method") {
+        assert_eq!(method, "ldap");
+    }
+
+    // Alice again, by JSON: the same account (found by the directory entry, not by email).
+    let (_, res) = ldap_login(&app, &conn, "alice", "alice-password").await;
+    assert_eq!(res.json::<Value>().await.unwrap()["id"], me_alice["id"]);
+
+    let signed_in = audit(&app, &owner, &org, "user.signed_in").await;
+    assert_eq!(signed_in.iter().filter(|e| e["metadata"]["method"] == "ldap").count(), 3, "{signed_in:?}");
+    app.stop().await;
+}
+both!(ldap_sign_in_provisions_and_maps_roles);
+
+/// The JSON LDAP sign-in on a fresh client; returns the client and the answer.
+async fn ldap_login(app: &TestApp, conn: &str, username: &str, password: &str) -> (Client, Response) {
+    let client = app.client();
+    let body = json!({ "username": username, "password": password });
+    let res = app.post(&client, &format!("/api/v1/auth/ldap/{conn}/login"), body).await;
+    (client, res)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ldap_refuses_bad_credentials_and_filter_injection() {
+    let slapd = Slapd::start();
+    let Some(app) = spawn_app(Backend::Sqlite, sso_options()).await else { return };
+    let (owner, org) = owner_with_org(&app, "Acme").await;
+    let conn = create_connection(&app, &owner, &org, ldap_body(&slapd)).await["id"].as_str().unwrap().to_owned();
+
+    let (client, res) = ldap_login(&app, &conn, "alice", "wrong-password").await;
+    let (status, err) = error_of(res).await;
+    assert_eq!((status, err["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_credentials")));
+    assert_eq!(me(&app, &client).await, None);
+    assert!(!audit(&app, &owner, &org, "sso.login_failed").await.is_empty());
+
+    // An empty password would be an unauthenticated bind, which some servers accept as anonymous.
+    let (client, res) = ldap_login(&app, &conn, "alice", "").await;
+    let (status, err) = error_of(res).await;
+    assert_eq!((status, err["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("password")));
+    assert_eq!(me(&app, &client).await, None);
+
+    // Filter metacharacters in the name are escaped: they match nobody, whatever the password.
+    for (username, password) in [
+        ("*", "alice-password"),
+        ("alice)(uid=*", "alice-password"),
+        ("*)(|(uid=*", "alice-password"),
+        ("*)(uid=admin", "admin-password"),
+        ("alice*", "alice-password"),
+    ] {
+        let (client, res) = ldap_login(&app, &conn, username, password).await;
+        let (status, _) = error_of(res).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{username}");
+        assert_eq!(me(&app, &client).await, None, "{username} signed in");
+    }
+    assert_eq!(member(&app, &owner, &org, "alice@example.com").await, None);
+    assert_eq!(member(&app, &owner, &org, "admin@example.com").await, None);
+    assert!(audit(&app, &owner, &org, "sso.login_failed").await.len() >= 6);
+
+    // Off for the organization, or the connection disabled: refused with the right password.
+    set_sso_enabled(&app, &owner, &org, false).await;
+    let (client, res) = ldap_login(&app, &conn, "alice", "alice-password").await;
+    assert!(error_of(res).await.0.is_client_error());
+    assert_eq!(me(&app, &client).await, None);
+    set_sso_enabled(&app, &owner, &org, true).await;
+    let res = owner.patch(app.url(&format!("{}/{conn}", connections(&org)))).json(&json!({ "enabled": false })).send();
+    assert_eq!(res.await.unwrap().status(), StatusCode::OK);
+    let (client, res) = ldap_login(&app, &conn, "alice", "alice-password").await;
+    assert!(error_of(res).await.0.is_client_error());
+    assert_eq!(me(&app, &client).await, None);
+    app.stop().await;
+}
