@@ -1,5 +1,6 @@
 //! Organizations, memberships, invitations and audit entries as the API and dashboard show them.
 use crate::shared::{
+    account::SignInMethod,
     error::AppError,
     ids::{AuditId, InvitationId, OrgId, UserId},
     roles::{Permission, Role},
@@ -130,6 +131,8 @@ pub struct Member {
     /// Extra grants on top of the role.
     pub permissions: Vec<Permission>,
     pub joined_at: DateTime<Utc>,
+    /// How the member's most recent live session signed in (password, OIDC, SAML, LDAP).
+    pub last_sign_in_method: Option<SignInMethod>,
 }
 
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

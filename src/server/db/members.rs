@@ -1,6 +1,7 @@
 //! The `memberships` table.
 use super::{db_error, get_id, get_time, to_millis, Tx};
 use crate::shared::{
+    account::SignInMethod,
     error::AppError,
     ids::{OrgId, UserId},
     org::Member,
@@ -29,6 +30,9 @@ fn member_from_row(row: &AnyRow) -> Result<Member, sqlx::Error> {
         role: parse_role(&row.try_get::<String, _>("role")?)?,
         permissions: parse_grants(&row.try_get::<String, _>("permissions")?),
         joined_at: get_time(row, "joined_at")?,
+        last_sign_in_method: row
+            .try_get::<Option<String>, _>("last_sign_in_method")?
+            .and_then(|method| SignInMethod::parse(&method)),
     })
 }
 
@@ -47,7 +51,9 @@ pub async fn role_of(pool: &AnyPool, org: OrgId, user: UserId) -> Result<Option<
     .map_err(db_error)
 }
 
-const SELECT: &str = "SELECT m.user_id, u.name, u.email, m.role, m.permissions, m.joined_at
+const SELECT: &str = "SELECT m.user_id, u.name, u.email, m.role, m.permissions, m.joined_at,
+        (SELECT s.method FROM user_sessions s WHERE s.user_id = m.user_id ORDER BY s.created_at DESC LIMIT 1)
+            AS last_sign_in_method
     FROM memberships m JOIN users u ON u.id = m.user_id";
 
 pub async fn get(tx: &mut Tx, org: OrgId, user: UserId) -> Result<Option<Member>, AppError> {
