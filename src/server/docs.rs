@@ -56,6 +56,11 @@ pub const GUIDES: &[Guide] = &[
         summary: "Signed events with retries: set up, verify, the event catalogue.",
         markdown: include_str!("../../docs/guides/webhooks.md"),
     },
+    Guide {
+        slug: "sso",
+        summary: "Single sign-on: OIDC and LDAP connections, role mapping, domains, requiring SSO.",
+        markdown: include_str!("../../docs/guides/sso.md"),
+    },
 ];
 
 pub fn router() -> Router<AppState> {
