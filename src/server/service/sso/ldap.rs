@@ -159,3 +159,23 @@ pub async fn authenticate(
         groups: entry.attrs.get(&settings.group_attribute).cloned().unwrap_or_default(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_filter;
+
+    #[test]
+    fn filters_must_place_the_username() {
+        assert_eq!(parse_filter(" (uid={username}) ").unwrap(), "(uid={username})");
+        assert!(parse_filter("(&(objectClass=person)(mail={username}))").is_ok());
+        for bad in ["(uid=alice)", "uid={username}", "", "(uid={username}"] {
+            assert!(parse_filter(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn typed_names_cannot_widen_the_filter() {
+        let filter = "(uid={username})".replace("{username}", &ldap3::ldap_escape("*)(|(uid=*"));
+        assert_eq!(filter, "(uid=\\2a\\29\\28|\\28uid=\\2a)");
+    }
+}

@@ -831,3 +831,63 @@ pub async fn oidc_callback(
         Err(refusal) => Err(refuse(app, &row, client, None, refusal).await),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connection(default_role: Role, mapping: &[(&str, Role)]) -> ConnectionRow {
+        let now = db::now();
+        ConnectionRow {
+            id: SsoConnectionId::new(),
+            organization_id: OrgId::new(),
+            kind: ConnectionKind::Ldap,
+            name: "Directory".to_owned(),
+            enabled: true,
+            settings: json!({}),
+            sealed_secret: None,
+            default_role,
+            role_mapping: mapping
+                .iter()
+                .map(|(group, role)| RoleMapping { group: (*group).to_owned(), role: *role })
+                .collect(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn the_highest_mapped_role_wins_and_dns_match_by_their_first_value() {
+        let row = connection(Role::Viewer, &[("staff", Role::Member), ("GH-Admins", Role::Admin)]);
+        let groups = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+        assert_eq!(mapped_role(&row, &groups(&[])), Role::Viewer);
+        assert_eq!(mapped_role(&row, &groups(&["staff"])), Role::Member);
+        assert_eq!(mapped_role(&row, &groups(&["staff", "gh-admins"])), Role::Admin);
+        assert_eq!(mapped_role(&row, &groups(&["cn=gh-admins,ou=groups,dc=example,dc=com"])), Role::Admin);
+        assert_eq!(mapped_role(&row, &groups(&["cn=staff-old,ou=groups"])), Role::Viewer);
+        assert_eq!(mapped_role(&row, &groups(&["gh-admins-extra"])), Role::Viewer);
+    }
+
+    #[test]
+    fn nobody_becomes_owner_through_sso() {
+        assert!(parse_default_role(Some(Role::Owner)).is_err());
+        assert_eq!(parse_default_role(None).unwrap(), Role::Member);
+        let owner = vec![RoleMapping { group: "boss".to_owned(), role: Role::Owner }];
+        assert!(parse_mapping(owner).is_err());
+        let blank = vec![RoleMapping { group: "  ".to_owned(), role: Role::Admin }];
+        assert!(parse_mapping(blank).is_err());
+    }
+
+    #[test]
+    fn connection_bodies_name_the_failing_field() {
+        let field = |body: serde_json::Value| {
+            let error = NewConnection::from_json(body).unwrap_err();
+            error.details.get("field").and_then(|f| f.as_str()).map(str::to_owned)
+        };
+        let oidc = json!({"type": "oidc", "name": "x", "issuer": "https://idp.example", "client_id": "a",
+            "client_secret": "b", "default_role": "emperor"});
+        assert_eq!(field(oidc).as_deref(), Some("default_role"));
+        assert_eq!(field(json!({"type": "kerberos"})).as_deref(), Some("type"));
+        assert_eq!(field(json!({"type": "ldap", "name": "x"})).as_deref(), Some("url"));
+    }
+}

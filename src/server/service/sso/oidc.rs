@@ -22,6 +22,7 @@ pub const METADATA_TTL: std::time::Duration = std::time::Duration::from_secs(600
 /// A sign-in must come back from the provider within this time.
 pub const PENDING_TTL_MS: i64 = 10 * 60 * 1000;
 
+const MICROSOFT_PREFIX: &str = "https://login.microsoftonline.com/";
 const MICROSOFT_TEMPLATE: &str = "https://login.microsoftonline.com/{tenantid}/v2.0";
 
 pub type MetadataCache = crate::server::cache::TtlCache<SsoConnectionId, Arc<CoreProviderMetadata>>;
@@ -103,8 +104,11 @@ async fn discover(app: &AppState, issuer: &str) -> Result<CoreProviderMetadata, 
     let metadata: CoreProviderMetadata = serde_json::from_slice(&body)
         .map_err(|e| unreachable(format!("{url} is not an OpenID Connect discovery document ({e}).")))?;
     let named = metadata.issuer().as_str().trim_end_matches('/');
-    let multi_tenant = issuer.starts_with("https://login.microsoftonline.com/") && named == MICROSOFT_TEMPLATE;
-    if named != issuer && !multi_tenant {
+    // Microsoft names its tenants by domain or GUID but its documents by GUID (or, for the
+    // multi-tenant endpoints, by the `{tenantid}` template); tokens are then checked against it.
+    let microsoft =
+        issuer.starts_with(MICROSOFT_PREFIX) && named.starts_with(MICROSOFT_PREFIX) && named.ends_with("/v2.0");
+    if named != issuer && !microsoft {
         return Err(unreachable(format!("The discovery document names the issuer {named}, not {issuer}.")));
     }
     let endpoints = [Some(metadata.jwks_uri().url().as_str()), metadata.token_endpoint().map(|t| t.url().as_str())];
@@ -189,19 +193,19 @@ pub async fn finish(
     let token: GatehouseIdToken =
         raw.parse().map_err(|e| Refusal::new("invalid_id_token", format!("The id_token could not be read: {e}.")))?;
     let nonce = Nonce::new(pending.nonce.clone());
-    let claims = match verify(&client, &token, &nonce, &settings) {
+    let claims = match verify(&client, &token, &nonce, &metadata) {
         // A key we have not seen: the provider may have rotated; fetch the keys once more.
         Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey)) => {
             app.sso_metadata.remove(&row.id);
             let metadata = provider(app, row, &settings).await?;
             let client = relying_party(app, &metadata, &settings, secret)?;
-            verify(&client, &token, &nonce, &settings)
+            verify(&client, &token, &nonce, &metadata)
         }
         other => other,
     }
     .map_err(explain)?;
     let extra = claims.additional_claims();
-    if settings.issuer.contains("microsoftonline.com") {
+    if settings.issuer.starts_with(MICROSOFT_PREFIX) {
         let tenant = extra.tid.as_deref().unwrap_or_default();
         let expected = MICROSOFT_TEMPLATE.replace("{tenantid}", tenant);
         if tenant.is_empty() || claims.issuer().as_str() != expected {
@@ -224,11 +228,10 @@ fn verify(
     client: &RelyingParty,
     token: &GatehouseIdToken,
     nonce: &Nonce,
-    settings: &OidcSettings,
+    metadata: &CoreProviderMetadata,
 ) -> Result<openidconnect::IdTokenClaims<ExtraClaims, CoreGenderClaim>, ClaimsVerificationError> {
     // The multi-tenant Microsoft issuer is a template; the tenant check follows in `finish`.
-    let template = settings.issuer.starts_with("https://login.microsoftonline.com/organizations")
-        || settings.issuer.starts_with("https://login.microsoftonline.com/common");
+    let template = metadata.issuer().as_str() == MICROSOFT_TEMPLATE;
     let verifier = client.id_token_verifier().require_issuer_match(!template);
     token.claims(&verifier, nonce).cloned()
 }
@@ -258,5 +261,20 @@ fn explain(error: ClaimsVerificationError) -> Refusal {
             ),
         ),
         other => Refusal::new("invalid_id_token", format!("The id_token was refused: {other}.")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::microsoft_issuer;
+
+    #[test]
+    fn microsoft_issuers() {
+        assert_eq!(microsoft_issuer(None).unwrap(), "https://login.microsoftonline.com/organizations/v2.0");
+        assert_eq!(
+            microsoft_issuer(Some(" contoso.com ")).unwrap(),
+            "https://login.microsoftonline.com/contoso.com/v2.0"
+        );
+        assert!(microsoft_issuer(Some("evil.example/../x")).is_err());
     }
 }
