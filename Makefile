@@ -9,18 +9,18 @@ WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/version =
 GATEHOUSE_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export GATEHOUSE_TEST_POSTGRES_URL
 
-.PHONY: run build test test-peers bench openapi sdk sdk-check sdk-test sdk-node-deps tools system-deps node-deps services lint unit e2e clean
+.PHONY: run build test test-peers native-deps bench openapi sdk sdk-check sdk-test sdk-node-deps tools system-deps node-deps services lint unit e2e clean
 
 ## run: build the release binary and assets, then serve http://127.0.0.1:3000 on data/gatehouse.db
 run: build
 	./target/release/gatehouse serve
 
 ## build: target/release/gatehouse and target/site (release)
-build: tools node-deps
+build: native-deps tools node-deps
 	cargo leptos build --release
 
 ## test: formatting, lints for both features, unit + integration tests (SQLite and Postgres), e2e, SDKs
-test: tools system-deps node-deps services lint test-peers unit build e2e sdk-test
+test: native-deps tools system-deps node-deps services lint test-peers unit build e2e sdk-test
 
 lint:
 	cargo fmt --check
@@ -35,7 +35,7 @@ e2e:
 
 ## bench: organization reads and API-key reads under load (loopback only), as ratios to a bare
 ## axum handler, the rate limiter's in-memory check (criterion), and webhook deliveries per second and latency
-bench: tools services
+bench: native-deps tools services
 	@command -v hey >/dev/null || apt-get install -y hey
 	cargo bench --features ssr --bench orgs
 	cargo bench --features ssr --bench api_keys
@@ -82,6 +82,12 @@ node-deps:
 test-peers:
 	@[ -d tests/support/oidc/node_modules/oidc-provider ] || (cd tests/support/oidc && npm ci --no-audit --no-fund)
 	@bash tests/support/ldap/install.sh
+	@bash tests/support/saml/install.sh
+
+## native-deps: C libraries the build links (samael's SAML signatures: libxml2 + xmlsec1, bindings via libclang)
+native-deps:
+	@pkg-config --exists xmlsec1 libxml-2.0 2>/dev/null && [ -n "$$(ls /usr/lib/llvm-*/lib/libclang*.so* 2>/dev/null)" ] \
+		|| (apt-get update -q && apt-get install -y -q --no-install-recommends libxmlsec1-dev libxml2-dev libclang-dev pkg-config)
 
 ## system-deps: Chromium for e2e, aiosmtpd for the test SMTP server, standardwebhooks for the webhook receiver
 system-deps:

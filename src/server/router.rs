@@ -100,7 +100,10 @@ async fn request_guard(State(app): State<AppState>, req: Request, next: Next) ->
         return error::payload_too_large().into_response();
     }
     let safe_method = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if !safe_method && is_cross_site(&req, &app.config.public_origin()) {
+    // A SAML IdP posts its response from its own site by design; the signed response, not a
+    // cookie, is what authenticates that request.
+    let saml_acs = req.uri().path().starts_with("/sso/saml/") && req.uri().path().ends_with("/acs");
+    if !safe_method && !saml_acs && is_cross_site(&req, &app.config.public_origin()) {
         return AppError::forbidden("cross_site_request", "This request came from another site and was refused.")
             .into_response();
     }

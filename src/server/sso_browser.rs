@@ -13,7 +13,7 @@ use axum::{
     extract::{Path, Query, State},
     http::{header, HeaderValue, StatusCode},
     response::{Html, IntoResponse, Redirect, Response},
-    routing::get,
+    routing::{get, post},
     Form, Router,
 };
 use leptos::prelude::*;
@@ -30,6 +30,8 @@ pub fn router() -> Router<AppState> {
         .route("/sso/start", get(start))
         .route("/sso/oidc/callback", get(oidc_callback))
         .route("/sso/ldap/{connection}/login", get(ldap_form).post(ldap_submit))
+        .route("/sso/saml/{connection}/metadata", get(saml_metadata))
+        .route("/sso/saml/{connection}/acs", post(saml_acs))
 }
 
 #[derive(Deserialize)]
@@ -39,9 +41,8 @@ struct StartQuery {
     return_to: Option<String>,
 }
 
-/// Only a path on this site: `/x`, never `//host` or `/\host`.
 fn local_path(raw: Option<String>) -> Option<String> {
-    raw.filter(|p| p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/\\") && p.len() <= 512)
+    raw.filter(|p| sso::is_local_path(p))
 }
 
 async fn start(
@@ -134,6 +135,50 @@ async fn oidc_callback(
     };
     match sso::oidc_callback(&app, pending, outcome, &client).await {
         Ok((_, row, org)) => match session::establish(&browser, &row).await {
+            Ok(()) => Redirect::to(&return_to.unwrap_or_else(|| format!("/orgs/{org}"))).into_response(),
+            Err(e) => refusal_page(e),
+        },
+        Err(e) => refusal_page(e),
+    }
+}
+
+/// Our SAML metadata for the IdP's administrator (entity id, ACS URL).
+async fn saml_metadata(State(app): State<AppState>, Path(connection): Path<String>) -> Response {
+    let Ok(id) = connection.parse::<SsoConnectionId>() else {
+        return AppError::not_found("sso_connection").into_response();
+    };
+    match sso::saml_metadata(&app, id).await {
+        Ok(xml) => {
+            ([(header::CONTENT_TYPE, HeaderValue::from_static("application/samlmetadata+xml"))], xml).into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct AcsForm {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: String,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+/// The IdP's browser posts here from the IdP's site: the signed response is the credential (the
+/// same-site guard lets this one path through; see `router`).
+async fn saml_acs(
+    State(app): State<AppState>,
+    client: ClientMeta,
+    browser: Session,
+    Path(connection): Path<String>,
+    Form(form): Form<AcsForm>,
+) -> Response {
+    let Ok(id) = connection.parse::<SsoConnectionId>() else {
+        return refusal_page(AppError::not_found("sso_connection"));
+    };
+    let relay_state = form.relay_state.filter(|r| !r.is_empty());
+    match sso::saml_acs(&app, id, &form.saml_response, relay_state, &client).await {
+        Ok((_, row, org, return_to)) => match session::establish(&browser, &row).await {
+            // 303 turns the IdP's POST into a GET of a page of ours.
             Ok(()) => Redirect::to(&return_to.unwrap_or_else(|| format!("/orgs/{org}"))).into_response(),
             Err(e) => refusal_page(e),
         },

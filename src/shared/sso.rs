@@ -77,6 +77,23 @@ pub struct LdapSettings {
     pub group_attribute: String,
 }
 
+/// A SAML connection: the IdP's values (from its metadata) and ours, to give the IdP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SamlSettings {
+    pub idp_entity_id: String,
+    /// Where sign-ins are sent (HTTP-Redirect binding).
+    pub idp_sso_url: String,
+    /// Where the metadata was fetched from, if it was given by URL (refresh fetches it again).
+    pub idp_metadata_url: Option<String>,
+    /// Accept responses the IdP sends unasked (off by default).
+    pub allow_idp_initiated: bool,
+    /// Our entity id (the Audience the IdP must name), which is also our metadata's URL.
+    pub sp_entity_id: String,
+    /// Our Assertion Consumer Service (HTTP-POST binding): the Recipient and Destination.
+    pub acs_url: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SsoConnection {
@@ -94,6 +111,7 @@ pub struct SsoConnection {
     pub role_mapping: Vec<RoleMapping>,
     pub oidc: Option<OidcSettings>,
     pub ldap: Option<LdapSettings>,
+    pub saml: Option<SamlSettings>,
     /// For OIDC: the redirect URI to register at the provider.
     pub redirect_uri: Option<String>,
     /// Where a browser starts a sign-in through this connection.

@@ -15,5 +15,6 @@ mod ratelimit;
 mod rpc_orgs;
 mod sessions;
 mod sso;
+mod sso_routing;
 mod webhook_durability;
 mod webhooks;

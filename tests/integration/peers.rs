@@ -156,3 +156,42 @@ impl Slapd {
         }
     }
 }
+
+/// The SAML IdP of tests/support/saml (samlify); see its README for the flags and users.
+pub struct SamlIdp {
+    _peer: Peer,
+    pub base: String,
+    pub metadata: String,
+}
+
+impl SamlIdp {
+    pub fn start() -> SamlIdp {
+        let peer = Peer::start("node", &["idp.mjs", "--port", "0"], &support_dir("saml"));
+        SamlIdp { base: peer.field("base"), metadata: peer.field("metadata"), _peer: peer }
+    }
+
+    /// Registers our service provider: its entity id and ACS URL.
+    pub async fn register_sp(&self, entity_id: &str, acs_url: &str) {
+        let body = json!({ "entity_id": entity_id, "acs_url": acs_url });
+        let res = Client::new().post(format!("{}/control/sp", self.base)).json(&body).send().await.unwrap();
+        assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    }
+
+    /// One-shot flags for the next response (README: unsigned, audience, expired, ...).
+    pub async fn next_response(&self, flags: Value) {
+        let res = Client::new().post(format!("{}/control/next-response", self.base)).json(&flags).send().await.unwrap();
+        assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    }
+
+    /// The SAMLResponse (and RelayState) the IdP's response page would post for `url`.
+    pub async fn response_from(&self, url: &str) -> (String, Option<String>) {
+        let page = Client::new().get(url).send().await.unwrap();
+        assert!(page.status().is_success(), "{}", page.status());
+        let html = page.text().await.unwrap();
+        let field = |name: &str| {
+            let marker = format!("name=\"{name}\" value=\"");
+            html.split_once(&marker).map(|(_, rest)| rest.split('"').next().unwrap().replace("&amp;", "&"))
+        };
+        (field("SAMLResponse").unwrap_or_else(|| panic!("no SAMLResponse in {html}")), field("RelayState"))
+    }
+}

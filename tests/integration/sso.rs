@@ -4,7 +4,7 @@
 //! relying party owes, account linking only through verified domains, LDAP filter injection, and
 //! the audit trail of each sign-in and refusal.
 use crate::both;
-use crate::peers::{OidcProvider, Slapd};
+use crate::peers::{OidcProvider, SamlIdp, Slapd};
 use crate::support::{error_of, spawn_app, Backend, Options, TestApp, STRONG_PASSWORD};
 use reqwest::{header, Client, Response, StatusCode, Url};
 use serde_json::{json, Value};
@@ -499,7 +499,17 @@ async fn oidc_links_existing_accounts_only_through_verified_domains() {
     refusals.callback(&browser, &callback, "verified", true).await;
     assert_eq!(member(&app, &owner, &org, "unverified.carol@corp.test").await, None);
 
-    // ...while alice's verified one now signs her in as herself.
+    // ...and neither does a verified one while the local account never proved the address (a
+    // squatter's sign-up must not receive the real owner's identity).
+    let (browser, callback) = oidc_until_callback(&app, &conn, "alice").await;
+    refusals.callback(&browser, &callback, "never verified", true).await;
+
+    // Once the account proved it, alice's sign-in links to her as herself.
+    sqlx::query("UPDATE users SET email_verified_at = $1 WHERE email = 'alice@example.com'")
+        .bind(chrono::Utc::now().timestamp_millis())
+        .execute(&app.pool())
+        .await
+        .unwrap();
     let alice = oidc_sign_in(&app, &conn, &org, "alice").await;
     assert_eq!(me(&app, &alice).await.unwrap()["id"], password_users[0]);
     assert_eq!(role_of(&app, &owner, &org, "alice@example.com").await.as_deref(), Some("member"));
@@ -624,5 +634,144 @@ async fn ldap_refuses_bad_credentials_and_filter_injection() {
     let (client, res) = ldap_login(&app, &conn, "alice", "alice-password").await;
     assert!(error_of(res).await.0.is_client_error());
     assert_eq!(me(&app, &client).await, None);
+    app.stop().await;
+}
+
+/// A SAML connection to `idp` by metadata URL, registered there as the service provider.
+async fn saml_connection(app: &TestApp, owner: &Client, org: &str, idp: &SamlIdp) -> Value {
+    let body = json!({"type": "saml", "name": "Corp SAML", "idp_metadata_url": idp.metadata,
+        "default_role": "member", "role_mapping": [{"group": "gh-admins", "role": "admin"}]});
+    let conn = create_connection(app, owner, org, body).await;
+    idp.register_sp(conn["saml"]["sp_entity_id"].as_str().unwrap(), conn["saml"]["acs_url"].as_str().unwrap()).await;
+    conn
+}
+
+/// Starts a sign-in in a fresh browser and signs in at the IdP as `username`: the browser and the
+/// response the IdP's page would post to the ACS.
+async fn saml_response(app: &TestApp, idp: &SamlIdp, conn: &str, username: &str) -> (Client, String) {
+    let browser = app.client();
+    let res = app.get(&browser, &format!("/sso/start?connection={conn}")).await;
+    assert!(res.status().is_redirection(), "{}", res.status());
+    let authn = location(&res);
+    assert!(authn.starts_with(&idp.base) && authn.contains("SAMLRequest="), "{authn}");
+    let (response, _) = idp.response_from(&with_param(&format!("{authn}&username=x"), "username", username)).await;
+    (browser, response)
+}
+
+async fn post_acs(app: &TestApp, browser: &Client, conn: &str, response: &str) -> Response {
+    let url = app.url(&format!("/sso/saml/{conn}/acs"));
+    browser.post(url).form(&[("SAMLResponse", response)]).send().await.unwrap()
+}
+
+async fn saml_sign_in_provisions_and_maps_roles(backend: Backend) {
+    let idp = SamlIdp::start();
+    let Some(app) = spawn_app(backend, sso_options()).await else { return };
+    let (owner, org) = owner_with_org(&app, "Saml Org").await;
+    let conn = saml_connection(&app, &owner, &org, &idp).await;
+    let id = conn["id"].as_str().unwrap();
+    assert_eq!(conn["type"], "saml");
+
+    let metadata = app.get(&app.client(), &format!("/sso/saml/{id}/metadata")).await;
+    assert_eq!(metadata.status(), StatusCode::OK);
+    assert!(metadata.text().await.unwrap().contains(conn["saml"]["acs_url"].as_str().unwrap()));
+
+    let (browser, response) = saml_response(&app, &idp, id, "alice#gh-admins+staff").await;
+    let res = post_acs(&app, &browser, id, &response).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", res.text().await.unwrap());
+    assert!(location(&res).ends_with(&format!("/orgs/{org}")));
+    assert_eq!(me(&app, &browser).await.unwrap()["email"], "alice@example.com");
+    assert_eq!(role_of(&app, &owner, &org, "alice@example.com").await.as_deref(), Some("admin"));
+    let alice = member(&app, &owner, &org, "alice@example.com").await.unwrap();
+    assert_eq!(alice["last_sign_in_method"], "saml");
+
+    // The same response again, from another browser: its request id was used up, so it is
+    // refused, audited, and makes no session.
+    let thief = app.client();
+    let res = post_acs(&app, &thief, id, &response).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("matches no open request"));
+    assert!(me(&app, &thief).await.is_none());
+    assert_eq!(audit(&app, &owner, &org, "sso.login_failed").await.len(), 1);
+    app.stop().await;
+}
+both!(saml_sign_in_provisions_and_maps_roles);
+
+#[tokio::test]
+async fn saml_responses_that_do_not_check_out_are_refused() {
+    let idp = SamlIdp::start();
+    let Some(app) = spawn_app(Backend::Sqlite, sso_options()).await else { return };
+    let (owner, org) = owner_with_org(&app, "Saml Refusals").await;
+    let conn = saml_connection(&app, &owner, &org, &idp).await;
+    let id = conn["id"].as_str().unwrap();
+    let cases = [
+        (json!({"unsigned": true}), "not signed by the IdP"),
+        (json!({"sign_with_other_key": true}), "not signed by the IdP"),
+        (json!({"sha1": true}), "SHA-1"),
+        (json!({"audience": "http://wrong.example"}), "Audience"),
+        (json!({"recipient": "http://wrong.example/acs"}), "Recipient"),
+        (json!({"destination": "http://wrong.example/acs"}), "Destination"),
+        (json!({"expired": true}), "seconds ago"),
+        (json!({"not_before_future_secs": 600}), "seconds from now"),
+        (json!({"in_response_to": "_unknown"}), "InResponseTo"),
+        (json!({"omit_email": true}), "email address"),
+    ];
+    for (i, (flags, explanation)) in cases.iter().enumerate() {
+        idp.next_response(flags.clone()).await;
+        let (browser, response) = saml_response(&app, &idp, id, "carol").await;
+        let res = post_acs(&app, &browser, id, &response).await;
+        let status = res.status();
+        let page = res.text().await.unwrap();
+        assert_eq!(status, StatusCode::FORBIDDEN, "{flags}: {page}");
+        assert!(page.contains(explanation), "{flags}: the page does not say {explanation:?}: {page}");
+        assert!(me(&app, &browser).await.is_none(), "{flags}: signed in");
+        assert_eq!(audit(&app, &owner, &org, "sso.login_failed").await.len(), i + 1, "{flags}");
+    }
+    assert!(member(&app, &owner, &org, "carol@example.com").await.is_none());
+
+    // Signature wrapping: whatever the layout, nobody is signed in as the unsigned assertion's
+    // mallory; at most as the signed one's carol.
+    for layout in ["before", "after", "advice"] {
+        idp.next_response(json!({ "wrapping": layout })).await;
+        let (browser, response) = saml_response(&app, &idp, id, "carol").await;
+        let res = post_acs(&app, &browser, id, &response).await;
+        if let Some(who) = me(&app, &browser).await {
+            assert_eq!(who["email"], "carol@example.com", "{layout}: {who}");
+        } else {
+            assert_eq!(res.status(), StatusCode::FORBIDDEN, "{layout}");
+        }
+        assert!(member(&app, &owner, &org, "mallory@example.com").await.is_none(), "{layout}");
+    }
+
+    // Unsolicited responses are refused until the connection allows them.
+    let entity = conn["saml"]["sp_entity_id"].as_str().unwrap();
+    let unsolicited = format!("{}/idp-initiated?username=bob&sp={entity}", idp.base);
+    let (response, _) = idp.response_from(&with_param(&unsolicited, "sp", entity)).await;
+    let browser = app.client();
+    assert_eq!(post_acs(&app, &browser, id, &response).await.status(), StatusCode::FORBIDDEN);
+    let res = owner
+        .patch(app.url(&format!("{}/{id}", connections(&org))))
+        .json(&json!({ "allow_idp_initiated": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{}", res.text().await.unwrap());
+    let (response, _) = idp.response_from(&with_param(&unsolicited, "sp", entity)).await;
+    assert_eq!(post_acs(&app, &browser, id, &response).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(me(&app, &browser).await.unwrap()["email"], "bob@example.com");
+    // No request id to use up here: the assertion id is what stops a replay.
+    let thief = app.client();
+    let res = post_acs(&app, &thief, id, &response).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.text().await.unwrap().contains("already used once"));
+    assert!(me(&app, &thief).await.is_none());
+
+    // Metadata without a signing certificate is refused when the connection is made.
+    let body = json!({"type": "saml", "name": "No cert", "idp_metadata_url": format!("{}?no_cert=1", idp.metadata)});
+    let (status, err) = error_of(app.post(&owner, &connections(&org), body).await).await;
+    assert_eq!(
+        (status, err["details"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("idp_metadata_url"))
+    );
+    assert!(err["message"].as_str().unwrap().contains("no signing certificate"), "{err}");
     app.stop().await;
 }

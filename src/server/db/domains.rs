@@ -187,3 +187,23 @@ pub async fn set_sso(
         .map_err(db_error)?;
     Ok(())
 }
+
+/// Detaches a connection about to be deleted from the organization's domains and stops them
+/// requiring SSO; the domains that required it.
+pub async fn release_connection(tx: &mut Tx, org: OrgId, connection: SsoConnectionId) -> Result<Vec<String>, AppError> {
+    let rows = sqlx::query(
+        "SELECT domain FROM org_domains WHERE organization_id = $1 AND connection_id = $2 AND require_sso = 1",
+    )
+    .bind(org.to_string())
+    .bind(connection.to_string())
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    sqlx::query("UPDATE org_domains SET connection_id = NULL, require_sso = 0 WHERE organization_id = $1 AND connection_id = $2")
+        .bind(org.to_string())
+        .bind(connection.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    rows.iter().map(|r| r.try_get("domain")).collect::<Result<_, _>>().map_err(db_error)
+}

@@ -182,3 +182,83 @@ pub async fn link_identity(
     .map_err(db_error)?;
     Ok(())
 }
+
+/// Remembers an AuthnRequest id until `expires_at`.
+pub async fn insert_saml_request(
+    tx: &mut Tx,
+    id: &str,
+    connection: SsoConnectionId,
+    return_to: Option<&str>,
+    expires_at: DateTime<Utc>,
+) -> Result<(), AppError> {
+    sqlx::query("INSERT INTO sso_saml_requests (id, connection_id, return_to, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(id)
+        .bind(connection.to_string())
+        .bind(return_to)
+        .bind(to_millis(expires_at))
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// The connection's AuthnRequest ids still waiting for an answer (newest first, at most `limit`).
+pub async fn open_saml_requests(
+    pool: &AnyPool,
+    connection: SsoConnectionId,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<String>, AppError> {
+    let rows = sqlx::query(
+        "SELECT id FROM sso_saml_requests WHERE connection_id = $1 AND expires_at > $2 ORDER BY expires_at DESC LIMIT $3",
+    )
+    .bind(connection.to_string())
+    .bind(to_millis(now))
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+    .map_err(db_error)?;
+    rows.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>().map_err(db_error)
+}
+
+/// Uses up a request id: its `return_to`, or `None` when it was already used (or never issued).
+pub async fn take_saml_request(
+    tx: &mut Tx,
+    connection: SsoConnectionId,
+    id: &str,
+) -> Result<Option<Option<String>>, AppError> {
+    let row = sqlx::query("DELETE FROM sso_saml_requests WHERE connection_id = $1 AND id = $2 RETURNING return_to")
+        .bind(connection.to_string())
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    row.map(|r| r.try_get("return_to")).transpose().map_err(db_error)
+}
+
+/// Records an accepted assertion id; false when it was seen before (a replay).
+pub async fn first_sighting(
+    tx: &mut Tx,
+    connection: SsoConnectionId,
+    assertion: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    super::unless_duplicate(
+        sqlx::query("INSERT INTO sso_assertions_seen (connection_id, assertion_id, expires_at) VALUES ($1, $2, $3)")
+            .bind(connection.to_string())
+            .bind(assertion)
+            .bind(to_millis(expires_at))
+            .execute(&mut **tx)
+            .await,
+    )
+}
+
+/// Forgets request and assertion ids past their expiry (the sweeper).
+pub async fn delete_expired_saml(pool: &AnyPool, now: DateTime<Utc>) -> Result<u64, AppError> {
+    let mut deleted = 0;
+    for table in ["sso_saml_requests", "sso_assertions_seen"] {
+        let sql = format!("DELETE FROM {table} WHERE expires_at <= $1");
+        deleted += sqlx::query(&sql).bind(to_millis(now)).execute(pool).await.map_err(db_error)?.rows_affected();
+    }
+    Ok(deleted)
+}

@@ -1,5 +1,6 @@
 //! Deletes what has expired: signed-in sessions past their lifetime, old throttle events and
-//! stored idempotent responses, webhook delivery logs past their retention.
+//! stored idempotent responses, SAML request and assertion ids, webhook delivery logs past their
+//! retention.
 use crate::server::{db, state::AppState};
 use chrono::Duration;
 use tokio::sync::watch;
@@ -19,6 +20,9 @@ pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
         // Idempotency-Key replays are promised for 24 hours.
         if let Err(e) = db::idempotency::delete_older_than(app.db.pool(), now - Duration::hours(24)).await {
             tracing::warn!("sweeper: idempotency keys: {e}");
+        }
+        if let Err(e) = db::sso::delete_expired_saml(app.db.pool(), now).await {
+            tracing::warn!("sweeper: SAML request and assertion ids: {e}");
         }
         if let Err(e) = crate::server::service::webhooks::purge_old(&app).await {
             tracing::warn!("sweeper: webhook deliveries: {e}");

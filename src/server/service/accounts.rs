@@ -90,8 +90,8 @@ pub async fn login(
         return Err(AppError::new(ErrorKind::Unauthenticated, "invalid_credentials", "Incorrect email or password."));
     };
     throttle::clear(pool, &account_bucket).await?;
+    let break_glass = check_sso_requirement(app, &user, &email, client).await?;
     let mut tx = app.db.begin_write().await?;
-    let break_glass = check_sso_requirement(&mut tx, app, &user, &email, client).await?;
     let session = start_session(&mut tx, app, user.id, client, SignInMethod::Password).await?;
     record_sign_in(&mut tx, &user, &session, client).await?;
     if let Some(org) = break_glass {
@@ -112,19 +112,20 @@ pub async fn login(
 /// organization's owners: their break-glass path, audited, for when the IdP itself is broken.
 /// Returns the organization whose requirement an owner bypassed.
 async fn check_sso_requirement(
-    tx: &mut db::Tx,
     app: &AppState,
     user: &UserRow,
     email: &EmailAddress,
     client: &ClientMeta,
 ) -> Result<Option<OrgId>, AppError> {
-    let Some(rule) = db::domains::sso_rule(tx, email.domain()).await? else {
+    // Its own transaction: the refusal's audit entry must be kept although the sign-in fails.
+    let mut tx = app.db.begin_write().await?;
+    let Some(rule) = db::domains::sso_rule(&mut tx, email.domain()).await? else {
         return Ok(None);
     };
     if !rule.require_sso {
         return Ok(None);
     }
-    if db::members::get(tx, rule.organization_id, user.id).await?.is_some_and(|m| m.role == Role::Owner) {
+    if db::members::get(&mut tx, rule.organization_id, user.id).await?.is_some_and(|m| m.role == Role::Owner) {
         return Ok(Some(rule.organization_id));
     }
     let sign_in_url = app.config.link(&format!(
@@ -138,7 +139,8 @@ async fn check_sso_requirement(
         metadata: serde_json::json!({ "reason": "sso_required", "domain": email.domain() }),
     };
     let org = rule.organization_id;
-    audit::append(tx, &org.to_string(), Some(org), &Actor::person(user, client), event).await?;
+    audit::append(&mut tx, &org.to_string(), Some(org), &Actor::person(user, client), event).await?;
+    tx.commit().await.map_err(db::db_error)?;
     Err(AppError::new(
         ErrorKind::Forbidden,
         "sso_required",

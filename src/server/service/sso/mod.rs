@@ -4,6 +4,7 @@
 //! says why in plain words and leaves an `sso.login_failed` entry in the organization's audit log.
 pub mod ldap;
 pub mod oidc;
+pub mod saml;
 
 use crate::server::{
     auth::{principal::ClientMeta, throttle},
@@ -36,6 +37,7 @@ use serde_json::json;
 pub enum NewConnection {
     Oidc(NewOidc),
     Ldap(NewLdap),
+    Saml(NewSaml),
 }
 
 impl NewConnection {
@@ -50,8 +52,8 @@ impl NewConnection {
         match kind.as_str() {
             "oidc" => parse_json(&bytes).map(NewConnection::Oidc),
             "ldap" => parse_json(&bytes).map(NewConnection::Ldap),
-            "saml" => Err(AppError::invalid_field("type", "SAML connections are not available yet.")),
-            _ => Err(AppError::invalid_field("type", "Set type to oidc or ldap.")),
+            "saml" => parse_json(&bytes).map(NewConnection::Saml),
+            _ => Err(AppError::invalid_field("type", "Set type to oidc, saml or ldap.")),
         }
     }
 }
@@ -95,6 +97,24 @@ pub struct NewLdap {
     pub enabled: Option<bool>,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewSaml {
+    pub name: String,
+    /// The IdP's metadata document (give this or `idp_metadata_url`). It must hold a signing
+    /// certificate and an HTTP-Redirect SingleSignOnService.
+    pub idp_metadata_xml: Option<String>,
+    /// Where to fetch the metadata (https; fetched now and on `refresh_metadata`).
+    pub idp_metadata_url: Option<String>,
+    /// Accept responses the IdP sends unasked. Off by default: only answers to our requests count.
+    pub allow_idp_initiated: Option<bool>,
+    pub default_role: Option<Role>,
+    #[serde(default)]
+    pub role_mapping: Vec<RoleMapping>,
+    pub enabled: Option<bool>,
+}
+
 /// Changes to a connection; absent fields stay. Fields of the other kind are refused.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -113,6 +133,11 @@ pub struct ConnectionPatch {
     pub base_dn: Option<String>,
     pub user_filter: Option<String>,
     pub group_attribute: Option<String>,
+    pub idp_metadata_xml: Option<String>,
+    pub idp_metadata_url: Option<String>,
+    pub allow_idp_initiated: Option<bool>,
+    /// SAML: fetch the metadata again from `idp_metadata_url` (new certificates, endpoints).
+    pub refresh_metadata: Option<bool>,
 }
 
 /// For **Test connection** on an LDAP connection: also try this person's credentials.
@@ -226,10 +251,10 @@ pub(crate) fn secret_of(app: &AppState, row: &ConnectionRow) -> Result<String, A
 
 /// The connection as the API shows it (no secret).
 pub fn view(app: &AppState, row: &ConnectionRow) -> Result<SsoConnection, AppError> {
-    let (oidc, ldap) = match row.kind {
-        ConnectionKind::Oidc => (Some(oidc_settings(row)?), None),
-        ConnectionKind::Ldap => (None, Some(ldap_settings(row)?)),
-        ConnectionKind::Saml => (None, None),
+    let (oidc, ldap, saml) = match row.kind {
+        ConnectionKind::Oidc => (Some(oidc_settings(row)?), None, None),
+        ConnectionKind::Ldap => (None, Some(ldap_settings(row)?), None),
+        ConnectionKind::Saml => (None, None, Some(saml::view(app, row)?)),
     };
     Ok(SsoConnection {
         id: row.id,
@@ -242,6 +267,7 @@ pub fn view(app: &AppState, row: &ConnectionRow) -> Result<SsoConnection, AppErr
         redirect_uri: oidc.is_some().then(|| oidc::redirect_uri(app)),
         oidc,
         ldap,
+        saml,
         sign_in_url: app.config.link(&format!("/sso/start?connection={}", row.id)),
         created_at: row.created_at,
         updated_at: row.updated_at,
@@ -264,13 +290,30 @@ pub async fn create(app: &AppState, scope: &OrgScope, new: NewConnection) -> Res
                 client_id: required("client_id", &new.client_id, "the client id")?,
                 preset: new.preset,
             };
-            let secret = required("client_secret", &new.client_secret, "the client secret")?;
+            let secret = Some(required("client_secret", &new.client_secret, "the client secret")?);
             (ConnectionKind::Oidc, new.name, json!(settings), secret, new.default_role, new.role_mapping, new.enabled)
         }
         NewConnection::Ldap(new) => {
             let settings = parse_ldap(app, &new)?;
-            let secret = required("bind_password", &new.bind_password, "the service account's password")?;
+            let secret = Some(required("bind_password", &new.bind_password, "the service account's password")?);
             (ConnectionKind::Ldap, new.name, json!(settings), secret, new.default_role, new.role_mapping, new.enabled)
+        }
+        NewConnection::Saml(new) => {
+            let allow = new.allow_idp_initiated.unwrap_or(false);
+            let settings = match (new.idp_metadata_xml.as_deref(), new.idp_metadata_url.as_deref()) {
+                (Some(xml), _) => saml::read_metadata("idp_metadata_xml", xml, None, allow)?,
+                (None, Some(url)) => {
+                    let (url, xml) = saml::fetch_metadata(app, url).await?;
+                    saml::read_metadata("idp_metadata_url", &xml, Some(url), allow)?
+                }
+                (None, None) => {
+                    return Err(AppError::invalid_field(
+                        "idp_metadata_xml",
+                        "Give the IdP's metadata (idp_metadata_xml) or where to fetch it (idp_metadata_url).",
+                    ))
+                }
+            };
+            (ConnectionKind::Saml, new.name, json!(settings), None, new.default_role, new.role_mapping, new.enabled)
         }
     };
     let row = ConnectionRow {
@@ -280,7 +323,7 @@ pub async fn create(app: &AppState, scope: &OrgScope, new: NewConnection) -> Res
         name: parse_name(&name)?,
         enabled: enabled.unwrap_or(true),
         settings,
-        sealed_secret: Some(app.secrets.seal(&secret)),
+        sealed_secret: secret.map(|secret| app.secrets.seal(&secret)),
         default_role: parse_default_role(default_role)?,
         role_mapping: parse_mapping(mapping)?,
         created_at: now,
@@ -364,6 +407,13 @@ pub async fn update(
     if let Some(mapping) = patch.role_mapping.clone() {
         row.role_mapping = parse_mapping(mapping)?;
     }
+    let saml_fields = [("idp_metadata_xml", &patch.idp_metadata_xml), ("idp_metadata_url", &patch.idp_metadata_url)];
+    if row.kind != ConnectionKind::Saml {
+        refuse_fields(&saml_fields, row.kind)?;
+        if patch.allow_idp_initiated.is_some() || patch.refresh_metadata.is_some() {
+            refuse_fields(&[("allow_idp_initiated", &Some(String::new()))], row.kind)?;
+        }
+    }
     let secret = match row.kind {
         ConnectionKind::Oidc => {
             let ldap_fields = [
@@ -410,7 +460,39 @@ pub async fn update(
                 .map(|s| required("bind_password", s, "the service account's password"))
                 .transpose()?
         }
-        ConnectionKind::Saml => None,
+        ConnectionKind::Saml => {
+            let other_fields = [
+                ("issuer", &patch.issuer),
+                ("client_id", &patch.client_id),
+                ("client_secret", &patch.client_secret),
+                ("url", &patch.url),
+                ("bind_dn", &patch.bind_dn),
+                ("bind_password", &patch.bind_password),
+                ("base_dn", &patch.base_dn),
+                ("user_filter", &patch.user_filter),
+                ("group_attribute", &patch.group_attribute),
+            ];
+            refuse_fields(&other_fields, row.kind)?;
+            let mut stored = saml::stored(&row)?;
+            let allow = patch.allow_idp_initiated.unwrap_or(stored.allow_idp_initiated);
+            let refetch_from = match (&patch.idp_metadata_url, patch.refresh_metadata) {
+                (Some(url), _) => Some(url.clone()),
+                (None, Some(true)) => Some(stored.idp_metadata_url.clone().ok_or_else(|| {
+                    AppError::invalid_field("refresh_metadata", "This connection's metadata was not given by URL.")
+                })?),
+                _ => None,
+            };
+            stored = match (&patch.idp_metadata_xml, refetch_from) {
+                (Some(xml), _) => saml::read_metadata("idp_metadata_xml", xml, None, allow)?,
+                (None, Some(url)) => {
+                    let (url, xml) = saml::fetch_metadata(app, &url).await?;
+                    saml::read_metadata("idp_metadata_url", &xml, Some(url), allow)?
+                }
+                (None, None) => saml::StoredSaml { allow_idp_initiated: allow, ..stored },
+            };
+            row.settings = json!(stored);
+            None
+        }
     };
     if let Some(secret) = secret {
         row.sealed_secret = Some(app.secrets.seal(&secret));
@@ -430,8 +512,13 @@ pub async fn remove(app: &AppState, scope: &OrgScope, id: SsoConnectionId) -> Re
     let mut tx = app.db.begin_write().await?;
     db::orgs::lock(&mut tx, scope.org_id()).await?;
     let row = db::sso::get(&mut tx, scope.org_id(), id).await?.ok_or_else(not_found)?;
+    // Domains routed here stop requiring SSO: with nowhere to sign in, their people would be
+    // locked out.
+    let released = db::domains::release_connection(&mut tx, scope.org_id(), id).await?;
     db::sso::delete(&mut tx, scope.org_id(), id).await?;
-    audit::record(&mut tx, scope, change_event("sso_connection.deleted", &row)).await?;
+    let mut event = change_event("sso_connection.deleted", &row);
+    event.metadata["domains_no_longer_requiring_sso"] = json!(released);
+    audit::record(&mut tx, scope, event).await?;
     tx.commit().await.map_err(db::db_error)?;
     app.sso_metadata.remove(&id);
     Ok(())
@@ -477,7 +564,28 @@ pub async fn test(
                 _ => ldap::check_service_bind(app, &settings, &bind_password).await,
             }
         }
-        ConnectionKind::Saml => Err(Refusal::new("unsupported", "SAML connections cannot be tested yet.")),
+        ConnectionKind::Saml => {
+            let stored = saml::stored(&row)?;
+            let fresh = match &stored.idp_metadata_url {
+                Some(url) => match saml::fetch_metadata(app, url).await {
+                    Ok((url, xml)) => {
+                        saml::read_metadata("idp_metadata_url", &xml, Some(url), stored.allow_idp_initiated)
+                            .map(|_| " The metadata URL answers with valid metadata.")
+                            .map_err(|e| Refusal::upstream("bad_metadata", e.message))
+                    }
+                    Err(e) => Err(Refusal::upstream("bad_metadata", e.message)),
+                },
+                None => Ok(""),
+            };
+            fresh.map(|fresh| {
+                format!(
+                    "The IdP {} signs with a certificate from its metadata and takes sign-ins at {}.{fresh} Sign in through {} to try a whole round trip.",
+                    stored.idp_entity_id,
+                    stored.idp_sso_url,
+                    app.config.link(&format!("/sso/start?connection={}", row.id)),
+                )
+            })
+        }
     };
     Ok(match outcome {
         Ok(message) => ConnectionTest { ok: true, message },
@@ -636,7 +744,20 @@ async fn provision(
     let user_id = match linked {
         Some(user) => user,
         None => match db::users::by_email_tx(&mut tx, &email).await? {
-            Some(existing) if domain_is_ours && identity.email_verified => existing.id,
+            // The local account must have proven the address too: someone who signed up with it
+            // and never verified it must not receive the real owner's SSO identity.
+            Some(existing) if domain_is_ours && identity.email_verified && existing.email_verified_at.is_some() => {
+                existing.id
+            }
+            Some(existing) if existing.email_verified_at.is_none() => {
+                return Err(refused(
+                    "account_not_verified",
+                    format!(
+                        "An account with {} exists but its address was never verified, so it cannot be linked. Its owner can verify it from the mail sent at sign-up, or an admin can remove it.",
+                        email.as_str()
+                    ),
+                ))
+            }
             Some(_) if !identity.email_verified => {
                 return Err(refused(
                     "email_not_verified",
@@ -802,7 +923,10 @@ pub async fn start(
             Err(refusal) => Err(refuse(app, &row, client, None, refusal).await),
         },
         ConnectionKind::Ldap => Ok((format!("/sso/ldap/{id}/login"), None)),
-        ConnectionKind::Saml => Err(not_found()),
+        ConnectionKind::Saml => match saml::begin(app, &row, return_to).await {
+            Ok(url) => Ok((url, None)),
+            Err(refusal) => Err(refuse(app, &row, client, None, refusal).await),
+        },
     }
 }
 
@@ -830,6 +954,39 @@ pub async fn oidc_callback(
         }
         Err(refusal) => Err(refuse(app, &row, client, None, refusal).await),
     }
+}
+
+/// The SAML ACS: a posted response for connection `id`. The user, their session, the organization
+/// and where to land.
+pub async fn saml_acs(
+    app: &AppState,
+    id: SsoConnectionId,
+    encoded_response: &str,
+    relay_state: Option<String>,
+    client: &ClientMeta,
+) -> Result<(UserRow, SessionRow, OrgId, Option<String>), AppError> {
+    let row = usable_connection(app, id).await?;
+    if row.kind != ConnectionKind::Saml {
+        return Err(not_found());
+    }
+    match saml::finish(app, &row, encoded_response, relay_state).await {
+        Ok((identity, return_to)) => {
+            let (user, session) = complete(app, &row, identity, client, SignInMethod::Saml).await?;
+            Ok((user, session, row.organization_id, return_to))
+        }
+        Err(refusal) => Err(refuse(app, &row, client, None, refusal).await),
+    }
+}
+
+/// SAML metadata of a connection (public: the IdP's administrator loads it).
+pub async fn saml_metadata(app: &AppState, id: SsoConnectionId) -> Result<String, AppError> {
+    let row = db::sso::connection_by_id(app.db.pool(), id).await?.filter(|r| r.kind == ConnectionKind::Saml);
+    saml::sp_metadata(app, &row.ok_or_else(not_found)?)
+}
+
+/// A path on this site to land on after signing in: `/x`, never `//host` or `/\host`.
+pub fn is_local_path(path: &str) -> bool {
+    path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\") && path.len() <= 512
 }
 
 #[cfg(test)]

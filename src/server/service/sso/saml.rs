@@ -1,0 +1,356 @@
+//! SAML 2.0 service provider with `samael` (xmlsec): SP-initiated sign-in over HTTP-Redirect, the
+//! answer over HTTP-POST to the connection's ACS. samael checks the signature against the IdP's
+//! certificates only, with an allowlist of algorithms (no SHA-1), and keeps only what the
+//! signature covers (so a wrapped, unsigned assertion is never read); it also checks Destination,
+//! Recipient, Audience, the time window and InResponseTo. Here: metadata without a signing
+//! certificate is refused up front, request ids are 128-bit and single use, and assertion ids are
+//! remembered until they expire, so a response cannot be replayed.
+use super::{IdpIdentity, Refusal};
+use crate::server::{
+    auth::token,
+    db::{self, sso::ConnectionRow},
+    state::AppState,
+};
+use crate::shared::{error::AppError, ids::SsoConnectionId, sso::SamlSettings};
+use base64::{engine::general_purpose::STANDARD, Engine};
+use chrono::{DateTime, Duration, Utc};
+use samael::{
+    crypto::AllowedSignatureAlgorithm,
+    metadata::{EntityDescriptor, HTTP_REDIRECT_BINDING},
+    schema::Assertion,
+    service_provider::{Error as SamlError, ServiceProvider, ServiceProviderBuilder},
+    traits::ToXml,
+};
+use serde::{Deserialize, Serialize};
+
+/// Clock difference tolerated on NotBefore / NotOnOrAfter.
+const SKEW_SECS: i64 = 120;
+/// A sign-in must come back from the IdP within this time.
+const REQUEST_TTL_MINUTES: i64 = 10;
+const METADATA_CAP: usize = 1 << 20;
+
+/// What a SAML connection stores (in `sso_connections.settings`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredSaml {
+    pub idp_metadata_xml: String,
+    pub idp_metadata_url: Option<String>,
+    pub allow_idp_initiated: bool,
+    pub idp_entity_id: String,
+    pub idp_sso_url: String,
+}
+
+pub fn sp_entity_id(app: &AppState, id: SsoConnectionId) -> String {
+    app.config.link(&format!("/sso/saml/{id}/metadata"))
+}
+
+pub fn acs_url(app: &AppState, id: SsoConnectionId) -> String {
+    app.config.link(&format!("/sso/saml/{id}/acs"))
+}
+
+pub fn stored(row: &ConnectionRow) -> Result<StoredSaml, AppError> {
+    serde_json::from_value(row.settings.clone())
+        .map_err(|e| crate::server::error::internal(format!("stored SAML settings: {e}")))
+}
+
+pub fn view(app: &AppState, row: &ConnectionRow) -> Result<SamlSettings, AppError> {
+    let stored = stored(row)?;
+    Ok(SamlSettings {
+        idp_entity_id: stored.idp_entity_id,
+        idp_sso_url: stored.idp_sso_url,
+        idp_metadata_url: stored.idp_metadata_url,
+        allow_idp_initiated: stored.allow_idp_initiated,
+        sp_entity_id: sp_entity_id(app, row.id),
+        acs_url: acs_url(app, row.id),
+    })
+}
+
+/// Reads IdP metadata. Refused: not metadata, no IdP role, no signing certificate (we accept only
+/// signed assertions, so we need the key to check them), no HTTP-Redirect sign-in endpoint.
+pub fn read_metadata(
+    field: &str,
+    xml: &str,
+    url: Option<String>,
+    allow_idp_initiated: bool,
+) -> Result<StoredSaml, AppError> {
+    let bad = |why: String| AppError::invalid_field(field, &why);
+    let descriptor: EntityDescriptor =
+        xml.trim().parse().map_err(|e| bad(format!("This is not SAML metadata (an EntityDescriptor): {e}.")))?;
+    let entity_id = descriptor.entity_id.clone().ok_or_else(|| bad("The metadata has no entityID.".to_owned()))?;
+    let sp = ServiceProvider { idp_metadata: descriptor.clone(), ..ServiceProvider::default() };
+    let certificates =
+        sp.idp_signing_certs().map_err(|e| bad(format!("The IdP's certificate cannot be read: {e}.")))?;
+    if certificates.is_none_or(|c| c.is_empty()) {
+        return Err(bad(
+            "The IdP metadata has no signing certificate. Gatehouse accepts only signed assertions and needs the IdP's certificate to check them."
+                .to_owned(),
+        ));
+    }
+    let sso_url = descriptor
+        .idp_sso_descriptors
+        .iter()
+        .flatten()
+        .flat_map(|idp| idp.single_sign_on_services.iter())
+        .find(|endpoint| endpoint.binding == HTTP_REDIRECT_BINDING)
+        .map(|endpoint| endpoint.location.clone())
+        .ok_or_else(|| bad("The metadata has no SingleSignOnService with the HTTP-Redirect binding.".to_owned()))?;
+    Ok(StoredSaml {
+        idp_metadata_xml: xml.trim().to_owned(),
+        idp_metadata_url: url,
+        allow_idp_initiated,
+        idp_entity_id: entity_id,
+        idp_sso_url: sso_url,
+    })
+}
+
+/// Fetches metadata from the IdP through the SSRF-guarded client.
+pub async fn fetch_metadata(app: &AppState, raw_url: &str) -> Result<(String, String), AppError> {
+    let bad = |why: String| AppError::invalid_field("idp_metadata_url", &why);
+    let url = app.sso_http.check_url(raw_url).map_err(bad)?;
+    let answer = app
+        .sso_http
+        .http()
+        .get(url.clone())
+        .send()
+        .await
+        .map_err(|e| bad(format!("Could not fetch {url}: {}.", crate::server::outbound::explain(&e))))?;
+    if !answer.status().is_success() {
+        return Err(bad(format!("{url} answered HTTP {}.", answer.status().as_u16())));
+    }
+    let body = answer.bytes().await.map_err(|e| bad(format!("Could not read {url}: {e}.")))?;
+    if body.len() > METADATA_CAP {
+        return Err(bad("The metadata is larger than 1 MiB.".to_owned()));
+    }
+    let xml = String::from_utf8(body.to_vec()).map_err(|_| bad("The metadata is not UTF-8 text.".to_owned()))?;
+    Ok((url.to_string(), xml))
+}
+
+fn service_provider(app: &AppState, row: &ConnectionRow, stored: &StoredSaml) -> Result<ServiceProvider, Refusal> {
+    let broken = |why: String| Refusal::upstream("bad_configuration", why);
+    let idp_metadata: EntityDescriptor =
+        stored.idp_metadata_xml.parse().map_err(|e| broken(format!("The stored IdP metadata cannot be read: {e}.")))?;
+    let entity_id = sp_entity_id(app, row.id);
+    ServiceProviderBuilder::default()
+        .entity_id(entity_id.clone())
+        .metadata_url(entity_id)
+        .acs_url(acs_url(app, row.id))
+        .slo_url(None)
+        .idp_metadata(idp_metadata)
+        .allow_idp_initiated(stored.allow_idp_initiated)
+        .max_clock_skew(Duration::seconds(SKEW_SECS))
+        .max_issue_delay(Duration::seconds(SKEW_SECS + 180))
+        .allowed_signature_algorithms(vec![
+            AllowedSignatureAlgorithm::RsaSha256,
+            AllowedSignatureAlgorithm::RsaSha384,
+            AllowedSignatureAlgorithm::RsaSha512,
+            AllowedSignatureAlgorithm::EcdsaSha256,
+            AllowedSignatureAlgorithm::EcdsaSha384,
+            AllowedSignatureAlgorithm::EcdsaSha512,
+        ])
+        .build()
+        .map_err(|e| broken(format!("The service provider cannot be set up: {e}.")))
+}
+
+/// Our metadata, for the IdP's administrator.
+pub fn sp_metadata(app: &AppState, row: &ConnectionRow) -> Result<String, AppError> {
+    let stored = stored(row)?;
+    let mut sp = service_provider(app, row, &stored).map_err(|r| crate::server::error::internal(r.message))?;
+    // samael insists on a logout endpoint; Gatehouse has none, so it is taken out again.
+    sp.slo_url = Some(acs_url(app, row.id));
+    let mut descriptor = sp.metadata().map_err(|e| crate::server::error::internal(format!("SP metadata: {e}")))?;
+    for role in descriptor.sp_sso_descriptors.iter_mut().flatten() {
+        role.single_logout_services = None;
+    }
+    descriptor.to_string().map_err(|e| crate::server::error::internal(format!("SP metadata: {e:?}")))
+}
+
+/// The IdP's sign-in URL for a new AuthnRequest, whose id is remembered until it is answered.
+pub async fn begin(app: &AppState, row: &ConnectionRow, return_to: Option<String>) -> Result<String, Refusal> {
+    let broken = |why: String| Refusal::upstream("bad_configuration", why);
+    let stored = stored(row).map_err(|e| broken(e.message))?;
+    let sp = service_provider(app, row, &stored)?;
+    let mut request = sp
+        .make_authentication_request(&stored.idp_sso_url)
+        .map_err(|e| broken(format!("The sign-in request cannot be made: {e}.")))?;
+    // samael's ids carry 32 random bits; ours carry 128 or more (and start with a letter, as
+    // xs:ID requires).
+    request.id = format!("_{}", token::generate());
+    let url = request
+        .redirect("")
+        .map_err(|e| broken(format!("The sign-in request cannot be encoded: {e}.")))?
+        .ok_or_else(|| broken("The IdP has no sign-in URL.".to_owned()))?;
+    let expires = db::now() + Duration::minutes(REQUEST_TTL_MINUTES);
+    let saved = async {
+        let mut tx = app.db.begin_write().await?;
+        db::sso::insert_saml_request(&mut tx, &request.id, row.id, return_to.as_deref(), expires).await?;
+        tx.commit().await.map_err(db::db_error)
+    };
+    saved.await.map_err(|e| broken(e.message))?;
+    Ok(url.to_string())
+}
+
+/// Checks a posted `SAMLResponse`; the identity it vouches for and where to land.
+pub async fn finish(
+    app: &AppState,
+    row: &ConnectionRow,
+    encoded: &str,
+    relay_state: Option<String>,
+) -> Result<(IdpIdentity, Option<String>), Refusal> {
+    let broken = |why: String| Refusal::upstream("bad_configuration", why);
+    let stored = stored(row).map_err(|e| broken(e.message))?;
+    let sp = service_provider(app, row, &stored)?;
+    let compact: String = encoded.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let xml = STANDARD
+        .decode(compact)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| Refusal::new("malformed_response", "The SAMLResponse is not base64-encoded XML."))?;
+    let now = db::now();
+    let open = db::sso::open_saml_requests(app.db.pool(), row.id, now, 1000).await.map_err(|e| broken(e.message))?;
+    let open: Vec<&str> = open.iter().map(String::as_str).collect();
+    let assertion = sp.parse_xml_response(&xml, Some(&open)).map_err(|e| explain(e, now))?;
+    let answered = assertion
+        .subject
+        .iter()
+        .flat_map(|s| s.subject_confirmations.iter().flatten())
+        .find_map(|c| c.subject_confirmation_data.as_ref()?.in_response_to.clone());
+    let expires = assertion.conditions.as_ref().and_then(|c| c.not_on_or_after).unwrap_or(now + Duration::minutes(10))
+        + Duration::seconds(SKEW_SECS);
+    let used = async {
+        let mut tx = app.db.begin_write().await?;
+        let return_to = match &answered {
+            Some(id) => match db::sso::take_saml_request(&mut tx, row.id, id).await? {
+                Some(return_to) => Ok(return_to),
+                None => Err(Refusal::new(
+                    "replayed",
+                    "This SAML response answers a sign-in that was already completed. Start again.",
+                )),
+            },
+            None => Ok(relay_state.filter(|p| super::is_local_path(p))),
+        };
+        let return_to = match return_to {
+            Ok(r) => r,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        if !db::sso::first_sighting(&mut tx, row.id, &assertion.id, expires).await? {
+            return Ok(Err(Refusal::new(
+                "replayed",
+                "This SAML assertion was already used once; it cannot sign in again.",
+            )));
+        }
+        tx.commit().await.map_err(db::db_error)?;
+        Ok::<_, AppError>(Ok(return_to))
+    };
+    let return_to = used.await.map_err(|e| broken(e.message))??;
+    Ok((identity(&assertion), return_to))
+}
+
+/// The person in a verified assertion: NameID as the subject; email, name and groups from the
+/// usual attribute names (short, URI and OID forms), email falling back to an email NameID.
+fn identity(assertion: &Assertion) -> IdpIdentity {
+    let name_id = assertion.subject.as_ref().and_then(|s| s.name_id.as_ref());
+    let attributes: Vec<_> =
+        assertion.attribute_statements.iter().flatten().flat_map(|statement| statement.attributes.iter()).collect();
+    let values = |names: &[&str]| -> Vec<String> {
+        attributes
+            .iter()
+            .filter(|a| {
+                [a.name.as_deref(), a.friendly_name.as_deref()].into_iter().flatten().any(|n| {
+                    let short = n.rsplit(['/', ':']).next().unwrap_or(n);
+                    names.iter().any(|wanted| wanted.eq_ignore_ascii_case(n) || wanted.eq_ignore_ascii_case(short))
+                })
+            })
+            .flat_map(|a| a.values.iter().filter_map(|v| v.value.clone()))
+            .collect()
+    };
+    let email_name_id =
+        name_id.filter(|n| n.format.as_deref().is_some_and(|f| f.ends_with("emailAddress"))).map(|n| n.value.clone());
+    IdpIdentity {
+        subject: name_id.map(|n| n.value.clone()).unwrap_or_default(),
+        email: values(&["email", "mail", "emailaddress", "0.9.2342.19200300.100.1.3"])
+            .into_iter()
+            .next()
+            .or(email_name_id),
+        // Trusted for linking only on the organization's verified domains (see `complete`).
+        email_verified: true,
+        name: values(&["name", "displayName", "2.16.840.1.113730.3.1.241"]).into_iter().next(),
+        groups: values(&["groups", "memberOf", "group"]),
+    }
+}
+
+fn seconds_between(time: &str, now: DateTime<Utc>) -> i64 {
+    DateTime::parse_from_rfc3339(time).map(|t| (now - t.with_timezone(&Utc)).num_seconds().abs()).unwrap_or_default()
+}
+
+/// samael's verdict in plain words.
+fn explain(error: SamlError, now: DateTime<Utc>) -> Refusal {
+    use SamlError as E;
+    let expired = |time: &str| {
+        Refusal::new(
+            "expired",
+            format!(
+                "The assertion expired at {time}, {} seconds ago (allowing {SKEW_SECS} s of clock skew). Check the clocks of the IdP and this server.",
+                seconds_between(time, now)
+            ),
+        )
+    };
+    let early = |time: &str| {
+        Refusal::new(
+            "not_yet_valid",
+            format!(
+                "The assertion is not valid until {time}, {} seconds from now (allowing {SKEW_SECS} s of clock skew). Check the clocks of the IdP and this server.",
+                seconds_between(time, now)
+            ),
+        )
+    };
+    match error {
+        E::FailedToValidateSignature => Refusal::new(
+            "bad_signature",
+            "The SAML response is not signed by the IdP's certificate: it is unsigned, signed by another key, or signed with an algorithm that is refused (such as SHA-1).",
+        ),
+        E::AssertionConditionAudienceRestrictionFailed { requirement } => Refusal::new(
+            "wrong_audience",
+            format!("The assertion is meant for another service: its Audience is not {requirement}."),
+        ),
+        E::AssertionRecipientMismatch { assertion_recipient, sp_acs_url } => Refusal::new(
+            "wrong_recipient",
+            format!(
+                "The assertion's Recipient ({}) is not this connection's ACS URL ({}).",
+                assertion_recipient.unwrap_or_default(),
+                sp_acs_url.unwrap_or_default()
+            ),
+        ),
+        E::DestinationValidationError { response_destination, sp_acs_url } => Refusal::new(
+            "wrong_destination",
+            format!(
+                "The response's Destination ({}) is not this connection's ACS URL ({}).",
+                response_destination.unwrap_or_default(),
+                sp_acs_url.unwrap_or_default()
+            ),
+        ),
+        E::AssertionConditionExpired { time }
+        | E::AssertionSubjectConfirmationExpired { time }
+        | E::AssertionExpired { time }
+        | E::ResponseExpired { time } => expired(&time),
+        E::AssertionConditionExpiredBefore { time } | E::AssertionSubjectConfirmationExpiredBefore { time } => {
+            early(&time)
+        }
+        E::AssertionInResponseToInvalid { .. } | E::ResponseInResponseToInvalid { .. } => Refusal::new(
+            "unknown_request",
+            "The response answers no sign-in started here (its InResponseTo matches no open request), and IdP-initiated sign-in is off for this connection.",
+        ),
+        E::AssertionIssuerMismatch { issuer, entity_id } | E::ResponseIssuerMismatch { issuer, entity_id } => {
+            Refusal::new(
+                "wrong_issuer",
+                format!(
+                    "The response comes from {}, not from the IdP of this connection ({}).",
+                    issuer.unwrap_or_default(),
+                    entity_id.unwrap_or_default()
+                ),
+            )
+        }
+        E::ResponseBadStatusCode { code } => {
+            Refusal::new("idp_refused", format!("The identity provider did not sign you in (status {code})."))
+        }
+        other => Refusal::new("invalid_response", format!("The SAML response was refused: {other}.")),
+    }
+}
