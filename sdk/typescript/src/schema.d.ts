@@ -1150,6 +1150,7 @@ export interface components {
         ConnectionKind: "oidc" | "saml" | "ldap";
         /** @description Changes to a connection; absent fields stay. Fields of the other kind are refused. */
         ConnectionPatch: {
+            allow_idp_initiated?: boolean | null;
             base_dn?: string | null;
             bind_dn?: string | null;
             bind_password?: string | null;
@@ -1158,8 +1159,12 @@ export interface components {
             default_role?: components["schemas"]["Role"] | null;
             enabled?: boolean | null;
             group_attribute?: string | null;
+            idp_metadata_url?: string | null;
+            idp_metadata_xml?: string | null;
             issuer?: string | null;
             name?: string | null;
+            /** @description SAML: fetch the metadata again from `idp_metadata_url` (new certificates, endpoints). */
+            refresh_metadata?: boolean | null;
             role_mapping?: components["schemas"]["RoleMapping"][] | null;
             url?: string | null;
             user_filter?: string | null;
@@ -1469,6 +1474,7 @@ export interface components {
             email: string;
             /** Format: date-time */
             joined_at: string;
+            last_sign_in_method?: components["schemas"]["SignInMethod"] | null;
             name: string;
             /** @description Extra grants on top of the role. */
             permissions: components["schemas"]["Permission"][];
@@ -1486,6 +1492,9 @@ export interface components {
         }) | (components["schemas"]["NewLdap"] & {
             /** @enum {string} */
             type: "ldap";
+        }) | (components["schemas"]["NewSaml"] & {
+            /** @enum {string} */
+            type: "saml";
         });
         NewDomain: {
             /** @description An email domain, e.g. `example.com`; internationalised names are accepted. */
@@ -1533,6 +1542,21 @@ export interface components {
             role_mapping?: components["schemas"]["RoleMapping"][];
             /** @description Microsoft only: a tenant id or domain to accept only that tenant (default: any work account). */
             tenant?: string | null;
+        };
+        NewSaml: {
+            /** @description Accept responses the IdP sends unasked. Off by default: only answers to our requests count. */
+            allow_idp_initiated?: boolean | null;
+            default_role?: components["schemas"]["Role"] | null;
+            enabled?: boolean | null;
+            /** @description Where to fetch the metadata (https; fetched now and on `refresh_metadata`). */
+            idp_metadata_url?: string | null;
+            /**
+             * @description The IdP's metadata document (give this or `idp_metadata_url`). It must hold a signing
+             *     certificate and an HTTP-Redirect SingleSignOnService.
+             */
+            idp_metadata_xml?: string | null;
+            name: string;
+            role_mapping?: components["schemas"]["RoleMapping"][];
         };
         NewWebhook: {
             description?: string;
@@ -1757,6 +1781,7 @@ export interface components {
                 email: string;
                 /** Format: date-time */
                 joined_at: string;
+                last_sign_in_method?: components["schemas"]["SignInMethod"] | null;
                 name: string;
                 /** @description Extra grants on top of the role. */
                 permissions: components["schemas"]["Permission"][];
@@ -1824,6 +1849,7 @@ export interface components {
                 /** @description For OIDC: the redirect URI to register at the provider. */
                 redirect_uri?: string | null;
                 role_mapping: components["schemas"]["RoleMapping"][];
+                saml?: components["schemas"]["SamlSettings"] | null;
                 /** @description Where a browser starts a sign-in through this connection. */
                 sign_in_url: string;
                 type: components["schemas"]["ConnectionKind"];
@@ -1907,6 +1933,20 @@ export interface components {
             previous_secret_expires_at: string;
             secret: string;
         };
+        /** @description A SAML connection: the IdP's values (from its metadata) and ours, to give the IdP. */
+        SamlSettings: {
+            /** @description Our Assertion Consumer Service (HTTP-POST binding): the Recipient and Destination. */
+            acs_url: string;
+            /** @description Accept responses the IdP sends unasked (off by default). */
+            allow_idp_initiated: boolean;
+            idp_entity_id: string;
+            /** @description Where the metadata was fetched from, if it was given by URL (refresh fetches it again). */
+            idp_metadata_url?: string | null;
+            /** @description Where sign-ins are sent (HTTP-Redirect binding). */
+            idp_sso_url: string;
+            /** @description Our entity id (the Audience the IdP must name), which is also our metadata's URL. */
+            sp_entity_id: string;
+        };
         /**
          * Format: uuid
          * @description One signed-in browser session of a user (the row users see and revoke on /account).
@@ -1959,6 +1999,7 @@ export interface components {
             /** @description For OIDC: the redirect URI to register at the provider. */
             redirect_uri?: string | null;
             role_mapping: components["schemas"]["RoleMapping"][];
+            saml?: components["schemas"]["SamlSettings"] | null;
             /** @description Where a browser starts a sign-in through this connection. */
             sign_in_url: string;
             type: components["schemas"]["ConnectionKind"];
