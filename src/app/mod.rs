@@ -25,6 +25,7 @@ use pages::{
         members::OrgMembersPage,
         overview::OrgOverviewPage,
         settings::OrgSettingsPage,
+        sso::OrgSsoPage,
         usage::OrgUsagePage,
         webhooks::{OrgWebhookDeliveryPage, OrgWebhookPage, OrgWebhooksPage},
     },
@@ -80,6 +81,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/orgs/:id/api-keys") view=OrgApiKeysPage ssr=SsrMode::Async/>
                     <Route path=path!("/orgs/:id/usage") view=OrgUsagePage ssr=SsrMode::Async/>
                     <Route path=path!("/orgs/:id/webhooks") view=OrgWebhooksPage ssr=SsrMode::Async/>
+                    <Route path=path!("/orgs/:id/sso") view=OrgSsoPage ssr=SsrMode::Async/>
                     <Route path=path!("/orgs/:id/webhooks/:webhook") view=OrgWebhookPage ssr=SsrMode::Async/>
                     <Route path=path!("/orgs/:id/webhooks/:webhook/deliveries/:delivery") view=OrgWebhookDeliveryPage ssr=SsrMode::Async/>
                     <Route path=path!("/invite") view=InvitePage ssr=SsrMode::Async/>

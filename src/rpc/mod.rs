@@ -4,6 +4,7 @@
 pub mod account;
 pub mod api_keys;
 pub mod orgs;
+pub mod sso;
 pub mod webhooks;
 
 #[cfg(feature = "ssr")]

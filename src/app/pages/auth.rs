@@ -52,25 +52,48 @@ pub fn SignupPage() -> impl IntoView {
     }
 }
 
+/// `/login?email=` fills in the address (after `/sso/start` found no single sign-on for it, with
+/// `password=1`). Below the password form, "Sign in with SSO" asks only for the address and goes
+/// to `/sso/start` with a plain GET form, so it works without JavaScript.
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let next = use_next();
     let action = ServerAction::<Login>::new();
     let error = action_error(action);
+    let query = use_query_map();
+    let email = untrack(|| query.read().get("email")).filter(|e| !e.trim().is_empty()).unwrap_or_default();
+    let no_sso = untrack(|| query.read().get("password").is_some_and(|p| p == "1")) && !email.is_empty();
+    let sso_email = email.clone();
     view! {
         <Title text="Sign in"/>
         <section class="card narrow">
             <h1>"Sign in"</h1>
             <Notice/>
+            {no_sso.then(|| view! {
+                <p class="hint" role="status">"Single sign-on is not set up for that address. Sign in with your password."</p>
+            })}
             <ActionForm action>
                 <FormAlert error fields=vec!["email", "password"]/>
                 <NextField next/>
-                <Field name="email" label="Email" kind="email" autocomplete="username" error/>
+                <Field name="email" label="Email" kind="email" autocomplete="username" value=email error/>
                 <PasswordField name="password" label="Password" autocomplete="current-password" error/>
                 <button type="submit" class="button">"Sign in"</button>
             </ActionForm>
             <p class="aside"><a href="/forgot-password">"Forgot your password?"</a></p>
             <p class="aside">"New here? " <a href=move || with_next("/signup", next.get())>"Create an account"</a></p>
+            <section class="sso-login" aria-labelledby="sso-login-heading">
+                <h2 id="sso-login-heading">"Sign in with SSO"</h2>
+                <form method="get" action="/sso/start">
+                    {move || next.get().map(|next| view! { <input type="hidden" name="return_to" value=next/> })}
+                    <div class="field">
+                        <label for="sso-email">"Work email"</label>
+                        <p id="sso-email-hint" class="hint">"If your company signs you in, you continue at its sign-in page."</p>
+                        <input id="sso-email" type="email" name="email" autocomplete="email" required=true
+                            value=sso_email aria-describedby="sso-email-hint"/>
+                    </div>
+                    <button type="submit" class="button secondary">"Continue with SSO"</button>
+                </form>
+            </section>
         </section>
     }
 }

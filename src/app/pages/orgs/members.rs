@@ -109,7 +109,7 @@ fn MemberList(
                             view! {
                                 <table class="table members">
                                     <thead><tr>
-                                        <th scope="col">"Name"</th><th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"Joined"</th>
+                                        <th scope="col">"Name"</th><th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"Joined"</th><th scope="col">"Signed in with"</th>
                                         {actions_column.then(|| view! { <th scope="col"><span class="visually-hidden">"Actions"</span></th> })}
                                     </tr></thead>
                                     <tbody>{rows}</tbody>
@@ -197,6 +197,7 @@ fn MemberRow(member: Member, controls: Controls) -> impl IntoView {
             <td>{member.email.clone()}</td>
             <td><span class=format!("badge role-{}", member.role.as_str())>{member.role.label()}</span></td>
             <td class="nowrap">{member.joined_at.format("%Y-%m-%d").to_string()}</td>
+            <td>{member.last_sign_in_method.map_or("—", |method| method.label())}</td>
             {actions_column.then(|| view! { <td><div class="row-actions">{role_form}{remove}{hand_over}</div></td> })}
         </tr>
     }

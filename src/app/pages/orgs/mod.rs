@@ -9,6 +9,7 @@ pub mod list;
 pub mod members;
 pub mod overview;
 pub mod settings;
+pub mod sso;
 pub mod usage;
 pub mod webhooks;
 
@@ -37,18 +38,20 @@ pub enum Section {
     Audit,
     ApiKeys,
     Webhooks,
+    Sso,
     Usage,
     Settings,
 }
 
 impl Section {
-    const ALL: [Section; 8] = [
+    const ALL: [Section; 9] = [
         Section::Overview,
         Section::Members,
         Section::Invitations,
         Section::Audit,
         Section::ApiKeys,
         Section::Webhooks,
+        Section::Sso,
         Section::Usage,
         Section::Settings,
     ];
@@ -61,6 +64,7 @@ impl Section {
             Section::Audit => "Audit log",
             Section::ApiKeys => "API keys",
             Section::Webhooks => "Webhooks",
+            Section::Sso => "SSO",
             Section::Usage => "Usage",
             Section::Settings => "Settings",
         }
@@ -74,6 +78,7 @@ impl Section {
             Section::Audit => "/audit",
             Section::ApiKeys => "/api-keys",
             Section::Webhooks => "/webhooks",
+            Section::Sso => "/sso",
             Section::Usage => "/usage",
             Section::Settings => "/settings",
         }
@@ -87,6 +92,7 @@ impl Section {
             Section::Audit => can(org, Permission::AuditRead),
             Section::ApiKeys => can(org, Permission::ApiKeysWrite),
             Section::Webhooks => can(org, Permission::WebhooksWrite),
+            Section::Sso => can(org, Permission::SsoWrite),
             Section::Settings => can(org, Permission::OrgWrite),
         }
     }

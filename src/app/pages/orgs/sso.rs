@@ -1,0 +1,851 @@
+//! `/orgs/:id/sso`: single sign-on. Whether it is on for the organization; its email domains (the
+//! TXT record that proves each, verification, and for verified ones the connection their sign-ins
+//! go to and whether SSO is required); its connections (values to copy into the identity
+//! provider, test, enable/disable, delete); and guided forms to add an OIDC or LDAP connection.
+use super::{
+    can, copy_to_clipboard, enc, latest_error, one_at_a_time, org_page, reload_org_after, set_status, use_org_id, when,
+    Pager, RowAction, Section, SectionError,
+};
+use crate::app::components::form::{action_error, ActionError, FormAlert};
+use crate::rpc::sso::{
+    oidc_redirect_uri, sso_connection_choices, sso_connections, sso_domains, AddDomain, CreateLdapConnection,
+    CreateOidcConnection, DeleteConnection, RemoveDomain, RouteDomain, SetConnectionEnabled, SetSsoEnabled,
+    TestConnection, VerifyDomain,
+};
+use crate::shared::{
+    domains::{Domain, DomainStatus},
+    error::AppError,
+    ids::OrgId,
+    org::Organization,
+    roles::{Permission, Role},
+    sso::{ConnectionKind, OidcPreset, SsoConnection},
+};
+use leptos::{html, prelude::*};
+use leptos_router::hooks::use_query_map;
+
+#[component]
+pub fn OrgSsoPage() -> impl IntoView {
+    org_page(Section::Sso, "Single sign-on", |org| {
+        if can(&org, Permission::SsoWrite) {
+            view! { <Sso org/> }.into_any()
+        } else {
+            set_status(403);
+            view! { <p class="alert" role="alert">"Your role here does not include managing single sign-on."</p> }
+                .into_any()
+        }
+    })
+}
+
+/// Every form of the page; rows of one kind share one action.
+#[derive(Clone, Copy)]
+struct Actions {
+    add_domain: ServerAction<AddDomain>,
+    verify: ServerAction<VerifyDomain>,
+    route: ServerAction<RouteDomain>,
+    remove_domain: ServerAction<RemoveDomain>,
+    oidc: ServerAction<CreateOidcConnection>,
+    ldap: ServerAction<CreateLdapConnection>,
+    toggle: ServerAction<SetConnectionEnabled>,
+    delete: ServerAction<DeleteConnection>,
+    test: ServerAction<TestConnection>,
+}
+
+impl Actions {
+    fn new() -> Actions {
+        Actions {
+            add_domain: ServerAction::new(),
+            verify: ServerAction::new(),
+            route: ServerAction::new(),
+            remove_domain: ServerAction::new(),
+            oidc: ServerAction::new(),
+            ldap: ServerAction::new(),
+            toggle: ServerAction::new(),
+            delete: ServerAction::new(),
+            test: ServerAction::new(),
+        }
+    }
+
+    fn all(self) -> Vec<RowAction> {
+        vec![
+            RowAction::of(self.add_domain),
+            RowAction::of(self.verify),
+            RowAction::of(self.route),
+            RowAction::of(self.remove_domain),
+            RowAction::of(self.oidc),
+            RowAction::of(self.ldap),
+            RowAction::of(self.toggle),
+            RowAction::of(self.delete),
+            RowAction::of(self.test),
+        ]
+    }
+
+    /// A change that the connection lists (and the domains' connection choices) show.
+    fn connections_changed(self) -> (usize, usize, usize, usize) {
+        (self.oidc.version().get(), self.ldap.version().get(), self.toggle.version().get(), self.delete.version().get())
+    }
+}
+
+#[component]
+fn Sso(org: Organization) -> impl IntoView {
+    let actions = Actions::new();
+    one_at_a_time(actions.all());
+    view! {
+        <SsoSwitch org_id=org.id on=org.settings.sso_enabled may_change=can(&org, Permission::OrgWrite)/>
+        <SsoNotice/>
+        <Domains actions/>
+        <Connections actions/>
+        <AddConnection actions/>
+    }
+}
+
+/// The success message for this page's own `?notice=` codes (the frame shows the shared ones).
+#[component]
+fn SsoNotice() -> impl IntoView {
+    let query = use_query_map();
+    let text = move || {
+        if query.read().get("__err").is_some() {
+            return None;
+        }
+        Some(match query.read().get("notice")?.as_str() {
+            "domain_added" => "Domain added. Publish its TXT record, then press Verify now.",
+            "domain_verified" => "Domain verified. Choose the connection its addresses sign in with.",
+            "domain_saved" => "Sign-in settings for the domain saved.",
+            "domain_removed" => "Domain removed. Its addresses no longer go to single sign-on.",
+            "connection_created" => "Connection added. Test it, then choose it for a verified domain.",
+            "connection_enabled" => "Connection enabled.",
+            "connection_disabled" => "Connection disabled. Sign-ins through it are refused.",
+            "connection_deleted" => "Connection deleted.",
+            _ => return None,
+        })
+    };
+    move || text().map(|message| view! { <p class="notice" role="status">{message}</p> })
+}
+
+// ---- the organization's setting --------------------------------------------------------------
+
+#[component]
+fn SsoSwitch(org_id: OrgId, on: bool, may_change: bool) -> impl IntoView {
+    let switch = ServerAction::<SetSsoEnabled>::new();
+    reload_org_after(switch);
+    let error = action_error(switch);
+    let (state, class) = if on { ("On", "status-accepted") } else { ("Off", "status-expired") };
+    let explain = if on {
+        "People can sign in through the enabled connections below."
+    } else {
+        "Sign-ins through the connections below are refused until single sign-on is turned on for the organization. You can set everything up first."
+    };
+    let hidden = move || {
+        view! {
+            <input type="hidden" name="org_id" value=org_id.to_string()/>
+            <input type="hidden" name="enabled" value=if on { "false" } else { "true" }/>
+        }
+    };
+    let control = match (may_change, on) {
+        (false, _) => view! {
+            <p class="hint">"Someone who can change the organization's " <a href=format!("/orgs/{org_id}/settings")>"settings"</a>
+                " can turn it on or off."</p>
+        }
+        .into_any(),
+        (true, false) => view! {
+            <ActionForm action=switch>{hidden()}<button type="submit" class="button">"Turn single sign-on on"</button></ActionForm>
+        }
+        .into_any(),
+        (true, true) => view! {
+            <details class="confirm">
+                <summary class="button secondary" role="button">"Turn single sign-on off"</summary>
+                <p>"Nobody can sign in through a connection while it is off, including people whose domain requires single sign-on (owners keep their password)."</p>
+                <ActionForm action=switch>{hidden()}<button type="submit" class="button danger">"Yes, turn it off"</button></ActionForm>
+            </details>
+        }
+        .into_any(),
+    };
+    view! {
+        <section class="card sso-switch" aria-labelledby="sso-switch-heading">
+            <h2 id="sso-switch-heading">"Single sign-on for this organization: "
+                <span class=format!("badge {class}")>{state}</span></h2>
+            <p>{explain}</p>
+            <FormAlert error fields=Vec::new()/>
+            {control}
+        </section>
+    }
+}
+
+// ---- links between pages of the two lists ----------------------------------------------------
+
+/// The page's address with the given list cursors (the other list keeps its page).
+fn sso_link(org_id: &str, cursors: &[(&str, Option<String>)]) -> String {
+    let query: Vec<String> =
+        cursors.iter().filter_map(|(key, value)| value.as_ref().map(|v| format!("{key}={}", enc(v)))).collect();
+    if query.is_empty() {
+        format!("/orgs/{org_id}/sso")
+    } else {
+        format!("/orgs/{org_id}/sso?{}", query.join("&"))
+    }
+}
+
+fn use_cursor(name: &'static str) -> Signal<Option<String>> {
+    let query = use_query_map();
+    Signal::derive(move || query.read().get(name).filter(|c| !c.is_empty()))
+}
+
+// ---- domains ---------------------------------------------------------------------------------
+
+#[component]
+fn Domains(actions: Actions) -> impl IntoView {
+    let id = use_org_id();
+    let cursor = use_cursor("domains_cursor");
+    let other = use_cursor("connections_cursor");
+    let list = Resource::new(
+        move || {
+            (
+                id.get(),
+                cursor.get(),
+                actions.add_domain.version().get(),
+                actions.verify.version().get(),
+                actions.route.version().get(),
+                actions.remove_domain.version().get(),
+            )
+        },
+        |(id, cursor, ..)| sso_domains(id, cursor),
+    );
+    let choices =
+        Resource::new(move || (id.get(), actions.connections_changed()), |(id, _)| sso_connection_choices(id));
+    let row_error = latest_error(vec![
+        RowAction::of(actions.verify),
+        RowAction::of(actions.route),
+        RowAction::of(actions.remove_domain),
+    ]);
+    let list_view = move || {
+        Suspend::new(async move {
+            let org = id.get_untracked();
+            let choices = choices.await.unwrap_or_default();
+            match list.await {
+                Ok(page) if page.data.is_empty() && cursor.get_untracked().is_none() => {
+                    view! { <p class="empty">"No domains yet."</p> }.into_any()
+                }
+                Ok(page) => {
+                    let first = sso_link(&org, &[("connections_cursor", other.get_untracked())]);
+                    let next = page.next_cursor.map(|c| {
+                        sso_link(&org, &[("domains_cursor", Some(c)), ("connections_cursor", other.get_untracked())])
+                    });
+                    let items = page
+                        .data
+                        .into_iter()
+                        .map(|domain| view! { <DomainItem domain choices=choices.clone() actions/> })
+                        .collect_view();
+                    view! {
+                        <ul class="sso-items">{items}</ul>
+                        <Pager label="Domain pages" first on_first=cursor.get_untracked().is_none() next/>
+                    }
+                    .into_any()
+                }
+                Err(error) => view! { <SectionError error/> }.into_any(),
+            }
+        })
+    };
+    view! {
+        <section class="card" aria-labelledby="domains-heading">
+            <h2 id="domains-heading">"Email domains"</h2>
+            <p>"Prove that the organization owns an email domain by publishing a DNS TXT record. Sign-ins with addresses at a verified domain can then go to one of your connections."</p>
+            <AddDomainForm add=actions.add_domain/>
+            <FormAlert error=row_error fields=Vec::new()/>
+            <Transition fallback=|| view! { <p class="empty">"Loading domains…"</p> }>{list_view}</Transition>
+        </section>
+    }
+}
+
+#[component]
+fn AddDomainForm(add: ServerAction<AddDomain>) -> impl IntoView {
+    let id = use_org_id();
+    let value = add.value();
+    let error: ActionError = Signal::derive(move || value.get().and_then(Result::err));
+    let form = reset_on_success(add);
+    view! {
+        <ActionForm action=add node_ref=form attr:class="sso-add-domain">
+            <FormAlert error fields=vec!["domain"]/>
+            <input type="hidden" name="org_id" value=move || id.get()/>
+            <Input form="new" name="domain" label="Add a domain" placeholder="example.com" required=true
+                hint="The part of your people's addresses after the @." error/>
+            <button type="submit" class="button">"Add domain"</button>
+        </ActionForm>
+    }
+}
+
+fn domain_badge(status: DomainStatus) -> (&'static str, &'static str) {
+    match status {
+        DomainStatus::Pending => ("Not verified yet", "status-pending"),
+        DomainStatus::Verified => ("Verified", "status-accepted"),
+    }
+}
+
+#[component]
+fn DomainItem(domain: Domain, choices: Vec<SsoConnection>, actions: Actions) -> impl IntoView {
+    let (status, class) = domain_badge(domain.status);
+    let key = domain.id.to_string();
+    let heading = format!("domain-{key}-heading");
+    let verified = domain.status == DomainStatus::Verified;
+    let ids = {
+        let (org, key) = (domain.organization_id.to_string(), key.clone());
+        move || {
+            view! {
+                <input type="hidden" name="org_id" value=org.clone()/>
+                <input type="hidden" name="domain_id" value=key.clone()/>
+            }
+        }
+    };
+    let last_check = match (&domain.last_checked_at, &domain.last_check_error) {
+        (Some(at), Some(error)) if !verified => Some(view! {
+            <p class="check-failed"><strong>{format!("Last checked {}:", when(*at))}</strong>" "{error.clone()}</p>
+        }),
+        _ => None,
+    };
+    let record = view! {
+        <dl class="facts">
+            <dt>"Type"</dt><dd><code>{domain.verification.record_type.clone()}</code></dd>
+            <dt>"Name"</dt><dd><CopyValue id=format!("domain-{key}-txt-name") label=format!("TXT record name for {}", domain.domain)
+                value=domain.verification.name.clone()/></dd>
+            <dt>"Value"</dt><dd><CopyValue id=format!("domain-{key}-txt-value") label=format!("TXT record value for {}", domain.domain)
+                value=domain.verification.value.clone()/></dd>
+        </dl>
+    };
+    let record = if verified {
+        view! {
+            <p>{domain.verified_at.map(|at| format!("Verified on {}.", when(at)))}</p>
+            <details class="meta"><summary>"The DNS record that proved it"</summary>{record}</details>
+            <DomainRouting domain=domain.clone() choices route=actions.route/>
+        }
+        .into_any()
+    } else {
+        view! {
+            <p>"Publish this TXT record at the domain's DNS provider, then press " <strong>"Verify now"</strong>
+                ". DNS changes can take a while to be seen."</p>
+            {record}
+        }
+        .into_any()
+    };
+    let remove_ids = ids.clone();
+    view! {
+        <li class="sso-item" id=format!("domain-{key}")>
+            <h3 id=heading>{domain.domain.clone()} " " <span class=format!("badge {class}")>{status}</span></h3>
+            {record}
+            {last_check}
+            <div class="row-actions">
+                {(!verified).then(|| view! {
+                    <ActionForm action=actions.verify>{ids()}
+                        <button type="submit" class="button small">"Verify now"</button></ActionForm>
+                })}
+                <details class="confirm">
+                    <summary class="button secondary small" role="button">"Remove"</summary>
+                    <p>{format!("Addresses at {} stop going to single sign-on, and proving the domain again takes a new TXT record.", domain.domain)}</p>
+                    <ActionForm action=actions.remove_domain>{remove_ids()}
+                        <button type="submit" class="button danger small">"Yes, remove"</button></ActionForm>
+                </details>
+            </div>
+        </li>
+    }
+}
+
+/// For a verified domain: the connection its addresses sign in with, and whether they must.
+#[component]
+fn DomainRouting(domain: Domain, choices: Vec<SsoConnection>, route: ServerAction<RouteDomain>) -> impl IntoView {
+    let key = domain.id.to_string();
+    let (select_id, check_id) = (format!("domain-{key}-connection"), format!("domain-{key}-require"));
+    let options = choices
+        .into_iter()
+        .map(|c| {
+            let label = format!("{} ({}{})", c.name, kind_label(c.kind), if c.enabled { "" } else { ", disabled" });
+            view! { <option value=c.id.to_string() selected=domain.connection_id == Some(c.id)>{label}</option> }
+        })
+        .collect_view();
+    view! {
+        <ActionForm action=route attr:class="sso-routing">
+            <input type="hidden" name="org_id" value=domain.organization_id.to_string()/>
+            <input type="hidden" name="domain_id" value=key.clone()/>
+            <div class="field">
+                <label for=select_id.clone()>{format!("Sign-ins with @{} addresses go to", domain.domain)}</label>
+                <select id=select_id name="connection_id">
+                    <option value="" selected=domain.connection_id.is_none()>"None (people sign in with a password)"</option>
+                    {options}
+                </select>
+            </div>
+            <label class="check" for=check_id.clone()>
+                <input type="checkbox" id=check_id.clone() name="require_sso" value="on" checked=domain.require_sso/>
+                "Require SSO for these addresses (owners can still use their password as a break-glass path)"
+            </label>
+            <button type="submit" class="button secondary small">"Save"</button>
+        </ActionForm>
+    }
+}
+
+// ---- connections -----------------------------------------------------------------------------
+
+fn kind_label(kind: ConnectionKind) -> &'static str {
+    match kind {
+        ConnectionKind::Oidc => "OIDC",
+        ConnectionKind::Saml => "SAML",
+        ConnectionKind::Ldap => "LDAP",
+    }
+}
+
+#[component]
+fn Connections(actions: Actions) -> impl IntoView {
+    let id = use_org_id();
+    let cursor = use_cursor("connections_cursor");
+    let other = use_cursor("domains_cursor");
+    let list = Resource::new(
+        move || (id.get(), cursor.get(), actions.connections_changed(), actions.test.version().get()),
+        |(id, cursor, ..)| sso_connections(id, cursor),
+    );
+    let row_error =
+        latest_error(vec![RowAction::of(actions.toggle), RowAction::of(actions.delete), RowAction::of(actions.test)]);
+    let list_view = move || {
+        Suspend::new(async move {
+            let org = id.get_untracked();
+            match list.await {
+                Ok(page) if page.data.is_empty() && cursor.get_untracked().is_none() => {
+                    view! { <p class="empty">"No connections yet. Add one below."</p> }.into_any()
+                }
+                Ok(page) => {
+                    let first = sso_link(&org, &[("domains_cursor", other.get_untracked())]);
+                    let next = page.next_cursor.map(|c| {
+                        sso_link(&org, &[("domains_cursor", other.get_untracked()), ("connections_cursor", Some(c))])
+                    });
+                    let items = page
+                        .data
+                        .into_iter()
+                        .map(|connection| view! { <ConnectionItem connection actions/> })
+                        .collect_view();
+                    view! {
+                        <ul class="sso-items">{items}</ul>
+                        <Pager label="Connection pages" first on_first=cursor.get_untracked().is_none() next/>
+                    }
+                    .into_any()
+                }
+                Err(error) => view! { <SectionError error/> }.into_any(),
+            }
+        })
+    };
+    view! {
+        <section class="card" aria-labelledby="connections-heading">
+            <h2 id="connections-heading">"Connections"</h2>
+            <p>"Each connection is one identity provider. People it signs in for the first time join with the role their groups map to."</p>
+            <FormAlert error=row_error fields=Vec::new()/>
+            <Transition fallback=|| view! { <p class="empty">"Loading connections…"</p> }>{list_view}</Transition>
+        </section>
+    }
+}
+
+/// The outcome of **Test connection** for `connection`, from the address the test sent the
+/// browser to (so it shows without JavaScript too).
+fn use_test_result(connection: String) -> Signal<Option<(bool, String)>> {
+    let query = use_query_map();
+    Signal::derive(move || {
+        let query = query.read();
+        if query.get("tested").as_deref() != Some(connection.as_str()) || query.get("__err").is_some() {
+            return None;
+        }
+        Some((query.get("test_ok").as_deref() == Some("1"), query.get("test_message").unwrap_or_default()))
+    })
+}
+
+#[component]
+fn ConnectionItem(connection: SsoConnection, actions: Actions) -> impl IntoView {
+    let key = connection.id.to_string();
+    let heading = format!("connection-{key}-heading");
+    let (state, class) =
+        if connection.enabled { ("Enabled", "status-accepted") } else { ("Disabled", "status-revoked") };
+    let ids = {
+        let (org, key) = (connection.organization_id.to_string(), key.clone());
+        move || {
+            view! {
+                <input type="hidden" name="org_id" value=org.clone()/>
+                <input type="hidden" name="connection_id" value=key.clone()/>
+            }
+        }
+    };
+    let settings = match (&connection.oidc, &connection.ldap) {
+        (Some(oidc), _) => {
+            let provider = match oidc.preset {
+                Some(OidcPreset::Google) => "Google",
+                Some(OidcPreset::Microsoft) => "Microsoft",
+                None => "Any OpenID provider",
+            };
+            view! {
+                <dt>"Provider"</dt><dd>{provider}</dd>
+                <dt>"Issuer"</dt><dd><code>{oidc.issuer.clone()}</code></dd>
+                <dt>"Client id"</dt><dd><code>{oidc.client_id.clone()}</code></dd>
+            }
+            .into_any()
+        }
+        (None, Some(ldap)) => view! {
+            <dt>"Directory"</dt><dd><code>{ldap.url.clone()}</code></dd>
+            <dt>"Bind DN"</dt><dd><code>{ldap.bind_dn.clone()}</code></dd>
+            <dt>"Base DN"</dt><dd><code>{ldap.base_dn.clone()}</code></dd>
+            <dt>"User filter"</dt><dd><code>{ldap.user_filter.clone()}</code></dd>
+            <dt>"Group attribute"</dt><dd><code>{ldap.group_attribute.clone()}</code></dd>
+        }
+        .into_any(),
+        (None, None) => match &connection.saml {
+            Some(saml) => view! {
+                <dt>"Identity provider"</dt><dd><code>{saml.idp_entity_id.clone()}</code></dd>
+                <dt>"Its sign-in URL"</dt><dd><code>{saml.idp_sso_url.clone()}</code></dd>
+                <dt>"Sign-ins it starts"</dt><dd>{if saml.allow_idp_initiated { "Accepted" } else { "Refused" }}</dd>
+            }
+            .into_any(),
+            None => ().into_any(),
+        },
+    };
+    let mapping = if connection.role_mapping.is_empty() {
+        view! { <span class="muted">"None: everyone gets the default role"</span> }.into_any()
+    } else {
+        let rows = connection
+            .role_mapping
+            .iter()
+            .map(|m| view! { <li><code>{m.group.clone()}</code>" → "{m.role.label()}</li> })
+            .collect_view();
+        view! { <ul class="mappings">{rows}</ul> }.into_any()
+    };
+    let redirect = connection.redirect_uri.clone().map(|uri| {
+        view! {
+            <dt>"Redirect URI"</dt>
+            <dd><CopyValue id=format!("connection-{key}-redirect") label=format!("Redirect URI for {}", connection.name) value=uri/></dd>
+        }
+    });
+    let saml = connection.saml.clone().map(|saml| {
+        view! {
+            <dt>"Entity id (metadata URL)"</dt>
+            <dd><CopyValue id=format!("connection-{key}-entity") label=format!("SAML entity id for {}", connection.name)
+                value=saml.sp_entity_id/></dd>
+            <dt>"ACS URL"</dt>
+            <dd><CopyValue id=format!("connection-{key}-acs") label=format!("Assertion consumer service URL for {}", connection.name)
+                value=saml.acs_url/></dd>
+        }
+    });
+    let result = use_test_result(key.clone());
+    let testing = {
+        let key = key.clone();
+        let input = actions.test.input();
+        move || input.with(|i| i.as_ref().is_some_and(|i| i.connection_id == key))
+    };
+    let status_view = move || {
+        if testing() {
+            return Some(view! { <p class="test-result">"Testing…"</p> }.into_any());
+        }
+        result.get().map(|(ok, message)| {
+            let (class, lead) =
+                if ok { ("test-result ok", "Test passed: ") } else { ("test-result failed", "Test failed: ") };
+            view! { <p class=class><strong>{lead}</strong>{message}</p> }.into_any()
+        })
+    };
+    let credentials = (connection.kind == ConnectionKind::Ldap).then(|| {
+        let (user_id, password_id) = (format!("connection-{key}-test-user"), format!("connection-{key}-test-password"));
+        view! {
+            <fieldset class="test-credentials">
+                <legend>"Also try someone's sign-in (optional)"</legend>
+                <div class="field">
+                    <label for=user_id.clone()>"Directory username"</label>
+                    <input id=user_id type="text" name="username" autocomplete="off"/>
+                </div>
+                <div class="field">
+                    <label for=password_id.clone()>"Their password"</label>
+                    <input id=password_id type="password" name="password" autocomplete="off"/>
+                </div>
+            </fieldset>
+        }
+    });
+    let (toggle_label, toggle_to) = if connection.enabled { ("Disable", "false") } else { ("Enable", "true") };
+    let (test_ids, toggle_ids, delete_ids) = (ids.clone(), ids.clone(), ids);
+    view! {
+        <li class="sso-item" id=format!("connection-{key}")>
+            <h3 id=heading>{connection.name.clone()} " " <span class="badge">{kind_label(connection.kind)}</span>
+                " " <span class=format!("badge {class}")>{state}</span></h3>
+            <dl class="facts">
+                {settings}
+                <dt>"Default role"</dt><dd>{connection.default_role.label()}</dd>
+                <dt>"Role mapping"</dt><dd>{mapping}</dd>
+            </dl>
+            <h4>"Copy into your identity provider"</h4>
+            <dl class="facts copy-facts">
+                {redirect}
+                {saml}
+                <dt>"Sign-in URL"</dt>
+                <dd><CopyValue id=format!("connection-{key}-sign-in") label=format!("Sign-in URL for {}", connection.name)
+                    value=connection.sign_in_url.clone()/></dd>
+            </dl>
+            <div class="test-status" role="status" aria-live="polite">{status_view}</div>
+            <ActionForm action=actions.test attr:class="sso-test">
+                {test_ids()}
+                {credentials}
+                <button type="submit" class="button secondary small">"Test connection"</button>
+            </ActionForm>
+            <div class="row-actions">
+                <ActionForm action=actions.toggle>{toggle_ids()}<input type="hidden" name="enabled" value=toggle_to/>
+                    <button type="submit" class="button secondary small">{toggle_label}</button></ActionForm>
+                <details class="confirm">
+                    <summary class="button secondary small" role="button">"Delete"</summary>
+                    <p>{format!("Nobody can sign in through “{}” any more, and domains routed to it go back to password sign-in.", connection.name)}</p>
+                    <ActionForm action=actions.delete>{delete_ids()}
+                        <button type="submit" class="button danger small">"Yes, delete"</button></ActionForm>
+                </details>
+            </div>
+        </li>
+    }
+}
+
+// ---- new connections -------------------------------------------------------------------------
+
+#[component]
+fn AddConnection(actions: Actions) -> impl IntoView {
+    let id = use_org_id();
+    let redirect = Resource::new(move || id.get(), oidc_redirect_uri);
+    view! {
+        <section class="card" aria-labelledby="add-connection-heading">
+            <h2 id="add-connection-heading">"Add a connection"</h2>
+            <div class="grid">
+                <OidcForm create=actions.oidc redirect/>
+                <LdapForm create=actions.ldap/>
+            </div>
+        </section>
+    }
+}
+
+/// The roles single sign-on may give (never Owner), Member first selected.
+fn role_options() -> impl IntoView {
+    [Role::Viewer, Role::Member, Role::Admin]
+        .into_iter()
+        .map(|r| view! { <option value=r.as_str() selected=r == Role::Member>{r.label()}</option> })
+        .collect_view()
+}
+
+/// Empties a form once its action succeeded (with JavaScript; without, the page is new anyway).
+fn reset_on_success<S>(action: ServerAction<S>) -> NodeRef<html::Form>
+where
+    S: leptos::server_fn::ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Send + Sync + 'static,
+{
+    let form = NodeRef::<html::Form>::new();
+    let value = action.value();
+    Effect::new(move |_| {
+        if value.with(|v| matches!(v, Some(Ok(_)))) {
+            if let Some(form) = form.get() {
+                form.reset();
+            }
+        }
+    });
+    form
+}
+
+const MAPPING_HINT: &str = "One per line: group = role, with role viewer, member or admin. The highest matching role wins; people in no listed group get the default role.";
+
+#[component]
+fn OidcForm(create: ServerAction<CreateOidcConnection>, redirect: Resource<Result<String, AppError>>) -> impl IntoView {
+    let id = use_org_id();
+    let value = create.value();
+    let error: ActionError = Signal::derive(move || value.get().and_then(Result::err));
+    let form = reset_on_success(create);
+    let fields =
+        vec!["name", "preset", "issuer", "tenant", "client_id", "client_secret", "default_role", "role_mapping"];
+    view! {
+        <div class="sso-new" aria-labelledby="new-oidc-heading" role="group">
+            <h3 id="new-oidc-heading">"OpenID Connect"</h3>
+            <p>"Google Workspace, Microsoft Entra ID or any OpenID provider. First register Gatehouse as a web application at the provider, with this redirect URI:"</p>
+            <Transition fallback=|| view! { <p class="empty">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match redirect.await {
+                        Ok(uri) => view! { <CopyValue id="new-oidc-redirect".to_owned() label="Redirect URI to register".to_owned() value=uri/> }.into_any(),
+                        Err(error) => view! { <SectionError error/> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <p>"Then copy the client id and secret the provider gives you here."</p>
+            <ActionForm action=create node_ref=form attr:class="key-form">
+                <FormAlert error fields=fields/>
+                <input type="hidden" name="org_id" value=move || id.get()/>
+                <Input form="oidc" name="name" label="Name" placeholder="Company Google" required=true error/>
+                <Select form="oidc" name="preset" label="Provider" error>
+                    <option value="" selected>"Generic issuer"</option>
+                    <option value="google">"Google"</option>
+                    <option value="microsoft">"Microsoft"</option>
+                </Select>
+                <Input form="oidc" name="issuer" label="Issuer URL (generic issuer only)" kind="url" placeholder="https://idp.example.com"
+                    hint="Its discovery document is at {issuer}/.well-known/openid-configuration." error/>
+                <Input form="oidc" name="tenant" label="Tenant (Microsoft only, optional)"
+                    hint="A tenant id or domain to accept only that tenant; empty accepts any work account." error/>
+                <Input form="oidc" name="client_id" label="Client id" required=true error/>
+                <Input form="oidc" name="client_secret" label="Client secret" kind="password" required=true
+                    hint="Stored encrypted; it is never shown again." error/>
+                <Select form="oidc" name="default_role" label="Default role" error>{role_options()}</Select>
+                <TextArea form="oidc" name="role_mapping" label="Role mapping (optional)" placeholder="engineering = member\ngatehouse-admins = admin"
+                    hint=MAPPING_HINT error/>
+                <button type="submit" class="button">"Add OIDC connection"</button>
+            </ActionForm>
+        </div>
+    }
+}
+
+#[component]
+fn LdapForm(create: ServerAction<CreateLdapConnection>) -> impl IntoView {
+    let id = use_org_id();
+    let value = create.value();
+    let error: ActionError = Signal::derive(move || value.get().and_then(Result::err));
+    let form = reset_on_success(create);
+    let fields = vec![
+        "name",
+        "url",
+        "bind_dn",
+        "bind_password",
+        "base_dn",
+        "user_filter",
+        "group_attribute",
+        "default_role",
+        "role_mapping",
+    ];
+    view! {
+        <div class="sso-new" aria-labelledby="new-ldap-heading" role="group">
+            <h3 id="new-ldap-heading">"LDAP directory"</h3>
+            <p>"People type their directory username and password on a Gatehouse page; a service account finds them in the directory."</p>
+            <ActionForm action=create node_ref=form attr:class="key-form">
+                <FormAlert error fields=fields/>
+                <input type="hidden" name="org_id" value=move || id.get()/>
+                <Input form="ldap" name="name" label="Name" placeholder="Head office directory" required=true error/>
+                <Input form="ldap" name="url" label="Directory URL" placeholder="ldaps://ldap.example.com" required=true
+                    hint="ldaps://, or ldap:// (upgraded with StartTLS)." error/>
+                <Input form="ldap" name="bind_dn" label="Service account DN" placeholder="cn=gatehouse,ou=services,dc=example,dc=com" required=true error/>
+                <Input form="ldap" name="bind_password" label="Service account password" kind="password" required=true
+                    hint="Stored encrypted; it is never shown again." error/>
+                <Input form="ldap" name="base_dn" label="Base DN to search" placeholder="ou=people,dc=example,dc=com" required=true error/>
+                <Input form="ldap" name="user_filter" label="User filter" value="(uid={username})".to_owned()
+                    hint="{username} is replaced by what the person types (escaped)." error/>
+                <Input form="ldap" name="group_attribute" label="Group attribute" value="memberOf".to_owned() error/>
+                <Select form="ldap" name="default_role" label="Default role" error>{role_options()}</Select>
+                <TextArea form="ldap" name="role_mapping" label="Role mapping (optional)" placeholder="cn=gatehouse-admins,ou=groups,dc=example,dc=com = admin"
+                    hint=MAPPING_HINT error/>
+                <button type="submit" class="button">"Add LDAP connection"</button>
+            </ActionForm>
+        </div>
+    }
+}
+
+// ---- form pieces with ids of their own (two forms here share field names) ---------------------
+
+/// The error of the latest submit when it is about `name`.
+fn field_error(error: ActionError, name: &'static str) -> impl Fn() -> Option<String> + Copy + Send + Sync {
+    move || error.get().filter(|e| e.field() == Some(name)).map(|e| e.message)
+}
+
+/// The label, hint and error parts shared by the inputs below, ids prefixed with the form's.
+struct Parts {
+    id: String,
+    hint_id: String,
+    error_id: String,
+    described_by: String,
+}
+
+fn parts(form: &str, name: &str, hint: &str) -> Parts {
+    let id = format!("{form}-{name}");
+    let (hint_id, error_id) = (format!("{id}-hint"), format!("{id}-error"));
+    let described_by = if hint.is_empty() { error_id.clone() } else { format!("{hint_id} {error_id}") };
+    Parts { id, hint_id, error_id, described_by }
+}
+
+#[component]
+fn Input(
+    form: &'static str,
+    name: &'static str,
+    label: &'static str,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional)] required: bool,
+    #[prop(optional, into)] value: Option<String>,
+    #[prop(optional)] placeholder: &'static str,
+    #[prop(optional)] hint: &'static str,
+    error: ActionError,
+) -> impl IntoView {
+    let Parts { id, hint_id, error_id, described_by } = parts(form, name, hint);
+    let message = field_error(error, name);
+    view! {
+        <div class="field">
+            <label for=id.clone()>{label}</label>
+            {(!hint.is_empty()).then(|| view! { <p id=hint_id class="hint">{hint}</p> })}
+            <input id=id type=kind name=name value=value placeholder=placeholder required=required autocomplete="off"
+                aria-describedby=described_by aria-invalid=move || message().is_some().to_string()/>
+            {move || message().map(|m| view! { <p id=error_id.clone() class="field-error" role="alert">{m}</p> })}
+        </div>
+    }
+}
+
+#[component]
+fn Select(
+    form: &'static str,
+    name: &'static str,
+    label: &'static str,
+    error: ActionError,
+    children: Children,
+) -> impl IntoView {
+    let Parts { id, error_id, described_by, .. } = parts(form, name, "");
+    let message = field_error(error, name);
+    view! {
+        <div class="field">
+            <label for=id.clone()>{label}</label>
+            <select id=id name=name aria-describedby=described_by aria-invalid=move || message().is_some().to_string()>
+                {children()}
+            </select>
+            {move || message().map(|m| view! { <p id=error_id.clone() class="field-error" role="alert">{m}</p> })}
+        </div>
+    }
+}
+
+#[component]
+fn TextArea(
+    form: &'static str,
+    name: &'static str,
+    label: &'static str,
+    #[prop(optional)] placeholder: &'static str,
+    #[prop(optional)] hint: &'static str,
+    error: ActionError,
+) -> impl IntoView {
+    let Parts { id, hint_id, error_id, described_by } = parts(form, name, hint);
+    let message = field_error(error, name);
+    view! {
+        <div class="field">
+            <label for=id.clone()>{label}</label>
+            {(!hint.is_empty()).then(|| view! { <p id=hint_id class="hint">{hint}</p> })}
+            <textarea id=id name=name rows="4" placeholder=placeholder spellcheck="false"
+                aria-describedby=described_by aria-invalid=move || message().is_some().to_string()></textarea>
+            {move || message().map(|m| view! { <p id=error_id.clone() class="field-error" role="alert">{m}</p> })}
+        </div>
+    }
+}
+
+/// A value to copy into another system: read-only, selected on focus, with a copy button. (The
+/// label is for screen readers; the page shows what the value is next to it.)
+#[component]
+fn CopyValue(id: String, label: String, value: String) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let text = value.clone();
+    view! {
+        <div class="copy-row">
+            <label for=id.clone() class="visually-hidden">{label.clone()}</label>
+            <input id=id type="text" readonly value=value on:focus=|ev| {
+                event_target::<leptos::web_sys::HtmlInputElement>(&ev).select();
+            }/>
+            <button type="button" class="button secondary small" on:click=move |_| copied.set(copy_to_clipboard(&text))>
+                {move || if copied.get() { "Copied" } else { "Copy" }}
+                <span class="visually-hidden">{format!(" {label}")}</span>
+            </button>
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sso_link;
+
+    #[test]
+    fn list_links_keep_the_other_list() {
+        assert_eq!(sso_link("o", &[("domains_cursor", None)]), "/orgs/o/sso");
+        assert_eq!(
+            sso_link("o", &[("domains_cursor", Some("a b".into())), ("connections_cursor", Some("c".into()))]),
+            "/orgs/o/sso?domains_cursor=a%20b&connections_cursor=c"
+        );
+    }
+}
