@@ -21,7 +21,7 @@ use {
     crate::server::service::{
         domains::{self, DomainPatch, NewDomain},
         orgs,
-        sso::{self, NewConnection, NewLdap, NewOidc, TestCredentials},
+        sso::{self, NewConnection, NewLdap, NewOidc, NewSaml, TestCredentials},
     },
     crate::shared::{
         roles::Role,
@@ -206,6 +206,38 @@ pub async fn create_ldap_connection(
                 enabled: None,
             };
             let created = sso::create(&app, &scope, NewConnection::Ldap(new)).await?;
+            go(&format!("/orgs/{org_id}/sso?notice=connection_created"))?;
+            Ok(created)
+        }
+        .await,
+    )
+}
+
+/// A SAML connection from the IdP's metadata URL or pasted XML (the XML wins when both are given);
+/// `allow_idp_initiated` is a checkbox ("on" when ticked).
+#[server(prefix = "/rpc", endpoint = "create_saml_connection")]
+pub async fn create_saml_connection(
+    org_id: String,
+    name: String,
+    idp_metadata_url: Option<String>,
+    idp_metadata_xml: Option<String>,
+    allow_idp_initiated: Option<String>,
+    default_role: String,
+    role_mapping: Option<String>,
+) -> Result<SsoConnection, AppError> {
+    respond(
+        async {
+            let (app, scope) = scope(&org_id).await?;
+            let new = NewSaml {
+                name,
+                idp_metadata_xml: given(idp_metadata_xml),
+                idp_metadata_url: given(idp_metadata_url),
+                allow_idp_initiated: Some(allow_idp_initiated.is_some()),
+                default_role: Some(parse_role("default_role", &default_role)?),
+                role_mapping: parse_mapping(role_mapping.as_deref().unwrap_or_default())?,
+                enabled: None,
+            };
+            let created = sso::create(&app, &scope, NewConnection::Saml(new)).await?;
             go(&format!("/orgs/{org_id}/sso?notice=connection_created"))?;
             Ok(created)
         }

@@ -230,12 +230,16 @@ fn ldap_page(connection: &str, username: &str, error: Option<String>, status: St
             <main id="main" class="container narrow">
                 <section class="card" aria-labelledby="ldap-heading">
                     <h1 id="ldap-heading">"Sign in with your directory account"</h1>
-                    {error.map(|message| view! { <p class="error" role="alert">{message}</p> })}
+                    {error.map(|message| view! { <p class="alert" role="alert">{message}</p> })}
                     <form method="post" action=action>
-                        <label for="ldap-username">"Username"</label>
-                        <input id="ldap-username" name="username" type="text" autocomplete="username" required value=username autofocus/>
-                        <label for="ldap-password">"Password"</label>
-                        <input id="ldap-password" name="password" type="password" autocomplete="current-password" required/>
+                        <div class="field">
+                            <label for="ldap-username">"Username"</label>
+                            <input id="ldap-username" name="username" type="text" autocomplete="username" required value=username autofocus/>
+                        </div>
+                        <div class="field">
+                            <label for="ldap-password">"Password"</label>
+                            <input id="ldap-password" name="password" type="password" autocomplete="current-password" required/>
+                        </div>
                         <button type="submit" class="button">"Sign in"</button>
                     </form>
                     <p><a href="/login">"Use another way to sign in"</a></p>
@@ -259,7 +263,7 @@ fn refusal_page(error: AppError) -> Response {
             <main id="main" class="container narrow">
                 <section class="card" aria-labelledby="sso-error-heading">
                     <h1 id="sso-error-heading">"Single sign-on did not work"</h1>
-                    <p class="error" role="alert" id="sso-error">{message}</p>
+                    <p class="alert" role="alert" id="sso-error">{message}</p>
                     <p><a class="button" href="/login">"Back to sign in"</a></p>
                 </section>
             </main>

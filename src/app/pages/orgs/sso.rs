@@ -9,8 +9,8 @@ use super::{
 use crate::app::components::form::{action_error, ActionError, FormAlert};
 use crate::rpc::sso::{
     oidc_redirect_uri, sso_connection_choices, sso_connections, sso_domains, AddDomain, CreateLdapConnection,
-    CreateOidcConnection, DeleteConnection, RemoveDomain, RouteDomain, SetConnectionEnabled, SetSsoEnabled,
-    TestConnection, VerifyDomain,
+    CreateOidcConnection, CreateSamlConnection, DeleteConnection, RemoveDomain, RouteDomain, SetConnectionEnabled,
+    SetSsoEnabled, TestConnection, VerifyDomain,
 };
 use crate::shared::{
     domains::{Domain, DomainStatus},
@@ -45,6 +45,7 @@ struct Actions {
     remove_domain: ServerAction<RemoveDomain>,
     oidc: ServerAction<CreateOidcConnection>,
     ldap: ServerAction<CreateLdapConnection>,
+    saml: ServerAction<CreateSamlConnection>,
     toggle: ServerAction<SetConnectionEnabled>,
     delete: ServerAction<DeleteConnection>,
     test: ServerAction<TestConnection>,
@@ -59,6 +60,7 @@ impl Actions {
             remove_domain: ServerAction::new(),
             oidc: ServerAction::new(),
             ldap: ServerAction::new(),
+            saml: ServerAction::new(),
             toggle: ServerAction::new(),
             delete: ServerAction::new(),
             test: ServerAction::new(),
@@ -604,6 +606,7 @@ fn AddConnection(actions: Actions) -> impl IntoView {
             <div class="grid">
                 <OidcForm create=actions.oidc redirect/>
                 <LdapForm create=actions.ldap/>
+                <SamlForm create=actions.saml/>
             </div>
         </section>
     }
@@ -721,6 +724,38 @@ fn LdapForm(create: ServerAction<CreateLdapConnection>) -> impl IntoView {
                 <TextArea form="ldap" name="role_mapping" label="Role mapping (optional)" placeholder="cn=gatehouse-admins,ou=groups,dc=example,dc=com = admin"
                     hint=MAPPING_HINT error/>
                 <button type="submit" class="button">"Add LDAP connection"</button>
+            </ActionForm>
+        </div>
+    }
+}
+
+#[component]
+fn SamlForm(create: ServerAction<CreateSamlConnection>) -> impl IntoView {
+    let id = use_org_id();
+    let value = create.value();
+    let error: ActionError = Signal::derive(move || value.get().and_then(Result::err));
+    let form = reset_on_success(create);
+    let fields = vec!["name", "idp_metadata_url", "idp_metadata_xml", "default_role", "role_mapping"];
+    view! {
+        <div class="sso-new" aria-labelledby="new-saml-heading" role="group">
+            <h3 id="new-saml-heading">"SAML 2.0"</h3>
+            <p>"Okta, Entra ID, ADFS, Keycloak or any SAML identity provider. Give its metadata; once the connection exists, this page shows the entity id and ACS URL to enter at the provider."</p>
+            <ActionForm action=create node_ref=form attr:class="key-form">
+                <FormAlert error fields=fields/>
+                <input type="hidden" name="org_id" value=move || id.get()/>
+                <Input form="saml" name="name" label="Name" placeholder="Company Okta" required=true error/>
+                <Input form="saml" name="idp_metadata_url" label="IdP metadata URL" kind="url" placeholder="https://idp.example.com/saml/metadata"
+                    hint="Fetched now, and again when you refresh it." error/>
+                <TextArea form="saml" name="idp_metadata_xml" label="…or the metadata XML" placeholder="<EntityDescriptor …>"
+                    hint="It must include the IdP's signing certificate: only signed assertions are accepted." error/>
+                <div class="field checkbox">
+                    <input type="checkbox" id="saml-allow_idp_initiated" name="allow_idp_initiated" value="on"/>
+                    <label for="saml-allow_idp_initiated">"Allow sign-in started from the IdP's portal (IdP-initiated)"</label>
+                </div>
+                <Select form="saml" name="default_role" label="Default role" error>{role_options()}</Select>
+                <TextArea form="saml" name="role_mapping" label="Role mapping (optional)" placeholder="gatehouse-admins = admin"
+                    hint=MAPPING_HINT error/>
+                <button type="submit" class="button">"Add SAML connection"</button>
             </ActionForm>
         </div>
     }
