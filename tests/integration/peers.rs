@@ -1,7 +1,7 @@
 //! Test peers: real servers the app talks to (a DNS server, an OpenID Provider, an OpenLDAP
 //! directory), each a child process on loopback that prints one JSON line when it is ready and
 //! stops when its stdin closes (on drop; it is killed if it lingers).
-use reqwest::Client;
+use reqwest::{header, Client, Response, StatusCode, Url};
 use serde_json::{json, Value};
 use std::{
     io::{BufRead, BufReader, Read},
@@ -194,4 +194,40 @@ impl SamlIdp {
         };
         (field("SAMLResponse").unwrap_or_else(|| panic!("no SAMLResponse in {html}")), field("RelayState"))
     }
+}
+
+/// A `Location` header, resolved against the request's URL.
+pub fn location(res: &Response) -> String {
+    let raw = res.headers().get(header::LOCATION).expect("a Location header").to_str().unwrap();
+    res.url().join(raw).unwrap().to_string()
+}
+
+/// Walks the provider's pages the way a browser would (login form, then consent) as `login`,
+/// starting at `authorize_url`; returns where the provider finally sends the browser: the app's
+/// callback with `code`, `state` and `iss`. `provider` must have its own cookie jar: reqwest's
+/// jar ignores ports, and the app and the provider are both on 127.0.0.1.
+pub async fn oidc_login(provider: &Client, authorize_url: &str, login: &str) -> String {
+    let origin = Url::parse(authorize_url).unwrap().origin();
+    let mut res = provider.get(authorize_url).send().await.unwrap();
+    for _ in 0..10 {
+        if res.status().is_redirection() {
+            let next = location(&res);
+            if Url::parse(&next).unwrap().origin() != origin {
+                return next;
+            }
+            res = provider.get(next).send().await.unwrap();
+            continue;
+        }
+        let (status, page_url) = (res.status(), res.url().clone());
+        let page = res.text().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{page_url}: {page}");
+        let fields: &[(&str, &str)] = if page.contains(r#"name="login""#) {
+            &[("prompt", "login"), ("login", login), ("password", "any password")]
+        } else {
+            assert!(page.contains(r#"value="consent""#), "neither a login nor a consent page: {page}");
+            &[("prompt", "consent")]
+        };
+        res = provider.post(page_url).form(fields).send().await.unwrap();
+    }
+    panic!("the provider did not send the browser back within 10 steps")
 }

@@ -4,9 +4,9 @@
 //! relying party owes, account linking only through verified domains, LDAP filter injection, and
 //! the audit trail of each sign-in and refusal.
 use crate::both;
-use crate::peers::{OidcProvider, SamlIdp, Slapd};
+use crate::peers::{location, oidc_login, OidcProvider, SamlIdp, Slapd};
 use crate::support::{error_of, spawn_app, Backend, Options, TestApp, STRONG_PASSWORD};
-use reqwest::{header, Client, Response, StatusCode, Url};
+use reqwest::{Client, Response, StatusCode, Url};
 use serde_json::{json, Value};
 
 const CLIENT_ID: &str = "gatehouse-test";
@@ -77,42 +77,6 @@ async fn oidc_connection(app: &TestApp, owner: &Client, org: &str, provider: &Oi
     let conn = create_connection(app, owner, org, oidc_body(&provider.issuer)).await;
     provider.register_client(CLIENT_ID, CLIENT_SECRET, conn["redirect_uri"].as_str().unwrap()).await;
     conn["id"].as_str().unwrap().to_owned()
-}
-
-/// A `Location` header, resolved against the request's URL.
-fn location(res: &Response) -> String {
-    let raw = res.headers().get(header::LOCATION).expect("a Location header").to_str().unwrap();
-    res.url().join(raw).unwrap().to_string()
-}
-
-/// Walks the provider's pages the way a browser would (login form, then consent) as `login`,
-/// starting at `authorize_url`; returns where the provider finally sends the browser: the app's
-/// callback with `code`, `state` and `iss`. `provider` must have its own cookie jar: reqwest's
-/// jar ignores ports, and the app and the provider are both on 127.0.0.1.
-async fn oidc_login(provider: &Client, authorize_url: &str, login: &str) -> String {
-    let origin = Url::parse(authorize_url).unwrap().origin();
-    let mut res = provider.get(authorize_url).send().await.unwrap();
-    for _ in 0..10 {
-        if res.status().is_redirection() {
-            let next = location(&res);
-            if Url::parse(&next).unwrap().origin() != origin {
-                return next;
-            }
-            res = provider.get(next).send().await.unwrap();
-            continue;
-        }
-        let (status, page_url) = (res.status(), res.url().clone());
-        let page = res.text().await.unwrap();
-        assert_eq!(status, StatusCode::OK, "{page_url}: {page}");
-        let fields: &[(&str, &str)] = if page.contains(r#"name="login""#) {
-            &[("prompt", "login"), ("login", login), ("password", "any password")]
-        } else {
-            assert!(page.contains(r#"value="consent""#), "neither a login nor a consent page: {page}");
-            &[("prompt", "consent")]
-        };
-        res = provider.post(page_url).form(fields).send().await.unwrap();
-    }
-    panic!("the provider did not send the browser back within 10 steps")
 }
 
 /// Starts a sign-in through `conn` on a fresh Gatehouse client and signs in at the provider as

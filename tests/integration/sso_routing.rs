@@ -3,9 +3,9 @@
 //! break-glass path). The PATCH rules, password sign-in under the requirement, the browser's
 //! `/sso/start` by email (OIDC, LDAP, unknown domains), and how each sign-in is labelled.
 use crate::both;
-use crate::peers::{support_dir, OidcProvider, Peer, Slapd};
+use crate::peers::{location, oidc_login, support_dir, OidcProvider, Peer, Slapd};
 use crate::support::{error_of, spawn_app, Backend, Options, TestApp, STRONG_PASSWORD};
-use reqwest::{header, Client, Response, StatusCode, Url};
+use reqwest::{Client, Response, StatusCode, Url};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 
@@ -145,12 +145,6 @@ async fn accepted_patch(app: &TestApp, owner: &Client, org: &str, domain: &str, 
 
 async fn read_domain(app: &TestApp, owner: &Client, org: &str, domain: &str) -> Value {
     app.get(owner, &format!("/api/v1/organizations/{org}/domains/{domain}")).await.json().await.unwrap()
-}
-
-/// A `Location` header, resolved against the request's URL.
-fn location(res: &Response) -> String {
-    let raw = res.headers().get(header::LOCATION).expect("a Location header").to_str().unwrap();
-    res.url().join(raw).unwrap().to_string()
 }
 
 /// What `GET /api/v1/me` answers on this client: `None` when not signed in (401).
@@ -375,35 +369,6 @@ async fn refused_password_sign_in_is_audited() {
     assert_eq!(deleted[0]["metadata"]["domains_no_longer_requiring_sso"], json!(["acme.test"]));
     assert_eq!(app.login(&app.client(), "mia@acme.test", STRONG_PASSWORD).await.status(), StatusCode::OK);
     app.stop().await;
-}
-
-/// Walks the provider's pages the way a browser would (login form, then consent) as `login`,
-/// starting at `authorize_url`; returns where the provider finally sends the browser back to.
-/// `provider` must have its own cookie jar (reqwest's jar ignores ports).
-async fn oidc_login(provider: &Client, authorize_url: &str, login: &str) -> String {
-    let origin = Url::parse(authorize_url).unwrap().origin();
-    let mut res = provider.get(authorize_url).send().await.unwrap();
-    for _ in 0..10 {
-        if res.status().is_redirection() {
-            let next = location(&res);
-            if Url::parse(&next).unwrap().origin() != origin {
-                return next;
-            }
-            res = provider.get(next).send().await.unwrap();
-            continue;
-        }
-        let (status, page_url) = (res.status(), res.url().clone());
-        let page = res.text().await.unwrap();
-        assert_eq!(status, StatusCode::OK, "{page_url}: {page}");
-        let fields: &[(&str, &str)] = if page.contains(r#"name="login""#) {
-            &[("prompt", "login"), ("login", login), ("password", "any password")]
-        } else {
-            assert!(page.contains(r#"value="consent""#), "neither a login nor a consent page: {page}");
-            &[("prompt", "consent")]
-        };
-        res = provider.post(page_url).form(fields).send().await.unwrap();
-    }
-    panic!("the provider did not send the browser back within 10 steps")
 }
 
 /// `/sso/start?{query}` through the provider as `login`; returns the signed-in browser and where
