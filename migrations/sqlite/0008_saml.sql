@@ -4,6 +4,7 @@ CREATE TABLE sso_saml_requests (
     id            TEXT PRIMARY KEY,
     connection_id TEXT NOT NULL REFERENCES sso_connections(id) ON DELETE CASCADE,
     return_to     TEXT,
+    trial         INTEGER NOT NULL DEFAULT 0,     -- an admin's trial run: no session results
     expires_at    INTEGER NOT NULL
 );
 CREATE INDEX sso_saml_requests_by_connection ON sso_saml_requests (connection_id, expires_at);

@@ -3,12 +3,18 @@
 //! Thin adapters over `service::sso`; refusals are pages that say why, with the right status.
 use crate::server::{
     auth::{principal::ClientMeta, session},
+    authz::authorize,
+    db,
     error::internal,
     forms::document,
     service::sso::{self, oidc::PendingLogin},
     state::AppState,
 };
-use crate::shared::{error::AppError, ids::SsoConnectionId};
+use crate::shared::{
+    error::{AppError, ErrorKind},
+    ids::SsoConnectionId,
+    roles::Permission,
+};
 use axum::{
     extract::{Path, Query, State},
     http::{header, HeaderValue, StatusCode},
@@ -39,6 +45,8 @@ struct StartQuery {
     connection: Option<String>,
     email: Option<String>,
     return_to: Option<String>,
+    /// `1`: an admin's trial run of the connection (signed in, with `sso:write` in its organization).
+    trial: Option<String>,
 }
 
 fn local_path(raw: Option<String>) -> Option<String> {
@@ -65,6 +73,7 @@ async fn start(
         (None, None) => Err(AppError::invalid_field("email", "Enter your work email address.")),
     };
     let started = match id {
+        Ok(id) if query.trial.as_deref() == Some("1") => trial(&app, &browser, id, &client).await,
         Ok(id) => sso::start(&app, id, local_path(query.return_to), &client).await,
         Err(e) => Err(e),
     };
@@ -79,6 +88,23 @@ async fn start(
         }
         Err(e) => refusal_page(e),
     }
+}
+
+async fn trial(
+    app: &AppState,
+    browser: &Session,
+    id: SsoConnectionId,
+    client: &ClientMeta,
+) -> Result<(String, Option<PendingLogin>), AppError> {
+    let who = session::signed_in(app, browser).await?.ok_or_else(|| {
+        AppError::new(ErrorKind::Unauthenticated, "unauthenticated", "Sign in as an admin of the organization first.")
+    })?;
+    let org = db::sso::connection_by_id(app.db.pool(), id)
+        .await?
+        .ok_or_else(|| AppError::not_found("sso_connection"))?
+        .organization_id;
+    let scope = authorize(&app.db, &who, client, org, Permission::SsoWrite).await?;
+    sso::start_trial(app, &scope, id, client).await
 }
 
 async fn remember(browser: &Session, pending: PendingLogin) -> Result<(), AppError> {
@@ -124,7 +150,6 @@ async fn oidc_callback(
         }
         Err(e) => return refusal_page(e),
     };
-    let return_to = pending.return_to.clone();
     let outcome = match (query.code.as_deref(), query.error) {
         (_, Some(error)) => Err(format!(
             "The identity provider refused the sign-in: {error}{}",
@@ -133,11 +158,26 @@ async fn oidc_callback(
         (Some(code), None) => Ok(code),
         (None, None) => Err("The identity provider sent no sign-in code.".to_owned()),
     };
-    match sso::oidc_callback(&app, pending, outcome, &client).await {
-        Ok((_, row, org)) => match session::establish(&browser, &row).await {
+    finished(&browser, sso::oidc_callback(&app, pending, outcome, &client).await).await
+}
+
+/// After the provider: a signed-in browser lands where it was going (303, which also turns the
+/// IdP's POST into a GET of ours); a trial run goes back to the SSO page with its result, the way
+/// **Test connection** shows one.
+async fn finished(browser: &Session, outcome: Result<sso::Finished, AppError>) -> Response {
+    match outcome {
+        Ok(sso::Finished::SignedIn { session: row, org, return_to }) => match session::establish(browser, &row).await {
             Ok(()) => Redirect::to(&return_to.unwrap_or_else(|| format!("/orgs/{org}"))).into_response(),
             Err(e) => refusal_page(e),
         },
+        Ok(sso::Finished::Trial { org, connection, outcome }) => {
+            let message: String = url::form_urlencoded::byte_serialize(outcome.message.as_bytes()).collect();
+            let ok = u8::from(outcome.ok);
+            Redirect::to(&format!(
+                "/orgs/{org}/sso?tested={connection}&test_ok={ok}&test_message={message}#connection-{connection}"
+            ))
+            .into_response()
+        }
         Err(e) => refusal_page(e),
     }
 }
@@ -176,14 +216,7 @@ async fn saml_acs(
         return refusal_page(AppError::not_found("sso_connection"));
     };
     let relay_state = form.relay_state.filter(|r| !r.is_empty());
-    match sso::saml_acs(&app, id, &form.saml_response, relay_state, &client).await {
-        Ok((_, row, org, return_to)) => match session::establish(&browser, &row).await {
-            // 303 turns the IdP's POST into a GET of a page of ours.
-            Ok(()) => Redirect::to(&return_to.unwrap_or_else(|| format!("/orgs/{org}"))).into_response(),
-            Err(e) => refusal_page(e),
-        },
-        Err(e) => refusal_page(e),
-    }
+    finished(&browser, sso::saml_acs(&app, id, &form.saml_response, relay_state, &client).await).await
 }
 
 #[derive(Deserialize)]

@@ -739,3 +739,66 @@ async fn saml_responses_that_do_not_check_out_are_refused() {
     assert!(err["message"].as_str().unwrap().contains("no signing certificate"), "{err}");
     app.stop().await;
 }
+
+/// Where a trial run sent the admin's browser: (ok, message), after checking it is the SSO page.
+fn trial_result(res: &Response, org: &str, conn: &str) -> (bool, String) {
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let landed = Url::parse(&location(res)).unwrap();
+    assert_eq!(landed.path(), format!("/orgs/{org}/sso"));
+    let query: Vec<(String, String)> = landed.query_pairs().into_owned().collect();
+    let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+    assert_eq!(param("tested"), conn);
+    (param("test_ok") == "1", param("test_message"))
+}
+
+/// An admin's trial run goes through the real provider, reports what would happen on the SSO
+/// page, and signs nobody in or up; it works while the connection is still disabled, and only for
+/// people who may manage SSO.
+#[tokio::test]
+async fn trial_runs_go_through_the_provider_without_signing_anyone_in() {
+    let provider = OidcProvider::start();
+    let idp = SamlIdp::start();
+    let Some(app) = spawn_app(Backend::Sqlite, sso_options()).await else { return };
+    let (owner, org) = owner_with_org(&app, "Trials").await;
+    let owner_id = me(&app, &owner).await.unwrap()["id"].clone();
+    let conn = oidc_connection(&app, &owner, &org, &provider).await;
+    let res = owner.patch(app.url(&format!("{}/{conn}", connections(&org)))).json(&json!({"enabled": false}));
+    assert_eq!(res.send().await.unwrap().status(), StatusCode::OK);
+
+    let trial = |client: &Client, conn: &str| {
+        let url = app.url(&format!("/sso/start?connection={conn}&trial=1"));
+        let request = client.get(url);
+        async move { request.send().await.unwrap() }
+    };
+    let res = trial(&owner, &conn).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", res.text().await.unwrap());
+    let callback = oidc_login(&app.client(), &location(&res), "zoe#gh-admins").await;
+    let (ok, message) = trial_result(&owner.get(&callback).send().await.unwrap(), &org, &conn);
+    assert!(ok, "{message}");
+    assert!(message.contains("zoe@example.com") && message.contains("Admin"), "{message}");
+    assert_eq!(member(&app, &owner, &org, "zoe@example.com").await, None);
+    assert_eq!(me(&app, &owner).await.unwrap()["id"], owner_id, "the admin is still themselves");
+
+    // A failing round trip says why, on the same page.
+    provider.next_id_token(CLIENT_ID, json!({"aud": "someone-else"})).await;
+    let res = trial(&owner, &conn).await;
+    let callback = oidc_login(&app.client(), &location(&res), "zoe").await;
+    let (ok, message) = trial_result(&owner.get(&callback).send().await.unwrap(), &org, &conn);
+    assert!(!ok && message.contains("another application"), "{message}");
+
+    // SAML too: the response posted by the IdP's page ends on the SSO page.
+    let saml = saml_connection(&app, &owner, &org, &idp).await;
+    let saml_id = saml["id"].as_str().unwrap();
+    let res = trial(&owner, saml_id).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (response, _) = idp.response_from(&format!("{}&username=yann", location(&res))).await;
+    let (ok, message) = trial_result(&post_acs(&app, &owner, saml_id, &response).await, &org, saml_id);
+    assert!(ok && message.contains("yann@example.com") && message.contains("Member"), "{message}");
+    assert_eq!(member(&app, &owner, &org, "yann@example.com").await, None);
+
+    // Not for members, nor for strangers.
+    let member_client = app.add_member(&owner, &org, "Mo Member", "member").await.client;
+    assert_eq!(trial(&member_client, &conn).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(trial(&app.client(), &conn).await.status(), StatusCode::UNAUTHORIZED);
+    app.stop().await;
+}

@@ -183,22 +183,28 @@ pub async fn link_identity(
     Ok(())
 }
 
-/// Remembers an AuthnRequest id until `expires_at`.
-pub async fn insert_saml_request(
-    tx: &mut Tx,
-    id: &str,
-    connection: SsoConnectionId,
-    return_to: Option<&str>,
-    expires_at: DateTime<Utc>,
-) -> Result<(), AppError> {
-    sqlx::query("INSERT INTO sso_saml_requests (id, connection_id, return_to, expires_at) VALUES ($1, $2, $3, $4)")
-        .bind(id)
-        .bind(connection.to_string())
-        .bind(return_to)
-        .bind(to_millis(expires_at))
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+/// An AuthnRequest waiting for its answer: where to land, and whether it is a trial run.
+pub struct SamlRequest<'a> {
+    pub id: &'a str,
+    pub connection: SsoConnectionId,
+    pub return_to: Option<&'a str>,
+    pub trial: bool,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Remembers an AuthnRequest id until it expires.
+pub async fn insert_saml_request(tx: &mut Tx, request: SamlRequest<'_>) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO sso_saml_requests (id, connection_id, return_to, trial, expires_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(request.id)
+    .bind(request.connection.to_string())
+    .bind(request.return_to)
+    .bind(i64::from(request.trial))
+    .bind(to_millis(request.expires_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
     Ok(())
 }
 
@@ -221,19 +227,21 @@ pub async fn open_saml_requests(
     rows.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>().map_err(db_error)
 }
 
-/// Uses up a request id: its `return_to`, or `None` when it was already used (or never issued).
+/// Uses up a request id: its (`return_to`, trial), or `None` when it was already used (or never
+/// issued).
 pub async fn take_saml_request(
     tx: &mut Tx,
     connection: SsoConnectionId,
     id: &str,
-) -> Result<Option<Option<String>>, AppError> {
-    let row = sqlx::query("DELETE FROM sso_saml_requests WHERE connection_id = $1 AND id = $2 RETURNING return_to")
-        .bind(connection.to_string())
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(db_error)?;
-    row.map(|r| r.try_get("return_to")).transpose().map_err(db_error)
+) -> Result<Option<(Option<String>, bool)>, AppError> {
+    let row =
+        sqlx::query("DELETE FROM sso_saml_requests WHERE connection_id = $1 AND id = $2 RETURNING return_to, trial")
+            .bind(connection.to_string())
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_error)?;
+    row.map(|r| Ok((r.try_get("return_to")?, r.try_get::<i64, _>("trial")? != 0))).transpose().map_err(db_error)
 }
 
 /// Records an accepted assertion id; false when it was seen before (a replay).

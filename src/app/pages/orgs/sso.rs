@@ -580,6 +580,12 @@ fn ConnectionItem(connection: SsoConnection, actions: Actions) -> impl IntoView 
                 {credentials}
                 <button type="submit" class="button secondary small">"Test connection"</button>
             </ActionForm>
+            {(connection.kind != ConnectionKind::Ldap).then(|| view! {
+                <p class="hint">
+                    <a href=format!("/sso/start?connection={key}&trial=1")>"Try a sign-in through the provider"</a>
+                    " — a real round trip; the result shows here and nobody is signed in."
+                </p>
+            })}
             <div class="row-actions">
                 <ActionForm action=actions.toggle>{toggle_ids()}<input type="hidden" name="enabled" value=toggle_to/>
                     <button type="submit" class="button secondary small">{toggle_label}</button></ActionForm>

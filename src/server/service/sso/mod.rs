@@ -645,9 +645,13 @@ impl Refusal {
 /// organization has SSO turned on. Anything else is one 404-like refusal, so connection ids
 /// cannot be probed.
 pub async fn usable_connection(app: &AppState, id: SsoConnectionId) -> Result<ConnectionRow, AppError> {
-    let unusable = || AppError::not_found("sso_connection");
-    let row = db::sso::connection_by_id(app.db.pool(), id).await?.ok_or_else(unusable)?;
-    let org = db::orgs::by_id(app.db.pool(), row.organization_id).await?.ok_or_else(unusable)?;
+    let row = db::sso::connection_by_id(app.db.pool(), id).await?.ok_or_else(not_found)?;
+    check_usable(app, &row).await?;
+    Ok(row)
+}
+
+async fn check_usable(app: &AppState, row: &ConnectionRow) -> Result<(), AppError> {
+    let org = db::orgs::by_id(app.db.pool(), row.organization_id).await?.ok_or_else(not_found)?;
     if !row.enabled || !org.settings.sso_enabled {
         return Err(AppError::new(
             ErrorKind::Forbidden,
@@ -655,7 +659,7 @@ pub async fn usable_connection(app: &AppState, id: SsoConnectionId) -> Result<Co
             "Single sign-on through this connection is turned off. Ask your organization's admin.",
         ));
     }
-    Ok(row)
+    Ok(())
 }
 
 /// Writes the `sso.login_failed` audit entry for a refused sign-in (in its own transaction: no
@@ -918,15 +922,106 @@ pub async fn start(
 ) -> Result<(String, Option<oidc::PendingLogin>), AppError> {
     let row = usable_connection(app, id).await?;
     match row.kind {
-        ConnectionKind::Oidc => match oidc::begin(app, &row, return_to).await {
-            Ok((url, pending)) => Ok((url, Some(pending))),
-            Err(refusal) => Err(refuse(app, &row, client, None, refusal).await),
-        },
         ConnectionKind::Ldap => Ok((format!("/sso/ldap/{id}/login"), None)),
-        ConnectionKind::Saml => match saml::begin(app, &row, return_to).await {
-            Ok(url) => Ok((url, None)),
-            Err(refusal) => Err(refuse(app, &row, client, None, refusal).await),
-        },
+        _ => begin(app, &row, return_to, false, client).await,
+    }
+}
+
+/// An admin's trial run of an OIDC or SAML connection: a real round trip through the IdP whose
+/// result is shown on the SSO page instead of signing anyone in. It works before the connection
+/// or the organization's SSO is turned on, which is when it is needed.
+pub async fn start_trial(
+    app: &AppState,
+    scope: &OrgScope,
+    id: SsoConnectionId,
+    client: &ClientMeta,
+) -> Result<(String, Option<oidc::PendingLogin>), AppError> {
+    let row = load(app, scope, id).await?;
+    if row.kind == ConnectionKind::Ldap {
+        return Err(AppError::invalid_field(
+            "connection",
+            "Try an LDAP connection with a username and password under Test connection.",
+        ));
+    }
+    begin(app, &row, None, true, client).await
+}
+
+async fn begin(
+    app: &AppState,
+    row: &ConnectionRow,
+    return_to: Option<String>,
+    trial: bool,
+    client: &ClientMeta,
+) -> Result<(String, Option<oidc::PendingLogin>), AppError> {
+    let begun = match row.kind {
+        ConnectionKind::Oidc => oidc::begin(app, row, return_to, trial).await.map(|(url, p)| (url, Some(p))),
+        _ => saml::begin(app, row, return_to, trial).await.map(|url| (url, None)),
+    };
+    match begun {
+        Ok(begun) => Ok(begun),
+        Err(refusal) => Err(refuse(app, row, client, None, refusal).await),
+    }
+}
+
+/// How a sign-in through a provider ended.
+pub enum Finished {
+    SignedIn {
+        session: SessionRow,
+        org: OrgId,
+        return_to: Option<String>,
+    },
+    /// A trial run: what the connection would do, to show on the SSO page.
+    Trial {
+        org: OrgId,
+        connection: SsoConnectionId,
+        outcome: ConnectionTest,
+    },
+}
+
+/// Completes a sign-in, or reports a trial run.
+async fn conclude(
+    app: &AppState,
+    row: &ConnectionRow,
+    identity: Result<IdpIdentity, Refusal>,
+    trial: bool,
+    return_to: Option<String>,
+    client: &ClientMeta,
+    method: SignInMethod,
+) -> Result<Finished, AppError> {
+    let org = row.organization_id;
+    match (identity, trial) {
+        (Ok(identity), false) => {
+            check_usable(app, row).await?;
+            let (_, session) = complete(app, row, identity, client, method).await?;
+            Ok(Finished::SignedIn { session, org, return_to })
+        }
+        (Ok(identity), true) => {
+            let outcome = match identity.email.as_deref().map(EmailAddress::parse) {
+                Some(Ok(email)) => ConnectionTest {
+                    ok: true,
+                    message: format!(
+                        "Round trip complete: the identity provider vouched for {} (subject {}, groups: {}). They would get the {} role. Nobody was signed in.",
+                        email.as_str(),
+                        identity.subject,
+                        if identity.groups.is_empty() { "none".to_owned() } else { identity.groups.join(", ") },
+                        mapped_role(row, &identity.groups).label(),
+                    ),
+                },
+                _ => ConnectionTest {
+                    ok: false,
+                    message: format!(
+                        "The identity provider signed in {} but sent no usable email address, so the sign-in would be refused. Send an email attribute or claim.",
+                        identity.subject
+                    ),
+                },
+            };
+            Ok(Finished::Trial { org, connection: row.id, outcome })
+        }
+        (Err(refusal), true) => {
+            let message = refuse(app, row, client, None, refusal).await.message;
+            Ok(Finished::Trial { org, connection: row.id, outcome: ConnectionTest { ok: false, message } })
+        }
+        (Err(refusal), false) => Err(refuse(app, row, client, None, refusal).await),
     }
 }
 
@@ -937,8 +1032,9 @@ pub async fn oidc_callback(
     pending: oidc::PendingLogin,
     outcome: Result<&str, String>,
     client: &ClientMeta,
-) -> Result<(UserRow, SessionRow, OrgId), AppError> {
-    let row = usable_connection(app, pending.connection_id).await?;
+) -> Result<Finished, AppError> {
+    let row = db::sso::connection_by_id(app.db.pool(), pending.connection_id).await?.ok_or_else(not_found)?;
+    let (trial, return_to) = (pending.trial, pending.return_to.clone());
     let age = db::to_millis(db::now()) - pending.started_at_ms;
     let identity = match outcome {
         Err(provider_error) => Err(Refusal::new("provider_error", provider_error)),
@@ -947,13 +1043,7 @@ pub async fn oidc_callback(
         }
         Ok(code) => oidc::finish(app, &row, pending, code).await,
     };
-    match identity {
-        Ok(identity) => {
-            let (user, session) = complete(app, &row, identity, client, SignInMethod::Oidc).await?;
-            Ok((user, session, row.organization_id))
-        }
-        Err(refusal) => Err(refuse(app, &row, client, None, refusal).await),
-    }
+    conclude(app, &row, identity, trial, return_to, client, SignInMethod::Oidc).await
 }
 
 /// The SAML ACS: a posted response for connection `id`. The user, their session, the organization
@@ -964,17 +1054,16 @@ pub async fn saml_acs(
     encoded_response: &str,
     relay_state: Option<String>,
     client: &ClientMeta,
-) -> Result<(UserRow, SessionRow, OrgId, Option<String>), AppError> {
-    let row = usable_connection(app, id).await?;
-    if row.kind != ConnectionKind::Saml {
-        return Err(not_found());
-    }
+) -> Result<Finished, AppError> {
+    let row = db::sso::connection_by_id(app.db.pool(), id).await?.filter(|r| r.kind == ConnectionKind::Saml);
+    let row = row.ok_or_else(not_found)?;
     match saml::finish(app, &row, encoded_response, relay_state).await {
-        Ok((identity, return_to)) => {
-            let (user, session) = complete(app, &row, identity, client, SignInMethod::Saml).await?;
-            Ok((user, session, row.organization_id, return_to))
+        Ok(answered) => {
+            let saml::Answered { identity, return_to, trial } = answered;
+            conclude(app, &row, Ok(identity), trial, return_to, client, SignInMethod::Saml).await
         }
-        Err(refusal) => Err(refuse(app, &row, client, None, refusal).await),
+        // Refused before the request was known: shown like a sign-in's refusal.
+        Err(refusal) => conclude(app, &row, Err(refusal), false, None, client, SignInMethod::Saml).await,
     }
 }
 

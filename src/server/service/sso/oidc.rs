@@ -55,6 +55,9 @@ pub struct PendingLogin {
     /// A path on this site to land on afterwards.
     pub return_to: Option<String>,
     pub started_at_ms: i64,
+    /// An admin's trial run of the connection: the result is shown, nobody is signed in.
+    #[serde(default)]
+    pub trial: bool,
 }
 
 /// The one redirect URI of every OIDC connection.
@@ -142,6 +145,7 @@ pub async fn begin(
     app: &AppState,
     row: &ConnectionRow,
     return_to: Option<String>,
+    trial: bool,
 ) -> Result<(String, PendingLogin), Refusal> {
     let settings = super::oidc_settings(row).map_err(|e| Refusal::upstream("bad_configuration", e.message))?;
     let metadata = provider(app, row, &settings).await?;
@@ -161,6 +165,7 @@ pub async fn begin(
         pkce_verifier: verifier.secret().clone(),
         return_to,
         started_at_ms: crate::server::db::to_millis(crate::server::db::now()),
+        trial,
     };
     Ok((url.to_string(), pending))
 }

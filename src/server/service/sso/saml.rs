@@ -164,7 +164,12 @@ pub fn sp_metadata(app: &AppState, row: &ConnectionRow) -> Result<String, AppErr
 }
 
 /// The IdP's sign-in URL for a new AuthnRequest, whose id is remembered until it is answered.
-pub async fn begin(app: &AppState, row: &ConnectionRow, return_to: Option<String>) -> Result<String, Refusal> {
+pub async fn begin(
+    app: &AppState,
+    row: &ConnectionRow,
+    return_to: Option<String>,
+    trial: bool,
+) -> Result<String, Refusal> {
     let broken = |why: String| Refusal::upstream("bad_configuration", why);
     let stored = stored(row).map_err(|e| broken(e.message))?;
     let sp = service_provider(app, row, &stored)?;
@@ -181,20 +186,35 @@ pub async fn begin(app: &AppState, row: &ConnectionRow, return_to: Option<String
     let expires = db::now() + Duration::minutes(REQUEST_TTL_MINUTES);
     let saved = async {
         let mut tx = app.db.begin_write().await?;
-        db::sso::insert_saml_request(&mut tx, &request.id, row.id, return_to.as_deref(), expires).await?;
+        let saved = db::sso::SamlRequest {
+            id: &request.id,
+            connection: row.id,
+            return_to: return_to.as_deref(),
+            trial,
+            expires_at: expires,
+        };
+        db::sso::insert_saml_request(&mut tx, saved).await?;
         tx.commit().await.map_err(db::db_error)
     };
     saved.await.map_err(|e| broken(e.message))?;
     Ok(url.to_string())
 }
 
-/// Checks a posted `SAMLResponse`; the identity it vouches for and where to land.
+/// What a checked response says: who, where to land, and whether it ends a trial run.
+pub struct Answered {
+    pub identity: IdpIdentity,
+    pub return_to: Option<String>,
+    pub trial: bool,
+}
+
+/// Checks a posted `SAMLResponse`. (Refused before the request is known, a trial run's failure
+/// shows as a sign-in's would: on the refusal page.)
 pub async fn finish(
     app: &AppState,
     row: &ConnectionRow,
     encoded: &str,
     relay_state: Option<String>,
-) -> Result<(IdpIdentity, Option<String>), Refusal> {
+) -> Result<Answered, Refusal> {
     let broken = |why: String| Refusal::upstream("bad_configuration", why);
     let stored = stored(row).map_err(|e| broken(e.message))?;
     let sp = service_provider(app, row, &stored)?;
@@ -219,15 +239,15 @@ pub async fn finish(
         let mut tx = app.db.begin_write().await?;
         let return_to = match &answered {
             Some(id) => match db::sso::take_saml_request(&mut tx, row.id, id).await? {
-                Some(return_to) => Ok(return_to),
+                Some(found) => Ok(found),
                 None => Err(Refusal::new(
                     "replayed",
                     "This SAML response answers a sign-in that was already completed. Start again.",
                 )),
             },
-            None => Ok(relay_state.filter(|p| super::is_local_path(p))),
+            None => Ok((relay_state.filter(|p| super::is_local_path(p)), false)),
         };
-        let return_to = match return_to {
+        let answered = match return_to {
             Ok(r) => r,
             Err(refusal) => return Ok(Err(refusal)),
         };
@@ -238,10 +258,10 @@ pub async fn finish(
             )));
         }
         tx.commit().await.map_err(db::db_error)?;
-        Ok::<_, AppError>(Ok(return_to))
+        Ok::<_, AppError>(Ok(answered))
     };
-    let return_to = used.await.map_err(|e| broken(e.message))??;
-    Ok((identity(&assertion), return_to))
+    let (return_to, trial) = used.await.map_err(|e| broken(e.message))??;
+    Ok(Answered { identity: identity(&assertion), return_to, trial })
 }
 
 /// The person in a verified assertion: NameID as the subject; email, name and groups from the
