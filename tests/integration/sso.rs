@@ -802,3 +802,35 @@ async fn trial_runs_go_through_the_provider_without_signing_anyone_in() {
     assert_eq!(trial(&app.client(), &conn).await.status(), StatusCode::UNAUTHORIZED);
     app.stop().await;
 }
+
+/// Starting single sign-on and the LDAP sign-in share the per-address "auth" budget of the other
+/// sign-in endpoints.
+#[tokio::test]
+async fn sso_entry_points_share_the_sign_in_budget() {
+    let slapd = Slapd::start();
+    let options = Options {
+        smtp: false,
+        tweak: Box::new(|config| {
+            config.sso_allow_private = true;
+            config.auth_ip_quota = gatehouse::server::ratelimit::Quota::per_minute(4);
+        }),
+    };
+    let Some(app) = spawn_app(Backend::Sqlite, options).await else { return };
+    let (owner, org) = owner_with_org(&app, "Budget").await;
+    let conn = create_connection(&app, &owner, &org, ldap_body(&slapd)).await["id"].as_str().unwrap().to_owned();
+    let visitor = app.client();
+    let start = app.url(&format!("/sso/start?connection={conn}"));
+    let login = app.url(&format!("/api/v1/auth/ldap/{conn}/login"));
+    let form = app.url(&format!("/sso/ldap/{conn}/login"));
+    // The owner's sign-up used one; three more pass, then each entry point is refused.
+    for _ in 0..3 {
+        assert!(visitor.get(&start).send().await.unwrap().status().is_redirection());
+    }
+    assert_eq!(visitor.get(&start).send().await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    let body = json!({"username": "alice", "password": "alice-password"});
+    let res = visitor.post(&login).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let res = visitor.post(&form).form(&[("username", "alice"), ("password", "alice-password")]).send().await;
+    assert_eq!(res.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    app.stop().await;
+}

@@ -78,17 +78,25 @@ fn is_sensitive(path: &str) -> bool {
     matches!(
         path,
         "/auth/login" | "/auth/signup" | "/auth/forgot-password" | "/auth/reset-password" | "/invitations/accept"
-    )
+    ) || (path.starts_with("/auth/ldap/") && path.ends_with("/login"))
 }
 
 /// The dashboard's server functions for the same operations share the `"auth"` budget.
 const SENSITIVE_RPC: [&str; 5] =
     ["/rpc/signup", "/rpc/login", "/rpc/forgot_password", "/rpc/reset_password", "/rpc/accept_invitation"];
 
+/// Outside /api/v1: those server functions, starting a single sign-on (it stores a pending
+/// sign-in and may call the identity provider) and the LDAP sign-in form (it tries a password).
+fn is_sensitive_page(path: &str) -> bool {
+    SENSITIVE_RPC.contains(&path)
+        || path == "/sso/start"
+        || (path.starts_with("/sso/ldap/") && path.ends_with("/login"))
+}
+
 /// The per-IP `"auth"` limit for the dashboard's sign-in, sign-up, reset and invitation server
-/// functions (their /api/v1 twins are limited by `gate`).
+/// functions and the SSO entry points (their /api/v1 twins are limited by `gate`).
 pub async fn dashboard_auth_limit(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    if SENSITIVE_RPC.contains(&req.uri().path()) {
+    if is_sensitive_page(req.uri().path()) {
         let client = ClientMeta::from_head(req.headers(), req.extensions());
         let decision = app.limiter.check(&format!("ip-auth:{}", client.ip_key()), app.config.auth_ip_quota).await;
         if !decision.allowed {
