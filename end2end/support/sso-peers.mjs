@@ -1,8 +1,9 @@
 // The single sign-on test peers, started per test file: the OpenID Provider
-// (tests/support/oidc/provider.mjs, npm oidc-provider) and a throwaway OpenLDAP directory
-// (tests/support/ldap/start_slapd.py). `make test-peers` installs both (npm ci + slapd).
+// (tests/support/oidc/provider.mjs, npm oidc-provider), a throwaway OpenLDAP directory
+// (tests/support/ldap/start_slapd.py) and the SAML IdP (tests/support/saml/idp.mjs, npm samlify).
+// `make test-peers` installs all three (npm ci + slapd).
 //
-// Each peer prints one JSON line on stdout when ready. Both are spawned with a piped stdin that
+// Each peer prints one JSON line on stdout when ready. Each is spawned with a piped stdin that
 // stays open: when it closes (stop(), or this process dying) the peer shuts itself down, and
 // start_slapd.py stops its slapd and removes its temp dir. stop() closes stdin first, then sends
 // SIGTERM, and SIGKILL only as a last resort (a SIGKILLed start_slapd.py would leak slapd).
@@ -15,6 +16,8 @@ import { REPO_ROOT } from './harness.mjs';
 export const OIDC_PROVIDER_DIR = path.join(REPO_ROOT, 'tests', 'support', 'oidc');
 export const OIDC_PROVIDER = path.join(OIDC_PROVIDER_DIR, 'provider.mjs');
 export const START_SLAPD = path.join(REPO_ROOT, 'tests', 'support', 'ldap', 'start_slapd.py');
+export const SAML_IDP_DIR = path.join(REPO_ROOT, 'tests', 'support', 'saml');
+export const SAML_IDP = path.join(SAML_IDP_DIR, 'idp.mjs');
 
 const READY_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 5_000;
@@ -94,6 +97,19 @@ async function startPeer(label, command, args, { cwd = REPO_ROOT } = {}) {
   }
 }
 
+/** POST JSON to a peer's control API at `url`; returns the parsed answer. */
+async function controlPost(url, body) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`POST ${url} answered ${res.status}: ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
 /** The OpenID Provider on a free loopback port. info = { issuer, control }. */
 export async function startOidcProvider() {
   if (!fs.existsSync(path.join(OIDC_PROVIDER_DIR, 'node_modules', 'oidc-provider'))) {
@@ -104,28 +120,16 @@ export async function startOidcProvider() {
     { cwd: OIDC_PROVIDER_DIR });
   const { control } = peer.info;
 
-  /** POST JSON to the provider's control API; returns the parsed answer. */
-  async function controlPost(pathAndQuery, body) {
-    const res = await fetch(`${control}${pathAndQuery}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`POST ${control}${pathAndQuery} answered ${res.status}: ${text}`);
-    return text ? JSON.parse(text) : null;
-  }
-
   return {
     ...peer,
     issuer: peer.info.issuer,
     control,
     /** Register (or replace) a confidential client. */
     registerClient: (clientId, clientSecret, redirectUris) =>
-      controlPost('/clients', { client_id: clientId, client_secret: clientSecret, redirect_uris: redirectUris }),
+      controlPost(`${control}/clients`, { client_id: clientId, client_secret: clientSecret, redirect_uris: redirectUris }),
     /** Rewrite the next id_token issued to `clientId` with these claim overrides (once). */
     tamperNextIdToken: (clientId, overrides) =>
-      controlPost(`/next-id-token?client_id=${encodeURIComponent(clientId)}`, overrides),
+      controlPost(`${control}/next-id-token?client_id=${encodeURIComponent(clientId)}`, overrides),
   };
 }
 
@@ -135,4 +139,28 @@ export async function startSlapd() {
     throw new Error('slapd is not installed: run `make test-peers` (or bash tests/support/ldap/install.sh)');
   }
   return startPeer('start_slapd.py', 'python3', [START_SLAPD, '--port', '0']);
+}
+
+/**
+ * The SAML identity provider on a free loopback port. info = { base, metadata, entity_id }.
+ * Its login page (GET /sso?SAMLRequest=...) has #username, an ignored #password and #sign-in;
+ * the page after it posts the SAMLResponse to the registered ACS URL by itself.
+ */
+export async function startSamlIdp() {
+  if (!fs.existsSync(path.join(SAML_IDP_DIR, 'node_modules', 'samlify'))) {
+    throw new Error(`${SAML_IDP_DIR}/node_modules is missing: run \`make test-peers\` ` +
+      '(or `bash tests/support/saml/install.sh`)');
+  }
+  const peer = await startPeer('the SAML IdP', process.execPath, [SAML_IDP, '--port', '0'], { cwd: SAML_IDP_DIR });
+  const { base } = peer.info;
+  return {
+    ...peer,
+    base,
+    metadata: peer.info.metadata,
+    entityId: peer.info.entity_id,
+    /** Register (or replace) a service provider: its entity id and ACS URL. */
+    registerSp: (entityId, acsUrl) => controlPost(`${base}/control/sp`, { entity_id: entityId, acs_url: acsUrl }),
+    /** Negative-test flags for the next SAMLResponse only (see tests/support/saml/README.md). */
+    tamperNextResponse: (flags) => controlPost(`${base}/control/next-response`, flags),
+  };
 }

@@ -1,16 +1,20 @@
-// 11. Single sign-on against real peers: an OpenID Provider (oidc-provider) and an OpenLDAP
-// directory (slapd), both on loopback. An owner sets up the connections through the JSON API;
-// other people then sign in with the browser alone, as they would at work:
+// 11. Single sign-on against real peers: an OpenID Provider (oidc-provider), an OpenLDAP
+// directory (slapd) and a SAML 2.0 IdP (samlify), all on loopback. An owner sets up the
+// connections through the JSON API; other people then sign in with the browser alone, as they
+// would at work:
 //   1. OIDC: alice signs in at the provider and lands in the organization as an admin (group mapping).
 //   2. LDAP: bob types a wrong password (the form says so), then the right one, and is a member.
 //   3. A refused OIDC sign-in (an id_token for another application) says why and signs nobody in.
-// Needs `make test-peers` (the provider's npm packages and slapd).
+//   4. SAML: erin signs in at the IdP, whose page posts the response to our ACS from the IdP's
+//      site; she lands in the organization, signed in, as an admin (group mapping).
+//   5. A refused SAML sign-in (an assertion for another Audience) says why and signs nobody in.
+// Needs `make test-peers` (the provider's and the IdP's npm packages, and slapd).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { newPage, setUp, shot, tearDown, uniqueUser } from '../support/harness.mjs';
 import { alert, expectVisible, scenario, signUp, waitForPath } from '../support/flows.mjs';
-import { startOidcProvider, startSlapd } from '../support/sso-peers.mjs';
+import { startOidcProvider, startSamlIdp, startSlapd } from '../support/sso-peers.mjs';
 
 // The server reaches the peers on loopback over plain http/ldap only with this switch. node --test
 // runs each file in its own process, and startApp passes process.env on to the server, so this
@@ -66,23 +70,26 @@ describe('Single sign-on', () => {
   const env = {};
   let oidc;
   let ldap;
+  let saml;
   let owner; // { page, orgId, orgName } once set up
 
   before(async () => {
-    // Start both; if one fails, the other is kept in oidc/ldap so that after() stops it.
-    const [o, l] = await Promise.allSettled([startOidcProvider(), startSlapd()]);
+    // Start all three; if one fails, the others are kept in oidc/ldap/saml so that after() stops them.
+    const [o, l, s] = await Promise.allSettled([startOidcProvider(), startSlapd(), startSamlIdp()]);
     oidc = o.value;
     ldap = l.value;
-    for (const r of [o, l]) if (r.status === 'rejected') throw r.reason;
+    saml = s.value;
+    for (const r of [o, l, s]) if (r.status === 'rejected') throw r.reason;
     await setUp(env);
     appBaseUrl = env.app.baseUrl;
   });
   after(async () => {
     await tearDown(env);
-    await Promise.all([oidc?.stop(), ldap?.stop()]);
+    await Promise.all([oidc?.stop(), ldap?.stop(), saml?.stop()]);
     if (env.failed) {
       if (oidc) process.stderr.write(`[11-sso] OIDC provider stderr tail:\n${oidc.stderrTail(30)}\n`);
       if (ldap) process.stderr.write(`[11-sso] start_slapd stderr tail:\n${ldap.stderrTail(30)}\n`);
+      if (saml) process.stderr.write(`[11-sso] SAML IdP stderr tail:\n${saml.stderrTail(30)}\n`);
     }
   });
 
@@ -230,6 +237,174 @@ describe('Single sign-on', () => {
       assert.equal(await whoAmI(page), null, 'nobody is signed in after a refused sign-in');
       const emails = (await members(ownerPage, orgId)).map((m) => m.email);
       assert.ok(!emails.includes('dave@example.com'), 'the refused person did not join the organization');
+      await context.close();
+    }));
+
+  let samlConn; // the SAML connection, shared by scenarios 4 and 5
+
+  async function samlConnection(track) {
+    const { baseUrl } = env.app;
+    const { page, orgId } = await ownerOrg(track);
+    if (!samlConn) {
+      const { json: connection } = await api(page, 'POST', `/api/v1/organizations/${orgId}/sso-connections`, {
+        type: 'saml',
+        name: 'Corp SAML',
+        idp_metadata_url: saml.metadata,
+        default_role: 'member',
+        role_mapping: [{ group: 'gh-admins', role: 'admin' }],
+      }, 201);
+      assert.ok(connection.id, 'the connection has an id');
+      assert.ok(connection.saml, `the connection has SAML settings: ${JSON.stringify(connection)}`);
+      assert.equal(connection.saml.idp_entity_id, saml.entityId, 'the IdP entity id is read from its metadata');
+      assert.equal(connection.saml.sp_entity_id, `${baseUrl}/sso/saml/${connection.id}/metadata`);
+      assert.equal(connection.saml.acs_url, `${baseUrl}/sso/saml/${connection.id}/acs`);
+      assert.equal(connection.sign_in_url, `${baseUrl}/sso/start?connection=${connection.id}`);
+      await saml.registerSp(connection.saml.sp_entity_id, connection.saml.acs_url);
+      samlConn = connection;
+    }
+    return samlConn;
+  }
+
+  /**
+   * Records, through the DevTools protocol, what the browser sends to and gets back from the ACS
+   * (the IdP page's POST): the request's Origin and Sec-Fetch-Site, the answer's status, Location
+   * and Set-Cookie, and every Set-Cookie line Chromium refused to store on the way, so that a
+   * failed landing can say exactly where the sign-in was lost.
+   */
+  async function watchAcs(context, page, acsUrl) {
+    const seen = { request: null, response: null, blockedCookies: [] };
+    // One request id covers a request and the redirects after it: its hops, in order, pair with
+    // its ExtraInfo events (the headers Chromium really sent and received), also in order.
+    const hops = new Map(); // requestId -> [{ url, method }]
+    const sent = new Map(); // requestId -> [headers]
+    const received = new Map(); // requestId -> [{ statusCode, headers, blockedCookies }]
+    const push = (map, id, v) => map.set(id, [...(map.get(id) ?? []), v]);
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    cdp.on('Network.requestWillBeSent', (e) => push(hops, e.requestId, { url: e.request.url, method: e.request.method }));
+    cdp.on('Network.requestWillBeSentExtraInfo', (e) => push(sent, e.requestId, e.headers));
+    cdp.on('Network.responseReceivedExtraInfo', (e) => {
+      push(received, e.requestId, e);
+      for (const b of e.blockedCookies ?? []) seen.blockedCookies.push({ reasons: b.blockedReasons, cookieLine: b.cookieLine });
+    });
+    const header = (headers, name) =>
+      Object.entries(headers ?? {}).find(([k]) => k.toLowerCase() === name)?.[1];
+    seen.collect = () => {
+      for (const [id, list] of hops) {
+        const i = list.findIndex((h) => h.method === 'POST' && h.url === acsUrl);
+        if (i === -1) continue;
+        const req = sent.get(id)?.[i];
+        const res = received.get(id)?.[i];
+        seen.request = req && { origin: header(req, 'origin'), secFetchSite: header(req, 'sec-fetch-site') };
+        seen.response = res && {
+          status: res.statusCode, location: header(res.headers, 'location'), setCookie: header(res.headers, 'set-cookie'),
+        };
+      }
+      return seen;
+    };
+    seen.describe = async () => {
+      seen.collect();
+      const cookies = (await context.cookies()).map((c) => `${c.name} (${c.domain}, sameSite ${c.sameSite})`);
+      return `ACS request ${JSON.stringify(seen.request)}; ACS response ${JSON.stringify(seen.response)}; ` +
+        `Set-Cookie lines Chromium refused ${JSON.stringify(seen.blockedCookies)}; cookies in the browser now: ` +
+        `${JSON.stringify(cookies)}; page at ${page.url()}`;
+    };
+    return seen;
+  }
+
+  /**
+   * The IdP and Gatehouse both listen on 127.0.0.1, and sites ignore ports, so a browser would see
+   * the IdP's POST to the ACS as same-site. At work they are different sites: this sends the
+   * browser to the IdP as http://localhost:PORT instead (same server, another site), by rewriting
+   * the host in the redirect that `sign_in_url` answers with. Returns the IdP origin to expect.
+   */
+  async function idpOnAnotherSite(context, signInUrl) {
+    const alias = new URL(saml.base);
+    alias.hostname = 'localhost';
+    await context.route((u) => u.href === signInUrl, async (route) => {
+      const res = await route.fetch({ maxRedirects: 0 });
+      const headers = res.headers();
+      assert.ok(headers.location?.startsWith(`${saml.base}/sso?`),
+        `${signInUrl} redirects to the IdP: ${res.status()} location ${headers.location}`);
+      headers.location = alias.origin + headers.location.slice(saml.base.length);
+      await route.fulfill({ response: res, headers });
+    });
+    return alias.origin;
+  }
+
+  /** At the IdP: its login page, then the sign-in button; its next page posts to our ACS. */
+  async function signInAtIdp(page, username, idpOrigin = saml.base) {
+    await page.waitForURL((u) => u.origin === idpOrigin && u.pathname === '/sso');
+    await page.locator('form#login').waitFor({ state: 'visible' });
+    await page.locator('#username').fill(username);
+    await page.locator('#password').fill('ignored by the test IdP');
+    await shot(page, `11-sso-idp-login-${username.split('#')[0]}`);
+    await page.locator('#sign-in').click();
+  }
+
+  it('SAML: a person signs in through the IdP and lands in the organization as an admin',
+    { timeout: 120_000 },
+    scenario(env, '11-sso-saml', async ({ t, track }) => {
+      const { baseUrl } = env.app;
+      const { page: ownerPage, orgId, orgName } = await ownerOrg(track);
+      const connection = await samlConnection(track);
+
+      const { context, page } = await newPage(env.browser);
+      track(page);
+      const acs = await watchAcs(context, page, connection.saml.acs_url);
+      const idpOrigin = await idpOnAnotherSite(context, connection.sign_in_url);
+      await page.goto(connection.sign_in_url);
+      await signInAtIdp(page, 'erin#gh-admins', idpOrigin);
+      // The IdP's page posts the SAMLResponse to our ACS, which signs erin in and sends her on (303).
+      try {
+        await waitForPath(page, `/orgs/${orgId}`, 20_000);
+      } catch (e) {
+        throw new Error(`${e.message}\n${await acs.describe()}`, { cause: e });
+      }
+      assert.equal(new URL(page.url()).origin, baseUrl, 'back on Gatehouse');
+      acs.collect();
+      assert.equal(acs.request?.origin, idpOrigin, `the ACS POST came from the IdP's page: ${await acs.describe()}`);
+      assert.equal(acs.response?.status, 303, `the ACS answers 303 See Other: ${await acs.describe()}`);
+      assert.equal(acs.request?.secFetchSite, 'cross-site', `the ACS POST came from the IdP's site: ${await acs.describe()}`);
+      assert.deepEqual(acs.blockedCookies, [], `Chromium refused no cookie on the way: ${await acs.describe()}`);
+      t.diagnostic(await acs.describe());
+      await expectVisible(page.getByRole('heading', { name: orgName }), `the organization's name "${orgName}"`);
+      await shot(page, '11-sso-5-saml-signed-in');
+
+      const me = await whoAmI(page);
+      assert.ok(me, `erin is signed in on the page the ACS sent her to: ${await acs.describe()}`);
+      assert.equal(me.email, 'erin@example.com');
+
+      const erin = (await members(ownerPage, orgId)).find((m) => m.email === 'erin@example.com');
+      assert.ok(erin, 'erin is a member of the organization');
+      assert.equal(erin.role, 'admin', 'the group gh-admins maps to admin');
+      assert.equal(erin.last_sign_in_method, 'saml');
+      await context.close();
+    }));
+
+  it('SAML: a refused sign-in (an assertion for another Audience) says why and signs nobody in',
+    { timeout: 120_000 },
+    scenario(env, '11-sso-saml-refused', async ({ track }) => {
+      const { baseUrl } = env.app;
+      const { page: ownerPage, orgId } = await ownerOrg(track);
+      const connection = await samlConnection(track);
+      await saml.tamperNextResponse({ audience: 'http://wrong.example' });
+
+      const { context, page } = await newPage(env.browser);
+      track(page);
+      await page.goto(connection.sign_in_url);
+      await signInAtIdp(page, 'frank');
+      const error = page.locator('#sso-error');
+      await expectVisible(error, 'the single sign-on error', 15_000);
+      assert.equal(new URL(page.url()).origin, baseUrl, 'the refusal is shown by Gatehouse');
+      assert.match(await error.innerText(), /Audience/);
+      await expectVisible(page.getByRole('heading', { name: 'Single sign-on did not work' }), 'the heading of the refusal page');
+      await expectVisible(page.getByRole('link', { name: 'Back to sign in' }), 'the link back to sign in');
+      await shot(page, '11-sso-6-saml-refused');
+
+      assert.equal(await whoAmI(page), null, 'nobody is signed in after a refused sign-in');
+      const emails = (await members(ownerPage, orgId)).map((m) => m.email);
+      assert.ok(!emails.includes('frank@example.com'), 'the refused person did not join the organization');
       await context.close();
     }));
 });
