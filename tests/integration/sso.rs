@@ -406,6 +406,8 @@ async fn oidc_callbacks_that_do_not_check_out_are_refused() {
         (json!({ "iss": "http://evil.example" }), "issuer"),
         (json!({ "aud": "someone-else" }), "another application"),
         (json!({ "exp": now - 3600, "iat": now - 7200 }), "expired"),
+        (json!({ "iat": now + 3600, "exp": now + 7200 }), "in the future"),
+        (json!({ "iat": now - 3600 }), "before this sign-in started"),
         (json!({ "__sign_with_other_key": true }), "signature"),
         (json!({ "__unsigned": true }), "sign"),
     ];
@@ -832,5 +834,18 @@ async fn sso_entry_points_share_the_sign_in_budget() {
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     let res = visitor.post(&form).form(&[("username", "alice"), ("password", "alice-password")]).send().await;
     assert_eq!(res.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    app.stop().await;
+}
+
+/// /login asks for the work email first (the SSO form comes before the password form).
+#[tokio::test]
+async fn the_sign_in_page_asks_for_the_work_email_first() {
+    let Some(app) = spawn_app(Backend::Sqlite, sso_options()).await else { return };
+    let page = app.get(&app.client(), "/login?email=someone%40example.com&password=1").await.text().await.unwrap();
+    let sso = page.find(r#"action="/sso/start""#).expect("the SSO form");
+    let password = page.find(r#"name="password""#).expect("the password field");
+    assert!(sso < password, "the SSO form comes first");
+    assert!(page.contains("Single sign-on is not set up for that address"));
+    assert!(page.contains(r#"value="someone@example.com""#), "the address is filled in");
     app.stop().await;
 }

@@ -64,36 +64,49 @@ pub fn LoginPage() -> impl IntoView {
     let email = untrack(|| query.read().get("email")).filter(|e| !e.trim().is_empty()).unwrap_or_default();
     let no_sso = untrack(|| query.read().get("password").is_some_and(|p| p == "1")) && !email.is_empty();
     let sso_email = email.clone();
+    // A password sign-in refused because the address's domain requires SSO names where to go.
+    let sso_link = move || {
+        error
+            .get()
+            .filter(|e| e.code == "sso_required")
+            .and_then(|e| e.details.get("sign_in_url").and_then(|url| url.as_str().map(str::to_owned)))
+            .map(|url| view! { <p><a class="button" href=url>"Continue with single sign-on"</a></p> })
+    };
     view! {
         <Title text="Sign in"/>
         <section class="card narrow">
             <h1>"Sign in"</h1>
             <Notice/>
-            {no_sso.then(|| view! {
-                <p class="hint" role="status">"Single sign-on is not set up for that address. Sign in with your password."</p>
-            })}
-            <ActionForm action>
-                <FormAlert error fields=vec!["email", "password"]/>
-                <NextField next/>
-                <Field name="email" label="Email" kind="email" autocomplete="username" value=email error/>
-                <PasswordField name="password" label="Password" autocomplete="current-password" error/>
-                <button type="submit" class="button">"Sign in"</button>
-            </ActionForm>
-            <p class="aside"><a href="/forgot-password">"Forgot your password?"</a></p>
-            <p class="aside">"New here? " <a href=move || with_next("/signup", next.get())>"Create an account"</a></p>
-            <section class="sso-login" aria-labelledby="sso-login-heading">
-                <h2 id="sso-login-heading">"Sign in with SSO"</h2>
+            // Email first: people whose company signs them in continue at its provider.
+            <section class="sso-first" aria-labelledby="sso-login-heading">
+                <h2 id="sso-login-heading">"With your company's single sign-on"</h2>
                 <form method="get" action="/sso/start">
                     {move || next.get().map(|next| view! { <input type="hidden" name="return_to" value=next/> })}
                     <div class="field">
                         <label for="sso-email">"Work email"</label>
-                        <p id="sso-email-hint" class="hint">"If your company signs you in, you continue at its sign-in page."</p>
+                        <p id="sso-email-hint" class="hint">"If your company signs you in, you continue at its sign-in page; otherwise you come back here for your password."</p>
                         <input id="sso-email" type="email" name="email" autocomplete="email" required=true
                             value=sso_email aria-describedby="sso-email-hint"/>
                     </div>
                     <button type="submit" class="button secondary">"Continue with SSO"</button>
                 </form>
             </section>
+            <section class="sso-login" aria-labelledby="password-login-heading">
+                <h2 id="password-login-heading">"With your password"</h2>
+                {no_sso.then(|| view! {
+                    <p class="hint" role="status">"Single sign-on is not set up for that address. Sign in with your password."</p>
+                })}
+                <ActionForm action>
+                    <FormAlert error fields=vec!["email", "password"]/>
+                    {sso_link}
+                    <NextField next/>
+                    <Field name="email" label="Email" kind="email" autocomplete="username" value=email error/>
+                    <PasswordField name="password" label="Password" autocomplete="current-password" error/>
+                    <button type="submit" class="button">"Sign in"</button>
+                </ActionForm>
+            </section>
+            <p class="aside"><a href="/forgot-password">"Forgot your password?"</a></p>
+            <p class="aside">"New here? " <a href=move || with_next("/signup", next.get())>"Create an account"</a></p>
         </section>
     }
 }

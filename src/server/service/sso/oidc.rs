@@ -19,6 +19,8 @@ use std::sync::Arc;
 
 /// How long discovery and signing keys are reused before being fetched again.
 pub const METADATA_TTL: std::time::Duration = std::time::Duration::from_secs(600);
+/// Clock difference tolerated on the id_token's `iat`.
+const IAT_SKEW_SECS: i64 = 120;
 /// A sign-in must come back from the provider within this time.
 pub const PENDING_TTL_MS: i64 = 10 * 60 * 1000;
 
@@ -237,7 +239,18 @@ fn verify(
 ) -> Result<openidconnect::IdTokenClaims<ExtraClaims, CoreGenderClaim>, ClaimsVerificationError> {
     // The multi-tenant Microsoft issuer is a template; the tenant check follows in `finish`.
     let template = metadata.issuer().as_str() == MICROSOFT_TEMPLATE;
-    let verifier = client.id_token_verifier().require_issuer_match(!template);
+    // `iat` must not lie in the future (beyond the clock skew other checks allow) nor be older
+    // than a sign-in may take.
+    let verifier = client.id_token_verifier().require_issuer_match(!template).set_issue_time_verifier_fn(|iat| {
+        let now = chrono::Utc::now();
+        if iat > now + chrono::Duration::seconds(IAT_SKEW_SECS) {
+            return Err(format!("issued in the future ({}s ahead; check the clocks)", (iat - now).num_seconds()));
+        }
+        if iat < now - chrono::Duration::milliseconds(PENDING_TTL_MS) {
+            return Err(format!("issued {}s ago, before this sign-in started", (now - iat).num_seconds()));
+        }
+        Ok(())
+    });
     token.claims(&verifier, nonce).cloned()
 }
 
