@@ -240,13 +240,9 @@ async fn ldap_submit(
         return refusal_page(AppError::not_found("sso_connection"));
     };
     match sso::ldap_sign_in(&app, id, &form.username, &form.password, &client).await {
-        Ok((_, row)) => match session::establish(&browser, &row).await {
-            Ok(()) => match crate::server::db::sso::connection_by_id(app.db.pool(), id).await {
-                Ok(Some(conn)) => Redirect::to(&format!("/orgs/{}", conn.organization_id)).into_response(),
-                _ => Redirect::to("/orgs").into_response(),
-            },
-            Err(e) => refusal_page(e),
-        },
+        Ok((_, session, org)) => {
+            finished(&browser, Ok(sso::Finished::SignedIn { session, org, return_to: None })).await
+        }
         Err(e) => {
             let status = StatusCode::from_u16(e.kind.status()).unwrap_or(StatusCode::BAD_REQUEST);
             ldap_page(&connection, &form.username, Some(e.message), status)

@@ -239,7 +239,7 @@ async fn ldap_login(
     AppPath(id): AppPath<SsoConnectionId>,
     AppJson(body): AppJson<LdapLoginBody>,
 ) -> Result<Json<Me>, AppError> {
-    let (user, row) = sso::ldap_sign_in(&app, id, &body.username, &body.password, &client).await?;
+    let (user, row, _) = sso::ldap_sign_in(&app, id, &body.username, &body.password, &client).await?;
     session::establish(&browser, &row).await?;
     Ok(Json(user.to_me()))
 }

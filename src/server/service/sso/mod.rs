@@ -374,14 +374,32 @@ pub async fn get(app: &AppState, scope: &OrgScope, id: SsoConnectionId) -> Resul
     view(app, &load(app, scope, id).await?)
 }
 
-/// A patch naming a field of another kind of connection is refused rather than ignored.
-fn refuse_fields(fields: &[(&str, &Option<String>)], kind: ConnectionKind) -> Result<(), AppError> {
-    match fields.iter().find(|(_, value)| value.is_some()) {
-        Some((field, _)) => Err(AppError::invalid_field(
-            field,
-            &format!("{field} does not apply to an {} connection.", kind.as_str().to_uppercase()),
-        )),
-        None => Ok(()),
+impl ConnectionPatch {
+    /// A field given that belongs to another kind of connection: refused rather than ignored.
+    fn check_kind(&self, kind: ConnectionKind) -> Result<(), AppError> {
+        use ConnectionKind::{Ldap, Oidc, Saml};
+        let fields = [
+            ("issuer", self.issuer.is_some(), Oidc),
+            ("client_id", self.client_id.is_some(), Oidc),
+            ("client_secret", self.client_secret.is_some(), Oidc),
+            ("url", self.url.is_some(), Ldap),
+            ("bind_dn", self.bind_dn.is_some(), Ldap),
+            ("bind_password", self.bind_password.is_some(), Ldap),
+            ("base_dn", self.base_dn.is_some(), Ldap),
+            ("user_filter", self.user_filter.is_some(), Ldap),
+            ("group_attribute", self.group_attribute.is_some(), Ldap),
+            ("idp_metadata_xml", self.idp_metadata_xml.is_some(), Saml),
+            ("idp_metadata_url", self.idp_metadata_url.is_some(), Saml),
+            ("allow_idp_initiated", self.allow_idp_initiated.is_some(), Saml),
+            ("refresh_metadata", self.refresh_metadata.is_some(), Saml),
+        ];
+        match fields.into_iter().find(|(_, given, owner)| *given && *owner != kind) {
+            Some((field, ..)) => Err(AppError::invalid_field(
+                field,
+                &format!("{field} does not apply to an {} connection.", kind.as_str().to_uppercase()),
+            )),
+            None => Ok(()),
+        }
     }
 }
 
@@ -395,6 +413,7 @@ pub async fn update(
     let mut tx = app.db.begin_write().await?;
     db::orgs::lock(&mut tx, scope.org_id()).await?;
     let mut row = db::sso::get(&mut tx, scope.org_id(), id).await?.ok_or_else(not_found)?;
+    patch.check_kind(row.kind)?;
     if let Some(name) = &patch.name {
         row.name = parse_name(name)?;
     }
@@ -407,24 +426,8 @@ pub async fn update(
     if let Some(mapping) = patch.role_mapping.clone() {
         row.role_mapping = parse_mapping(mapping)?;
     }
-    let saml_fields = [("idp_metadata_xml", &patch.idp_metadata_xml), ("idp_metadata_url", &patch.idp_metadata_url)];
-    if row.kind != ConnectionKind::Saml {
-        refuse_fields(&saml_fields, row.kind)?;
-        if patch.allow_idp_initiated.is_some() || patch.refresh_metadata.is_some() {
-            refuse_fields(&[("allow_idp_initiated", &Some(String::new()))], row.kind)?;
-        }
-    }
     let secret = match row.kind {
         ConnectionKind::Oidc => {
-            let ldap_fields = [
-                ("url", &patch.url),
-                ("bind_dn", &patch.bind_dn),
-                ("bind_password", &patch.bind_password),
-                ("base_dn", &patch.base_dn),
-                ("user_filter", &patch.user_filter),
-                ("group_attribute", &patch.group_attribute),
-            ];
-            refuse_fields(&ldap_fields, row.kind)?;
             let mut settings = oidc_settings(&row)?;
             if let Some(issuer) = &patch.issuer {
                 settings.issuer = parse_issuer(app, issuer)?;
@@ -437,9 +440,6 @@ pub async fn update(
             patch.client_secret.as_deref().map(|s| required("client_secret", s, "the client secret")).transpose()?
         }
         ConnectionKind::Ldap => {
-            let oidc_fields =
-                [("issuer", &patch.issuer), ("client_id", &patch.client_id), ("client_secret", &patch.client_secret)];
-            refuse_fields(&oidc_fields, row.kind)?;
             let settings = ldap_settings(&row)?;
             let merged = NewLdap {
                 name: row.name.clone(),
@@ -461,18 +461,6 @@ pub async fn update(
                 .transpose()?
         }
         ConnectionKind::Saml => {
-            let other_fields = [
-                ("issuer", &patch.issuer),
-                ("client_id", &patch.client_id),
-                ("client_secret", &patch.client_secret),
-                ("url", &patch.url),
-                ("bind_dn", &patch.bind_dn),
-                ("bind_password", &patch.bind_password),
-                ("base_dn", &patch.base_dn),
-                ("user_filter", &patch.user_filter),
-                ("group_attribute", &patch.group_attribute),
-            ];
-            refuse_fields(&other_fields, row.kind)?;
             let mut stored = saml::stored(&row)?;
             let allow = patch.allow_idp_initiated.unwrap_or(stored.allow_idp_initiated);
             let refetch_from = match (&patch.idp_metadata_url, patch.refresh_metadata) {
@@ -877,7 +865,7 @@ pub async fn ldap_sign_in(
     username: &str,
     password: &str,
     client: &ClientMeta,
-) -> Result<(UserRow, SessionRow), AppError> {
+) -> Result<(UserRow, SessionRow, OrgId), AppError> {
     if username.trim().is_empty() {
         return Err(AppError::invalid_field("username", "Enter your username."));
     }
@@ -900,7 +888,8 @@ pub async fn ldap_sign_in(
     match ldap::authenticate(app, &settings, &bind_password, username, password).await {
         Ok(identity) => {
             throttle::clear(pool, &account_bucket).await?;
-            complete(app, &row, identity, client, SignInMethod::Ldap).await
+            let (user, session) = complete(app, &row, identity, client, SignInMethod::Ldap).await?;
+            Ok((user, session, row.organization_id))
         }
         Err(refusal) => {
             if refusal.reason == "invalid_credentials" {
@@ -1122,6 +1111,26 @@ mod tests {
         assert!(parse_mapping(owner).is_err());
         let blank = vec![RoleMapping { group: "  ".to_owned(), role: Role::Admin }];
         assert!(parse_mapping(blank).is_err());
+    }
+
+    #[test]
+    fn patches_refuse_fields_of_another_kind() {
+        let field = |patch: ConnectionPatch, kind| {
+            patch
+                .check_kind(kind)
+                .err()
+                .and_then(|e| e.details.get("field").and_then(|f| f.as_str()).map(str::to_owned))
+        };
+        let ldap = ConnectionPatch { bind_dn: Some("cn=x".to_owned()), ..Default::default() };
+        assert_eq!(field(ldap.clone(), ConnectionKind::Oidc).as_deref(), Some("bind_dn"));
+        assert_eq!(field(ldap, ConnectionKind::Ldap), None);
+        let refresh = ConnectionPatch { refresh_metadata: Some(true), ..Default::default() };
+        assert_eq!(field(refresh.clone(), ConnectionKind::Ldap).as_deref(), Some("refresh_metadata"));
+        assert_eq!(field(refresh, ConnectionKind::Saml), None);
+        let common = ConnectionPatch { name: Some("x".to_owned()), enabled: Some(false), ..Default::default() };
+        for kind in [ConnectionKind::Oidc, ConnectionKind::Saml, ConnectionKind::Ldap] {
+            assert_eq!(field(common.clone(), kind), None);
+        }
     }
 
     #[test]
