@@ -86,7 +86,7 @@ test-peers:
 
 ## native-deps: C libraries the build links (samael's SAML signatures: libxml2 + xmlsec1, bindings via libclang)
 native-deps:
-	@pkg-config --exists xmlsec1 libxml-2.0 2>/dev/null && [ -n "$$(ls /usr/lib/llvm-*/lib/libclang*.so* 2>/dev/null)" ] \
+	@pkg-config --exists xmlsec1 libxml-2.0 2>/dev/null && [ -n "$$(ls /usr/lib/llvm-*/lib/libclang.so* 2>/dev/null)" ] \
 		|| (apt-get update -q && apt-get install -y -q --no-install-recommends libxmlsec1-dev libxml2-dev libclang-dev pkg-config)
 
 ## system-deps: Chromium for e2e, aiosmtpd for the test SMTP server, standardwebhooks for the webhook receiver
