@@ -3,7 +3,9 @@
 //! - throughput: fixed concurrency for a fixed time → requests/s and its ratio to the baseline
 //!   (target ≥ 0.5×), the median of three runs interleaved with the other scenarios;
 //! - steady load: 1,000 requests/s → p50/p99 (target p99 < 10 ms);
-//! - the same with rate-limit counters in Redis (target: < 1 ms added at p99).
+//! - the same with rate-limit counters in Redis (target: < 1 ms added at p99), as served (large
+//!   quotas leased, see `ratelimit::redis_backend`) and with `GATEHOUSE_RATE_LIMIT_LEASES=false`
+//!   (a Redis round trip per request).
 //!
 //! Every run is bounded: `DURATION` per scenario, loopback addresses only.
 mod support;
@@ -29,13 +31,14 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let (memory, redis, baseline, key, org_path) = runtime.block_on(async {
-        let memory = start(&database, None).await;
+    let (memory, redis, per_request, baseline, key, org_path) = runtime.block_on(async {
+        let memory = start(&database, None, true).await;
         let base = format!("http://{}", memory.addr);
         let (key, org, body) = seed(&base).await;
         let redis_url = std::env::var("GATEHOUSE_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        let redis = start(&database, Some(redis_url)).await;
-        (memory, redis, baseline_server(body).await, key, format!("/api/v1/organizations/{org}"))
+        let redis = start(&database, Some(redis_url.clone()), true).await;
+        let per_request = start(&database, Some(redis_url), false).await;
+        (memory, redis, per_request, baseline_server(body).await, key, format!("/api/v1/organizations/{org}"))
     });
     let header = format!("Authorization: Bearer {key}");
     let memory_url = format!("http://{}{org_path}", memory.addr);
@@ -44,7 +47,8 @@ fn main() {
         ("API key, in-memory limits", memory_url.clone(), Some(header.as_str())),
         // hey asks for gzip like most clients; this row shows what compressing the answer costs.
         ("API key, in-memory, no gzip", memory_url, Some(header.as_str())),
-        ("API key, Redis limits", format!("http://{}{org_path}", redis.addr), Some(header.as_str())),
+        ("API key, Redis limits (leased)", format!("http://{}{org_path}", redis.addr), Some(header.as_str())),
+        ("API key, Redis, per request", format!("http://{}{org_path}", per_request.addr), Some(header.as_str())),
     ];
     // Two cores serve both hey and the servers, so single runs swing by a third: each scenario
     // runs ROUNDS times, interleaved with the others, and the medians are compared.
@@ -65,21 +69,30 @@ fn main() {
     for ((name, ..), (rps, p50, p99)) in scenarios.iter().zip(&medians) {
         println!("{name:<34} {rps:>10.0} {:>7.2}x | {p50:>24.2} {p99:>8.2}", rps / medians[0].0);
     }
-    let (memory_p99, redis_p99) = (medians[1].2, medians[3].2);
-    println!("{:<34} Redis adds {:.2} ms at p99 (target < 1 ms)", "", redis_p99 - memory_p99);
-    let limiter = &redis.state.limiter;
-    println!("\nRedis backend: {} ({} fallbacks to in-process limits)", limiter.backend(), limiter.fallbacks());
+    let memory_p99 = medians[1].2;
+    println!("{:<34} Redis adds {:.2} ms at p99 (target < 1 ms)", "", medians[3].2 - memory_p99);
+    println!("{:<34} a round trip per request adds {:.2} ms at p99", "", medians[4].2 - memory_p99);
+    for (name, running) in [("leased", &redis), ("per request", &per_request)] {
+        let limiter = &running.state.limiter;
+        println!(
+            "Redis backend, {name}: {} ({} fallbacks to in-process limits)",
+            limiter.backend(),
+            limiter.fallbacks()
+        );
+    }
     println!("Targets: key-authenticated ≥ 0.5× baseline req/s; p99 < 10 ms at 1,000 req/s.");
     runtime.block_on(async {
         memory.stop().await;
         redis.stop().await;
+        per_request.stop().await;
     });
 }
 
-async fn start(database: &str, redis_url: Option<String>) -> server::Running {
+async fn start(database: &str, redis_url: Option<String>, leases: bool) -> server::Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mut config = Config::new(listener.local_addr().unwrap(), database.to_owned(), None);
     config.redis_url = redis_url;
+    config.rate_limit_leases = leases;
     server::start(config, listener).await.unwrap()
 }
 

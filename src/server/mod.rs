@@ -61,7 +61,8 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         .env(leptos::config::Env::PROD)
         .build();
     let limiter = match &config.redis_url {
-        Some(url) => ratelimit::RateLimiter::with_redis(url)?,
+        Some(url) if config.rate_limit_leases => ratelimit::RateLimiter::with_redis(url)?,
+        Some(url) => ratelimit::RateLimiter::with_redis_per_request(url)?,
         None => ratelimit::RateLimiter::in_memory(),
     };
     let secrets = match &config.secret_key {

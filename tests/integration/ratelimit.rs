@@ -359,3 +359,106 @@ async fn slow_redis_falls_back_instead_of_waiting() {
     assert_eq!(allowed_of(&limiter, &b, quota, 3).await, 1);
     assert!(limiter.fallbacks() >= 4);
 }
+
+/// A quota no test outlives: 5,000 requests per 1,000 hours, so nothing refills while it runs;
+/// leased in slices of 5.
+fn leased_quota() -> Quota {
+    Quota { limit: 5_000, period: Duration::from_secs(3_600_000) }
+}
+
+async fn stored_tat(url: &str, bucket: &str, quota: Quota) -> Option<String> {
+    let field = format!("{}:{}", quota.limit, quota.period.as_micros());
+    redis::cmd("HGET")
+        .arg(format!("gatehouse:rl:{bucket}"))
+        .arg(field)
+        .query_async(&mut redis_conn(url).await)
+        .await
+        .unwrap()
+}
+
+/// Large quotas are leased: the first request takes a slice of 5 from Redis, the next four are
+/// decided without touching Redis, and `remaining` still counts down one by one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_quotas_are_leased_in_slices() {
+    let Some(url) = redis_url().await else { return };
+    let quota = leased_quota();
+    assert_eq!(gatehouse::server::ratelimit::redis_backend::lease_size(quota.limit), 5);
+    let limiter = RateLimiter::with_redis(&url).unwrap();
+    let b = bucket("leased");
+    let first = limiter.check(&b, quota).await;
+    assert_eq!((first.allowed, first.remaining), (true, 4_999));
+    let after_first = stored_tat(&url, &b, quota).await.expect("the slice is recorded in Redis");
+    for remaining in [4_998, 4_997] {
+        assert_eq!(limiter.check(&b, quota).await.remaining, remaining);
+    }
+    assert_eq!(stored_tat(&url, &b, quota).await.as_ref(), Some(&after_first), "decided from the lease");
+    // Below half a slice, one background call tops the lease up while requests go on; once it
+    // has landed the count is exact again.
+    for _ in 0..20 {
+        assert!(limiter.check(&b, quota).await.allowed);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(limiter.check(&b, quota).await.remaining, 4_976);
+    assert_eq!(limiter.fallbacks(), 0);
+    // The per-request limiter asks Redis every time.
+    let exact = RateLimiter::with_redis_per_request(&url).unwrap();
+    let b = bucket("per-request");
+    for _ in 0..3 {
+        let before = stored_tat(&url, &b, quota).await;
+        assert!(exact.check(&b, quota).await.allowed);
+        assert_ne!(stored_tat(&url, &b, quota).await, before);
+    }
+}
+
+/// Leases never let replicas exceed the shared budget: two replicas drawing alternately from one
+/// bucket get exactly the quota between them, then both refuse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leased_replicas_never_exceed_the_quota() {
+    let Some(url) = redis_url().await else { return };
+    let quota = leased_quota();
+    let replicas = [RateLimiter::with_redis(&url).unwrap(), RateLimiter::with_redis(&url).unwrap()];
+    let name = bucket("leased-replicas");
+    let mut allowed = 0;
+    for i in 0..(quota.limit as usize + 40) {
+        allowed += u32::from(replicas[i % 2].check(&name, quota).await.allowed);
+    }
+    // Top-ups still in flight land; then each replica uses what it holds, and no more.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for replica in &replicas {
+        allowed += allowed_of(replica, &name, quota, 20).await as u32;
+        assert!(!replica.check(&name, quota).await.allowed);
+        assert_eq!(replica.fallbacks(), 0);
+    }
+    assert_eq!(allowed, quota.limit, "two leasing replicas together get exactly one budget");
+}
+
+/// Requests a bucket has used in Redis' own count: the TAT's distance from Redis' clock in
+/// emission intervals, rounded up.
+async fn used_in_redis(url: &str, bucket: &str, quota: Quota) -> i64 {
+    let Some(tat) = stored_tat(url, bucket, quota).await else { return 0 };
+    let (seconds, micros): (i64, i64) = redis::cmd("TIME").query_async(&mut redis_conn(url).await).await.unwrap();
+    let t = (quota.period.as_micros() / u128::from(quota.limit)) as i64;
+    let ahead = tat.parse::<i64>().unwrap() - (seconds * 1_000_000 + micros);
+    (ahead.max(0) + t - 1) / t
+}
+
+/// A lease unused for a second goes back to Redis, so other replicas can use all of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_leases_go_back_to_redis() {
+    let Some(url) = redis_url().await else { return };
+    let quota = leased_quota();
+    let (a, b) = (RateLimiter::with_redis(&url).unwrap(), RateLimiter::with_redis(&url).unwrap());
+    let name = bucket("leased-idle");
+    assert_eq!(a.check(&name, quota).await.remaining, 4_999);
+    // b counts a's whole slice as used: 10 taken in Redis, 4 of them b's own lease.
+    assert_eq!(b.check(&name, quota).await.remaining, 4_990 + 4);
+    assert_eq!(used_in_redis(&url, &name, quota).await, 10);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while used_in_redis(&url, &name, quota).await > 2 {
+        assert!(Instant::now() < deadline, "leases still held after 5 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(used_in_redis(&url, &name, quota).await, 2, "the two requests made stay counted");
+    // Back in use, a leases afresh and counts from Redis' state.
+    assert_eq!(a.check(&name, quota).await.remaining, 4_997);
+}

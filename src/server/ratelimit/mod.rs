@@ -4,7 +4,8 @@
 //! - **memory** ([`RateLimiter::in_memory`]): per process, a sharded map (see [`memory`] for why it
 //!   is hand-written rather than `governor`);
 //! - **redis** ([`RateLimiter::with_redis`]): one Lua script run atomically on Redis with Redis'
-//!   own clock, so every replica shares one budget per bucket. When Redis is unreachable, slow
+//!   own clock, so every replica shares one budget per bucket; large quotas are leased in small
+//!   slices so most requests need no round trip (see [`redis_backend`]). When Redis is unreachable, slow
 //!   (over [`REDIS_TIMEOUT`]) or failing, the request is decided by the in-process backend instead
 //!   (still limited, per replica), counted in [`RateLimiter::fallbacks`], and Redis is left alone
 //!   for [`REDIS_BACKOFF`] before one request probes it again.
@@ -32,7 +33,7 @@
 //! A quota with `limit == 0` refuses everything (`retry_after` = the period): a misconfigured
 //! quota never means "unlimited".
 pub mod memory;
-mod redis_backend;
+pub mod redis_backend;
 
 use memory::MemoryStore;
 use redis_backend::RedisStore;
@@ -156,8 +157,20 @@ impl RateLimiter {
     /// Never fails at startup: nothing connects here (the first `check` does, within
     /// [`REDIS_TIMEOUT`]), and an unreachable Redis means the per-process fallback until it
     /// answers. Only a malformed URL errors.
+    /// Quotas of 2,000 or more are leased to this replica in slices of 0.1% (see
+    /// [`redis_backend`]); `with_redis_per_request` asks Redis for every request instead.
     pub fn with_redis(url: &str) -> Result<RateLimiter, ::redis::RedisError> {
-        let redis = RedisStore::new(url)?;
+        RateLimiter::redis(url, true)
+    }
+
+    /// [`with_redis`](Self::with_redis) without leases: one round trip per request, exact across
+    /// replicas for every quota.
+    pub fn with_redis_per_request(url: &str) -> Result<RateLimiter, ::redis::RedisError> {
+        RateLimiter::redis(url, false)
+    }
+
+    fn redis(url: &str, leasing: bool) -> Result<RateLimiter, ::redis::RedisError> {
+        let redis = RedisStore::new(url, leasing)?;
         Ok(RateLimiter { inner: Arc::new(Inner { memory: MemoryStore::new(), redis: Some(redis) }) })
     }
 
