@@ -143,7 +143,8 @@ impl Outbound {
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
-            .user_agent(concat!("Gatehouse-Webhooks/", env!("CARGO_PKG_VERSION")))
+            // One client serves webhooks and identity providers alike, so the agent names neither.
+            .user_agent(concat!("Gatehouse/", env!("CARGO_PKG_VERSION")))
             .pool_max_idle_per_host(32);
         let builder = if allow_private { builder } else { builder.dns_resolver(Arc::new(GuardedResolver)) };
         Ok(Outbound { client: builder.build()?, allow_private, allow_http })
