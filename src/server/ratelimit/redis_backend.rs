@@ -224,7 +224,7 @@ impl Shared {
     /// Records what Redis granted beyond each request (`request`: the asks include one request
     /// being decided) into the leases, ends their top-ups, and returns the request's decisions.
     /// `grants` is `None` when Redis did not answer: the top-ups end with nothing added.
-    fn settle(self: &Arc<Self>, asks: &[Ask], grants: Option<&Vec<Grant>>, request: bool) -> Vec<Decision> {
+    fn settle(self: &Arc<Self>, asks: &[Ask], grants: Option<&[Grant]>, request: bool) -> Vec<Decision> {
         let now = self.now();
         let all_ok = grants.is_some_and(|grants| grants.iter().all(|g| g.ok));
         let mut leases = self.leases();
@@ -248,7 +248,6 @@ impl Shared {
                     }
                     remaining = remaining.saturating_add(lease.tokens).min(ask.gcra.limit);
                 }
-                self.start_sweeping();
             }
             if let Some(grant) = grant {
                 decisions.push(Decision {
@@ -350,6 +349,7 @@ impl RedisStore {
                         let lease = match lease_of(&mut leases, bucket, *quota) {
                             Some(lease) => lease,
                             None => {
+                                shared.start_sweeping();
                                 let list = leases.entry((*bucket).into()).or_default();
                                 list.push(Lease {
                                     quota: *quota,
@@ -372,12 +372,8 @@ impl RedisStore {
                 })
                 .collect()
         };
-        let outcome = match tokio::time::timeout(REDIS_TIMEOUT, eval(shared, &asks)).await {
-            Ok(Ok(grants)) => Ok(grants),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("no answer within {} ms", REDIS_TIMEOUT.as_millis())),
-        };
-        let grants = outcome.as_ref().ok();
+        let outcome = eval(shared, &asks).await;
+        let grants = outcome.as_deref().ok();
         let decisions = shared.settle(&asks, grants, true);
         match outcome {
             Ok(_) => {
@@ -451,16 +447,11 @@ impl RedisStore {
                         top_up: true,
                     })
                     .collect();
-                let grants = tokio::time::timeout(REDIS_TIMEOUT, eval(&shared, &asks)).await;
-                let grants = match &grants {
-                    Ok(Ok(grants)) => Some(grants),
-                    Ok(Err(e)) => {
-                        tracing::debug!("rate limiter: topping up a lease failed: {e}");
-                        None
-                    }
-                    Err(_) => None,
-                };
-                shared.settle(&asks, grants, false);
+                let outcome = eval(&shared, &asks).await;
+                if let Err(why) = &outcome {
+                    tracing::debug!("rate limiter: topping up a lease failed: {why}");
+                }
+                shared.settle(&asks, outcome.as_deref().ok(), false);
             });
         }
         Some(decisions)
@@ -509,10 +500,8 @@ async fn give_back_idle(shared: &Arc<Shared>) {
     if asks.is_empty() {
         return;
     }
-    match tokio::time::timeout(REDIS_TIMEOUT, eval(shared, &asks)).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => tracing::debug!("rate limiter: giving {} idle leases back failed: {e}", asks.len()),
-        Err(_) => tracing::debug!("rate limiter: giving {} idle leases back timed out", asks.len()),
+    if let Err(why) = eval(shared, &asks).await {
+        tracing::debug!("rate limiter: giving {} idle leases back failed: {why}", asks.len());
     }
 }
 
@@ -553,8 +542,16 @@ async fn connection(shared: &Arc<Shared>) -> Result<MultiplexedConnection, Redis
     })
 }
 
-/// Runs [`GCRA_LUA`] once for `asks`.
-async fn eval(shared: &Arc<Shared>, asks: &[Ask<'_>]) -> Result<Vec<Grant>, RedisError> {
+/// Runs [`GCRA_LUA`] once for `asks` within [`REDIS_TIMEOUT`] (waiting for the connection
+/// included); the error is why, in words for the log.
+async fn eval(shared: &Arc<Shared>, asks: &[Ask<'_>]) -> Result<Vec<Grant>, String> {
+    match tokio::time::timeout(REDIS_TIMEOUT, run_script(shared, asks)).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no answer within {} ms", REDIS_TIMEOUT.as_millis())),
+    }
+}
+
+async fn run_script(shared: &Arc<Shared>, asks: &[Ask<'_>]) -> Result<Vec<Grant>, RedisError> {
     let mut conn = connection(shared).await?;
     let mut invocation = shared.script.prepare_invoke();
     for ask in asks {
