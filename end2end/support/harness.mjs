@@ -40,6 +40,11 @@ process.on('exit', () => {
     try { child.kill('SIGKILL'); } catch { /* already gone */ }
   }
 });
+// A signal ends Node without 'exit' handlers; turning it into an exit lets them (here and in
+// sso-peers.mjs) stop the servers, so an interrupted run leaves nothing listening.
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) {
+  process.once(signal, () => process.exit(code));
+}
 
 /** A free TCP port on 127.0.0.1, found by binding port 0. */
 export function freePort() {

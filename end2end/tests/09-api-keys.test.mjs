@@ -44,6 +44,11 @@ describe('API keys', () => {
 
       // The playground: authorize with the key, try GET /organizations/{org}.
       await page.goto(`${baseUrl}/docs/api`);
+      // Swagger UI resolves and renders the whole document before it answers input; on a loaded CI
+      // machine that takes seconds, so wait for an operation to be drawn and allow slow clicks.
+      page.setDefaultTimeout(30_000);
+      const operation = page.locator('#operations-organizations-getOrganization');
+      await expectVisible(operation, 'the rendered API reference', 60_000);
       await page.locator('button.btn.authorize').first().click();
       const bearer = page.locator('.auth-container').filter({ hasText: 'api_key' });
       await bearer.locator('input').first().fill(secret);
@@ -51,7 +56,6 @@ describe('API keys', () => {
       await bearer.locator('button.authorize').click();
       await expectVisible(bearer.getByText('Authorized'), 'the key accepted by the playground');
       await page.locator('.modal-ux button.btn-done').first().click();
-      const operation = page.locator('#operations-organizations-getOrganization');
       await operation.locator('.opblock-summary').first().click();
       const orgInput = operation.locator('tr[data-param-name="org"] input:not([disabled])');
       // The panel animates open: press "Try it out" until the parameter becomes editable.
