@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { newPage, setUp, shot, tearDown, uniqueUser } from '../support/harness.mjs';
-import { alert, expectVisible, scenario, signUp, waitForPath } from '../support/flows.mjs';
+import { alert, expectVisible, notice, open, scenario, signUp, waitForPath } from '../support/flows.mjs';
 import { startOidcProvider, startSamlIdp, startSlapd } from '../support/sso-peers.mjs';
 
 // The server reaches the peers on loopback over plain http/ldap only with this switch. node --test
@@ -380,6 +380,14 @@ describe('Single sign-on', () => {
       assert.equal(erin.role, 'admin', 'the group gh-admins maps to admin');
       assert.equal(erin.last_sign_in_method, 'saml');
       await context.close();
+
+      // The owner fetches the IdP's metadata again from the SSO page (as after a certificate rotation).
+      await open(ownerPage, `${baseUrl}/orgs/${orgId}/sso`);
+      const item = ownerPage.locator(`#connection-${connection.id}`);
+      await expectVisible(item.getByText(saml.metadata), 'the metadata URL of the SAML connection');
+      await item.getByRole('button', { name: 'Refresh metadata' }).click();
+      await expectVisible(notice(ownerPage, 'Metadata fetched again'), 'the notice "Metadata fetched again…"');
+      await shot(ownerPage, '11-sso-5b-saml-metadata-refreshed');
     }));
 
   it('SAML: a refused sign-in (an assertion for another Audience) says why and signs nobody in',

@@ -1,7 +1,7 @@
 //! Server functions for the single sign-on page: the organization's email domains (add, verify,
 //! route to a connection, remove) and its identity-provider connections (create, test, enable or
-//! disable, delete). Each authorizes membership and calls one service function, which checks
-//! `sso:write`.
+//! disable, refresh SAML metadata, delete). Each authorizes membership and calls one service
+//! function, which checks `sso:write`.
 // The create forms post each field as an argument; `#[server]` does not pass an item-level allow
 // on to the function it generates for the browser.
 #![allow(clippy::too_many_arguments)]
@@ -260,6 +260,22 @@ pub async fn set_connection_enabled(
             let notice = if changed.enabled { "connection_enabled" } else { "connection_disabled" };
             go(&format!("/orgs/{org_id}/sso?notice={notice}"))?;
             Ok(changed)
+        }
+        .await,
+    )
+}
+
+/// **Refresh metadata** of a SAML connection given by URL: fetches it again (a rotated signing
+/// certificate, a moved sign-in URL).
+#[server(prefix = "/rpc", endpoint = "refresh_saml_metadata")]
+pub async fn refresh_saml_metadata(org_id: String, connection_id: String) -> Result<SsoConnection, AppError> {
+    respond(
+        async {
+            let (app, scope) = scope(&org_id).await?;
+            let patch = sso::ConnectionPatch { refresh_metadata: Some(true), ..Default::default() };
+            let refreshed = sso::update(&app, &scope, id(&connection_id, "sso_connection")?, patch).await?;
+            go(&format!("/orgs/{org_id}/sso?notice=metadata_refreshed"))?;
+            Ok(refreshed)
         }
         .await,
     )

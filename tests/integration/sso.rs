@@ -662,6 +662,49 @@ async fn saml_sign_in_provisions_and_maps_roles(backend: Backend) {
 }
 both!(saml_sign_in_provisions_and_maps_roles);
 
+/// `refresh_metadata` fetches the IdP's metadata again from where it was given; a new URL whose
+/// metadata does not check out is refused and leaves the connection as it was.
+#[tokio::test]
+async fn saml_metadata_is_refreshed_from_its_url() {
+    let idp = SamlIdp::start();
+    let Some(app) = spawn_app(Backend::Sqlite, sso_options()).await else { return };
+    let (owner, org) = owner_with_org(&app, "Saml Refresh").await;
+    let conn = saml_connection(&app, &owner, &org, &idp).await;
+    let url = format!("{}/{}", connections(&org), conn["id"].as_str().unwrap());
+    let patch = |body: Value| owner.patch(app.url(&url)).json(&body).send();
+
+    let before = audit(&app, &owner, &org, "sso_connection.updated").await.len();
+    let res = patch(json!({ "refresh_metadata": true })).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let refreshed: Value = res.json().await.unwrap();
+    assert_eq!(refreshed["saml"], conn["saml"]);
+    assert_eq!(audit(&app, &owner, &org, "sso_connection.updated").await.len(), before + 1);
+
+    let no_cert = format!("{}?no_cert=1", idp.metadata);
+    let (status, err) = error_of(patch(json!({ "idp_metadata_url": no_cert })).await.unwrap()).await;
+    assert_eq!(
+        (status, err["details"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("idp_metadata_url"))
+    );
+    let kept: Value = owner.get(app.url(&url)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(kept["saml"]["idp_metadata_url"], conn["saml"]["idp_metadata_url"]);
+
+    // Metadata given as XML has nowhere to be fetched from.
+    let xml = reqwest::get(&idp.metadata).await.unwrap().text().await.unwrap();
+    let body = json!({"type": "saml", "name": "Pasted", "idp_metadata_xml": xml});
+    let pasted = create_connection(&app, &owner, &org, body).await;
+    let res = owner
+        .patch(app.url(&format!("{}/{}", connections(&org), pasted["id"].as_str().unwrap())))
+        .json(&json!({ "refresh_metadata": true }))
+        .send();
+    let (status, err) = error_of(res.await.unwrap()).await;
+    assert_eq!(
+        (status, err["details"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("refresh_metadata"))
+    );
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn saml_responses_that_do_not_check_out_are_refused() {
     let idp = SamlIdp::start();

@@ -8033,6 +8033,21 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The metadata URL changed while `refresh_metadata` fetched from the old one (`connection_changed`); try again. */
+            409: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A field is invalid or belongs to another kind of connection (`validation_failed`, `details.field`). */
             422: {
                 headers: {

@@ -131,6 +131,7 @@ async fn read(
     responses(
         (status = 200, description = "The changed connection.", body = SsoConnection),
         (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
+        (status = 409, description = "The metadata URL changed while `refresh_metadata` fetched from the old one (`connection_changed`); try again.", body = ErrorBody),
         (status = 422, description = "A field is invalid or belongs to another kind of connection (`validation_failed`, `details.field`).", body = ErrorBody),
         OrgRefusals,
     )

@@ -1,7 +1,8 @@
 //! `/orgs/:id/sso`: single sign-on. Whether it is on for the organization; its email domains (the
 //! TXT record that proves each, verification, and for verified ones the connection their sign-ins
 //! go to and whether SSO is required); its connections (values to copy into the identity
-//! provider, test, enable/disable, delete); and guided forms to add an OIDC or LDAP connection.
+//! provider, test, enable/disable, refresh SAML metadata, delete); and guided forms to add an
+//! OIDC, LDAP or SAML connection.
 use super::{
     can, copy_to_clipboard, enc, latest_error, one_at_a_time, org_page, reload_org_after, set_status, use_org_id, when,
     Pager, RowAction, Section, SectionError,
@@ -9,8 +10,8 @@ use super::{
 use crate::app::components::form::{action_error, ActionError, FormAlert};
 use crate::rpc::sso::{
     oidc_redirect_uri, sso_connection_choices, sso_connections, sso_domains, AddDomain, CreateLdapConnection,
-    CreateOidcConnection, CreateSamlConnection, DeleteConnection, RemoveDomain, RouteDomain, SetConnectionEnabled,
-    SetSsoEnabled, TestConnection, VerifyDomain,
+    CreateOidcConnection, CreateSamlConnection, DeleteConnection, RefreshSamlMetadata, RemoveDomain, RouteDomain,
+    SetConnectionEnabled, SetSsoEnabled, TestConnection, VerifyDomain,
 };
 use crate::shared::{
     domains::{Domain, DomainStatus},
@@ -47,6 +48,7 @@ struct Actions {
     ldap: ServerAction<CreateLdapConnection>,
     saml: ServerAction<CreateSamlConnection>,
     toggle: ServerAction<SetConnectionEnabled>,
+    refresh: ServerAction<RefreshSamlMetadata>,
     delete: ServerAction<DeleteConnection>,
     test: ServerAction<TestConnection>,
 }
@@ -62,6 +64,7 @@ impl Actions {
             ldap: ServerAction::new(),
             saml: ServerAction::new(),
             toggle: ServerAction::new(),
+            refresh: ServerAction::new(),
             delete: ServerAction::new(),
             test: ServerAction::new(),
         }
@@ -75,15 +78,24 @@ impl Actions {
             RowAction::of(self.remove_domain),
             RowAction::of(self.oidc),
             RowAction::of(self.ldap),
+            RowAction::of(self.saml),
             RowAction::of(self.toggle),
+            RowAction::of(self.refresh),
             RowAction::of(self.delete),
             RowAction::of(self.test),
         ]
     }
 
     /// A change that the connection lists (and the domains' connection choices) show.
-    fn connections_changed(self) -> (usize, usize, usize, usize) {
-        (self.oidc.version().get(), self.ldap.version().get(), self.toggle.version().get(), self.delete.version().get())
+    fn connections_changed(self) -> [usize; 6] {
+        [
+            self.oidc.version().get(),
+            self.ldap.version().get(),
+            self.saml.version().get(),
+            self.toggle.version().get(),
+            self.refresh.version().get(),
+            self.delete.version().get(),
+        ]
     }
 }
 
@@ -116,6 +128,7 @@ fn SsoNotice() -> impl IntoView {
             "connection_created" => "Connection added. Test it, then choose it for a verified domain.",
             "connection_enabled" => "Connection enabled.",
             "connection_disabled" => "Connection disabled. Sign-ins through it are refused.",
+            "metadata_refreshed" => "Metadata fetched again from the identity provider and saved.",
             "connection_deleted" => "Connection deleted.",
             _ => return None,
         })
@@ -398,8 +411,12 @@ fn Connections(actions: Actions) -> impl IntoView {
         move || (id.get(), cursor.get(), actions.connections_changed(), actions.test.version().get()),
         |(id, cursor, ..)| sso_connections(id, cursor),
     );
-    let row_error =
-        latest_error(vec![RowAction::of(actions.toggle), RowAction::of(actions.delete), RowAction::of(actions.test)]);
+    let row_error = latest_error(vec![
+        RowAction::of(actions.toggle),
+        RowAction::of(actions.refresh),
+        RowAction::of(actions.delete),
+        RowAction::of(actions.test),
+    ]);
     let list_view = move || {
         Suspend::new(async move {
             let org = id.get_untracked();
@@ -490,6 +507,11 @@ fn ConnectionItem(connection: SsoConnection, actions: Actions) -> impl IntoView 
         (None, None) => match &connection.saml {
             Some(saml) => view! {
                 <dt>"Identity provider"</dt><dd><code>{saml.idp_entity_id.clone()}</code></dd>
+                <dt>"Its metadata"</dt>
+                <dd>{match saml.idp_metadata_url.clone() {
+                    Some(url) => view! { <code>{url}</code> }.into_any(),
+                    None => view! { <span class="muted">"Pasted as XML"</span> }.into_any(),
+                }}</dd>
                 <dt>"Its sign-in URL"</dt><dd><code>{saml.idp_sso_url.clone()}</code></dd>
                 <dt>"Sign-ins it starts"</dt><dd>{if saml.allow_idp_initiated { "Accepted" } else { "Refused" }}</dd>
             }
@@ -556,6 +578,13 @@ fn ConnectionItem(connection: SsoConnection, actions: Actions) -> impl IntoView 
         }
     });
     let (toggle_label, toggle_to) = if connection.enabled { ("Disable", "false") } else { ("Enable", "true") };
+    let refresh = connection.saml.as_ref().is_some_and(|saml| saml.idp_metadata_url.is_some()).then(|| {
+        let ids = ids.clone();
+        view! {
+            <ActionForm action=actions.refresh>{ids()}
+                <button type="submit" class="button secondary small">"Refresh metadata"</button></ActionForm>
+        }
+    });
     let (test_ids, toggle_ids, delete_ids) = (ids.clone(), ids.clone(), ids);
     view! {
         <li class="sso-item" id=format!("connection-{key}")>
@@ -589,6 +618,7 @@ fn ConnectionItem(connection: SsoConnection, actions: Actions) -> impl IntoView 
             <div class="row-actions">
                 <ActionForm action=actions.toggle>{toggle_ids()}<input type="hidden" name="enabled" value=toggle_to/>
                     <button type="submit" class="button secondary small">{toggle_label}</button></ActionForm>
+                {refresh}
                 <details class="confirm">
                     <summary class="button secondary small" role="button">"Delete"</summary>
                     <p>{format!("Nobody can sign in through “{}” any more, and domains routed to it go back to password sign-in.", connection.name)}</p>

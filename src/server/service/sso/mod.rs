@@ -410,6 +410,7 @@ pub async fn update(
     patch: ConnectionPatch,
 ) -> Result<SsoConnection, AppError> {
     scope.require(Permission::SsoWrite)?;
+    let fetched = fetch_patched_metadata(app, scope, id, &patch).await?;
     let mut tx = app.db.begin_write().await?;
     db::orgs::lock(&mut tx, scope.org_id()).await?;
     let mut row = db::sso::get(&mut tx, scope.org_id(), id).await?.ok_or_else(not_found)?;
@@ -463,18 +464,16 @@ pub async fn update(
         ConnectionKind::Saml => {
             let mut stored = saml::stored(&row)?;
             let allow = patch.allow_idp_initiated.unwrap_or(stored.allow_idp_initiated);
-            let refetch_from = match (&patch.idp_metadata_url, patch.refresh_metadata) {
-                (Some(url), _) => Some(url.clone()),
-                (None, Some(true)) => Some(stored.idp_metadata_url.clone().ok_or_else(|| {
-                    AppError::invalid_field("refresh_metadata", "This connection's metadata was not given by URL.")
-                })?),
-                _ => None,
-            };
-            stored = match (&patch.idp_metadata_xml, refetch_from) {
+            stored = match (&patch.idp_metadata_xml, fetched) {
                 (Some(xml), _) => saml::read_metadata("idp_metadata_xml", xml, None, allow)?,
-                (None, Some(url)) => {
-                    let (url, xml) = saml::fetch_metadata(app, &url).await?;
-                    saml::read_metadata("idp_metadata_url", &xml, Some(url), allow)?
+                (None, Some(fetched)) => {
+                    if patch.idp_metadata_url.is_none() && stored.idp_metadata_url != Some(fetched.from.clone()) {
+                        return Err(AppError::conflict(
+                            "connection_changed",
+                            "The connection's metadata URL changed while its metadata was being refreshed; try again.",
+                        ));
+                    }
+                    saml::read_metadata("idp_metadata_url", &fetched.xml, Some(fetched.from), allow)?
                 }
                 (None, None) => saml::StoredSaml { allow_idp_initiated: allow, ..stored },
             };
@@ -493,6 +492,37 @@ pub async fn update(
     tx.commit().await.map_err(db::db_error)?;
     app.sso_metadata.remove(&row.id);
     view(app, &row)
+}
+
+/// Metadata fetched for a SAML patch (a new `idp_metadata_url`, or `refresh_metadata`).
+struct FetchedMetadata {
+    from: String,
+    xml: String,
+}
+
+/// Fetches the metadata a patch asks for before `update` opens its transaction, so that a slow
+/// identity provider never holds the database's write lock (on SQLite, every writer's).
+async fn fetch_patched_metadata(
+    app: &AppState,
+    scope: &OrgScope,
+    id: SsoConnectionId,
+    patch: &ConnectionPatch,
+) -> Result<Option<FetchedMetadata>, AppError> {
+    if patch.idp_metadata_xml.is_some() || (patch.idp_metadata_url.is_none() && patch.refresh_metadata != Some(true)) {
+        return Ok(None);
+    }
+    let mut tx = app.db.begin_snapshot().await?;
+    let row = db::sso::get(&mut tx, scope.org_id(), id).await?.ok_or_else(not_found)?;
+    drop(tx);
+    patch.check_kind(row.kind)?;
+    let url = match &patch.idp_metadata_url {
+        Some(url) => url.clone(),
+        None => saml::stored(&row)?.idp_metadata_url.ok_or_else(|| {
+            AppError::invalid_field("refresh_metadata", "This connection's metadata was not given by URL.")
+        })?,
+    };
+    let (from, xml) = saml::fetch_metadata(app, &url).await?;
+    Ok(Some(FetchedMetadata { from, xml }))
 }
 
 pub async fn remove(app: &AppState, scope: &OrgScope, id: SsoConnectionId) -> Result<(), AppError> {
