@@ -164,3 +164,27 @@ export async function startSamlIdp() {
     tamperNextResponse: (flags) => controlPost(`${base}/control/next-response`, flags),
   };
 }
+
+/**
+ * The DNS test server (tests/support/dns) on free loopback ports. info = { addr, control }.
+ * Organizations verify their email domains through it (the server is started with
+ * GATEHOUSE_DNS_SERVER = addr).
+ */
+export async function startDnsServer() {
+  const peer = await startPeer('the DNS server', 'python3', [path.join(REPO_ROOT, 'tests/support/dns/dns_server.py')]);
+  const { addr, control } = peer.info;
+  return {
+    ...peer,
+    addr,
+    /** Sets the TXT records of `name`. */
+    publish: async (name, txt) => {
+      const res = await fetch(`${control}/records/${name}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ txt }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      if (!res.ok) throw new Error(`PUT ${control}/records/${name} answered ${res.status}`);
+    },
+  };
+}

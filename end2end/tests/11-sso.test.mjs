@@ -8,13 +8,15 @@
 //   4. SAML: erin signs in at the IdP, whose page posts the response to our ACS from the IdP's
 //      site; she lands in the organization, signed in, as an admin (group mapping).
 //   5. A refused SAML sign-in (an assertion for another Audience) says why and signs nobody in.
+// The organization verifies example.com (the peers' users' domain) through the DNS test server
+// first: an identity provider vouches only for its organization's verified domains.
 // Needs `make test-peers` (the provider's and the IdP's npm packages, and slapd).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { newPage, setUp, shot, tearDown, uniqueUser } from '../support/harness.mjs';
 import { alert, expectVisible, notice, open, scenario, signUp, waitForPath } from '../support/flows.mjs';
-import { startOidcProvider, startSamlIdp, startSlapd } from '../support/sso-peers.mjs';
+import { startDnsServer, startOidcProvider, startSamlIdp, startSlapd } from '../support/sso-peers.mjs';
 
 // The server reaches the peers on loopback over plain http/ldap only with this switch. node --test
 // runs each file in its own process, and startApp passes process.env on to the server, so this
@@ -71,21 +73,25 @@ describe('Single sign-on', () => {
   let oidc;
   let ldap;
   let saml;
+  let dns;
   let owner; // { page, orgId, orgName } once set up
 
   before(async () => {
     // Start all three; if one fails, the others are kept in oidc/ldap/saml so that after() stops them.
-    const [o, l, s] = await Promise.allSettled([startOidcProvider(), startSlapd(), startSamlIdp()]);
+    const [o, l, s, d] =
+      await Promise.allSettled([startOidcProvider(), startSlapd(), startSamlIdp(), startDnsServer()]);
     oidc = o.value;
     ldap = l.value;
     saml = s.value;
-    for (const r of [o, l, s]) if (r.status === 'rejected') throw r.reason;
+    dns = d.value;
+    for (const r of [o, l, s, d]) if (r.status === 'rejected') throw r.reason;
+    process.env.GATEHOUSE_DNS_SERVER = dns.addr;
     await setUp(env);
     appBaseUrl = env.app.baseUrl;
   });
   after(async () => {
     await tearDown(env);
-    await Promise.all([oidc?.stop(), ldap?.stop(), saml?.stop()]);
+    await Promise.all([oidc?.stop(), ldap?.stop(), saml?.stop(), dns?.stop()]);
     if (env.failed) {
       if (oidc) process.stderr.write(`[11-sso] OIDC provider stderr tail:\n${oidc.stderrTail(30)}\n`);
       if (ldap) process.stderr.write(`[11-sso] start_slapd stderr tail:\n${ldap.stderrTail(30)}\n`);
@@ -104,6 +110,12 @@ describe('Single sign-on', () => {
       assert.ok(org.id, 'the new organization has an id');
       const { json: patched } = await api(page, 'PATCH', `/api/v1/organizations/${org.id}`, { sso_enabled: true }, 200);
       assert.equal(patched.settings.sso_enabled, true, 'single sign-on is on for the organization');
+      const { json: domain } =
+        await api(page, 'POST', `/api/v1/organizations/${org.id}/domains`, { domain: 'example.com' }, 201);
+      await dns.publish('example.com', [domain.verification.value]);
+      const { json: verified } =
+        await api(page, 'POST', `/api/v1/organizations/${org.id}/domains/${domain.id}/verify`, {}, 200);
+      assert.equal(verified.status, 'verified', 'example.com is verified through DNS');
       owner = { page, orgId: org.id, orgName };
     }
     track(owner.page);

@@ -2,7 +2,7 @@
 #[cfg(feature = "ssr")]
 use crate::shared::values::safe_next;
 use crate::shared::{
-    account::{Me, OutboxEmail, Page, SessionInfo},
+    account::{LinkedIdentity, Me, OutboxEmail, Page, SessionInfo},
     error::AppError,
 };
 use leptos::prelude::*;
@@ -10,7 +10,10 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use {
     super::ssr::{app, browser_session, client, go, maybe_signed_in, respond, signed_in},
-    crate::server::{auth::session, service::accounts},
+    crate::server::{
+        auth::session,
+        service::{accounts, sso::linking},
+    },
 };
 
 #[server(prefix = "/rpc", endpoint = "me")]
@@ -114,6 +117,29 @@ pub async fn revoke_session(id: String) -> Result<(), AppError> {
             let id = id.parse().map_err(|_| AppError::not_found("session"))?;
             accounts::revoke_session(&app, &who, id).await?;
             go(if id == who.session.id { "/login?notice=signed_out" } else { "/account?notice=session_revoked" })
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc", endpoint = "linked_identities")]
+pub async fn linked_identities() -> Result<Vec<LinkedIdentity>, AppError> {
+    respond(
+        async {
+            let (app, who) = signed_in().await?;
+            linking::identities(&app, who.user.id).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc", endpoint = "unlink_identity")]
+pub async fn unlink_identity(id: String) -> Result<(), AppError> {
+    respond(
+        async {
+            let (app, who) = signed_in().await?;
+            linking::unlink(&app, &who.user, &id, &client().await?).await?;
+            go("/account?notice=identity_unlinked")
         }
         .await,
     )

@@ -204,6 +204,30 @@ impl Outbound {
         Ok(Answer { status, retry_after, body, latency: started.elapsed() })
     }
 
+    /// GETs a document of at most `cap` bytes (an identity provider's metadata, discovery document
+    /// or keys): a larger one is refused as soon as it passes the cap, before the rest is read.
+    /// The error is a sentence naming the URL.
+    pub async fn get_capped(&self, raw_url: &str, accept: &str, cap: usize) -> Result<Vec<u8>, String> {
+        let url = self.check_url(raw_url)?;
+        let sent = self.client.get(url.clone()).header(http::header::ACCEPT, accept).send().await;
+        let mut response = sent.map_err(|e| format!("Could not fetch {url}: {}.", explain(&e)))?;
+        if !response.status().is_success() {
+            return Err(format!("{url} answered HTTP {}.", response.status().as_u16()));
+        }
+        let too_large = || format!("{url} sent more than {} KiB, more than such a document needs.", cap / 1024);
+        if response.content_length().is_some_and(|len| len > cap as u64) {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| format!("Could not read {url}: {e}."))? {
+            if body.len() + chunk.len() > cap {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
     pub fn allows_private(&self) -> bool {
         self.allow_private
     }

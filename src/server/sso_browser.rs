@@ -1,13 +1,15 @@
 //! The browser side of single sign-on: `/sso/start` (by connection, or by email through the
-//! verified domain), the one OIDC redirect URI `/sso/oidc/callback`, and the LDAP sign-in form.
-//! Thin adapters over `service::sso`; refusals are pages that say why, with the right status.
+//! verified domain), the one OIDC redirect URI `/sso/oidc/callback`, the SAML ACS, the LDAP sign-in
+//! form, and the "link this sign-in method" pages (`/sso/link`) where an existing account's holder
+//! confirms a new IdP identity. Thin adapters over `service::sso`; refusals are pages that say why,
+//! with the right status.
 use crate::server::{
     auth::{principal::ClientMeta, session},
     authz::authorize,
     db,
     error::internal,
     forms::document,
-    service::sso::{self, oidc::PendingLogin},
+    service::sso::{self, linking, oidc::PendingLogin, saml::BrowserBinding},
     state::AppState,
 };
 use crate::shared::{
@@ -17,7 +19,7 @@ use crate::shared::{
 };
 use axum::{
     extract::{Path, Query, State},
-    http::{header, HeaderValue, StatusCode},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{Html, IntoResponse, Redirect, Response},
     routing::{get, post},
     Form, Router,
@@ -38,6 +40,8 @@ pub fn router() -> Router<AppState> {
         .route("/sso/ldap/{connection}/login", get(ldap_form).post(ldap_submit))
         .route("/sso/saml/{connection}/metadata", get(saml_metadata))
         .route("/sso/saml/{connection}/acs", post(saml_acs))
+        .route("/sso/link", get(link_page).post(link_submit))
+        .route("/sso/link/confirm", get(link_confirm_page).post(link_confirm))
 }
 
 #[derive(Deserialize)]
@@ -53,12 +57,37 @@ fn local_path(raw: Option<String>) -> Option<String> {
     raw.filter(|p| sso::is_local_path(p))
 }
 
+/// The browser's SAML binding, read from its cookie, if it has one.
+fn binding_of(headers: &HeaderMap) -> Option<BrowserBinding> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == BrowserBinding::COOKIE)
+        .and_then(|(_, value)| BrowserBinding::from_cookie(value))
+}
+
+/// SameSite=None so that the IdP's cross-site POST to the ACS carries it (Secure, as browsers
+/// require for that; they accept it on http://localhost too); scoped to `/sso` and ten minutes.
+fn binding_cookie(binding: &BrowserBinding) -> HeaderValue {
+    let cookie = format!(
+        "{}={}; Path=/sso; Max-Age=600; HttpOnly; Secure; SameSite=None",
+        BrowserBinding::COOKIE,
+        binding.secret()
+    );
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
 async fn start(
     State(app): State<AppState>,
     client: ClientMeta,
     browser: Session,
+    headers: HeaderMap,
     Query(query): Query<StartQuery>,
 ) -> Response {
+    let binding = binding_of(&headers).unwrap_or_else(BrowserBinding::new);
     let id = match (query.connection.as_deref(), query.email.as_deref()) {
         (Some(raw), _) => raw.parse::<SsoConnectionId>().map_err(|_| AppError::not_found("sso_connection")),
         (None, Some(email)) => match sso::connection_for_email(&app, email).await {
@@ -73,8 +102,8 @@ async fn start(
         (None, None) => Err(AppError::invalid_field("email", "Enter your work email address.")),
     };
     let started = match id {
-        Ok(id) if query.trial.as_deref() == Some("1") => trial(&app, &browser, id, &client).await,
-        Ok(id) => sso::start(&app, id, local_path(query.return_to), &client).await,
+        Ok(id) if query.trial.as_deref() == Some("1") => trial(&app, &browser, id, &client, &binding).await,
+        Ok(id) => sso::start(&app, id, local_path(query.return_to), &client, &binding).await,
         Err(e) => Err(e),
     };
     match started {
@@ -84,7 +113,9 @@ async fn start(
                     return refusal_page(e);
                 }
             }
-            Redirect::to(&url).into_response()
+            let mut response = Redirect::to(&url).into_response();
+            response.headers_mut().append(header::SET_COOKIE, binding_cookie(&binding));
+            response
         }
         Err(e) => refusal_page(e),
     }
@@ -95,6 +126,7 @@ async fn trial(
     browser: &Session,
     id: SsoConnectionId,
     client: &ClientMeta,
+    binding: &BrowserBinding,
 ) -> Result<(String, Option<PendingLogin>), AppError> {
     let who = session::signed_in(app, browser).await?.ok_or_else(|| {
         AppError::new(ErrorKind::Unauthenticated, "unauthenticated", "Sign in as an admin of the organization first.")
@@ -104,7 +136,7 @@ async fn trial(
         .ok_or_else(|| AppError::not_found("sso_connection"))?
         .organization_id;
     let scope = authorize(&app.db, &who, client, org, Permission::SsoWrite).await?;
-    sso::start_trial(app, &scope, id, client).await
+    sso::start_trial(app, &scope, id, client, binding).await
 }
 
 async fn remember(browser: &Session, pending: PendingLogin) -> Result<(), AppError> {
@@ -166,9 +198,15 @@ async fn oidc_callback(
 /// **Test connection** shows one.
 async fn finished(browser: &Session, outcome: Result<sso::Finished, AppError>) -> Response {
     match outcome {
-        Ok(sso::Finished::SignedIn { session: row, org, return_to }) => match session::establish(browser, &row).await {
-            Ok(()) => Redirect::to(&return_to.unwrap_or_else(|| format!("/orgs/{org}"))).into_response(),
-            Err(e) => refusal_page(e),
+        Ok(sso::Finished::SignedIn { session: row, org, return_to, .. }) => {
+            match session::establish(browser, &row).await {
+                Ok(()) => Redirect::to(&return_to.unwrap_or_else(|| format!("/orgs/{org}"))).into_response(),
+                Err(e) => refusal_page(e),
+            }
+        }
+        Ok(sso::Finished::LinkPending { token }) => match browser.insert(linking::SESSION_KEY, token).await {
+            Ok(()) => Redirect::to("/sso/link").into_response(),
+            Err(e) => refusal_page(internal(e)),
         },
         Ok(sso::Finished::Trial { org, connection, outcome }) => {
             let message: String = url::form_urlencoded::byte_serialize(outcome.message.as_bytes()).collect();
@@ -209,6 +247,7 @@ async fn saml_acs(
     State(app): State<AppState>,
     client: ClientMeta,
     browser: Session,
+    headers: HeaderMap,
     Path(connection): Path<String>,
     Form(form): Form<AcsForm>,
 ) -> Response {
@@ -216,7 +255,9 @@ async fn saml_acs(
         return refusal_page(AppError::not_found("sso_connection"));
     };
     let relay_state = form.relay_state.filter(|r| !r.is_empty());
-    finished(&browser, sso::saml_acs(&app, id, &form.saml_response, relay_state, &client).await).await
+    let binding = binding_of(&headers);
+    finished(&browser, sso::saml_acs(&app, id, &form.saml_response, relay_state, &client, binding.as_ref()).await)
+        .await
 }
 
 #[derive(Deserialize)]
@@ -240,9 +281,7 @@ async fn ldap_submit(
         return refusal_page(AppError::not_found("sso_connection"));
     };
     match sso::ldap_sign_in(&app, id, &form.username, &form.password, &client).await {
-        Ok((_, session, org)) => {
-            finished(&browser, Ok(sso::Finished::SignedIn { session, org, return_to: None })).await
-        }
+        Ok(done) => finished(&browser, Ok(done)).await,
         Err(e) => {
             let status = StatusCode::from_u16(e.kind.status()).unwrap_or(StatusCode::BAD_REQUEST);
             ldap_page(&connection, &form.username, Some(e.message), status)
@@ -278,6 +317,181 @@ fn ldap_page(connection: &str, username: &str, error: Option<String>, status: St
         .to_html()
     });
     page(status, "Directory sign-in", &body)
+}
+
+/// The secret of the sign-in this browser holds for the account holder's consent.
+async fn held_link(browser: &Session) -> Result<String, AppError> {
+    browser.get::<String>(linking::SESSION_KEY).await.map_err(internal)?.ok_or_else(|| {
+        AppError::bad_request(
+            "sso_link_expired",
+            "No sign-in is waiting to be linked in this browser. Start again from the sign-in page.",
+        )
+    })
+}
+
+fn status_of(error: &AppError) -> StatusCode {
+    StatusCode::from_u16(error.kind.status()).unwrap_or(StatusCode::BAD_REQUEST)
+}
+
+async fn link_page(State(app): State<AppState>, browser: Session) -> Response {
+    let prompt = match held_link(&browser).await {
+        Ok(secret) => linking::prompt(&app, &secret).await,
+        Err(e) => Err(e),
+    };
+    match prompt {
+        Ok(prompt) => link_view(&prompt, None, StatusCode::OK),
+        Err(e) => refusal_page(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct LinkForm {
+    /// `password`, `email` or `cancel`.
+    action: String,
+    password: Option<String>,
+}
+
+async fn link_submit(
+    State(app): State<AppState>,
+    client: ClientMeta,
+    browser: Session,
+    Form(form): Form<LinkForm>,
+) -> Response {
+    let secret = match held_link(&browser).await {
+        Ok(secret) => secret,
+        Err(e) => return refusal_page(e),
+    };
+    match form.action.as_str() {
+        "password" => {
+            let attempt = form.password.unwrap_or_default();
+            match linking::confirm_with_password(&app, &secret, &attempt, &client).await {
+                Ok(done) => {
+                    if let Err(e) = browser.remove::<String>(linking::SESSION_KEY).await {
+                        return refusal_page(internal(e));
+                    }
+                    finished(&browser, Ok(done)).await
+                }
+                Err(e) if e.code == "sso_link_expired" => refusal_page(e),
+                Err(e) => match linking::prompt(&app, &secret).await {
+                    Ok(prompt) => link_view(&prompt, Some(e.message.clone()), status_of(&e)),
+                    Err(e) => refusal_page(e),
+                },
+            }
+        }
+        "email" => match linking::mail_confirmation(&app, &secret, &client).await {
+            Ok(email) => notice_page(
+                "Check your mail",
+                format!(
+                    "We sent a confirmation link to {email}. Open it to link the sign-in method and sign in; it works once and expires in 30 minutes."
+                ),
+            ),
+            Err(e) => refusal_page(e),
+        },
+        _ => {
+            let cancelled = linking::cancel(&app, &secret).await;
+            let forgotten = browser.remove::<String>(linking::SESSION_KEY).await.map_err(internal);
+            match cancelled.and(forgotten) {
+                Ok(_) => Redirect::to("/login").into_response(),
+                Err(e) => refusal_page(e),
+            }
+        }
+    }
+}
+
+/// "Link this sign-in method": who is asking, and the two ways its holder can confirm. Works
+/// without JavaScript.
+fn link_view(prompt: &linking::LinkPrompt, error: Option<String>, status: StatusCode) -> Response {
+    let linking::LinkPrompt { email, connection_name, organization_name, has_password } = prompt;
+    let (email, connection_name, organization_name, has_password) =
+        (email.clone(), connection_name.clone(), organization_name.clone(), *has_password);
+    let body = Owner::new().with(|| {
+        view! {
+            <main id="main" class="container narrow">
+                <section class="card" aria-labelledby="link-heading">
+                    <h1 id="link-heading">"Link this sign-in method"</h1>
+                    {error.map(|message| view! { <p class="alert" role="alert" id="link-error">{message}</p> })}
+                    <p>
+                        "You signed in through " <strong>{connection_name}</strong> ", the identity provider of "
+                        <strong>{organization_name}</strong> ", as " <strong>{email.clone()}</strong>
+                        ". An account with this address already exists. Confirm that it is yours to link this sign-in method to it; until then nobody is signed in."
+                    </p>
+                    {has_password.then(|| view! {
+                        <form method="post" action="/sso/link">
+                            <input type="hidden" name="action" value="password"/>
+                            <input type="hidden" name="username" value=email.clone() autocomplete="username"/>
+                            <div class="field">
+                                <label for="link-password">"Your Gatehouse password"</label>
+                                <input id="link-password" name="password" type="password" autocomplete="current-password" required autofocus/>
+                            </div>
+                            <button type="submit" class="button">"Link and sign in"</button>
+                        </form>
+                    })}
+                    <form method="post" action="/sso/link">
+                        <input type="hidden" name="action" value="email"/>
+                        <button type="submit" class="button secondary">"Email me a confirmation link"</button>
+                    </form>
+                    <form method="post" action="/sso/link">
+                        <input type="hidden" name="action" value="cancel"/>
+                        <button type="submit" class="button secondary">"Cancel"</button>
+                    </form>
+                </section>
+            </main>
+        }
+        .to_html()
+    });
+    page(status, "Link this sign-in method", &body)
+}
+
+#[derive(Deserialize)]
+struct MailedLink {
+    token: Option<String>,
+}
+
+/// The mailed link shows a button rather than acting on GET, so mail scanners that follow links
+/// cannot use it up.
+async fn link_confirm_page(Query(query): Query<MailedLink>) -> Response {
+    let token = query.token.unwrap_or_default();
+    let body = Owner::new().with(|| {
+        view! {
+            <main id="main" class="container narrow">
+                <section class="card" aria-labelledby="confirm-heading">
+                    <h1 id="confirm-heading">"Confirm the new sign-in method"</h1>
+                    <p>"Linking lets this single sign-on identity sign in to your account. Continue only if you just tried to sign in through it."</p>
+                    <form method="post" action="/sso/link/confirm">
+                        <input type="hidden" name="token" value=token/>
+                        <button type="submit" class="button">"Link and sign in"</button>
+                    </form>
+                </section>
+            </main>
+        }
+        .to_html()
+    });
+    page(StatusCode::OK, "Confirm the new sign-in method", &body)
+}
+
+async fn link_confirm(
+    State(app): State<AppState>,
+    client: ClientMeta,
+    browser: Session,
+    Form(form): Form<MailedLink>,
+) -> Response {
+    let token = form.token.unwrap_or_default();
+    finished(&browser, linking::confirm_with_mail(&app, &token, &client).await).await
+}
+
+fn notice_page(heading: &'static str, message: String) -> Response {
+    let body = Owner::new().with(|| {
+        view! {
+            <main id="main" class="container narrow">
+                <section class="card" aria-labelledby="notice-heading">
+                    <h1 id="notice-heading">{heading}</h1>
+                    <p role="status" id="notice">{message}</p>
+                </section>
+            </main>
+        }
+        .to_html()
+    });
+    page(StatusCode::OK, heading, &body)
 }
 
 /// A refused sign-in: what went wrong, in the words the service chose, and a way back.

@@ -1,5 +1,5 @@
 //! What the account pages and `/api/v1/me` exchange.
-use crate::shared::ids::{SessionId, UserId};
+use crate::shared::ids::{OrgId, SessionId, SsoConnectionId, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +12,23 @@ pub struct Me {
     pub name: String,
     pub email_verified: bool,
     pub created_at: DateTime<Utc>,
+}
+
+/// A sign-in method at an organization's identity provider, linked to the current user's account.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkedIdentity {
+    pub id: String,
+    /// The person's identifier at the provider (OIDC `sub`, SAML NameID, LDAP entry DN).
+    pub subject: String,
+    pub connection_id: SsoConnectionId,
+    pub connection_name: String,
+    /// `oidc`, `saml` or `ldap`.
+    pub kind: String,
+    pub organization_id: OrgId,
+    pub organization_name: String,
+    pub linked_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
 }
 
 /// How a session signed in.

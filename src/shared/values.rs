@@ -44,7 +44,15 @@ impl EmailAddress {
         if !domain_ok || !local_ok {
             return invalid("That is not a valid email address.");
         }
-        Ok(Self(email))
+        // One form for every comparison (verified domains, require-SSO rules, accounts): a Unicode
+        // domain and its punycode spelling are the same domain.
+        let Ok(ascii) = idna::domain_to_ascii(domain) else {
+            return invalid("That is not a valid email address.");
+        };
+        if ascii.len() > 253 || local.len() + 1 + ascii.len() > 254 {
+            return invalid("An email address has at most 254 characters.");
+        }
+        Ok(Self(format!("{local}@{ascii}")))
     }
 
     pub fn as_str(&self) -> &str {
@@ -169,6 +177,14 @@ mod tests {
             assert_eq!(err.field(), Some("email"), "{bad:?}");
         }
         assert!(EmailAddress::parse(&format!("{}@example.com", "a".repeat(65))).is_err());
+    }
+
+    #[test]
+    fn unicode_domains_take_their_punycode_form() {
+        let unicode = EmailAddress::parse("Ann@Bücher.Example").unwrap();
+        assert_eq!(unicode.as_str(), "ann@xn--bcher-kva.example");
+        assert_eq!(unicode.domain(), "xn--bcher-kva.example");
+        assert_eq!(EmailAddress::parse("ann@xn--bcher-kva.example").unwrap(), unicode);
     }
 
     #[test]

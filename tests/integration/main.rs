@@ -15,6 +15,7 @@ mod ratelimit;
 mod rpc_orgs;
 mod sessions;
 mod sso;
+mod sso_linking;
 mod sso_routing;
 mod webhook_durability;
 mod webhooks;

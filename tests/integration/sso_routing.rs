@@ -442,11 +442,21 @@ async fn ldap_domains_route_to_the_directory_form_and_methods_are_recorded() {
     let form = app.get(&app.client(), &format!("/sso/ldap/{conn}/login")).await;
     assert_eq!(form.status(), StatusCode::OK);
 
-    // Through the directory: the same account (the domain is verified), now labelled ldap.
+    // Through the directory: the same account (the domain is verified) once Bob confirms the link
+    // with his password, now labelled ldap.
     let browser = app.client();
     let res = browser
         .post(app.url(&format!("/sso/ldap/{conn}/login")))
         .form(&[("username", "bob"), ("password", "bob-password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", res.text().await.unwrap());
+    assert_eq!(location(&res), app.url("/sso/link"));
+    assert_eq!(me(&app, &browser).await, None);
+    let res = browser
+        .post(app.url("/sso/link"))
+        .form(&[("action", "password"), ("password", STRONG_PASSWORD)])
         .send()
         .await
         .unwrap();

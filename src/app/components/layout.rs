@@ -63,6 +63,7 @@ pub fn Notice() -> impl IntoView {
             "profile_saved" => "Profile saved.",
             "password_changed" => "Password changed. Your other sessions were signed out.",
             "session_revoked" => "That session was signed out.",
+            "identity_unlinked" => "That sign-in method was unlinked from your account.",
             "verification_sent" => "We sent a new verification link. Check your inbox.",
             "email_verified" => "Your email address is verified.",
             "reset_sent" => "If an account exists for that address, we've sent a reset link. It expires in 1 hour.",

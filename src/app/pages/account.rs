@@ -4,9 +4,9 @@ use crate::app::components::{
     layout::Notice,
 };
 use crate::rpc::account::{
-    current_user, list_sessions, ChangePassword, LogoutEverywhere, ResendVerification, RevokeSession, UpdateProfile,
+    current_user, linked_identities, list_sessions, ChangePassword, UnlinkIdentity, LogoutEverywhere, ResendVerification, RevokeSession, UpdateProfile,
 };
-use crate::shared::account::{Me, SessionInfo};
+use crate::shared::account::{LinkedIdentity, Me, SessionInfo};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{components::Redirect, hooks::use_query_map};
@@ -59,6 +59,57 @@ fn Account(me: Me) -> impl IntoView {
             </section>
         </div>
         <Sessions/>
+        <LinkedIdentities/>
+    }
+}
+
+/// The single sign-on identities that can sign in to this account, each with Unlink.
+#[component]
+fn LinkedIdentities() -> impl IntoView {
+    let identities = Resource::new(|| (), |_| linked_identities());
+    view! {
+        <section class="card" aria-labelledby="identities-heading">
+            <h2 id="identities-heading">"Sign-in methods"</h2>
+            <p>"Single sign-on identities linked to your account. Unlink any you do not recognise."</p>
+            <Suspense fallback=|| view! { <p>"Loading sign-in methods…"</p> }>
+                {move || Suspend::new(async move {
+                    match identities.await {
+                        Ok(list) if list.is_empty() => view! { <p id="no-identities">"No single sign-on identity is linked."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <table class="table" id="identities">
+                                <thead><tr><th scope="col">"Identity provider"</th><th scope="col">"Organization"</th><th scope="col">"Subject"</th><th scope="col">"Linked"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                                <tbody>{list.into_iter().map(|i| view! { <IdentityRow identity=i/> }).collect_view()}</tbody>
+                            </table>
+                        }.into_any(),
+                        Err(e) => view! { <p class="alert" role="alert">{e.message}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn IdentityRow(identity: LinkedIdentity) -> impl IntoView {
+    let unlink = ServerAction::<UnlinkIdentity>::new();
+    let label = format!("{} ({})", identity.connection_name, identity.kind.to_uppercase());
+    view! {
+        <tr>
+            <td>{label}</td>
+            <td>{identity.organization_name.clone()}</td>
+            <td>{identity.subject.clone()}</td>
+            <td>{identity.linked_at.format("%Y-%m-%d %H:%M UTC").to_string()}</td>
+            <td>
+                <details class="confirm">
+                    <summary class="button secondary small" role="button">"Unlink"</summary>
+                    <p>"This identity will no longer sign in to your account."</p>
+                    <ActionForm action=unlink>
+                        <input type="hidden" name="id" value=identity.id.clone()/>
+                        <button type="submit" class="button danger small">"Yes, unlink it"</button>
+                    </ActionForm>
+                </details>
+            </td>
+        </tr>
     }
 }
 

@@ -1,14 +1,17 @@
-//! `/api/v1/me`: the signed-in user's profile, password and sessions.
+//! `/api/v1/me`: the signed-in user's profile, password, sessions and linked sign-in methods.
 use super::openapi::{EndedSessions, ErrorBody};
 use crate::server::pagination::PageParams;
 use crate::server::{
-    auth::{principal::SignedIn, session},
+    auth::{
+        principal::{ClientMeta, SignedIn},
+        session,
+    },
     error::{AppJson, AppPath, AppQuery},
-    service::accounts,
+    service::{accounts, sso::linking},
     state::AppState,
 };
 use crate::shared::{
-    account::{Me, Page, SessionInfo},
+    account::{LinkedIdentity, Me, Page, SessionInfo},
     error::AppError,
     ids::SessionId,
 };
@@ -24,6 +27,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(change_password))
         .routes(routes!(sessions))
         .routes(routes!(revoke_session))
+        .routes(routes!(identities))
+        .routes(routes!(unlink_identity))
 }
 
 /// The signed-in user
@@ -165,5 +170,53 @@ async fn revoke_session(
     AppPath(id): AppPath<SessionId>,
 ) -> Result<StatusCode, AppError> {
     accounts::revoke_session(&app, &who, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// List my linked sign-in methods
+///
+/// The single sign-on identities (OIDC, SAML, LDAP) that can sign in to the signed-in user's
+/// account, newest first (at most 200). Requires a signed-in session (API keys are not accepted).
+#[utoipa::path(
+    get,
+    path = "/me/identities",
+    operation_id = "listLinkedIdentities",
+    tag = "me",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "The linked identities.", body = Vec<LinkedIdentity>),
+        (status = 401, description = "Not signed in (`unauthenticated`).", body = ErrorBody),
+    )
+)]
+async fn identities(State(app): State<AppState>, who: SignedIn) -> Result<Json<Vec<LinkedIdentity>>, AppError> {
+    Ok(Json(linking::identities(&app, who.user.id).await?))
+}
+
+/// Unlink a sign-in method
+///
+/// The identity can no longer sign in to this account (a later sign-in through it must be
+/// confirmed again). Audited in the identity provider's organization. Requires a signed-in
+/// session (API keys are not accepted).
+#[utoipa::path(
+    delete,
+    path = "/me/identities/{identity_id}",
+    operation_id = "unlinkIdentity",
+    tag = "me",
+    security(("session" = [])),
+    params(("identity_id" = String, Path, description = "An `id` from `GET /me/identities`.")),
+    responses(
+        (status = 204, description = "Unlinked."),
+        (status = 401, description = "Not signed in (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "Sent by a browser from another site (`cross_site_request`).", body = ErrorBody),
+        (status = 404, description = "No such identity linked to you (`not_found`).", body = ErrorBody),
+    )
+)]
+async fn unlink_identity(
+    State(app): State<AppState>,
+    who: SignedIn,
+    client: ClientMeta,
+    AppPath(id): AppPath<String>,
+) -> Result<StatusCode, AppError> {
+    linking::unlink(&app, &who.user, &id, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

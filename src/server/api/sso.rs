@@ -226,8 +226,9 @@ struct LdapLoginBody {
     responses(
         (status = 200, description = "Signed in; sets the session cookie.", body = Me),
         (status = 401, description = "Wrong username or password (`invalid_credentials`).", body = ErrorBody),
-        (status = 403, description = "SSO is off for the organization or connection (`sso_disabled`), or the sign-in was refused (`sso_refused`, the message says why).", body = ErrorBody),
+        (status = 403, description = "SSO is off for the organization or connection (`sso_disabled`), the address is not at one of the organization's verified domains (`sso_domain_not_verified`), or the sign-in was refused (`sso_refused`, the message says why).", body = ErrorBody),
         (status = 404, description = "No such LDAP connection (`not_found`).", body = ErrorBody),
+        (status = 409, description = "An account with this address already exists and its holder has not yet linked this directory account (`sso_link_required`, `details.confirm_url`).", body = ErrorBody),
         (status = 422, description = "A field is empty (`validation_failed`, `details.field`).", body = ErrorBody),
         (status = 429, description = "Too many failed sign-ins (`rate_limited`, `Retry-After`).", body = ErrorBody),
         (status = 502, description = "The directory could not be reached or refused the service account (`sso_unavailable`).", body = ErrorBody),
@@ -240,7 +241,21 @@ async fn ldap_login(
     AppPath(id): AppPath<SsoConnectionId>,
     AppJson(body): AppJson<LdapLoginBody>,
 ) -> Result<Json<Me>, AppError> {
-    let (user, row, _) = sso::ldap_sign_in(&app, id, &body.username, &body.password, &client).await?;
-    session::establish(&browser, &row).await?;
-    Ok(Json(user.to_me()))
+    match sso::ldap_sign_in(&app, id, &body.username, &body.password, &client).await? {
+        sso::Finished::SignedIn { user, session: row, .. } => {
+            session::establish(&browser, &row).await?;
+            Ok(Json(user.to_me()))
+        }
+        // The held sign-in is kept in this client's session: the browser pages at `/sso/link`
+        // confirm it.
+        sso::Finished::LinkPending { token } => {
+            browser.insert(sso::linking::SESSION_KEY, token).await.map_err(crate::server::error::internal)?;
+            Err(AppError::conflict(
+                "sso_link_required",
+                "An account with this address already exists. Its holder must confirm linking this directory account once, at the confirm_url, with their password or a mailed link.",
+            )
+            .with_detail("confirm_url", app.config.link("/sso/link")))
+        }
+        sso::Finished::Trial { .. } => Err(crate::server::error::internal("an LDAP sign-in ended as a trial run")),
+    }
 }

@@ -11,6 +11,7 @@ pub mod members;
 pub mod orgs;
 pub mod sessions;
 pub mod sso;
+pub mod sso_links;
 pub mod throttle;
 pub mod tokens;
 pub mod usage;

@@ -169,24 +169,27 @@ pub async fn link_identity(
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     sqlx::query(
-        "INSERT INTO sso_identities (connection_id, subject, user_id, created_at, last_login_at)
-         VALUES ($1, $2, $3, $4, $4)
+        "INSERT INTO sso_identities (connection_id, subject, user_id, created_at, last_login_at, id)
+         VALUES ($1, $2, $3, $4, $4, $5)
          ON CONFLICT (connection_id, subject) DO UPDATE SET last_login_at = excluded.last_login_at",
     )
     .bind(connection.to_string())
     .bind(subject)
     .bind(user.to_string())
     .bind(to_millis(now))
+    .bind(uuid::Uuid::now_v7().simple().to_string())
     .execute(&mut **tx)
     .await
     .map_err(db_error)?;
     Ok(())
 }
 
-/// An AuthnRequest waiting for its answer: where to land, and whether it is a trial run.
+/// An AuthnRequest waiting for its answer: the browser that sent it (hash of its binding cookie),
+/// where to land, and whether it is a trial run.
 pub struct SamlRequest<'a> {
     pub id: &'a str,
     pub connection: SsoConnectionId,
+    pub browser_hash: &'a str,
     pub return_to: Option<&'a str>,
     pub trial: bool,
     pub expires_at: DateTime<Utc>,
@@ -195,10 +198,12 @@ pub struct SamlRequest<'a> {
 /// Remembers an AuthnRequest id until it expires.
 pub async fn insert_saml_request(tx: &mut Tx, request: SamlRequest<'_>) -> Result<(), AppError> {
     sqlx::query(
-        "INSERT INTO sso_saml_requests (id, connection_id, return_to, trial, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO sso_saml_requests (id, connection_id, browser_hash, return_to, trial, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(request.id)
     .bind(request.connection.to_string())
+    .bind(request.browser_hash)
     .bind(request.return_to)
     .bind(i64::from(request.trial))
     .bind(to_millis(request.expires_at))
@@ -208,17 +213,21 @@ pub async fn insert_saml_request(tx: &mut Tx, request: SamlRequest<'_>) -> Resul
     Ok(())
 }
 
-/// The connection's AuthnRequest ids still waiting for an answer (newest first, at most `limit`).
+/// The AuthnRequest ids this browser has waiting for an answer from the connection (newest first,
+/// at most `limit`): other browsers' requests, however many, never crowd them out.
 pub async fn open_saml_requests(
     pool: &AnyPool,
     connection: SsoConnectionId,
+    browser_hash: &str,
     now: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<String>, AppError> {
     let rows = sqlx::query(
-        "SELECT id FROM sso_saml_requests WHERE connection_id = $1 AND expires_at > $2 ORDER BY expires_at DESC LIMIT $3",
+        "SELECT id FROM sso_saml_requests WHERE connection_id = $1 AND browser_hash = $2 AND expires_at > $3
+         ORDER BY expires_at DESC LIMIT $4",
     )
     .bind(connection.to_string())
+    .bind(browser_hash)
     .bind(to_millis(now))
     .bind(limit)
     .fetch_all(pool)
@@ -227,20 +236,24 @@ pub async fn open_saml_requests(
     rows.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>().map_err(db_error)
 }
 
-/// Uses up a request id: its (`return_to`, trial), or `None` when it was already used (or never
-/// issued).
+/// Uses up a request id this browser sent: its (`return_to`, trial), or `None` when it was
+/// already used, never issued, or issued to another browser.
 pub async fn take_saml_request(
     tx: &mut Tx,
     connection: SsoConnectionId,
+    browser_hash: &str,
     id: &str,
 ) -> Result<Option<(Option<String>, bool)>, AppError> {
-    let row =
-        sqlx::query("DELETE FROM sso_saml_requests WHERE connection_id = $1 AND id = $2 RETURNING return_to, trial")
-            .bind(connection.to_string())
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db_error)?;
+    let row = sqlx::query(
+        "DELETE FROM sso_saml_requests WHERE connection_id = $1 AND browser_hash = $2 AND id = $3
+         RETURNING return_to, trial",
+    )
+    .bind(connection.to_string())
+    .bind(browser_hash)
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db_error)?;
     row.map(|r| Ok((r.try_get("return_to")?, r.try_get::<i64, _>("trial")? != 0))).transpose().map_err(db_error)
 }
 

@@ -24,6 +24,9 @@ pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
         if let Err(e) = db::sso::delete_expired_saml(app.db.pool(), now).await {
             tracing::warn!("sweeper: SAML request and assertion ids: {e}");
         }
+        if let Err(e) = db::sso_links::delete_expired(app.db.pool(), now).await {
+            tracing::warn!("sweeper: pending SSO links: {e}");
+        }
         if let Err(e) = crate::server::service::webhooks::purge_old(&app).await {
             tracing::warn!("sweeper: webhook deliveries: {e}");
         }

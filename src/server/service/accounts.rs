@@ -352,6 +352,7 @@ pub async fn forgot_password(app: &AppState, email: &str, client: &ClientMeta) -
     };
     let secret = token::generate();
     let token_hash = token::hash(&secret);
+    let linked = db::sso_links::identities_of(app.db.pool(), user.id).await?;
     let mut tx = app.db.begin_write().await?;
     db::tokens::insert(
         &mut tx,
@@ -365,8 +366,8 @@ pub async fn forgot_password(app: &AppState, email: &str, client: &ClientMeta) -
         },
     )
     .await?;
-    mail::reset_password(&mut tx, &app.config, Recipient { email: &user.email, name: &user.name }, &secret, now)
-        .await?;
+    let to = Recipient { email: &user.email, name: &user.name };
+    mail::reset_password(&mut tx, &app.config, to, &secret, &linked, now).await?;
     tx.commit().await.map_err(db::db_error)?;
     app.mail_wakeup.notify_one();
     Ok(())

@@ -1,7 +1,7 @@
 //! The messages Gatehouse sends. Each is written to the outbox inside the caller's transaction, so
 //! a mail exists exactly when the change that caused it does; `jobs::mailer` sends it after commit.
 use crate::server::{config::Config, db, db::Tx};
-use crate::shared::error::AppError;
+use crate::shared::{account::LinkedIdentity, error::AppError};
 use chrono::{DateTime, Utc};
 
 pub struct Recipient<'a> {
@@ -24,16 +24,40 @@ pub async fn verify_email(
     enqueue(tx, to, "Verify your email address", &text, now).await
 }
 
+/// The reset link, and every single sign-on identity that can also sign in to the account: someone
+/// recovering an account must see a sign-in method they did not add.
 pub async fn reset_password(
     tx: &mut Tx,
     config: &Config,
     to: Recipient<'_>,
     token: &str,
+    linked: &[LinkedIdentity],
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     let link = config.link(&format!("/reset-password?token={token}"));
+    let identities = if linked.is_empty() {
+        "No single sign-on identity is linked to your account.".to_owned()
+    } else {
+        let lines: Vec<String> = linked
+            .iter()
+            .map(|i| {
+                format!(
+                    "- {} ({}, organization {}), subject {}",
+                    i.connection_name,
+                    i.kind.to_uppercase(),
+                    i.organization_name,
+                    i.subject
+                )
+            })
+            .collect();
+        format!(
+            "These single sign-on identities can also sign in to your account:\n{}\nIf you do not recognise one, unlink it on your account page: {}",
+            lines.join("\n"),
+            config.link("/account")
+        )
+    };
     let text = format!(
-        "Someone (hopefully you) asked to reset the password of your Gatehouse account. Choose a new password here:\n\n{link}\n\nThe link works once and expires in 1 hour. Resetting signs you out everywhere. If you did not ask for this, ignore this message: your password stays as it is."
+        "Someone (hopefully you) asked to reset the password of your Gatehouse account. Choose a new password here:\n\n{link}\n\nThe link works once and expires in 1 hour. Resetting signs you out everywhere. If you did not ask for this, ignore this message: your password stays as it is.\n\n{identities}"
     );
     enqueue(tx, to, "Reset your password", &text, now).await
 }

@@ -81,7 +81,8 @@ let base = '';
 let entityId = '';
 
 const KNOWN_FLAGS = new Set(['unsigned', 'sign_with_other_key', 'audience', 'recipient', 'destination',
-  'expired', 'not_before_future_secs', 'in_response_to', 'sha1', 'wrapping', 'omit_email', 'sign', 'status']);
+  'expired', 'not_before_future_secs', 'in_response_to', 'sha1', 'wrapping', 'omit_email', 'sign', 'status',
+  'no_audience', 'omit_name_id', 'doctype']);
 
 // ---------------------------------------------------------------- helpers
 const newId = () => '_' + crypto.randomBytes(20).toString('hex');
@@ -115,9 +116,10 @@ function attributeXml(name, values) {
 /** An unsigned <saml:Assertion> with its own namespace declaration (self-contained). */
 function assertionXml(o) {
   const irt = o.inResponseTo != null ? ` InResponseTo="${esc(o.inResponseTo)}"` : '';
-  const nameId = o.omitEmail === true
-    ? `<saml:NameID Format="${NAMEID_PERSISTENT}">${esc(o.persistentId)}</saml:NameID>`
-    : `<saml:NameID Format="${NAMEID_EMAIL}">${esc(o.user.email)}</saml:NameID>`;
+  const nameId = o.omitNameId ? ''
+    : o.omitEmail === true
+      ? `<saml:NameID Format="${NAMEID_PERSISTENT}">${esc(o.persistentId)}</saml:NameID>`
+      : `<saml:NameID Format="${NAMEID_EMAIL}">${esc(o.user.email)}</saml:NameID>`;
   const attrs = [];
   if (!o.omitEmail) attrs.push(attributeXml('email', [o.user.email]));
   attrs.push(attributeXml('name', [o.user.name]));
@@ -129,7 +131,7 @@ function assertionXml(o) {
     + `<saml:SubjectConfirmationData NotOnOrAfter="${o.notOnOrAfter}" Recipient="${esc(o.recipient)}"${irt}/>`
     + `</saml:SubjectConfirmation></saml:Subject>`
     + `<saml:Conditions NotBefore="${o.notBefore}" NotOnOrAfter="${o.notOnOrAfter}">`
-    + `<saml:AudienceRestriction><saml:Audience>${esc(o.audience)}</saml:Audience></saml:AudienceRestriction>`
+    + (o.audience === null ? '' : `<saml:AudienceRestriction><saml:Audience>${esc(o.audience)}</saml:Audience></saml:AudienceRestriction>`)
     + `</saml:Conditions>`
     + (o.advice ? `<saml:Advice>${o.advice}</saml:Advice>` : '')
     + `<saml:AuthnStatement AuthnInstant="${o.issueInstant}" SessionIndex="${o.sessionIndex}">`
@@ -182,7 +184,8 @@ function buildResponse({ sp, acsUrl, user, inResponseTo, flags }) {
     issueInstant: isoTime(now),
     notBefore: isoTime(notBefore),
     notOnOrAfter: isoTime(notOnOrAfter),
-    audience: flags.audience ?? sp.entity_id,
+    audience: flags.no_audience ? null : flags.audience ?? sp.entity_id,
+    omitNameId: flags.omit_name_id === true,
     recipient: flags.recipient ?? acsUrl,
     inResponseTo: irt,
     sessionIndex: newId(),
@@ -212,7 +215,10 @@ function buildResponse({ sp, acsUrl, user, inResponseTo, flags }) {
     + (statusCode === STATUS_SUCCESS ? assertions : '')
     + `</samlp:Response>`;
   if (signMode === 'both' || signMode === 'response') response = sign(response, 'Response', keyPair, sigAlg);
-  return `<?xml version="1.0" encoding="UTF-8"?>` + response;
+  // An internal DTD subset does not change what the signature covers: a parser that accepts it
+  // still finds the signature intact.
+  const doctype = flags.doctype ? `<!DOCTYPE samlp:Response [<!ENTITY x "${'x'.repeat(8)}">]>` : '';
+  return `<?xml version="1.0" encoding="UTF-8"?>` + doctype + response;
 }
 
 // ---------------------------------------------------------------- AuthnRequest decoding

@@ -5,7 +5,7 @@
 use super::{IdpIdentity, Refusal};
 use crate::server::{outbound::forbidden_reason, state::AppState};
 use crate::shared::{error::AppError, sso::LdapSettings};
-use ldap3::{ldap_escape, Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry};
+use ldap3::{ldap_escape, Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry, StdStream};
 use std::{net::IpAddr, time::Duration};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -59,25 +59,10 @@ fn unreachable(settings: &LdapSettings, error: LdapError) -> Refusal {
 /// Connects (StartTLS on ldap:// unless the operator allows private peers, which is how tests
 /// reach a plain slapd on loopback) and binds as the service account.
 async fn service_connection(app: &AppState, settings: &LdapSettings, bind_password: &str) -> Result<Ldap, Refusal> {
-    if let Some(host) = url::Url::parse(&settings.url).ok().and_then(|u| u.host_str().map(str::to_owned)) {
-        check_host(app, &host).map_err(|why| Refusal::upstream("directory_forbidden", why))?;
-        if !app.config.sso_allow_private {
-            // Names are resolved here and every address checked, as for outgoing HTTP.
-            let addrs = tokio::net::lookup_host((host.as_str(), 389))
-                .await
-                .map_err(|e| Refusal::upstream("directory_unreachable", format!("Cannot resolve {host}: {e}.")))?;
-            for addr in addrs {
-                if let Some(reason) = forbidden_reason(addr.ip()) {
-                    return Err(Refusal::upstream(
-                        "directory_forbidden",
-                        format!("{host} resolves to {reason}; this server does not connect there."),
-                    ));
-                }
-            }
-        }
-    }
+    let stream = connect_checked(app, settings).await?;
     let starttls = settings.url.starts_with("ldap://") && !app.config.sso_allow_private;
-    let conn_settings = LdapConnSettings::new().set_conn_timeout(TIMEOUT).set_starttls(starttls);
+    let conn_settings =
+        LdapConnSettings::new().set_conn_timeout(TIMEOUT).set_starttls(starttls).set_std_stream(StdStream::Tcp(stream));
     let (conn, mut ldap) =
         LdapConnAsync::with_settings(conn_settings, &settings.url).await.map_err(|e| unreachable(settings, e))?;
     ldap3::drive!(conn);
@@ -95,6 +80,50 @@ async fn service_connection(app: &AppState, settings: &LdapSettings, bind_passwo
         )),
         Err(e) => Err(unreachable(settings, e)),
     }
+}
+
+/// Resolves the directory's host once, keeps only addresses we may reach, and opens the TCP
+/// connection to one of them; ldap3 then speaks LDAP (and TLS, checked against the host name) over
+/// that very connection. Resolving again inside ldap3 would let a DNS answer that changed between
+/// the check and the connection (rebinding) reach a private address.
+async fn connect_checked(app: &AppState, settings: &LdapSettings) -> Result<std::net::TcpStream, Refusal> {
+    let url = url::Url::parse(&settings.url)
+        .map_err(|e| Refusal::upstream("bad_configuration", format!("The directory URL is not valid: {e}.")))?;
+    let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_owned();
+    check_host(app, &host).map_err(|why| Refusal::upstream("directory_forbidden", why))?;
+    let port = url.port().unwrap_or(if url.scheme() == "ldaps" { 636 } else { 389 });
+    let found: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .map_err(|e| Refusal::upstream("directory_unreachable", format!("Cannot resolve {host}: {e}.")))?
+        .collect();
+    let allowed: Vec<std::net::SocketAddr> = found
+        .iter()
+        .copied()
+        .filter(|addr| app.config.sso_allow_private || forbidden_reason(addr.ip()).is_none())
+        .collect();
+    if allowed.is_empty() {
+        let reason = found.first().and_then(|a| forbidden_reason(a.ip())).unwrap_or("no address");
+        return Err(Refusal::upstream(
+            "directory_forbidden",
+            format!("{host} resolves to {reason}; this server does not connect there."),
+        ));
+    }
+    let mut last_error = None;
+    for addr in allowed {
+        match tokio::time::timeout(TIMEOUT, tokio::net::TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => {
+                return stream.into_std().map_err(|e| {
+                    Refusal::upstream("directory_unreachable", format!("Could not talk to {host}: {e}."))
+                })
+            }
+            Ok(Err(e)) => last_error = Some(e.to_string()),
+            Err(_) => last_error = Some("timed out".to_owned()),
+        }
+    }
+    Err(Refusal::upstream(
+        "directory_unreachable",
+        format!("Could not talk to the directory at {}: {}.", settings.url, last_error.unwrap_or_default()),
+    ))
 }
 
 /// **Test connection** without a person: connect and bind as the service account.

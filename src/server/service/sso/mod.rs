@@ -3,6 +3,7 @@
 //! identity or create them (JIT), give them the mapped role, start a session. A refused sign-in
 //! says why in plain words and leaves an `sso.login_failed` entry in the organization's audit log.
 pub mod ldap;
+pub mod linking;
 pub mod oidc;
 pub mod saml;
 
@@ -23,7 +24,7 @@ use crate::shared::{
     account::{Page, SignInMethod},
     error::{AppError, ErrorKind},
     ids::{OrgId, SsoConnectionId, UserId},
-    roles::{Permission, Role},
+    roles::{may_assign, Permission, Role},
     sso::{ConnectionKind, ConnectionTest, LdapSettings, OidcPreset, OidcSettings, RoleMapping, SsoConnection},
     values::{EmailAddress, PersonName},
 };
@@ -214,6 +215,24 @@ fn parse_default_role(role: Option<Role>) -> Result<Role, AppError> {
     }
 }
 
+/// A connection hands out the roles it grants to whoever its IdP vouches for, so configuring one
+/// follows the rank rules of invitations: only an Owner may configure a connection that grants
+/// Admin (and nobody one that grants Owner, refused earlier).
+fn check_grants(scope: &OrgScope, row: &ConnectionRow) -> Result<(), AppError> {
+    let granted = std::iter::once(row.default_role).chain(row.role_mapping.iter().map(|m| m.role));
+    match granted.filter(|role| !may_assign(scope.role(), None, *role)).max() {
+        Some(role) => Err(AppError::forbidden(
+            "insufficient_rank",
+            format!(
+                "Only an Owner can configure a connection that grants the {} role (its default role or a group mapping).",
+                role.label()
+            ),
+        )
+        .with_detail("field", if row.default_role == role { "default_role" } else { "role_mapping" })),
+        None => Ok(()),
+    }
+}
+
 fn parse_issuer(app: &AppState, raw: &str) -> Result<String, AppError> {
     let issuer = required("issuer", raw, "the provider's issuer URL")?;
     app.sso_http.check_url(&issuer).map_err(|why| AppError::invalid_field("issuer", &why))?;
@@ -329,6 +348,7 @@ pub async fn create(app: &AppState, scope: &OrgScope, new: NewConnection) -> Res
         created_at: now,
         updated_at: now,
     };
+    check_grants(scope, &row)?;
     let mut tx = app.db.begin_write().await?;
     db::orgs::lock(&mut tx, scope.org_id()).await?;
     db::sso::insert(&mut tx, &row).await?;
@@ -484,6 +504,9 @@ pub async fn update(
     if let Some(secret) = secret {
         row.sealed_secret = Some(app.secrets.seal(&secret));
     }
+    // Checked on the connection as it would be after the change: editing any part of one that
+    // grants Admin (its issuer, say) is editing who becomes Admin.
+    check_grants(scope, &row)?;
     row.updated_at = db::now();
     db::sso::update(&mut tx, &row).await?;
     let mut event = change_event("sso_connection.updated", &row);
@@ -654,6 +677,9 @@ impl Refusal {
             (false, "invalid_credentials") => {
                 AppError::new(ErrorKind::Unauthenticated, "invalid_credentials", self.message)
             }
+            (false, "sso_domain_not_verified") => {
+                AppError::new(ErrorKind::Forbidden, "sso_domain_not_verified", self.message)
+            }
             _ => AppError::new(ErrorKind::Forbidden, "sso_refused", self.message),
         }
     }
@@ -714,163 +740,6 @@ pub async fn refuse(
     refusal.into_error()
 }
 
-/// After the provider vouched for `identity`: the user (found by identity, linked by email on a
-/// verified domain, or created), their membership with the mapped role, and a new session.
-pub async fn complete(
-    app: &AppState,
-    row: &ConnectionRow,
-    identity: IdpIdentity,
-    client: &ClientMeta,
-    method: SignInMethod,
-) -> Result<(UserRow, SessionRow), AppError> {
-    let who = identity.email.clone().unwrap_or_else(|| identity.subject.clone());
-    match provision(app, row, &identity, client, method).await {
-        Ok(done) => Ok(done),
-        Err(Provisioning::Refused(refusal)) => Err(refuse(app, row, client, Some(&who), refusal).await),
-        Err(Provisioning::Failed(error)) => Err(error),
-    }
-}
-
-enum Provisioning {
-    Refused(Refusal),
-    Failed(AppError),
-}
-
-impl From<AppError> for Provisioning {
-    fn from(error: AppError) -> Self {
-        Provisioning::Failed(error)
-    }
-}
-
-async fn provision(
-    app: &AppState,
-    row: &ConnectionRow,
-    identity: &IdpIdentity,
-    client: &ClientMeta,
-    method: SignInMethod,
-) -> Result<(UserRow, SessionRow), Provisioning> {
-    let refused = |reason, message: String| Provisioning::Refused(Refusal::new(reason, message));
-    let Some(raw_email) = identity.email.as_deref() else {
-        return Err(refused("missing_email", "The identity provider did not send an email address.".to_owned()));
-    };
-    let email = EmailAddress::parse(raw_email).map_err(|_| {
-        refused("invalid_email", format!("The identity provider sent an invalid email address ({raw_email})."))
-    })?;
-    let org = row.organization_id;
-    let now = db::now();
-    let mut tx = app.db.begin_write().await?;
-    db::orgs::lock(&mut tx, org).await?;
-    let domain_is_ours =
-        db::domains::sso_rule(&mut tx, email.domain()).await?.is_some_and(|rule| rule.organization_id == org);
-    let linked = db::sso::identity(&mut tx, row.id, &identity.subject).await?;
-    let user_id = match linked {
-        Some(user) => user,
-        None => match db::users::by_email_tx(&mut tx, &email).await? {
-            // The local account must have proven the address too: someone who signed up with it
-            // and never verified it must not receive the real owner's SSO identity.
-            Some(existing) if domain_is_ours && identity.email_verified && existing.email_verified_at.is_some() => {
-                existing.id
-            }
-            Some(existing) if existing.email_verified_at.is_none() => {
-                return Err(refused(
-                    "account_not_verified",
-                    format!(
-                        "An account with {} exists but its address was never verified, so it cannot be linked. Its owner can verify it from the mail sent at sign-up, or an admin can remove it.",
-                        email.as_str()
-                    ),
-                ))
-            }
-            Some(_) if !identity.email_verified => {
-                return Err(refused(
-                    "email_not_verified",
-                    format!(
-                        "An account with {} already exists, and the identity provider has not verified that address, so it cannot be linked.",
-                        email.as_str()
-                    ),
-                ))
-            }
-            Some(_) => {
-                return Err(refused(
-                    "domain_not_verified",
-                    format!(
-                        "An account with {} already exists. It can be linked only once this organization has verified {}; until then, sign in with your password.",
-                        email.as_str(),
-                        email.domain()
-                    ),
-                ))
-            }
-            None if row.kind == ConnectionKind::Oidc && !identity.email_verified => {
-                return Err(refused(
-                    "email_not_verified",
-                    format!("The identity provider has not verified {}; ask your IT team.", email.as_str()),
-                ))
-            }
-            None => create_user(&mut tx, &email, identity, domain_is_ours, now).await?,
-        },
-    };
-    db::sso::link_identity(&mut tx, row.id, &identity.subject, user_id, now).await?;
-    if let Some(name) = identity.name.as_deref().and_then(|n| PersonName::parse(n).ok()) {
-        db::users::set_name(&mut tx, user_id, name.as_str(), now).await?;
-    }
-    let user = db::users::by_id_tx(&mut tx, user_id).await?.ok_or_else(|| AppError::not_found("user"))?;
-    let actor = Actor::person(&user, client);
-    let role = mapped_role(row, &identity.groups);
-    match db::members::get(&mut tx, org, user_id).await? {
-        // Owners keep ownership whatever the IdP says; it changes only by transfer.
-        Some(member) if member.role == Role::Owner || member.role == role => {}
-        Some(member) => {
-            db::members::set_role(&mut tx, org, user_id, role, &member.permissions).await?;
-            let event =
-                member_event("member.role_changed", user_id, json!({ "from": member.role, "to": role, "via": row.id }));
-            audit::append(&mut tx, &org.to_string(), Some(org), &actor, event).await?;
-        }
-        None => {
-            invitations::check_seat(&mut tx, org).await?;
-            db::members::insert(&mut tx, org, user_id, role, now).await?;
-            let event = member_event("member.joined", user_id, json!({ "role": role, "via": row.id }));
-            audit::append(&mut tx, &org.to_string(), Some(org), &actor, event).await?;
-        }
-    }
-    let session = accounts::start_session(&mut tx, app, user_id, client, method).await?;
-    accounts::record_sign_in(&mut tx, &user, &session, client).await?;
-    tx.commit().await.map_err(db::db_error)?;
-    app.forget_org(org);
-    Ok((user, session))
-}
-
-fn member_event(action: &str, user: UserId, metadata: serde_json::Value) -> Event<'_> {
-    Event { action, resource_type: "member", resource_id: Some(user.to_string()), metadata }
-}
-
-/// JIT provisioning: an account without a password, verified when the provider vouches for the
-/// address on one of the organization's verified domains.
-async fn create_user(
-    tx: &mut db::Tx,
-    email: &EmailAddress,
-    identity: &IdpIdentity,
-    domain_is_ours: bool,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<UserId, Provisioning> {
-    let id = UserId::new();
-    let fallback = email.as_str().split('@').next().unwrap_or("New user").to_owned();
-    let name = identity
-        .name
-        .as_deref()
-        .and_then(|n| PersonName::parse(n).ok())
-        .or_else(|| PersonName::parse(&fallback).ok())
-        .ok_or_else(|| internal("no usable name for a provisioned user"))?;
-    let new_user = db::users::NewUser { id, email, name: name.as_str(), password_hash: None, now };
-    if !db::users::insert(tx, new_user).await? {
-        return Err(
-            AppError::conflict("email_taken", "An account with this email was created meanwhile; try again.").into()
-        );
-    }
-    if identity.email_verified || domain_is_ours {
-        db::users::mark_email_verified(tx, id, email.as_str(), now).await?;
-    }
-    Ok(id)
-}
-
 /// Where `/sso/start?email=` goes: the connection of the organization that verified the address's
 /// domain and chose one for it.
 pub async fn connection_for_email(app: &AppState, raw: &str) -> Result<Option<SsoConnectionId>, AppError> {
@@ -895,7 +764,7 @@ pub async fn ldap_sign_in(
     username: &str,
     password: &str,
     client: &ClientMeta,
-) -> Result<(UserRow, SessionRow, OrgId), AppError> {
+) -> Result<Finished, AppError> {
     if username.trim().is_empty() {
         return Err(AppError::invalid_field("username", "Enter your username."));
     }
@@ -918,8 +787,7 @@ pub async fn ldap_sign_in(
     match ldap::authenticate(app, &settings, &bind_password, username, password).await {
         Ok(identity) => {
             throttle::clear(pool, &account_bucket).await?;
-            let (user, session) = complete(app, &row, identity, client, SignInMethod::Ldap).await?;
-            Ok((user, session, row.organization_id))
+            linking::complete(app, &row, identity, client, SignInMethod::Ldap, None).await
         }
         Err(refusal) => {
             if refusal.reason == "invalid_credentials" {
@@ -938,11 +806,12 @@ pub async fn start(
     id: SsoConnectionId,
     return_to: Option<String>,
     client: &ClientMeta,
+    browser: &saml::BrowserBinding,
 ) -> Result<(String, Option<oidc::PendingLogin>), AppError> {
     let row = usable_connection(app, id).await?;
     match row.kind {
         ConnectionKind::Ldap => Ok((format!("/sso/ldap/{id}/login"), None)),
-        _ => begin(app, &row, return_to, false, client).await,
+        _ => begin(app, &row, return_to, false, client, browser).await,
     }
 }
 
@@ -954,6 +823,7 @@ pub async fn start_trial(
     scope: &OrgScope,
     id: SsoConnectionId,
     client: &ClientMeta,
+    browser: &saml::BrowserBinding,
 ) -> Result<(String, Option<oidc::PendingLogin>), AppError> {
     let row = load(app, scope, id).await?;
     if row.kind == ConnectionKind::Ldap {
@@ -962,7 +832,7 @@ pub async fn start_trial(
             "Try an LDAP connection with a username and password under Test connection.",
         ));
     }
-    begin(app, &row, None, true, client).await
+    begin(app, &row, None, true, client, browser).await
 }
 
 async fn begin(
@@ -971,10 +841,11 @@ async fn begin(
     return_to: Option<String>,
     trial: bool,
     client: &ClientMeta,
+    browser: &saml::BrowserBinding,
 ) -> Result<(String, Option<oidc::PendingLogin>), AppError> {
     let begun = match row.kind {
         ConnectionKind::Oidc => oidc::begin(app, row, return_to, trial).await.map(|(url, p)| (url, Some(p))),
-        _ => saml::begin(app, row, return_to, trial).await.map(|url| (url, None)),
+        _ => saml::begin(app, row, return_to, trial, browser).await.map(|url| (url, None)),
     };
     match begun {
         Ok(begun) => Ok(begun),
@@ -985,9 +856,15 @@ async fn begin(
 /// How a sign-in through a provider ended.
 pub enum Finished {
     SignedIn {
+        user: UserRow,
         session: SessionRow,
         org: OrgId,
         return_to: Option<String>,
+    },
+    /// The provider vouched for the address of an account that already exists: nobody is signed
+    /// in until its holder confirms the link (`linking`). The browser keeps `token`.
+    LinkPending {
+        token: String,
     },
     /// A trial run: what the connection would do, to show on the SSO page.
     Trial {
@@ -1011,12 +888,12 @@ async fn conclude(
     match (identity, trial) {
         (Ok(identity), false) => {
             check_usable(app, row).await?;
-            let (_, session) = complete(app, row, identity, client, method).await?;
-            Ok(Finished::SignedIn { session, org, return_to })
+            linking::complete(app, row, identity, client, method, return_to).await
         }
         (Ok(identity), true) => {
-            let outcome = match identity.email.as_deref().map(EmailAddress::parse) {
-                Some(Ok(email)) => ConnectionTest {
+            let mut tx = app.db.begin_snapshot().await?;
+            let outcome = match linking::vouched_address(&mut tx, org, &identity).await {
+                Ok(email) => ConnectionTest {
                     ok: true,
                     message: format!(
                         "Round trip complete: the identity provider vouched for {} (subject {}, groups: {}). They would get the {} role. Nobody was signed in.",
@@ -1026,11 +903,11 @@ async fn conclude(
                         mapped_role(row, &identity.groups).label(),
                     ),
                 },
-                _ => ConnectionTest {
+                Err(refusal) => ConnectionTest {
                     ok: false,
                     message: format!(
-                        "The identity provider signed in {} but sent no usable email address, so the sign-in would be refused. Send an email attribute or claim.",
-                        identity.subject
+                        "The identity provider signed in {}, but the sign-in would be refused: {}",
+                        identity.subject, refusal.message
                     ),
                 },
             };
@@ -1073,10 +950,11 @@ pub async fn saml_acs(
     encoded_response: &str,
     relay_state: Option<String>,
     client: &ClientMeta,
+    browser: Option<&saml::BrowserBinding>,
 ) -> Result<Finished, AppError> {
     let row = db::sso::connection_by_id(app.db.pool(), id).await?.filter(|r| r.kind == ConnectionKind::Saml);
     let row = row.ok_or_else(not_found)?;
-    match saml::finish(app, &row, encoded_response, relay_state).await {
+    match saml::finish(app, &row, encoded_response, relay_state, browser).await {
         Ok(answered) => {
             let saml::Answered { identity, return_to, trial } = answered;
             conclude(app, &row, Ok(identity), trial, return_to, client, SignInMethod::Saml).await

@@ -4,7 +4,11 @@
 //! used once; the id_token's signature, issuer, audience, expiry and nonce are checked.
 use super::{IdpIdentity, Refusal};
 use crate::server::{db::sso::ConnectionRow, state::AppState};
-use crate::shared::{error::AppError, ids::SsoConnectionId, sso::OidcSettings};
+use crate::shared::{
+    error::AppError,
+    ids::SsoConnectionId,
+    sso::{OidcPreset, OidcSettings},
+};
 use openidconnect::{
     core::{
         CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
@@ -19,6 +23,8 @@ use std::sync::Arc;
 
 /// How long discovery and signing keys are reused before being fetched again.
 pub const METADATA_TTL: std::time::Duration = std::time::Duration::from_secs(600);
+/// Discovery documents and key sets are small; a provider sending more is refused (1 MiB).
+const DOCUMENT_CAP: usize = 1 << 20;
 /// Clock difference tolerated on the id_token's `iat`.
 const IAT_SKEW_SECS: i64 = 120;
 /// A sign-in must come back from the provider within this time.
@@ -40,6 +46,9 @@ struct ExtraClaims {
     /// Microsoft Entra ID's tenant.
     #[serde(default)]
     tid: Option<String>,
+    /// Google: the Workspace domain the account belongs to (absent for consumer accounts).
+    #[serde(default)]
+    hd: Option<String>,
 }
 
 impl AdditionalClaims for ExtraClaims {}
@@ -93,19 +102,7 @@ pub async fn provider(
 async fn discover(app: &AppState, issuer: &str) -> Result<CoreProviderMetadata, Refusal> {
     let unreachable = |what: String| Refusal::upstream("discovery_failed", what);
     let url = format!("{issuer}/.well-known/openid-configuration");
-    app.sso_http.check_url(&url).map_err(unreachable)?;
-    let answer = app
-        .sso_http
-        .http()
-        .get(&url)
-        .header(http::header::ACCEPT, "application/json")
-        .send()
-        .await
-        .map_err(|e| unreachable(format!("Could not fetch {url}: {}.", crate::server::outbound::explain(&e))))?;
-    if !answer.status().is_success() {
-        return Err(unreachable(format!("{url} answered HTTP {}.", answer.status().as_u16())));
-    }
-    let body = answer.bytes().await.map_err(|e| unreachable(format!("Could not read {url}: {e}.")))?;
+    let body = app.sso_http.get_capped(&url, "application/json", DOCUMENT_CAP).await.map_err(unreachable)?;
     let metadata: CoreProviderMetadata = serde_json::from_slice(&body)
         .map_err(|e| unreachable(format!("{url} is not an OpenID Connect discovery document ({e}).")))?;
     let named = metadata.issuer().as_str().trim_end_matches('/');
@@ -120,9 +117,10 @@ async fn discover(app: &AppState, issuer: &str) -> Result<CoreProviderMetadata, 
     for endpoint in endpoints.into_iter().flatten() {
         app.sso_http.check_url(endpoint).map_err(|why| unreachable(format!("{endpoint}: {why}")))?;
     }
-    let jwks: JsonWebKeySet<CoreJsonWebKey> = JsonWebKeySet::fetch_async(metadata.jwks_uri(), app.sso_http.http())
-        .await
-        .map_err(|e| unreachable(format!("Could not fetch the provider's signing keys: {e}.")))?;
+    let jwks_uri = metadata.jwks_uri().url().as_str();
+    let body = app.sso_http.get_capped(jwks_uri, "application/json", DOCUMENT_CAP).await.map_err(unreachable)?;
+    let jwks: JsonWebKeySet<CoreJsonWebKey> = serde_json::from_slice(&body)
+        .map_err(|e| unreachable(format!("{jwks_uri} is not a JSON Web Key Set ({e}).")))?;
     Ok(metadata.set_jwks(jwks))
 }
 
@@ -222,13 +220,38 @@ pub async fn finish(
             ));
         }
     }
+    let email = claims.email().map(|e| e.as_str().to_owned());
+    if settings.preset == Some(OidcPreset::Google) {
+        check_google_domain(email.as_deref(), extra.hd.as_deref())?;
+    }
     Ok(IdpIdentity {
         subject: claims.subject().as_str().to_owned(),
-        email: claims.email().map(|e| e.as_str().to_owned()),
+        email,
         email_verified: claims.email_verified().unwrap_or(false),
         name: claims.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_owned()),
         groups: extra.groups.clone().unwrap_or_default(),
     })
+}
+
+/// Any Google account can sign in to a Google client, and consumer or unmanaged accounts can be
+/// made for any address. Only a Workspace account, whose `hd` Google sets to its domain, is
+/// vouched for by the domain's administrator, so the Google preset requires `hd` to be the
+/// address's domain.
+fn check_google_domain(email: Option<&str>, hd: Option<&str>) -> Result<(), Refusal> {
+    let domain = email.and_then(|e| e.rsplit_once('@')).map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
+    match hd.map(str::to_ascii_lowercase) {
+        Some(hd) if !domain.is_empty() && hd == domain => Ok(()),
+        Some(hd) => Err(Refusal::new(
+            "sso_domain_not_verified",
+            format!("Google says this account belongs to the Workspace domain {hd}, not to {domain}."),
+        )),
+        None => Err(Refusal::new(
+            "sso_domain_not_verified",
+            format!(
+                "This Google account is not managed by a Google Workspace domain (no hd claim), so Google does not vouch that {domain} belongs to it. Sign in with your organization's Workspace account."
+            ),
+        )),
+    }
 }
 
 fn verify(
@@ -284,7 +307,18 @@ fn explain(error: ClaimsVerificationError) -> Refusal {
 
 #[cfg(test)]
 mod tests {
-    use super::microsoft_issuer;
+    use super::{check_google_domain, microsoft_issuer};
+
+    #[test]
+    fn google_accounts_count_only_for_their_workspace_domain() {
+        assert!(check_google_domain(Some("ann@corp.test"), Some("corp.test")).is_ok());
+        assert!(check_google_domain(Some("ann@Corp.Test"), Some("corp.test")).is_ok());
+        let refused = |email, hd| check_google_domain(Some(email), hd).unwrap_err().reason;
+        assert_eq!(refused("ann@corp.test", None), "sso_domain_not_verified");
+        assert_eq!(refused("ann@corp.test", Some("evil.test")), "sso_domain_not_verified");
+        assert_eq!(refused("victim@gmail.test", None), "sso_domain_not_verified");
+        assert!(check_google_domain(None, Some("corp.test")).is_err());
+    }
 
     #[test]
     fn microsoft_issuers() {

@@ -28,6 +28,36 @@ const SKEW_SECS: i64 = 120;
 /// A sign-in must come back from the IdP within this time.
 const REQUEST_TTL_MINUTES: i64 = 10;
 const METADATA_CAP: usize = 1 << 20;
+/// Sign-ins one browser may have open at once through one connection (a few tabs).
+const OPEN_PER_BROWSER: i64 = 10;
+
+/// The secret in a browser's SAML binding cookie, set when it starts a sign-in. The IdP's POST to
+/// the ACS comes from another site, where the SameSite=Lax session cookie is not sent; this cookie
+/// (SameSite=None, Secure, path-limited to the ACS) is, so the response can be tied to the browser
+/// that asked for it.
+pub struct BrowserBinding(String);
+
+impl BrowserBinding {
+    pub const COOKIE: &'static str = "gatehouse_saml_binding";
+
+    pub fn new() -> BrowserBinding {
+        BrowserBinding(token::generate())
+    }
+
+    /// A binding read back from the cookie; anything that is not one of ours is ignored.
+    pub fn from_cookie(value: &str) -> Option<BrowserBinding> {
+        (value.len() == 43 && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+            .then(|| BrowserBinding(value.to_owned()))
+    }
+
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+
+    fn hash(&self) -> String {
+        token::hash(&self.0)
+    }
+}
 
 /// What a SAML connection stores (in `sso_connections.settings`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -102,25 +132,12 @@ pub fn read_metadata(
     })
 }
 
-/// Fetches metadata from the IdP through the SSRF-guarded client.
+/// Fetches metadata from the IdP through the SSRF-guarded client (at most 1 MiB).
 pub async fn fetch_metadata(app: &AppState, raw_url: &str) -> Result<(String, String), AppError> {
     let bad = |why: String| AppError::invalid_field("idp_metadata_url", &why);
     let url = app.sso_http.check_url(raw_url).map_err(bad)?;
-    let answer = app
-        .sso_http
-        .http()
-        .get(url.clone())
-        .send()
-        .await
-        .map_err(|e| bad(format!("Could not fetch {url}: {}.", crate::server::outbound::explain(&e))))?;
-    if !answer.status().is_success() {
-        return Err(bad(format!("{url} answered HTTP {}.", answer.status().as_u16())));
-    }
-    let body = answer.bytes().await.map_err(|e| bad(format!("Could not read {url}: {e}.")))?;
-    if body.len() > METADATA_CAP {
-        return Err(bad("The metadata is larger than 1 MiB.".to_owned()));
-    }
-    let xml = String::from_utf8(body.to_vec()).map_err(|_| bad("The metadata is not UTF-8 text.".to_owned()))?;
+    let body = app.sso_http.get_capped(url.as_str(), "application/samlmetadata+xml, application/xml, text/xml", METADATA_CAP).await.map_err(bad)?;
+    let xml = String::from_utf8(body).map_err(|_| bad("The metadata is not UTF-8 text.".to_owned()))?;
     Ok((url.to_string(), xml))
 }
 
@@ -169,6 +186,7 @@ pub async fn begin(
     row: &ConnectionRow,
     return_to: Option<String>,
     trial: bool,
+    browser: &BrowserBinding,
 ) -> Result<String, Refusal> {
     let broken = |why: String| Refusal::upstream("bad_configuration", why);
     let stored = stored(row).map_err(|e| broken(e.message))?;
@@ -189,6 +207,7 @@ pub async fn begin(
         let saved = db::sso::SamlRequest {
             id: &request.id,
             connection: row.id,
+            browser_hash: &browser.hash(),
             return_to: return_to.as_deref(),
             trial,
             expires_at: expires,
@@ -208,26 +227,32 @@ pub struct Answered {
 }
 
 /// Checks a posted `SAMLResponse`. (Refused before the request is known, a trial run's failure
-/// shows as a sign-in's would: on the refusal page.)
+/// shows as a sign-in's would: on the refusal page.) Only requests that this browser sent count:
+/// a response obtained by someone else, posted from another site into this browser, answers none
+/// of them (login CSRF).
 pub async fn finish(
     app: &AppState,
     row: &ConnectionRow,
     encoded: &str,
     relay_state: Option<String>,
+    browser: Option<&BrowserBinding>,
 ) -> Result<Answered, Refusal> {
     let broken = |why: String| Refusal::upstream("bad_configuration", why);
     let stored = stored(row).map_err(|e| broken(e.message))?;
     let sp = service_provider(app, row, &stored)?;
-    let compact: String = encoded.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    let xml = STANDARD
-        .decode(compact)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .ok_or_else(|| Refusal::new("malformed_response", "The SAMLResponse is not base64-encoded XML."))?;
+    let xml = decode(encoded)?;
     let now = db::now();
-    let open = db::sso::open_saml_requests(app.db.pool(), row.id, now, 1000).await.map_err(|e| broken(e.message))?;
+    let browser_hash = browser.map(BrowserBinding::hash).unwrap_or_default();
+    let open = match browser {
+        Some(_) => db::sso::open_saml_requests(app.db.pool(), row.id, &browser_hash, now, OPEN_PER_BROWSER)
+            .await
+            .map_err(|e| broken(e.message))?,
+        None => Vec::new(),
+    };
     let open: Vec<&str> = open.iter().map(String::as_str).collect();
     let assertion = sp.parse_xml_response(&xml, Some(&open)).map_err(|e| explain(e, now))?;
+    check_audience(&assertion, &sp_entity_id(app, row.id))?;
+    let identity = identity(&assertion)?;
     let answered = assertion
         .subject
         .iter()
@@ -238,11 +263,11 @@ pub async fn finish(
     let used = async {
         let mut tx = app.db.begin_write().await?;
         let return_to = match &answered {
-            Some(id) => match db::sso::take_saml_request(&mut tx, row.id, id).await? {
+            Some(id) => match db::sso::take_saml_request(&mut tx, row.id, &browser_hash, id).await? {
                 Some(found) => Ok(found),
                 None => Err(Refusal::new(
-                    "replayed",
-                    "This SAML response answers a sign-in that was already completed. Start again.",
+                    "unknown_request",
+                    "This SAML response answers a sign-in that this browser did not start, or one that was already completed. Start again from the sign-in page.",
                 )),
             },
             None => Ok((relay_state.filter(|p| super::is_local_path(p)), false)),
@@ -261,12 +286,48 @@ pub async fn finish(
         Ok::<_, AppError>(Ok(answered))
     };
     let (return_to, trial) = used.await.map_err(|e| broken(e.message))??;
-    Ok(Answered { identity: identity(&assertion), return_to, trial })
+    Ok(Answered { identity, return_to, trial })
+}
+
+/// The posted response as XML text. A document type declaration is refused before any parser sees
+/// it: SAML never needs one, and internal subsets or external entities are how XML parsers are
+/// attacked (entity expansion, file and network reads).
+fn decode(encoded: &str) -> Result<String, Refusal> {
+    let compact: String = encoded.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let xml = STANDARD
+        .decode(compact)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| Refusal::new("malformed_response", "The SAMLResponse is not base64-encoded XML."))?;
+    if xml.to_ascii_uppercase().contains("<!DOCTYPE") {
+        return Err(Refusal::new(
+            "doctype_refused",
+            "The SAML response contains a document type declaration (<!DOCTYPE>). SAML messages never need one and it can hide entity attacks, so the response was refused.",
+        ));
+    }
+    Ok(xml)
+}
+
+/// The Web Browser SSO profile requires an AudienceRestriction naming us; samael checks one only
+/// when it is present, so an assertion without any is refused here.
+fn check_audience(assertion: &Assertion, entity_id: &str) -> Result<(), Refusal> {
+    let restrictions = assertion.conditions.as_ref().and_then(|c| c.audience_restrictions.as_ref());
+    let names_us = restrictions.is_some_and(|all| {
+        !all.is_empty() && all.iter().all(|r| r.audience.iter().any(|audience| audience == entity_id))
+    });
+    if names_us {
+        return Ok(());
+    }
+    Err(Refusal::new(
+        "wrong_audience",
+        format!("The assertion has no AudienceRestriction naming this service ({entity_id}), so it could be meant for any service."),
+    ))
 }
 
 /// The person in a verified assertion: NameID as the subject; email, name and groups from the
 /// usual attribute names (short, URI and OID forms), email falling back to an email NameID.
-fn identity(assertion: &Assertion) -> IdpIdentity {
+/// Without a NameID there is nobody to link the sign-in to (every such user would be one).
+fn identity(assertion: &Assertion) -> Result<IdpIdentity, Refusal> {
     let name_id = assertion.subject.as_ref().and_then(|s| s.name_id.as_ref());
     let attributes: Vec<_> =
         assertion.attribute_statements.iter().flatten().flat_map(|statement| statement.attributes.iter()).collect();
@@ -284,17 +345,20 @@ fn identity(assertion: &Assertion) -> IdpIdentity {
     };
     let email_name_id =
         name_id.filter(|n| n.format.as_deref().is_some_and(|f| f.ends_with("emailAddress"))).map(|n| n.value.clone());
-    IdpIdentity {
-        subject: name_id.map(|n| n.value.clone()).unwrap_or_default(),
+    let subject = name_id.map(|n| n.value.trim().to_owned()).filter(|v| !v.is_empty()).ok_or_else(|| {
+        Refusal::new("missing_subject", "The assertion has no NameID, so the person cannot be identified. Configure the IdP to send a persistent or email NameID.")
+    })?;
+    Ok(IdpIdentity {
+        subject,
         email: values(&["email", "mail", "emailaddress", "0.9.2342.19200300.100.1.3"])
             .into_iter()
             .next()
             .or(email_name_id),
-        // Trusted for linking only on the organization's verified domains (see `complete`).
+        // Trusted only on the organization's verified domains: `linking` refuses any other.
         email_verified: true,
         name: values(&["name", "displayName", "2.16.840.1.113730.3.1.241"]).into_iter().next(),
         groups: values(&["groups", "memberOf", "group"]),
-    }
+    })
 }
 
 fn seconds_between(time: &str, now: DateTime<Utc>) -> i64 {

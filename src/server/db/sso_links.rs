@@ -1,0 +1,159 @@
+//! Linked IdP identities as their holder sees them (`sso_identities` joined with the connection and
+//! its organization), and sign-ins held until an existing account's holder confirms a new link
+//! (`sso_pending_links`).
+use super::{db_error, get_id, get_time, to_millis, Tx};
+use crate::shared::{
+    account::{LinkedIdentity, SignInMethod},
+    error::AppError,
+    ids::{OrgId, SsoConnectionId, UserId},
+};
+use chrono::{DateTime, Utc};
+use sqlx::{AnyPool, Row};
+
+/// A user's linked identities, newest first (a handful per person; capped all the same).
+pub async fn identities_of(pool: &AnyPool, user: UserId) -> Result<Vec<LinkedIdentity>, AppError> {
+    let rows = sqlx::query(
+        "SELECT i.id, i.subject, i.created_at, i.last_login_at, c.id AS connection_id, c.name AS connection_name,
+                c.kind, o.id AS organization_id, o.name AS organization_name
+         FROM sso_identities i
+         JOIN sso_connections c ON c.id = i.connection_id
+         JOIN organizations o ON o.id = c.organization_id
+         WHERE i.user_id = $1 ORDER BY i.created_at DESC, i.id DESC LIMIT 200",
+    )
+    .bind(user.to_string())
+    .fetch_all(pool)
+    .await
+    .map_err(db_error)?;
+    rows.iter()
+        .map(|row| {
+            Ok(LinkedIdentity {
+                id: row.try_get("id")?,
+                subject: row.try_get("subject")?,
+                connection_id: get_id(row, "connection_id")?,
+                connection_name: row.try_get("connection_name")?,
+                kind: row.try_get("kind")?,
+                organization_id: get_id(row, "organization_id")?,
+                organization_name: row.try_get("organization_name")?,
+                linked_at: get_time(row, "created_at")?,
+                last_used_at: get_time(row, "last_login_at")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(db_error)
+}
+
+/// Removes one of the user's identities; the removed one, if it was theirs.
+pub async fn unlink(tx: &mut Tx, user: UserId, id: &str) -> Result<Option<(SsoConnectionId, OrgId, String)>, AppError> {
+    let row = sqlx::query(
+        "SELECT i.connection_id, c.organization_id, i.subject FROM sso_identities i
+         JOIN sso_connections c ON c.id = i.connection_id WHERE i.id = $1 AND i.user_id = $2",
+    )
+    .bind(id)
+    .bind(user.to_string())
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    let Some(row) = row else { return Ok(None) };
+    let found = (
+        get_id(&row, "connection_id").map_err(db_error)?,
+        get_id(&row, "organization_id").map_err(db_error)?,
+        row.try_get("subject").map_err(db_error)?,
+    );
+    sqlx::query("DELETE FROM sso_identities WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(user.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(Some(found))
+}
+
+/// A sign-in waiting for the holder's consent. `identity` is the provider's word, as JSON.
+pub struct PendingLink {
+    pub connection: SsoConnectionId,
+    pub user: UserId,
+    pub identity: serde_json::Value,
+    pub method: SignInMethod,
+    pub return_to: Option<String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn hold(tx: &mut Tx, id_hash: &str, link: &PendingLink) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO sso_pending_links (id, connection_id, user_id, identity, method, return_to, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id_hash)
+    .bind(link.connection.to_string())
+    .bind(link.user.to_string())
+    .bind(link.identity.to_string())
+    .bind(link.method.as_str())
+    .bind(link.return_to.as_deref())
+    .bind(to_millis(link.expires_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+const PENDING_COLUMNS: &str = "connection_id, user_id, identity, method, return_to, expires_at";
+
+fn pending_from_row(row: &sqlx::any::AnyRow) -> Result<PendingLink, sqlx::Error> {
+    let bad = |what: &str| sqlx::Error::Decode(format!("bad {what} in sso_pending_links").into());
+    let identity: String = row.try_get("identity")?;
+    let method: String = row.try_get("method")?;
+    Ok(PendingLink {
+        connection: get_id(row, "connection_id")?,
+        user: get_id(row, "user_id")?,
+        identity: serde_json::from_str(&identity).map_err(|_| bad("identity"))?,
+        method: SignInMethod::parse(&method).ok_or_else(|| bad("method"))?,
+        return_to: row.try_get("return_to")?,
+        expires_at: get_time(row, "expires_at")?,
+    })
+}
+
+/// The live pending link held under this browser token hash.
+pub async fn pending(pool: &AnyPool, id_hash: &str, now: DateTime<Utc>) -> Result<Option<PendingLink>, AppError> {
+    let sql = format!("SELECT {PENDING_COLUMNS} FROM sso_pending_links WHERE id = $1 AND expires_at > $2");
+    let row = sqlx::query(&sql).bind(id_hash).bind(to_millis(now)).fetch_optional(pool).await.map_err(db_error)?;
+    row.as_ref().map(pending_from_row).transpose().map_err(db_error)
+}
+
+/// Gives the pending link a mailed confirmation token (replacing an earlier one).
+pub async fn set_email_token(tx: &mut Tx, id_hash: &str, token_hash: &str) -> Result<(), AppError> {
+    sqlx::query("UPDATE sso_pending_links SET email_token_hash = $1 WHERE id = $2")
+        .bind(token_hash)
+        .bind(id_hash)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+/// Uses up a pending link, by the browser's token hash or by the mailed token's hash: it can be
+/// confirmed once.
+pub async fn take(
+    tx: &mut Tx,
+    by_browser: Option<&str>,
+    by_mail: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Option<PendingLink>, AppError> {
+    let (column, value) = match (by_browser, by_mail) {
+        (Some(hash), _) => ("id", hash),
+        (None, Some(hash)) => ("email_token_hash", hash),
+        (None, None) => return Ok(None),
+    };
+    let sql = format!("DELETE FROM sso_pending_links WHERE {column} = $1 AND expires_at > $2 RETURNING {PENDING_COLUMNS}");
+    let row = sqlx::query(&sql).bind(value).bind(to_millis(now)).fetch_optional(&mut **tx).await.map_err(db_error)?;
+    row.as_ref().map(pending_from_row).transpose().map_err(db_error)
+}
+
+/// Forgets pending links past their expiry (the sweeper).
+pub async fn delete_expired(pool: &AnyPool, now: DateTime<Utc>) -> Result<u64, AppError> {
+    let done = sqlx::query("DELETE FROM sso_pending_links WHERE expires_at <= $1")
+        .bind(to_millis(now))
+        .execute(pool)
+        .await
+        .map_err(db_error)?;
+    Ok(done.rows_affected())
+}
