@@ -87,7 +87,7 @@ async fn start(
     headers: HeaderMap,
     Query(query): Query<StartQuery>,
 ) -> Response {
-    let binding = binding_of(&headers).unwrap_or_else(BrowserBinding::new);
+    let binding = binding_of(&headers).unwrap_or_else(BrowserBinding::generate);
     let id = match (query.connection.as_deref(), query.email.as_deref()) {
         (Some(raw), _) => raw.parse::<SsoConnectionId>().map_err(|_| AppError::not_found("sso_connection")),
         (None, Some(email)) => match sso::connection_for_email(&app, email).await {
@@ -256,8 +256,7 @@ async fn saml_acs(
     };
     let relay_state = form.relay_state.filter(|r| !r.is_empty());
     let binding = binding_of(&headers);
-    finished(&browser, sso::saml_acs(&app, id, &form.saml_response, relay_state, &client, binding.as_ref()).await)
-        .await
+    finished(&browser, sso::saml_acs(&app, id, &form.saml_response, relay_state, &client, binding.as_ref()).await).await
 }
 
 #[derive(Deserialize)]

@@ -5,7 +5,7 @@
 //! the audit trail of each sign-in and refusal.
 use crate::both;
 use crate::peers::{location, oidc_login, OidcProvider, SamlIdp, Slapd};
-use crate::support::{error_of, spawn_app, Backend, Options, TestApp, STRONG_PASSWORD};
+use crate::support::{error_of, spawn_app, Backend, Options, TestApp};
 use reqwest::{Client, Response, StatusCode, Url};
 use serde_json::{json, Value};
 
@@ -18,7 +18,8 @@ pub(crate) fn sso_options() -> Options {
 }
 
 /// An owner (their client) and their organization's id, with SSO sign-in turned on and the test
-/// peers' domain, example.com, verified (an IdP vouches only for its organization's domains).
+/// peers' domain, example.com, verified (an IdP vouches only for its organization's domains) unless
+/// an earlier organization of the test has it.
 pub(crate) async fn owner_with_org(app: &TestApp, name: &str) -> (Client, String) {
     let owner = app.client();
     app.signup(&owner, name).await;
@@ -137,12 +138,13 @@ pub(crate) async fn audit(app: &TestApp, owner: &Client, org: &str, action: &str
     page["data"].as_array().unwrap_or_else(|| panic!("{page}")).clone()
 }
 
-/// Marks `domain` as verified by `org`, as if its DNS check had passed.
+/// Marks `domain` as verified by `org`, as if its DNS check had passed (unless another
+/// organization verified it first: only one can).
 pub(crate) async fn verify_domain(app: &TestApp, org: &str, domain: &str) {
     let now = chrono::Utc::now().timestamp_millis();
     sqlx::query(
         "INSERT INTO org_domains (id, organization_id, domain, verification_token, verified_at, created_at)
-         VALUES ($1, $2, $3, 'test', $4, $4)",
+         VALUES ($1, $2, $3, 'test', $4, $4) ON CONFLICT DO NOTHING",
     )
     .bind(uuid::Uuid::now_v7().to_string())
     .bind(org)

@@ -86,8 +86,9 @@ async fn sso_vouches_only_for_verified_domains(backend: Backend) {
     let ldap = create_connection(&app, &stranger, &other, ldap_body(&slapd)).await;
     let ldap = ldap["id"].as_str().unwrap();
     let client = app.client();
-    let res = app.post(&client, &format!("/api/v1/auth/ldap/{ldap}/login"), json!({"username": "alice", "password": "alice-password"}));
-    let (status, err) = error_of(res.await).await;
+    let path = format!("/api/v1/auth/ldap/{ldap}/login");
+    let res = app.post(&client, &path, json!({"username": "alice", "password": "alice-password"})).await;
+    let (status, err) = error_of(res).await;
     assert_eq!((status, err["code"].as_str()), (StatusCode::FORBIDDEN, Some("sso_domain_not_verified")), "{err}");
     assert_eq!(me(&app, &client).await, None);
 
@@ -189,7 +190,8 @@ async fn linking_an_existing_account_needs_its_holders_consent(backend: Backend)
     verified_account(&app, "Bob", "bob@example.com").await;
     let client = app.client();
     let path = format!("/api/v1/auth/ldap/{}/login", ldap["id"].as_str().unwrap());
-    let (status, err) = error_of(app.post(&client, &path, json!({"username": "bob", "password": "bob-password"})).await).await;
+    let (status, err) =
+        error_of(app.post(&client, &path, json!({"username": "bob", "password": "bob-password"})).await).await;
     assert_eq!((status, err["code"].as_str()), (StatusCode::CONFLICT, Some("sso_link_required")), "{err}");
     assert_eq!(me(&app, &client).await, None);
     app.stop().await;

@@ -4,7 +4,8 @@ use crate::app::components::{
     layout::Notice,
 };
 use crate::rpc::account::{
-    current_user, linked_identities, list_sessions, ChangePassword, UnlinkIdentity, LogoutEverywhere, ResendVerification, RevokeSession, UpdateProfile,
+    current_user, linked_identities, list_sessions, ChangePassword, LogoutEverywhere, ResendVerification,
+    RevokeSession, UnlinkIdentity, UpdateProfile,
 };
 use crate::shared::account::{LinkedIdentity, Me, SessionInfo};
 use leptos::prelude::*;

@@ -143,7 +143,8 @@ pub async fn take(
         (None, Some(hash)) => ("email_token_hash", hash),
         (None, None) => return Ok(None),
     };
-    let sql = format!("DELETE FROM sso_pending_links WHERE {column} = $1 AND expires_at > $2 RETURNING {PENDING_COLUMNS}");
+    let sql =
+        format!("DELETE FROM sso_pending_links WHERE {column} = $1 AND expires_at > $2 RETURNING {PENDING_COLUMNS}");
     let row = sqlx::query(&sql).bind(value).bind(to_millis(now)).fetch_optional(&mut **tx).await.map_err(db_error)?;
     row.as_ref().map(pending_from_row).transpose().map_err(db_error)
 }

@@ -112,9 +112,9 @@ async fn connect_checked(app: &AppState, settings: &LdapSettings) -> Result<std:
     for addr in allowed {
         match tokio::time::timeout(TIMEOUT, tokio::net::TcpStream::connect(addr)).await {
             Ok(Ok(stream)) => {
-                return stream.into_std().map_err(|e| {
-                    Refusal::upstream("directory_unreachable", format!("Could not talk to {host}: {e}."))
-                })
+                return stream
+                    .into_std()
+                    .map_err(|e| Refusal::upstream("directory_unreachable", format!("Could not talk to {host}: {e}.")))
             }
             Ok(Err(e)) => last_error = Some(e.to_string()),
             Err(_) => last_error = Some("timed out".to_owned()),

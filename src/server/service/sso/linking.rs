@@ -12,8 +12,7 @@ use crate::server::{
     service::{
         accounts,
         audit::{self, Event},
-        invitations,
-        mail::{self, Recipient},
+        invitations, mail,
     },
     state::AppState,
 };
@@ -140,7 +139,7 @@ async fn provision(
     let (user, session) = join(&mut tx, app, row, user_id, identity, client, method, now).await?;
     tx.commit().await.map_err(db::db_error)?;
     app.forget_org(org);
-    Ok(Finished::SignedIn { user, session, org, return_to })
+    Ok(Finished::SignedIn { user: Box::new(user), session, org, return_to })
 }
 
 /// Links the identity (or records its use), updates the name, gives the mapped role and starts a
@@ -226,7 +225,12 @@ fn identity_from_json(value: &serde_json::Value) -> IdpIdentity {
         email: text("email"),
         email_verified: true,
         name: text("name"),
-        groups: value["groups"].as_array().into_iter().flatten().filter_map(|g| g.as_str().map(str::to_owned)).collect(),
+        groups: value["groups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|g| g.as_str().map(str::to_owned))
+            .collect(),
     }
 }
 
@@ -289,7 +293,6 @@ fn expired() -> AppError {
 }
 
 struct Held {
-    pending: PendingLink,
     user: UserRow,
     connection: ConnectionRow,
 }
@@ -299,7 +302,7 @@ async fn held(app: &AppState, secret: &str) -> Result<Held, AppError> {
     let pending = db::sso_links::pending(pool, &token::hash(secret), db::now()).await?.ok_or_else(expired)?;
     let user = db::users::by_id(pool, pending.user).await?.ok_or_else(expired)?;
     let connection = db::sso::connection_by_id(pool, pending.connection).await?.ok_or_else(expired)?;
-    Ok(Held { pending, user, connection })
+    Ok(Held { user, connection })
 }
 
 pub async fn prompt(app: &AppState, secret: &str) -> Result<LinkPrompt, AppError> {
@@ -412,12 +415,18 @@ async fn confirm(
         identity.subject,
         app.config.link("/account")
     );
-    mail::send(&mut tx, &user.email, "A sign-in method was linked to your account", &format!("Hello {},\n\n{text}", user.name), now)
-        .await?;
+    mail::send(
+        &mut tx,
+        &user.email,
+        "A sign-in method was linked to your account",
+        &format!("Hello {},\n\n{text}", user.name),
+        now,
+    )
+    .await?;
     tx.commit().await.map_err(db::db_error)?;
     app.mail_wakeup.notify_one();
     app.forget_org(org);
-    Ok(Finished::SignedIn { user, session, org, return_to: pending.return_to })
+    Ok(Finished::SignedIn { user: Box::new(user), session, org, return_to: pending.return_to })
 }
 
 /// The current user's linked identities.

@@ -13,20 +13,16 @@ use crate::server::{
     db::{self, sessions::SessionRow, sso::ConnectionRow, users::UserRow},
     error::{internal, parse_json},
     pagination,
-    service::{
-        accounts,
-        audit::{self, Event},
-        invitations,
-    },
+    service::audit::{self, Event},
     state::AppState,
 };
 use crate::shared::{
     account::{Page, SignInMethod},
     error::{AppError, ErrorKind},
-    ids::{OrgId, SsoConnectionId, UserId},
+    ids::{OrgId, SsoConnectionId},
     roles::{may_assign, Permission, Role},
     sso::{ConnectionKind, ConnectionTest, LdapSettings, OidcPreset, OidcSettings, RoleMapping, SsoConnection},
-    values::{EmailAddress, PersonName},
+    values::EmailAddress,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -856,7 +852,7 @@ async fn begin(
 /// How a sign-in through a provider ended.
 pub enum Finished {
     SignedIn {
-        user: UserRow,
+        user: Box<UserRow>,
         session: SessionRow,
         org: OrgId,
         return_to: Option<String>,

@@ -40,7 +40,7 @@ pub struct BrowserBinding(String);
 impl BrowserBinding {
     pub const COOKIE: &'static str = "gatehouse_saml_binding";
 
-    pub fn new() -> BrowserBinding {
+    pub fn generate() -> BrowserBinding {
         BrowserBinding(token::generate())
     }
 
@@ -136,7 +136,11 @@ pub fn read_metadata(
 pub async fn fetch_metadata(app: &AppState, raw_url: &str) -> Result<(String, String), AppError> {
     let bad = |why: String| AppError::invalid_field("idp_metadata_url", &why);
     let url = app.sso_http.check_url(raw_url).map_err(bad)?;
-    let body = app.sso_http.get_capped(url.as_str(), "application/samlmetadata+xml, application/xml, text/xml", METADATA_CAP).await.map_err(bad)?;
+    let body = app
+        .sso_http
+        .get_capped(url.as_str(), "application/samlmetadata+xml, application/xml, text/xml", METADATA_CAP)
+        .await
+        .map_err(bad)?;
     let xml = String::from_utf8(body).map_err(|_| bad("The metadata is not UTF-8 text.".to_owned()))?;
     Ok((url.to_string(), xml))
 }
