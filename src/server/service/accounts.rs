@@ -47,6 +47,14 @@ pub async fn signup(app: &AppState, input: Signup, client: &ClientMeta) -> Resul
     let new_user =
         db::users::NewUser { id: user_id, email: &email, name: name.as_str(), password_hash: Some(&hash), now };
     if !db::users::insert(&mut tx, new_user).await? {
+        // The holder hears of it, so a mistaken or hostile sign-up with their address is never
+        // silent (the per-IP signup throttle bounds how often).
+        if let Some(holder) = db::users::by_email_tx(&mut tx, &email).await? {
+            mail::signup_attempted(&mut tx, &app.config, Recipient { email: &holder.email, name: &holder.name }, now)
+                .await?;
+            tx.commit().await.map_err(db::db_error)?;
+            app.mail_wakeup.notify_one();
+        }
         return Err(AppError::conflict(
             "email_taken",
             "An account with this email is already registered. Sign in instead.",
