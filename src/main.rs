@@ -97,6 +97,18 @@ struct ServeArgs {
     /// plain http:// and ldap:// (closed networks, tests).
     #[arg(long, env = "GATEHOUSE_SSO_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
     sso_allow_private: bool,
+    /// Reverse proxies (CIDR or address, comma-separated) whose `Forwarded`/`X-Forwarded-For`
+    /// headers name the client; from any other peer those headers are ignored.
+    #[arg(long, env = "GATEHOUSE_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy)]
+    trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// `10.0.0.0/8`, or one address (`192.0.2.7`, `::1`).
+fn parse_proxy(raw: &str) -> Result<ipnet::IpNet, String> {
+    let raw = raw.trim();
+    raw.parse::<ipnet::IpNet>()
+        .or_else(|_| raw.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{raw:?} is neither an address nor a CIDR range like 10.0.0.0/8"))
 }
 
 #[tokio::main]
@@ -138,6 +150,7 @@ async fn main() -> anyhow::Result<()> {
                 metrics_token,
                 dns_server,
                 sso_allow_private,
+                trusted_proxies,
             } = *args;
             let mut config = Config::new(listen, database_url, public_url);
             config.smtp_url = smtp_url.filter(|url| !url.is_empty());
@@ -154,8 +167,9 @@ async fn main() -> anyhow::Result<()> {
             config.metrics_token = metrics_token.filter(|token| !token.is_empty());
             config.dns_server = dns_server;
             config.sso_allow_private = sso_allow_private;
+            config.trusted_proxies = trusted_proxies;
             let public = config.public_url.clone();
-            let outbox = config.smtp_url.is_none();
+            let outbox = config.dev_outbox();
             let listener = tokio::net::TcpListener::bind(listen).await?;
             let running = server::start(config, listener).await?;
             println!("Gatehouse is running at {public}");

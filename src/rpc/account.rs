@@ -1,6 +1,6 @@
 //! Server functions for sign-up, sign-in, the account page and the development outbox.
 #[cfg(feature = "ssr")]
-use crate::shared::values::safe_next;
+use crate::shared::values::is_local_path;
 use crate::shared::{
     account::{LinkedIdentity, Me, OutboxEmail, Page, SessionInfo},
     error::AppError,
@@ -28,7 +28,7 @@ pub async fn signup(name: String, email: String, password: String, next: Option<
             let input = accounts::Signup { name, email, password };
             let (_, row) = accounts::signup(&app()?, input, &client().await?).await?;
             session::establish(&browser_session().await?, &row).await?;
-            go(&safe_next(next.as_deref()).unwrap_or_else(|| "/account?notice=welcome".to_owned()))
+            go(&next.filter(|n| is_local_path(n)).unwrap_or_else(|| "/account?notice=welcome".to_owned()))
         }
         .await,
     )
@@ -40,7 +40,7 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         async {
             let (_, row) = accounts::login(&app()?, &email, &password, &client().await?).await?;
             session::establish(&browser_session().await?, &row).await?;
-            go(&safe_next(next.as_deref()).unwrap_or_else(|| "/account".to_owned()))
+            go(&next.filter(|n| is_local_path(n)).unwrap_or_else(|| "/account".to_owned()))
         }
         .await,
     )

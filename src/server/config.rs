@@ -70,6 +70,8 @@ pub struct Config {
     /// Let SSO reach identity providers and directories on loopback and private addresses, over
     /// plain http:// and ldap:// without StartTLS (closed networks, tests).
     pub sso_allow_private: bool,
+    /// Reverse proxies whose `Forwarded`/`X-Forwarded-For` name the client (empty: none is).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
@@ -109,12 +111,19 @@ impl Config {
             metrics_token: None,
             sso_allow_private: false,
             dns_server: None,
+            trusted_proxies: Vec::new(),
         }
     }
 
     /// Cookies get `Secure` whenever people reach us over https.
     pub fn secure_cookies(&self) -> bool {
         self.public_url.scheme() == "https"
+    }
+
+    /// Mail kept readable at /dev/outbox: only for a local development server, never one that
+    /// sends real mail or that people reach over https.
+    pub fn dev_outbox(&self) -> bool {
+        self.smtp_url.is_none() && !self.secure_cookies()
     }
 
     /// `scheme://host[:port]` of the public URL, as browsers send it in `Origin`.

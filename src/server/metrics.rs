@@ -145,7 +145,7 @@ mod tests {
     use super::*;
 
     fn client(ip: &str) -> ClientMeta {
-        ClientMeta { ip: Some(ip.to_owned()), user_agent: None }
+        ClientMeta { ip: Some(ip.to_owned()), ..ClientMeta::default() }
     }
 
     fn bearer(token: &str) -> HeaderMap {

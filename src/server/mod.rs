@@ -11,6 +11,7 @@ pub mod dns;
 pub mod docs;
 pub mod error;
 pub mod forms;
+pub mod headers;
 pub mod jobs;
 pub mod metrics;
 pub mod outbound;

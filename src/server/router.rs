@@ -26,7 +26,13 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
     let routes = generate_route_list(App);
-    let context_state = state.clone();
+    let context = {
+        let state = state.clone();
+        move || {
+            leptos::prelude::provide_context(state.clone());
+            crate::server::headers::provide_leptos_nonce();
+        }
+    };
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -40,11 +46,11 @@ pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
         .merge(crate::server::forms::router())
         .merge(crate::server::sso_browser::router())
         .merge(crate::server::docs::router())
-        .leptos_routes_with_context(&state, routes, move || leptos::prelude::provide_context(context_state.clone()), {
+        .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(middleware::from_fn_with_state(state.clone(), crate::server::api::caller::dashboard_auth_limit))
         .layer(sessions.layer(&state.config))
         // The limit catches bodies without a length; the guard (outside it) answers declared
@@ -55,10 +61,12 @@ pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
         .layer(security_header("x-frame-options", "DENY"))
         // Same-origin keeps one-time tokens in page URLs from leaking to other sites.
         .layer(security_header("referrer-policy", "same-origin"))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::server::headers::security_headers))
         .layer(CompressionLayer::new().compress_when(worth_compressing()))
         .layer(TraceLayer::new_for_http().on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
         .layer(middleware::from_fn(error::request_id))
         .layer(middleware::from_fn_with_state(state.clone(), crate::server::metrics::count_responses))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::server::auth::principal::client_address))
         .with_state(state)
 }
 
@@ -77,10 +85,12 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
+/// 503 while the database does not answer: a load balancer takes this replica out of rotation
+/// until it does, and nothing is wrong with the request.
 async fn readyz(State(app): State<AppState>) -> Result<Json<serde_json::Value>, AppError> {
     app.db.ping().await.map_err(|_| {
         AppError::new(
-            crate::shared::error::ErrorKind::Internal,
+            crate::shared::error::ErrorKind::Unavailable,
             "database_unreachable",
             "The database does not answer.",
         )
@@ -110,9 +120,10 @@ async fn request_guard(State(app): State<AppState>, req: Request, next: Next) ->
     next.run(req).await
 }
 
-/// A request is cross-site when the browser says so (`Sec-Fetch-Site`) or when its `Origin` is
-/// neither our public origin nor the origin of the host it was sent to. Clients that send neither
-/// header are not browsers, and cookies cannot be ridden without one.
+/// A request is cross-site when the browser says so (`Sec-Fetch-Site`) or when its `Origin` is not
+/// our public origin. Not the `Host` it was sent to: a page whose name an attacker re-points at
+/// this server (DNS rebinding) is same-origin with that name and would pass. Clients that send
+/// neither header are not browsers, and cookies cannot be ridden without one.
 fn is_cross_site(req: &Request, public_origin: &str) -> bool {
     let headers = req.headers();
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
@@ -120,15 +131,7 @@ fn is_cross_site(req: &Request, public_origin: &str) -> bool {
             return true;
         }
     }
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    if origin == public_origin {
-        return false;
-    }
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or_default();
-    host.is_empty() || origin_host != host
+    headers.get(header::ORIGIN).is_some_and(|origin| origin.as_bytes() != public_origin.as_bytes())
 }
 
 #[cfg(test)]
@@ -153,6 +156,8 @@ mod tests {
         assert!(is_cross_site(&request(&[("sec-fetch-site", "same-site")]), ours));
         assert!(is_cross_site(&request(&[("origin", "https://evil.example")]), ours));
         assert!(is_cross_site(&request(&[("origin", "null")]), ours));
-        assert!(!is_cross_site(&request(&[("origin", "http://127.0.0.1:3000")]), "https://gatehouse.example"));
+        // A DNS-rebound page: same-origin to the browser, its Origin the Host it sent, still not ours.
+        let rebound = [("origin", "http://127.0.0.1:3000"), ("sec-fetch-site", "same-origin")];
+        assert!(is_cross_site(&request(&rebound), "https://gatehouse.example"));
     }
 }

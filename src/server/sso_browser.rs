@@ -16,6 +16,7 @@ use crate::shared::{
     error::{AppError, ErrorKind},
     ids::SsoConnectionId,
     roles::Permission,
+    values::is_local_path,
 };
 use axum::{
     extract::{Path, Query, State},
@@ -54,7 +55,7 @@ struct StartQuery {
 }
 
 fn local_path(raw: Option<String>) -> Option<String> {
-    raw.filter(|p| sso::is_local_path(p))
+    raw.filter(|p| is_local_path(p))
 }
 
 /// The browser's SAML binding, read from its cookie, if it has one.
@@ -200,7 +201,11 @@ async fn finished(browser: &Session, outcome: Result<sso::Finished, AppError>) -
     match outcome {
         Ok(sso::Finished::SignedIn { session: row, org, return_to, .. }) => {
             match session::establish(browser, &row).await {
-                Ok(()) => Redirect::to(&return_to.unwrap_or_else(|| format!("/orgs/{org}"))).into_response(),
+                // Checked again here: a return_to stored before a sign-in began may predate today's rule.
+                Ok(()) => {
+                    Redirect::to(&return_to.filter(|p| is_local_path(p)).unwrap_or_else(|| format!("/orgs/{org}")))
+                        .into_response()
+                }
                 Err(e) => refusal_page(e),
             }
         }

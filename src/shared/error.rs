@@ -21,6 +21,8 @@ pub enum ErrorKind {
     Internal,
     /// A peer we depend on (an identity provider, a directory) failed or could not be reached.
     BadGateway,
+    /// This server cannot answer for now (its database is unreachable); try again later.
+    Unavailable,
 }
 
 impl ErrorKind {
@@ -39,6 +41,7 @@ impl ErrorKind {
             ErrorKind::RateLimited => 429,
             ErrorKind::Internal => 500,
             ErrorKind::BadGateway => 502,
+            ErrorKind::Unavailable => 503,
         }
     }
 }

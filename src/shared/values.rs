@@ -143,15 +143,22 @@ pub fn check_password_length(field: &str, password: &str) -> Result<(), AppError
     Ok(())
 }
 
-/// Where to go after signing in or up: only a path on this site ("/..."), never another host
-/// ("//evil.example", "https://..."), so the parameter cannot be used to send people elsewhere.
-pub fn safe_next(raw: Option<&str>) -> Option<String> {
-    let next = raw?.trim();
-    let ok = next.starts_with('/')
-        && !next.starts_with("//")
-        && next.len() <= 1024
-        && !next.chars().any(|c| c == '\\' || c.is_control() || c.is_whitespace());
-    ok.then(|| next.to_owned())
+/// The longest redirect target followed; real paths in this app are far shorter.
+const LOCAL_PATH_MAX: usize = 2048;
+
+/// Whether `target` may be followed by a redirect (`next`, `return_to`, SAML RelayState): a path
+/// on this site ("/orgs/x?tab=y"), never another host. Browsers are lenient with `Location`: they
+/// drop tabs and newlines (`/\t/evil` becomes `//evil`), read `\` as `/`, and some proxies decode
+/// `%2f`; so only printable ASCII without `\` is accepted, and neither the value nor its
+/// percent-decoded form may start with `//` or `/\`. This is the one check every redirect uses.
+pub fn is_local_path(target: &str) -> bool {
+    let host_like = |path: &[u8]| path.len() >= 2 && path[0] == b'/' && (path[1] == b'/' || path[1] == b'\\');
+    let decoded: Vec<u8> = percent_encoding::percent_decode_str(target).collect();
+    target.len() <= LOCAL_PATH_MAX
+        && target.starts_with('/')
+        && target.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+        && !host_like(&decoded)
+        && !decoded.iter().any(|b| b.is_ascii_control())
 }
 
 #[cfg(test)]
@@ -196,12 +203,38 @@ mod tests {
     }
 
     #[test]
-    fn only_local_paths_are_followed_after_sign_in() {
-        assert_eq!(safe_next(Some("/invite?token=abc")).as_deref(), Some("/invite?token=abc"));
-        for bad in ["//evil.example/x", "https://evil.example", "/\\evil.example", "javascript:alert(1)", "", "/a b"] {
-            assert_eq!(safe_next(Some(bad)), None, "{bad}");
+    fn only_local_paths_are_followed() {
+        for good in ["/", "/invite?token=abc", "/orgs/x/members?q=a%20b#top", "/a/%2f", "/settings"] {
+            assert!(is_local_path(good), "{good:?}");
         }
-        assert_eq!(safe_next(None), None);
+        let long = format!("/{}", "a".repeat(LOCAL_PATH_MAX));
+        for bad in [
+            "",
+            "x",
+            "//evil.example/x",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\nSet-Cookie: x=1",
+            "/%09/evil.example",
+            "/%0a",
+            "%2f%2fevil.example",
+            "/%2f%2fevil.example",
+            "/%2F%5Cevil.example",
+            "\\\\evil.example",
+            "/a\\b",
+            "/a b",
+            "/caf\u{e9}",
+            "/\u{2028}",
+            "/\u{7f}",
+            "javascript:alert(1)",
+            "https://evil.example",
+            "http:/evil.example",
+            " /settings",
+            long.as_str(),
+        ] {
+            assert!(!is_local_path(bad), "{bad:?}");
+        }
     }
 
     #[test]

@@ -39,6 +39,10 @@ async fn duplicate_and_invalid_signups_are_refused(backend: Backend) {
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(err["code"], "email_taken");
     assert_eq!(err["details"]["field"], "email");
+    // The address's holder is told, with a way back in if they forgot their password.
+    let mail = app.mail(&email, "tried to sign up").await;
+    assert!(mail.body.contains("Hello Ada") && mail.body.contains("already has one"), "{}", mail.body);
+    assert_eq!(mail.link("/forgot-password"), app.url("/forgot-password"));
 
     for (body, field) in [
         (json!({"name": "", "email": "a@example.com", "password": STRONG_PASSWORD}), "name"),

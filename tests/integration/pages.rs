@@ -165,6 +165,10 @@ async fn sign_in_returns_to_a_local_next_page_only(backend: Backend) {
         ("/invite?token=abc", "/invite?token=abc"),
         ("//evil.example/", "/account"),
         ("https://evil.example", "/account"),
+        ("/%2f%2fevil.example", "/account"),
+        ("/\t/evil.example", "/account"),
+        ("/\n", "/account"),
+        ("javascript:alert(1)", "/account"),
     ] {
         let fields = [("email", email.as_str()), ("password", STRONG_PASSWORD), ("next", next)];
         let res = form_post(&app, &app.client(), "/login", "/rpc/login", &fields).await;

@@ -401,10 +401,13 @@ async fn sso_start_by_email_signs_in_through_the_domains_provider() {
     let row = member(&app, &owner, &org, "dana@acme.test").await;
     assert_eq!((row["role"].as_str(), row["last_sign_in_method"].as_str()), (Some("member"), Some("oidc")));
 
-    // A return_to on this site is honoured; one that leaves it (`//host`, `/\host`, absolute) is not.
+    // A return_to on this site is honoured; one that leaves it (`//host`, `/\host`, absolute, a
+    // tab browsers drop) or breaks the Location header (a newline) lands on the default.
     let (_, to) = oidc_by_email(&app, "email=dana%40acme.test&return_to=%2Fsettings", "dana@acme.test").await;
     assert_eq!(to, app.url("/settings"));
-    for evil in ["%2F%2Fevil.example", "%2F%5Cevil.example", "https%3A%2F%2Fevil.example%2F"] {
+    for evil in
+        ["%2F%2Fevil.example", "%2F%5Cevil.example", "https%3A%2F%2Fevil.example%2F", "%2F%09%2Fevil.test", "%2F%0A"]
+    {
         let query = format!("email=dana%40acme.test&return_to={evil}");
         let (browser, to) = oidc_by_email(&app, &query, "dana@acme.test").await;
         assert_eq!(to, app.url(&format!("/orgs/{org}")), "{evil}");

@@ -4,7 +4,7 @@ use crate::app::components::{
     layout::Notice,
 };
 use crate::rpc::account::{link_status, ForgotPassword, Login, ResetPassword, Signup, VerifyEmail};
-use crate::shared::values::safe_next;
+use crate::shared::values::is_local_path;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -13,7 +13,7 @@ use leptos_router::hooks::use_query_map;
 /// the form as a hidden field.
 fn use_next() -> Signal<Option<String>> {
     let query = use_query_map();
-    Signal::derive(move || safe_next(query.read().get("next").as_deref()))
+    Signal::derive(move || query.read().get("next").filter(|n| is_local_path(n)))
 }
 
 #[component]

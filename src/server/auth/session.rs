@@ -16,7 +16,17 @@ use tower_sessions::{
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 const AUTH_KEY: &str = "auth";
-pub const COOKIE_NAME: &str = "gatehouse_session";
+
+/// The session cookie's name. Over https it carries the `__Host-` prefix, which browsers accept
+/// only from a secure origin, with `Path=/` and no `Domain`: a sibling subdomain or a plain-http
+/// page cannot plant or overwrite it.
+pub fn cookie_name(config: &Config) -> &'static str {
+    if config.secure_cookies() {
+        "__Host-gatehouse_session"
+    } else {
+        "gatehouse_session"
+    }
+}
 
 /// What the session record holds once signed in.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -56,7 +66,8 @@ impl AnySessionStore {
     pub fn layer(self, config: &Config) -> SessionManagerLayer<AnySessionStore> {
         let idle = time::Duration::seconds(config.session_idle.as_secs() as i64);
         SessionManagerLayer::new(self)
-            .with_name(COOKIE_NAME)
+            .with_name(cookie_name(config))
+            .with_path("/")
             .with_http_only(true)
             // Lax, not Strict: SSO providers post back cross-site and must find the session.
             .with_same_site(SameSite::Lax)

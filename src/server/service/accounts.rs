@@ -47,6 +47,9 @@ pub async fn signup(app: &AppState, input: Signup, client: &ClientMeta) -> Resul
     let new_user =
         db::users::NewUser { id: user_id, email: &email, name: name.as_str(), password_hash: Some(&hash), now };
     if !db::users::insert(&mut tx, new_user).await? {
+        // On Postgres the failed insert aborted the transaction; the mail needs a fresh one.
+        tx.rollback().await.map_err(db::db_error)?;
+        tell_holder_of_signup(app, &email).await?;
         return Err(AppError::conflict(
             "email_taken",
             "An account with this email is already registered. Sign in instead.",
@@ -59,6 +62,18 @@ pub async fn signup(app: &AppState, input: Signup, client: &ClientMeta) -> Resul
     tx.commit().await.map_err(db::db_error)?;
     app.mail_wakeup.notify_one();
     Ok((user, session))
+}
+
+/// The holder of an address someone tried to sign up with hears of it, so a mistaken or hostile
+/// sign-up is never silent (the per-IP signup throttle bounds how often).
+async fn tell_holder_of_signup(app: &AppState, email: &EmailAddress) -> Result<(), AppError> {
+    let mut tx = app.db.begin_write().await?;
+    let Some(holder) = db::users::by_email_tx(&mut tx, email).await? else { return Ok(()) };
+    mail::signup_attempted(&mut tx, &app.config, Recipient { email: &holder.email, name: &holder.name }, db::now())
+        .await?;
+    tx.commit().await.map_err(db::db_error)?;
+    app.mail_wakeup.notify_one();
+    Ok(())
 }
 
 /// Checks credentials with the same message and similar timing whether the email is unknown or

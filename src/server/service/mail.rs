@@ -75,6 +75,20 @@ pub async fn password_changed(
     enqueue(tx, to, "Your password was changed", &text, now).await
 }
 
+pub async fn signup_attempted(
+    tx: &mut Tx,
+    config: &Config,
+    to: Recipient<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let text = format!(
+        "Someone just tried to create a Gatehouse account with {email}, which already has one: yours. No new account was made and nothing about yours changed.\n\nIf it was you, sign in instead; if you forgot your password, choose a new one here: {link}\n\nIf it was not you, you can ignore this message.",
+        email = to.email,
+        link = config.link("/forgot-password"),
+    );
+    enqueue(tx, to, "Someone tried to sign up with your email address", &text, now).await
+}
+
 async fn enqueue(
     tx: &mut Tx,
     to: Recipient<'_>,

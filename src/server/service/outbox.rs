@@ -1,5 +1,6 @@
-//! The development outbox: while no SMTP server is configured, sent mail stays readable at
-//! /dev/outbox — but only from this machine, since it holds sign-in links.
+//! The development outbox: while no SMTP server is configured (and the public URL is not https),
+//! sent mail stays readable at /dev/outbox — but only from this machine, directly (not through a
+//! proxy), since it holds sign-in links.
 use crate::server::{auth::principal::ClientMeta, db, pagination, state::AppState};
 use crate::shared::{
     account::{OutboxEmail, Page},
@@ -7,7 +8,7 @@ use crate::shared::{
 };
 
 pub async fn list(app: &AppState, client: &ClientMeta, cursor: Option<&str>) -> Result<Page<OutboxEmail>, AppError> {
-    if app.config.smtp_url.is_some() || !client.is_loopback() {
+    if !app.config.dev_outbox() || !client.is_loopback() {
         return Err(AppError::not_found("page"));
     }
     let limit = pagination::DEFAULT_LIMIT;

@@ -966,11 +966,6 @@ pub async fn saml_metadata(app: &AppState, id: SsoConnectionId) -> Result<String
     saml::sp_metadata(app, &row.ok_or_else(not_found)?)
 }
 
-/// A path on this site to land on after signing in: `/x`, never `//host` or `/\host`.
-pub fn is_local_path(path: &str) -> bool {
-    path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\") && path.len() <= 512
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

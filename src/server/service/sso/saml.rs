@@ -274,7 +274,7 @@ pub async fn finish(
                     "This SAML response answers a sign-in that this browser did not start, or one that was already completed. Start again from the sign-in page.",
                 )),
             },
-            None => Ok((relay_state.filter(|p| super::is_local_path(p)), false)),
+            None => Ok((relay_state.filter(|p| crate::shared::values::is_local_path(p)), false)),
         };
         let answered = match return_to {
             Ok(r) => r,
