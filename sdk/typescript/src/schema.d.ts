@@ -244,6 +244,49 @@ export interface paths {
         patch: operations["updateMe"];
         trace?: never;
     };
+    "/me/identities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List my linked sign-in methods
+         * @description The single sign-on identities (OIDC, SAML, LDAP) that can sign in to the signed-in user's
+         *     account, newest first (at most 200). Requires a signed-in session (API keys are not accepted).
+         */
+        get: operations["listLinkedIdentities"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/me/identities/{identity_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Unlink a sign-in method
+         * @description The identity can no longer sign in to this account (a later sign-in through it must be
+         *     confirmed again). Audited in the identity provider's organization. Requires a signed-in
+         *     session (API keys are not accepted).
+         */
+        delete: operations["unlinkIdentity"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/me/password": {
         parameters: {
             query?: never;
@@ -1457,6 +1500,22 @@ export interface components {
             /** Format: int64 */
             max_users: number;
         };
+        /** @description A sign-in method at an organization's identity provider, linked to the current user's account. */
+        LinkedIdentity: {
+            connection_id: components["schemas"]["SsoConnectionId"];
+            connection_name: string;
+            id: string;
+            /** @description `oidc`, `saml` or `ldap`. */
+            kind: string;
+            /** Format: date-time */
+            last_used_at: string;
+            /** Format: date-time */
+            linked_at: string;
+            organization_id: components["schemas"]["OrgId"];
+            organization_name: string;
+            /** @description The person's identifier at the provider (OIDC `sub`, SAML NameID, LDAP entry DN). */
+            subject: string;
+        };
         LoginBody: {
             email: string;
             password: string;
@@ -2282,7 +2341,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description SSO is off for the organization or connection (`sso_disabled`), or the sign-in was refused (`sso_refused`, the message says why). */
+            /** @description SSO is off for the organization or connection (`sso_disabled`), the address is not at one of the organization's verified domains (`sso_domain_not_verified`), or the sign-in was refused (`sso_refused`, the message says why). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -2299,6 +2358,21 @@ export interface operations {
             };
             /** @description No such LDAP connection (`not_found`). */
             404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An account with this address already exists and its holder has not yet linked this directory account (`sso_link_required`, `details.confirm_url`). */
+            409: {
                 headers: {
                     /** @description The API's major version: `1`. */
                     "API-Version"?: string;
@@ -3448,6 +3522,153 @@ export interface operations {
             };
             /** @description The name is missing, empty or too long (`validation_failed`, `details.field` = `name`). */
             422: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for the API key, the organization's hourly quota or the client address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide. */
+            429: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listLinkedIdentities: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The linked identities. */
+            200: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LinkedIdentity"][];
+                };
+            };
+            /** @description Not signed in (`unauthenticated`). */
+            401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for the API key, the organization's hourly quota or the client address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide. */
+            429: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    unlinkIdentity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An `id` from `GET /me/identities`. */
+                identity_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Unlinked. */
+            204: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in (`unauthenticated`). */
+            401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Sent by a browser from another site (`cross_site_request`). */
+            403: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such identity linked to you (`not_found`). */
+            404: {
                 headers: {
                     /** @description The API's major version: `1`. */
                     "API-Version"?: string;
