@@ -392,6 +392,8 @@ async fn confirm(
     let mut tx = app.db.begin_write().await?;
     let pending = db::sso_links::take(&mut tx, by_browser, by_mail, now).await?.ok_or_else(expired)?;
     let row = db::sso::connection_by_id(app.db.pool(), pending.connection).await?.ok_or_else(expired)?;
+    // The connection (or the organization's SSO) may have been turned off meanwhile.
+    super::check_usable(app, &row).await?;
     let org = row.organization_id;
     db::orgs::lock(&mut tx, org).await?;
     let identity = identity_from_json(&pending.identity);

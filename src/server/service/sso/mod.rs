@@ -690,7 +690,7 @@ pub async fn usable_connection(app: &AppState, id: SsoConnectionId) -> Result<Co
     Ok(row)
 }
 
-async fn check_usable(app: &AppState, row: &ConnectionRow) -> Result<(), AppError> {
+pub(super) async fn check_usable(app: &AppState, row: &ConnectionRow) -> Result<(), AppError> {
     let org = db::orgs::by_id(app.db.pool(), row.organization_id).await?.ok_or_else(not_found)?;
     if !row.enabled || !org.settings.sso_enabled {
         return Err(AppError::new(
