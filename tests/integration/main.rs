@@ -8,6 +8,7 @@ mod api_keys;
 mod docs;
 mod domains;
 mod errors;
+mod hardening;
 mod operations;
 mod orgs;
 mod pages;

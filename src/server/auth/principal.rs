@@ -49,6 +49,8 @@ pub async fn browser_session(parts: &mut Parts, state: &AppState) -> Result<Sess
 pub struct ClientMeta {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The browser's device cookie (`auth::device`), for sign-in throttling.
+    pub device: Option<String>,
 }
 
 impl ClientMeta {
@@ -60,7 +62,7 @@ impl ClientMeta {
     pub fn from_head(headers: &axum::http::HeaderMap, extensions: &axum::http::Extensions) -> ClientMeta {
         let ip = extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
         let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).map(|ua| ua.chars().take(256).collect());
-        ClientMeta { ip, user_agent }
+        ClientMeta { ip, user_agent, device: super::device::from_headers(headers) }
     }
 
     /// The throttling key for the client address ("unknown" shares one bucket, on purpose).
