@@ -4,14 +4,14 @@ use crate::server::{
     auth::principal::{ClientMeta, SignedIn},
     db::{self, Db},
 };
-use std::sync::{
-    atomic::{AtomicU64, Ordering},
-    Mutex,
-};
 use crate::shared::{
     error::AppError,
     ids::{ApiKeyId, OrgId, UserId},
     roles::{Permission, Role},
+};
+use std::sync::{
+    atomic::{AtomicU64, Ordering},
+    Mutex,
 };
 
 /// Who did something, as the audit log records it.

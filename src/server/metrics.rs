@@ -39,7 +39,8 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Metrics {
-        let (http_responses, webhook_attempts, authz_refusals) = (Family::default(), Family::default(), Family::default());
+        let (http_responses, webhook_attempts, authz_refusals) =
+            (Family::default(), Family::default(), Family::default());
         let (redis_fallbacks, redis_degraded) = (Counter::default(), Gauge::default());
         let (webhook_backlog, mail_backlog) = (Gauge::default(), Gauge::default());
         let mut registry = Registry::with_prefix("gatehouse");

@@ -30,9 +30,13 @@ async fn keys_follow_their_creator(backend: Backend) {
     let (owner, org) = owner_with_org(&app).await;
     let admin = app.add_member(&owner, &org, "Adam Admin", "admin").await;
     let viewer = app.add_member(&owner, &org, "Vera Viewer", "viewer").await;
-    let issued =
-        issue(&app, &admin.client, &org, json!({"name": "Ops", "scopes": ["org:read", "members:read", "members:write"]}))
-            .await;
+    let issued = issue(
+        &app,
+        &admin.client,
+        &org,
+        json!({"name": "Ops", "scopes": ["org:read", "members:read", "members:write"]}),
+    )
+    .await;
     let (key, key_id) = (issued["secret"].as_str().unwrap().to_owned(), issued["id"].as_str().unwrap().to_owned());
     let demote_viewer = |key: &str| {
         with_key(&app, Method::PATCH, &format!("/api/v1/organizations/{org}/members/{}", viewer.id), key)
@@ -115,8 +119,13 @@ async fn minted_keys_do_not_outlive_their_maker(backend: Backend) {
     let res = mint(Some(in_days(1))).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap());
     let child: Value = res.json().await.unwrap();
-    let patch = with_key(&app, Method::PATCH, &format!("/api/v1/organizations/{org}/api-keys/{}", child["id"].as_str().unwrap()), maker)
-        .json(&json!({"expires_at": null}));
+    let patch = with_key(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/organizations/{org}/api-keys/{}", child["id"].as_str().unwrap()),
+        maker,
+    )
+    .json(&json!({"expires_at": null}));
     let (status, _) = error_of(patch.send().await.unwrap()).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     app.stop().await;
@@ -134,16 +143,22 @@ async fn every_value(app: &TestApp, backend: Backend) -> Vec<(String, String)> {
     let columns = sqlx::query(columns_sql).fetch_all(&pool).await.unwrap();
     let mut values = Vec::new();
     for row in columns {
-        let (table, column, kind): (String, String, String) =
-            (row.get("t"), row.get("c"), row.get("ty"));
+        let (table, column, kind): (String, String, String) = (row.get("t"), row.get("c"), row.get("ty"));
+        let sqlite_blob = matches!(backend, Backend::Sqlite) && kind.eq_ignore_ascii_case("blob");
         let expr = match (backend, kind.as_str()) {
             (Backend::Postgres, "bytea") => format!("encode(\"{column}\", 'escape')"),
+            _ if sqlite_blob => format!("\"{column}\""),
             _ => format!("CAST(\"{column}\" AS TEXT)"),
         };
         let sql = format!("SELECT {expr} AS v FROM {table}");
         for row in sqlx::query(&sql).fetch_all(&pool).await.unwrap() {
-            if let Some(v) = row.get::<Option<String>, _>("v") {
-                values.push((format!("{table}.{column}"), v));
+            let value = if sqlite_blob {
+                row.get::<Option<Vec<u8>>, _>("v").map(|b| String::from_utf8_lossy(&b).into_owned())
+            } else {
+                row.get::<Option<String>, _>("v")
+            };
+            if let Some(v) = value {
+                values.push((format!("{table}.{column}").replace('"', ""), v));
             }
         }
     }
@@ -168,7 +183,8 @@ async fn stored_responses_hold_no_secret(backend: Backend) {
     let key_id = created["id"].as_str().unwrap();
     let rolled = send(format!("{keys}/{key_id}/roll"), json!({"grace_period_hours": 1}), "k2").await;
     let hooks = format!("/api/v1/organizations/{org}/webhooks");
-    let hook = send(hooks.clone(), json!({"url": "https://hooks.example.com/in", "events": ["member.added"]}), "k3").await;
+    let hook =
+        send(hooks.clone(), json!({"url": "https://hooks.example.com/in", "events": ["member.added"]}), "k3").await;
     let hook_id = hook["id"].as_str().unwrap();
     let rotated = send(format!("{hooks}/{hook_id}/rotate-secret"), json!({}), "k4").await;
     let secrets: Vec<String> = [&created, &rolled, &hook, &rotated]
@@ -253,7 +269,13 @@ async fn refused_access_is_counted(backend: Backend) {
     app.signup(&outsider, "Otto Outsider").await;
     let (not_found, forbidden) = (refusals(&app, "not_found").await, refusals(&app, "forbidden").await);
     assert_eq!(app.get(&outsider, &format!("/api/v1/organizations/{org}")).await.status(), StatusCode::NOT_FOUND);
-    let res = app.post(&viewer.client, &format!("/api/v1/organizations/{org}/api-keys"), json!({"name": "x", "scopes": ["org:read"]})).await;
+    let res = app
+        .post(
+            &viewer.client,
+            &format!("/api/v1/organizations/{org}/api-keys"),
+            json!({"name": "x", "scopes": ["org:read"]}),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(refusals(&app, "not_found").await > not_found);
     assert!(refusals(&app, "forbidden").await > forbidden);

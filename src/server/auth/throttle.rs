@@ -27,7 +27,10 @@ impl Reserved {
 #[derive(Debug)]
 pub enum Refused {
     /// `buckets[bucket]` is full; a slot frees in `retry_after` seconds.
-    Full { bucket: usize, retry_after: u64 },
+    Full {
+        bucket: usize,
+        retry_after: u64,
+    },
     Failed(AppError),
 }
 

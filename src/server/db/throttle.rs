@@ -56,7 +56,12 @@ pub async fn clear(pool: &AnyPool, bucket: &str) -> Result<(), AppError> {
 }
 
 /// Marks the bucket's owner as warned unless they were after `since`; true when this call did.
-pub async fn claim_notice(pool: &AnyPool, bucket: &str, now: DateTime<Utc>, since: DateTime<Utc>) -> Result<bool, AppError> {
+pub async fn claim_notice(
+    pool: &AnyPool,
+    bucket: &str,
+    now: DateTime<Utc>,
+    since: DateTime<Utc>,
+) -> Result<bool, AppError> {
     let done = sqlx::query(
         "INSERT INTO throttle_buckets (bucket, touched_at, notified_at) VALUES ($1, $2, $2)
          ON CONFLICT (bucket) DO UPDATE SET notified_at = excluded.notified_at

@@ -300,7 +300,8 @@ pub async fn revoke(app: &AppState, scope: &OrgScope, id: ApiKeyId) -> Result<()
 /// permissions, within its scopes.
 pub async fn reassign(app: &AppState, scope: &OrgScope, id: ApiKeyId) -> Result<ApiKey, AppError> {
     scope.require(Permission::OwnershipTransfer)?;
-    let me = scope.user_id().ok_or_else(|| AppError::forbidden("not_a_person", "Only an Owner can take over a key."))?;
+    let me =
+        scope.user_id().ok_or_else(|| AppError::forbidden("not_a_person", "Only an Owner can take over a key."))?;
     let mut tx = app.db.begin_write().await?;
     db::orgs::lock(&mut tx, scope.org_id()).await?;
     let before = live_key(&mut tx, scope, id).await?;

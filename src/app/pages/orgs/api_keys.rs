@@ -40,7 +40,8 @@ fn ApiKeys(org: Organization) -> impl IntoView {
     let row_error = latest_error(vec![RowAction::of(roll), RowAction::of(revoke), RowAction::of(reassign)]);
     let list = Resource::new(
         move || {
-            let versions = (create.version().get(), roll.version().get(), revoke.version().get(), reassign.version().get());
+            let versions =
+                (create.version().get(), roll.version().get(), revoke.version().get(), reassign.version().get());
             (id.get(), cursor(), versions)
         },
         |(id, cursor, _)| api_keys(id, cursor),
