@@ -434,7 +434,8 @@ export interface paths {
          * Take over an API key
          * @description Makes the calling Owner the key's creator: from now on the key acts with their permissions
          *     (within its scopes). This brings back a key whose creator left the organization
-         *     (`status: creator_removed`). Owners only (`ownership:transfer`); audited.
+         *     (`status: creator_removed`). Only a person can take a key over, and only an Owner; audited.
+         *     Requires `ownership:transfer`.
          */
         post: operations["reassignApiKey"];
         delete?: never;

@@ -232,13 +232,14 @@ async fn roll(
 ///
 /// Makes the calling Owner the key's creator: from now on the key acts with their permissions
 /// (within its scopes). This brings back a key whose creator left the organization
-/// (`status: creator_removed`). Owners only (`ownership:transfer`); audited.
+/// (`status: creator_removed`). Only a person can take a key over, and only an Owner; audited.
+/// Requires `ownership:transfer`.
 #[utoipa::path(
     post,
     path = "/organizations/{org}/api-keys/{key}/reassign",
     operation_id = "reassignApiKey",
     tag = "api-keys",
-    security(("session" = [])),
+    security(("session" = []), ("api_key" = ["ownership:transfer"])),
     extensions(("x-required-permission" = json!("ownership:transfer"))),
     params(
         ("org" = OrgId, Path, description = "The organization's id."),
