@@ -9,9 +9,9 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use {
-    super::ssr::{app, browser_session, client, go, maybe_signed_in, respond, signed_in},
+    super::ssr::{app, append_cookie, browser_session, client, go, maybe_signed_in, respond, signed_in},
     crate::server::{
-        auth::session,
+        auth::{device, session},
         service::{accounts, sso::linking},
     },
 };
@@ -38,8 +38,10 @@ pub async fn signup(name: String, email: String, password: String, next: Option<
 pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
     respond(
         async {
-            let (_, row) = accounts::login(&app()?, &email, &password, &client().await?).await?;
+            let app = app()?;
+            let (user, row) = accounts::login(&app, &email, &password, &client().await?).await?;
             session::establish(&browser_session().await?, &row).await?;
+            append_cookie(device::set_cookie(&app.secrets, &app.config, &user.email));
             go(&next.filter(|n| is_local_path(n)).unwrap_or_else(|| "/account".to_owned()))
         }
         .await,

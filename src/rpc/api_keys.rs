@@ -116,6 +116,18 @@ pub async fn revoke_api_key(org_id: String, key_id: String) -> Result<(), AppErr
     )
 }
 
+#[server(prefix = "/rpc", endpoint = "reassign_api_key")]
+pub async fn reassign_api_key(org_id: String, key_id: String) -> Result<(), AppError> {
+    respond(
+        async {
+            let (app, scope) = scope(&org_id).await?;
+            api_keys::reassign(&app, &scope, id(&key_id, "API key")?).await?;
+            go(&format!("/orgs/{org_id}/api-keys?notice=api_key_reassigned"))
+        }
+        .await,
+    )
+}
+
 #[server(prefix = "/rpc", endpoint = "usage")]
 pub async fn usage(org_id: String, hours: Option<i64>) -> Result<UsageReport, AppError> {
     respond(

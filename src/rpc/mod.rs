@@ -67,6 +67,13 @@ pub(crate) mod ssr {
         result
     }
 
+    /// Adds a `Set-Cookie` to the answer (beside the session cookie, which its layer sets).
+    pub fn append_cookie(cookie: http::HeaderValue) {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.append_header(http::header::SET_COOKIE, cookie);
+        }
+    }
+
     /// Success: send the browser to `path` (a real 302 for forms, a client navigation otherwise).
     pub fn go(path: &str) -> Result<(), AppError> {
         leptos_axum::redirect(path);

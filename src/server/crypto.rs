@@ -54,27 +54,32 @@ impl SecretBox {
     }
 
     pub fn seal(&self, plaintext: &str) -> String {
-        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let sealed =
-            self.cipher.encrypt(&nonce, plaintext.as_bytes()).expect("encryption of a short secret cannot fail");
-        let mut bytes = nonce.to_vec();
-        bytes.extend_from_slice(&sealed);
-        format!("{VERSION}{}", STANDARD.encode(bytes))
+        format!("{VERSION}{}", STANDARD.encode(self.seal_bytes(plaintext.as_bytes())))
     }
 
     /// Fails when the value was sealed with another key or changed.
     pub fn open(&self, sealed: &str) -> anyhow::Result<String> {
         let encoded = sealed.strip_prefix(VERSION).ok_or_else(|| anyhow::anyhow!("unknown sealed format"))?;
-        let bytes = STANDARD.decode(encoded)?;
+        Ok(String::from_utf8(self.open_bytes(&STANDARD.decode(encoded)?)?)?)
+    }
+
+    /// Nonce followed by ciphertext, for binary columns (stored responses).
+    pub fn seal_bytes(&self, plaintext: &[u8]) -> Vec<u8> {
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let sealed = self.cipher.encrypt(&nonce, plaintext).expect("encryption in memory cannot fail");
+        let mut bytes = nonce.to_vec();
+        bytes.extend_from_slice(&sealed);
+        bytes
+    }
+
+    pub fn open_bytes(&self, bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
         if bytes.len() < NONCE_LEN {
             anyhow::bail!("sealed value too short");
         }
         let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
-        let plain = self
-            .cipher
+        self.cipher
             .decrypt(XNonce::from_slice(nonce), ciphertext)
-            .map_err(|_| anyhow::anyhow!("cannot decrypt: wrong GATEHOUSE_SECRET_KEY or a changed value"))?;
-        Ok(String::from_utf8(plain)?)
+            .map_err(|_| anyhow::anyhow!("cannot decrypt: wrong GATEHOUSE_SECRET_KEY or a changed value"))
     }
 }
 

@@ -1,9 +1,14 @@
 //! `GET /metrics`: OpenMetrics text for the operator's Prometheus. It covers HTTP answers by
-//! status class, the rate limiter's Redis health and fallbacks, webhook attempts, and the
+//! status class, authorization refusals, the rate limiter's Redis health and fallbacks, webhook attempts, and the
 //! webhook and mail backlogs.
 //! Served to loopback peers, and to anyone presenting `GATEHOUSE_METRICS_TOKEN` as a bearer token;
 //! everyone else gets the ordinary 404, so the endpoint's existence is not revealed.
-use crate::server::{auth::principal::ClientMeta, db, state::AppState};
+use crate::server::{
+    auth::principal::ClientMeta,
+    authz::{refusals, Refusal},
+    db,
+    state::AppState,
+};
 use crate::shared::error::AppError;
 use axum::{
     extract::{Request, State},
@@ -24,6 +29,7 @@ type Labels = [(&'static str, &'static str); 1];
 pub struct Metrics {
     registry: Registry,
     http_responses: Family<Labels, Counter>,
+    authz_refusals: Family<Labels, Counter>,
     webhook_attempts: Family<Labels, Counter>,
     redis_fallbacks: Counter,
     redis_degraded: Gauge,
@@ -33,11 +39,17 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Metrics {
-        let (http_responses, webhook_attempts) = (Family::default(), Family::default());
+        let (http_responses, webhook_attempts, authz_refusals) =
+            (Family::default(), Family::default(), Family::default());
         let (redis_fallbacks, redis_degraded) = (Counter::default(), Gauge::default());
         let (webhook_backlog, mail_backlog) = (Gauge::default(), Gauge::default());
         let mut registry = Registry::with_prefix("gatehouse");
         registry.register("http_responses", "HTTP answers by status class", http_responses.clone());
+        registry.register(
+            "authz_refusals",
+            "Accesses refused by authorization: not_found (another organization) or forbidden (a permission not held)",
+            authz_refusals.clone(),
+        );
         registry.register(
             "webhook_attempts",
             "Webhook delivery attempts by outcome (2xx is succeeded)",
@@ -62,6 +74,7 @@ impl Default for Metrics {
         Metrics {
             registry,
             http_responses,
+            authz_refusals,
             webhook_attempts,
             redis_fallbacks,
             redis_degraded,
@@ -89,6 +102,10 @@ impl Metrics {
     }
 
     async fn render(&self, app: &AppState) -> Result<String, AppError> {
+        for kind in Refusal::ALL {
+            let counter = self.authz_refusals.get_or_create(&[("reason", kind.as_str())]);
+            counter.inc_by(refusals(kind).saturating_sub(counter.get()));
+        }
         let fallbacks = app.limiter.fallbacks();
         self.redis_fallbacks.inc_by(fallbacks.saturating_sub(self.redis_fallbacks.get()));
         self.redis_degraded.set(i64::from(app.limiter.backend() == "redis-fallback"));

@@ -14,6 +14,19 @@ pub enum ApiKeyStatus {
     Active,
     Expired,
     Revoked,
+    /// The person who created it left the organization: it works again only once an Owner takes
+    /// it over (a key never has more than its creator currently has).
+    CreatorRemoved,
+}
+
+/// A key named in another answer (e.g. the keys a removed member leaves behind).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct KeyRef {
+    #[cfg_attr(feature = "ssr", schema(value_type = String, format = Uuid))]
+    pub id: ApiKeyId,
+    pub name: String,
+    pub key_prefix: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -121,6 +121,15 @@ pub struct Organization {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The answer to removing a member (or leaving).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberRemoved {
+    /// The API keys they created here: these stopped working with the removal, until an Owner
+    /// takes them over (`POST .../api-keys/{key}/reassign`) or revokes them.
+    pub affected_api_keys: Vec<crate::shared::api_keys::KeyRef>,
+}
+
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Member {

@@ -8,6 +8,7 @@ mod api_keys;
 mod docs;
 mod domains;
 mod errors;
+mod hardening;
 mod headers;
 mod operations;
 mod orgs;

@@ -83,7 +83,14 @@ async fn login_rotates_the_session_cookie(backend: Backend) {
         .send()
         .await
         .unwrap();
-    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    // Beside it comes the device cookie (sign-in throttling), which is not a session.
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| !c.starts_with("gatehouse_device="))
+        .unwrap();
     assert!(cookie.starts_with("gatehouse_session=") && !cookie.contains("planted-by-an-attacker"), "{cookie}");
     let lower = cookie.to_lowercase();
     assert!(lower.contains("httponly") && lower.contains("samesite=lax") && !lower.contains("secure"), "{cookie}");

@@ -464,6 +464,29 @@ export interface paths {
         patch: operations["updateApiKey"];
         trace?: never;
     };
+    "/organizations/{org}/api-keys/{key}/reassign": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Take over an API key
+         * @description Makes the calling Owner the key's creator: from now on the key acts with their permissions
+         *     (within its scopes). This brings back a key whose creator left the organization
+         *     (`status: creator_removed`). Only a person can take a key over, and only an Owner; audited.
+         *     Requires `ownership:transfer`.
+         */
+        post: operations["reassignApiKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/organizations/{org}/api-keys/{key}/roll": {
         parameters: {
             query?: never;
@@ -1158,7 +1181,7 @@ export interface components {
          */
         ApiKeyId: string;
         /** @enum {string} */
-        ApiKeyStatus: "active" | "expired" | "revoked";
+        ApiKeyStatus: "active" | "expired" | "revoked" | "creator_removed";
         AuditEntry: {
             action: string;
             actor_id?: string | null;
@@ -1476,6 +1499,13 @@ export interface components {
             rate_limit_per_hour?: number | null;
             scopes?: string[] | null;
         };
+        /** @description A key named in another answer (e.g. the keys a removed member leaves behind). */
+        KeyRef: {
+            /** Format: uuid */
+            id: string;
+            key_prefix: string;
+            name: string;
+        };
         LdapLoginBody: {
             password: string;
             username: string;
@@ -1543,6 +1573,14 @@ export interface components {
         MemberBody: {
             permissions?: components["schemas"]["Permission"][] | null;
             role?: components["schemas"]["Role"] | null;
+        };
+        /** @description The answer to removing a member (or leaving). */
+        MemberRemoved: {
+            /**
+             * @description The API keys they created here: these stopped working with the removal, until an Owner
+             *     takes them over (`POST .../api-keys/{key}/reassign`) or revokes them.
+             */
+            affected_api_keys: components["schemas"]["KeyRef"][];
         };
         /** @description A new connection; the body's `type` picks the variant. */
         NewConnection: (components["schemas"]["NewOidc"] & {
@@ -2446,7 +2484,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Signed in; sets the session cookie. */
+            /** @description Signed in; sets the session cookie, and a device cookie that keeps this browser's own sign-in budget when the account is being throttled. */
             200: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -5256,6 +5294,114 @@ export interface operations {
             };
         };
     };
+    reassignApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization's id. */
+                org: components["schemas"]["OrgId"];
+                /** @description The key's id. */
+                key: components["schemas"]["ApiKeyId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key, now created by the caller. */
+            200: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            /** @description Not signed in (`unauthenticated`). */
+            401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller is not an Owner (`permission_denied`) or is an API key (`not_a_person`). */
+            403: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such organization or key here (`not_found`). */
+            404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key was revoked (`api_key_revoked`). */
+            410: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests for the API key, the organization's hourly quota or the client address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide. */
+            429: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     rollApiKey: {
         parameters: {
             query?: never;
@@ -7462,8 +7608,8 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The member is removed. */
-            204: {
+            /** @description The member is removed; `affected_api_keys` are the keys they created here, which stopped working with the removal. */
+            200: {
                 headers: {
                     /** @description The API's major version: `1`. */
                     "API-Version"?: string;
@@ -7473,7 +7619,9 @@ export interface operations {
                     "RateLimit-Policy"?: string;
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["MemberRemoved"];
+                };
             };
             /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`). */
             401: {

@@ -81,6 +81,7 @@ pub fn Notice() -> impl IntoView {
             "api_key_created" => "API key created. Its secret is shown once, below; without JavaScript, roll the key to get a secret you can see.",
             "api_key_rolled" => "API key rolled. The new secret is shown once, below.",
             "api_key_revoked" => "API key revoked. It no longer works anywhere.",
+            "api_key_reassigned" => "You took over the API key. It now acts with your permissions, within its scopes.",
             "webhook_created" => "Endpoint added. Its signing secret is shown once, below; without JavaScript, rotate the secret from the endpoint's page to get one you can see.",
             "webhook_secret_rotated" => "Secret rotated. The new secret is shown once, below.",
             "webhook_test_sent" => "Test event queued. It appears in the delivery log below within seconds.",

@@ -22,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create, list))
         .routes(routes!(read, update, revoke))
         .routes(routes!(roll))
+        .routes(routes!(reassign))
         .routes(routes!(usage_report))
 }
 
@@ -225,6 +226,39 @@ async fn roll(
 ) -> Result<Json<IssuedApiKey>, AppError> {
     let body: RollBody = super::optional_json(&body)?;
     Ok(Json(api_keys::roll(&app, &scope, id, body.grace_period_hours).await?))
+}
+
+/// Take over an API key
+///
+/// Makes the calling Owner the key's creator: from now on the key acts with their permissions
+/// (within its scopes). This brings back a key whose creator left the organization
+/// (`status: creator_removed`). Only a person can take a key over, and only an Owner; audited.
+/// Requires `ownership:transfer`.
+#[utoipa::path(
+    post,
+    path = "/organizations/{org}/api-keys/{key}/reassign",
+    operation_id = "reassignApiKey",
+    tag = "api-keys",
+    security(("session" = []), ("api_key" = ["ownership:transfer"])),
+    extensions(("x-required-permission" = json!("ownership:transfer"))),
+    params(
+        ("org" = OrgId, Path, description = "The organization's id."),
+        ("key" = ApiKeyId, Path, description = "The key's id."),
+    ),
+    responses(
+        (status = 200, description = "The key, now created by the caller.", body = ApiKey),
+        (status = 401, description = "Not signed in (`unauthenticated`).", body = ErrorBody),
+        (status = 403, description = "The caller is not an Owner (`permission_denied`) or is an API key (`not_a_person`).", body = ErrorBody),
+        (status = 404, description = "No such organization or key here (`not_found`).", body = ErrorBody),
+        (status = 410, description = "The key was revoked (`api_key_revoked`).", body = ErrorBody),
+    )
+)]
+async fn reassign(
+    State(app): State<AppState>,
+    InOrg(scope): InOrg,
+    AppPath((_, id)): AppPath<(OrgId, ApiKeyId)>,
+) -> Result<Json<ApiKey>, AppError> {
+    Ok(Json(api_keys::reassign(&app, &scope, id).await?))
 }
 
 #[derive(Deserialize)]

@@ -2,6 +2,7 @@
 use super::openapi::{EndedSessions, ErrorBody};
 use crate::server::{
     auth::{
+        device,
         principal::{ClientMeta, SignedIn},
         session,
     },
@@ -10,7 +11,12 @@ use crate::server::{
     state::AppState,
 };
 use crate::shared::{account::Me, error::AppError};
-use axum::{extract::State, http::StatusCode, Json};
+use axum::{
+    extract::State,
+    http::{header::SET_COOKIE, HeaderName, HeaderValue, StatusCode},
+    response::AppendHeaders,
+    Json,
+};
 use serde::Deserialize;
 use tower_sessions::Session;
 use utoipa::ToSchema;
@@ -86,7 +92,7 @@ struct LoginBody {
     tag = "auth",
     request_body = LoginBody,
     responses(
-        (status = 200, description = "Signed in; sets the session cookie.", body = Me),
+        (status = 200, description = "Signed in; sets the session cookie, and a device cookie that keeps this browser's own sign-in budget when the account is being throttled.", body = Me),
         (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
         (status = 401, description = "Wrong email or password (`invalid_credentials`).", body = ErrorBody),
         (status = 403, description = "Sent by a browser from another site (`cross_site_request`).", body = ErrorBody),
@@ -100,10 +106,11 @@ async fn login(
     client: ClientMeta,
     browser: Session,
     AppJson(body): AppJson<LoginBody>,
-) -> Result<Json<Me>, AppError> {
+) -> Result<(AppendHeaders<[(HeaderName, HeaderValue); 1]>, Json<Me>), AppError> {
     let (user, row) = accounts::login(&app, &body.email, &body.password, &client).await?;
     session::establish(&browser, &row).await?;
-    Ok(Json(user.to_me()))
+    let device = device::set_cookie(&app.secrets, &app.config, &user.email);
+    Ok((AppendHeaders([(SET_COOKIE, device)]), Json(user.to_me())))
 }
 
 /// Sign out this session

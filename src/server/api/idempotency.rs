@@ -2,7 +2,8 @@
 //! and its response is stored for 24 hours; a retry with the same key and the same request gets
 //! that response again (`Idempotent-Replayed: true`); the same key with another request is 422;
 //! while the first is still running, 409. Keys belong to the caller (API key or person), and
-//! anonymous requests ignore the header (their responses may carry a new session).
+//! anonymous requests ignore the header (their responses may carry a new session). Stored bodies
+//! are encrypted with the server's secret key: they may hold a new API key or webhook secret.
 use crate::server::{
     auth::{principal::Caller, session},
     db::{self, idempotency::Claim},
@@ -90,7 +91,12 @@ async fn run_once(app: &AppState, principal: &str, key: &str, req: Request, next
     .map_err(IntoResponse::into_response)?;
     match claim {
         Claim::New => {}
-        Claim::Replay { status, headers, body } => return Ok(replay(status, &headers, body)),
+        Claim::Replay { status, headers, body } => {
+            let body = app.secrets.open_bytes(&body).map_err(|e| {
+                crate::server::error::internal(format!("opening a stored response: {e}")).into_response()
+            })?;
+            return Ok(replay(status, &headers, body));
+        }
         Claim::Mismatch => {
             return Err(AppError::new(
                 ErrorKind::Validation,
@@ -124,7 +130,8 @@ async fn run_once(app: &AppState, principal: &str, key: &str, req: Request, next
             .filter_map(|name| Some(format!("{name}: {}", parts.headers.get(*name)?.to_str().ok()?)))
             .collect::<Vec<_>>()
             .join("\n");
-        db::idempotency::complete(app.db.pool(), principal, key, parts.status.as_u16(), &headers, &body).await
+        let sealed = app.secrets.seal_bytes(&body);
+        db::idempotency::complete(app.db.pool(), principal, key, parts.status.as_u16(), &headers, &sealed).await
     } else {
         db::idempotency::release(app.db.pool(), principal, key).await
     };

@@ -14,7 +14,7 @@ use crate::shared::{
     account::Page,
     error::AppError,
     ids::{InvitationId, OrgId, UserId},
-    org::{AuditEntry, ChainStatus, Invitation, IssuedInvitation, Member, OrgStats, Organization},
+    org::{AuditEntry, ChainStatus, Invitation, IssuedInvitation, Member, MemberRemoved, OrgStats, Organization},
     roles::{Permission, Role},
 };
 use axum::{
@@ -378,7 +378,7 @@ async fn change_member(
     extensions(("x-required-permission" = json!("members:write"))),
     params(("org" = OrgId, Path, description = "The organization's id."), ("user" = UserId, Path, description = "The member's user id.")),
     responses(
-        (status = 204, description = "The member is removed."),
+        (status = 200, description = "The member is removed; `affected_api_keys` are the keys they created here, which stopped working with the removal.", body = MemberRemoved),
         (status = 401, description = "Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`).", body = ErrorBody),
         (status = 403, description = "The caller lacks `members:write` (`permission_denied`); API access is turned off for this organization (`api_disabled`, API keys only); the member is at or above the caller's rank (`insufficient_rank`); or a browser sent it from another site (`cross_site_request`).", body = ErrorBody),
         (status = 404, description = "No such organization or member, or the caller is not a member (`not_found`).", body = ErrorBody),
@@ -389,9 +389,8 @@ async fn remove_member(
     State(app): State<AppState>,
     InOrg(scope): InOrg,
     AppPath((_, user)): AppPath<(OrgId, UserId)>,
-) -> Result<StatusCode, AppError> {
-    members::remove(&app, &scope, user).await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> Result<Json<MemberRemoved>, AppError> {
+    Ok(Json(members::remove(&app, &scope, user).await?))
 }
 
 #[derive(Deserialize, ToSchema)]

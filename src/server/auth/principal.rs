@@ -55,6 +55,8 @@ pub struct ClientMeta {
     /// The request named a client address of its own (`Forwarded`, `X-Forwarded-For`,
     /// `X-Real-IP`), trusted or not: a proxy passed it on, so the peer is not the client.
     pub proxied: bool,
+    /// The browser's device cookie (`auth::device`), for sign-in throttling.
+    pub device: Option<String>,
 }
 
 /// The client's address as `client_address` resolved it, for every later layer and handler.
@@ -143,7 +145,12 @@ impl ClientMeta {
     pub fn from_head(headers: &axum::http::HeaderMap, extensions: &axum::http::Extensions) -> ClientMeta {
         let addr = extensions.get::<ClientAddr>();
         let user_agent = headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).map(|ua| ua.chars().take(256).collect());
-        ClientMeta { ip: addr.map(|a| a.ip.to_string()), user_agent, proxied: addr.is_some_and(|a| a.proxied) }
+        ClientMeta {
+            ip: addr.map(|a| a.ip.to_string()),
+            user_agent,
+            proxied: addr.is_some_and(|a| a.proxied),
+            device: super::device::from_headers(headers),
+        }
     }
 
     /// The throttling key for the client address ("unknown" shares one bucket, on purpose).

@@ -2,7 +2,7 @@
 //! period runs; "expired" is not stored (a key past `expires_at` is expired).
 use super::{db_error, get_id, get_opt_time, get_time, members::parse_grants, to_millis, Tx};
 use crate::shared::{
-    api_keys::{ApiKey, ApiKeyStatus},
+    api_keys::{ApiKey, ApiKeyStatus, KeyRef},
     error::AppError,
     ids::{ApiKeyId, OrgId, UserId},
     roles::{Permission, Role},
@@ -16,6 +16,8 @@ fn from_row(row: &AnyRow, now: DateTime<Utc>) -> Result<ApiKey, sqlx::Error> {
         ApiKeyStatus::Revoked
     } else if expires_at.is_some_and(|at| at <= now) {
         ApiKeyStatus::Expired
+    } else if row.try_get::<i64, _>("creator_is_member")? == 0 {
+        ApiKeyStatus::CreatorRemoved
     } else {
         ApiKeyStatus::Active
     };
@@ -40,7 +42,9 @@ fn from_row(row: &AnyRow, now: DateTime<Utc>) -> Result<ApiKey, sqlx::Error> {
 const SELECT: &str = "SELECT k.id, k.organization_id, k.name, k.key_prefix, k.scopes, k.rate_limit_per_hour,
     k.created_by, k.created_at, k.expires_at, k.revoked_at, k.last_used_at, k.total_requests,
     (SELECT MAX(s.expires_at) FROM api_key_secrets s WHERE s.key_id = k.id AND s.expires_at > $1)
-        AS previous_secret_expires_at
+        AS previous_secret_expires_at,
+    (SELECT COUNT(*) FROM memberships m WHERE m.organization_id = k.organization_id AND m.user_id = k.created_by)
+        AS creator_is_member
     FROM api_keys k";
 
 pub struct NewApiKey<'a> {
@@ -146,6 +150,33 @@ pub async fn update(tx: &mut Tx, id: ApiKeyId, changes: KeyChanges<'_>) -> Resul
     Ok(())
 }
 
+/// Live (not revoked) keys `user` created in `org`: the ones that stop working when they leave.
+pub async fn live_by_creator(tx: &mut Tx, org: OrgId, user: UserId) -> Result<Vec<KeyRef>, AppError> {
+    let rows = sqlx::query(
+        "SELECT id, name, key_prefix FROM api_keys
+         WHERE organization_id = $1 AND created_by = $2 AND revoked_at IS NULL ORDER BY created_at, id",
+    )
+    .bind(org.to_string())
+    .bind(user.to_string())
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    let parse = |row: &AnyRow| -> Result<KeyRef, sqlx::Error> {
+        Ok(KeyRef { id: get_id(row, "id")?, name: row.try_get("name")?, key_prefix: row.try_get("key_prefix")? })
+    };
+    rows.iter().map(parse).collect::<Result<_, _>>().map_err(db_error)
+}
+
+pub async fn set_creator(tx: &mut Tx, id: ApiKeyId, user: UserId) -> Result<(), AppError> {
+    sqlx::query("UPDATE api_keys SET created_by = $1 WHERE id = $2")
+        .bind(user.to_string())
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
 /// Revokes the key and forgets its secrets, so no lookup can find it again.
 pub async fn revoke(tx: &mut Tx, id: ApiKeyId, now: DateTime<Utc>) -> Result<(), AppError> {
     sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
@@ -194,7 +225,6 @@ pub struct KeyAuth {
     pub id: ApiKeyId,
     pub org: OrgId,
     pub name: String,
-    pub role: Role,
     pub scopes: Vec<Permission>,
     pub rate_limit_per_hour: Option<i64>,
     pub org_limit_per_hour: i64,
@@ -202,13 +232,25 @@ pub struct KeyAuth {
     /// Revoked, expired, or only an old secret past its grace period.
     pub usable_until: Option<DateTime<Utc>>,
     pub revoked: bool,
+    /// The creator's current membership; `None` once they left the organization (or were deleted).
+    pub creator: Option<KeyCreator>,
+}
+
+/// Who a key acts for, as of now: its permissions bound the key's.
+#[derive(Debug, Clone)]
+pub struct KeyCreator {
+    pub id: UserId,
+    pub role: Role,
+    pub grants: Vec<Permission>,
 }
 
 pub async fn authenticate(pool: &AnyPool, hash: &str) -> Result<Option<KeyAuth>, AppError> {
     let row = sqlx::query(
-        "SELECT k.id, k.organization_id, k.name, k.role, k.scopes, k.rate_limit_per_hour, k.expires_at, k.revoked_at,
-                s.expires_at AS secret_expires_at, o.api_enabled, o.max_api_calls_per_hour
+        "SELECT k.id, k.organization_id, k.name, k.scopes, k.rate_limit_per_hour, k.expires_at, k.revoked_at,
+                s.expires_at AS secret_expires_at, o.api_enabled, o.max_api_calls_per_hour,
+                m.user_id AS creator_id, m.role AS creator_role, m.permissions AS creator_grants
          FROM api_key_secrets s JOIN api_keys k ON k.id = s.key_id JOIN organizations o ON o.id = k.organization_id
+         LEFT JOIN memberships m ON m.organization_id = k.organization_id AND m.user_id = k.created_by
          WHERE s.secret_hash = $1",
     )
     .bind(hash)
@@ -217,19 +259,26 @@ pub async fn authenticate(pool: &AnyPool, hash: &str) -> Result<Option<KeyAuth>,
     .map_err(db_error)?;
     let Some(row) = row else { return Ok(None) };
     let parse = || -> Result<KeyAuth, sqlx::Error> {
-        let role: String = row.try_get("role")?;
+        let creator = match row.try_get::<Option<String>, _>("creator_role")? {
+            Some(role) => Some(KeyCreator {
+                id: get_id(&row, "creator_id")?,
+                role: Role::parse(&role).ok_or_else(|| sqlx::Error::Decode(format!("bad role {role:?}").into()))?,
+                grants: parse_grants(&row.try_get::<String, _>("creator_grants")?),
+            }),
+            None => None,
+        };
         let ends = [get_opt_time(&row, "expires_at")?, get_opt_time(&row, "secret_expires_at")?];
         Ok(KeyAuth {
             id: get_id(&row, "id")?,
             org: get_id(&row, "organization_id")?,
             name: row.try_get("name")?,
-            role: Role::parse(&role).ok_or_else(|| sqlx::Error::Decode(format!("bad role {role:?}").into()))?,
             scopes: parse_grants(&row.try_get::<String, _>("scopes")?),
             rate_limit_per_hour: row.try_get("rate_limit_per_hour")?,
             org_limit_per_hour: row.try_get("max_api_calls_per_hour")?,
             api_enabled: row.try_get::<i64, _>("api_enabled")? != 0,
             usable_until: ends.into_iter().flatten().min(),
             revoked: get_opt_time(&row, "revoked_at")?.is_some(),
+            creator,
         })
     };
     parse().map(Some).map_err(db_error)

@@ -2,7 +2,7 @@
 //! the list of one's own sessions.
 use crate::server::{
     auth::{
-        password,
+        device, password,
         principal::{ClientMeta, SignedIn},
         throttle, token,
     },
@@ -38,8 +38,7 @@ pub async fn signup(app: &AppState, input: Signup, client: &ClientMeta) -> Resul
     password::check_strength("password", &input.password, &[email.as_str(), name.as_str()])?;
     let now = db::now();
     let bucket = throttle::signup_ip(client.ip_key());
-    throttle::check(app.db.pool(), &bucket, app.config.signup_throttle, now).await?;
-    throttle::record(app.db.pool(), &bucket, now).await?;
+    let _counted = throttle::reserve(&app.db, &[&bucket], app.config.signup_throttle, now).await?;
     let hash = password::hash(&input.password).await?;
 
     let user_id = UserId::new();
@@ -76,6 +75,21 @@ async fn tell_holder_of_signup(app: &AppState, email: &EmailAddress) -> Result<(
     Ok(())
 }
 
+/// Mails the account's owner, once per throttle window, that sign-ins to their account are being
+/// refused, and that browsers they signed in with before still get in.
+async fn warn_throttled(app: &AppState, email: &EmailAddress, bucket: &str) -> Result<(), AppError> {
+    let now = db::now();
+    if !throttle::first_refusal(app.db.pool(), bucket, app.config.login_throttle, now).await? {
+        return Ok(());
+    }
+    let Some(user) = db::users::by_email(app.db.pool(), email).await? else { return Ok(()) };
+    let mut tx = app.db.begin_write().await?;
+    mail::sign_in_throttled(&mut tx, &app.config, Recipient { email: &user.email, name: &user.name }, now).await?;
+    tx.commit().await.map_err(db::db_error)?;
+    app.mail_wakeup.notify_one();
+    Ok(())
+}
+
 /// Checks credentials with the same message and similar timing whether the email is unknown or
 /// the password wrong; failures count against both the account and the client address.
 pub async fn login(
@@ -92,18 +106,27 @@ pub async fn login(
     let now = db::now();
     let rule = app.config.login_throttle;
     let ip_bucket = throttle::login_ip(client.ip_key());
-    let account_bucket = throttle::login_account(email.as_str());
-    throttle::check(pool, &ip_bucket, rule, now).await?;
-    throttle::check(pool, &account_bucket, rule, now).await?;
+    // A browser that signed in to this account before has its own budget, which other people's
+    // failures do not use up (OWASP's device cookies).
+    let device_bucket = device::bucket(&app.secrets, client.device.as_deref(), &email);
+    let account_bucket = device_bucket.clone().unwrap_or_else(|| throttle::login_account(email.as_str()));
+    let counted = match throttle::reserve(&app.db, &[&account_bucket, &ip_bucket], rule, now).await {
+        Ok(counted) => counted,
+        Err(refused) => {
+            if matches!(refused, throttle::Refused::Full { bucket: 0, .. }) && device_bucket.is_none() {
+                warn_throttled(app, &email, &account_bucket).await?;
+            }
+            return Err(refused.into());
+        }
+    };
 
     let user = db::users::by_email(pool, &email).await?;
     let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
     let ok = password::verify(password_attempt, stored).await?;
     let Some(user) = user.filter(|_| ok) else {
-        throttle::record(pool, &ip_bucket, now).await?;
-        throttle::record(pool, &account_bucket, now).await?;
         return Err(AppError::new(ErrorKind::Unauthenticated, "invalid_credentials", "Incorrect email or password."));
     };
+    counted.refund(&app.db).await?;
     throttle::clear(pool, &account_bucket).await?;
     let break_glass = check_sso_requirement(app, &user, &email, client).await?;
     let mut tx = app.db.begin_write().await?;
@@ -301,8 +324,7 @@ pub async fn resend_verification(app: &AppState, who: &SignedIn) -> Result<(), A
     }
     let now = db::now();
     let bucket = format!("verify:user:{}", who.user.id);
-    throttle::check(app.db.pool(), &bucket, app.config.signup_throttle, now).await?;
-    throttle::record(app.db.pool(), &bucket, now).await?;
+    let _counted = throttle::reserve(&app.db, &[&bucket], app.config.signup_throttle, now).await?;
     let mut tx = app.db.begin_write().await?;
     send_verification(&mut tx, app, &who.user).await?;
     tx.commit().await.map_err(db::db_error)?;
@@ -360,8 +382,7 @@ pub async fn forgot_password(app: &AppState, email: &str, client: &ClientMeta) -
     let email = EmailAddress::parse(email)?;
     let now = db::now();
     let bucket = throttle::reset_ip(client.ip_key());
-    throttle::check(app.db.pool(), &bucket, app.config.signup_throttle, now).await?;
-    throttle::record(app.db.pool(), &bucket, now).await?;
+    let _counted = throttle::reserve(&app.db, &[&bucket], app.config.signup_throttle, now).await?;
     let Some(user) = db::users::by_email(app.db.pool(), &email).await? else {
         return Ok(());
     };

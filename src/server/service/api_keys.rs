@@ -98,6 +98,25 @@ fn check_expiry(expires_at: Option<DateTime<Utc>>) -> Result<(), AppError> {
     }
 }
 
+/// A key that manages keys cannot give one a longer life than its own: otherwise a short-lived key
+/// could renew itself forever through the keys it makes.
+async fn check_outlives_acting_key(
+    tx: &mut db::Tx,
+    scope: &OrgScope,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<(), AppError> {
+    let Some(acting) = scope.api_key() else { return Ok(()) };
+    let Some(limit) = fetch(tx, scope, acting).await?.expires_at else { return Ok(()) };
+    if expires_at.is_none_or(|at| at > limit) {
+        return Err(AppError::invalid_field(
+            "expires_at",
+            &format!("A key cannot outlive the key that sets it: choose an expiry no later than {limit}."),
+        )
+        .with_detail("max", limit.to_rfc3339()));
+    }
+    Ok(())
+}
+
 fn check_rate_limit(limit: Option<i64>, org_limit: i64) -> Result<(), AppError> {
     match limit {
         Some(n) if n < 1 || n > org_limit => Err(AppError::invalid_field(
@@ -122,6 +141,7 @@ pub async fn create(app: &AppState, scope: &OrgScope, new: NewKey) -> Result<Iss
     let now = db::now();
     let mut tx = app.db.begin_write().await?;
     db::orgs::lock(&mut tx, scope.org_id()).await?;
+    check_outlives_acting_key(&mut tx, scope, new.expires_at).await?;
     check_rate_limit(new.rate_limit_per_hour, org_limit(&mut tx, scope).await?)?;
     let secret = api_key::generate();
     let id = ApiKeyId::new();
@@ -134,7 +154,7 @@ pub async fn create(app: &AppState, scope: &OrgScope, new: NewKey) -> Result<Iss
         scopes: &db::members::grants_text(&scopes),
         role: scope.role(),
         rate_limit_per_hour: new.rate_limit_per_hour,
-        created_by: scope.user_id(),
+        created_by: Some(scope.on_behalf_of()),
         now,
         expires_at: new.expires_at,
     };
@@ -195,6 +215,9 @@ pub async fn update(app: &AppState, scope: &OrgScope, id: ApiKeyId, patch: KeyPa
     let mut tx = app.db.begin_write().await?;
     db::orgs::lock(&mut tx, scope.org_id()).await?;
     let before = live_key(&mut tx, scope, id).await?;
+    if let Some(expires_at) = patch.expires_at {
+        check_outlives_acting_key(&mut tx, scope, expires_at).await?;
+    }
     if let Some(limit) = patch.rate_limit_per_hour {
         check_rate_limit(limit, org_limit(&mut tx, scope).await?)?;
     }
@@ -273,13 +296,37 @@ pub async fn revoke(app: &AppState, scope: &OrgScope, id: ApiKeyId) -> Result<()
     Ok(())
 }
 
+/// An Owner takes over a key whose creator left (or any other key): it then acts with the Owner's
+/// permissions, within its scopes.
+pub async fn reassign(app: &AppState, scope: &OrgScope, id: ApiKeyId) -> Result<ApiKey, AppError> {
+    scope.require(Permission::OwnershipTransfer)?;
+    let me =
+        scope.user_id().ok_or_else(|| AppError::forbidden("not_a_person", "Only an Owner can take over a key."))?;
+    let mut tx = app.db.begin_write().await?;
+    db::orgs::lock(&mut tx, scope.org_id()).await?;
+    let before = live_key(&mut tx, scope, id).await?;
+    db::api_keys::set_creator(&mut tx, id, me).await?;
+    let after = fetch(&mut tx, scope, id).await?;
+    let event = Event {
+        action: "api_key.reassigned",
+        resource_type: "api_key",
+        resource_id: Some(id.to_string()),
+        metadata: json!({ "name": after.name, "key_prefix": after.key_prefix, "from": before.created_by, "to": me }),
+    };
+    audit::record(&mut tx, scope, event).await?;
+    tx.commit().await.map_err(db::db_error)?;
+    app.api_keys.forget(id);
+    Ok(after)
+}
+
 /// How long another replica may keep using what it looked up about a key: revoking or changing a
 /// key takes effect everywhere within this time (at once on the replica that made the change).
 const CACHE_TTL: StdDuration = StdDuration::from_secs(2);
 const CACHE_MAX: usize = 10_000;
 
-/// Recently authenticated keys by secret hash. Only keys that worked are cached, so every refusal
-/// takes the same path (one indexed lookup), whatever the reason.
+/// Recently authenticated keys by secret hash, with their creator's membership. Only keys that
+/// worked are cached, so every refusal takes the same path (one indexed lookup), whatever the
+/// reason. Changing a member's role or removing them forgets the organization's keys here.
 pub struct KeyCache(TtlCache<String, KeyAuth>);
 
 impl Default for KeyCache {
@@ -306,8 +353,10 @@ impl KeyCache {
     }
 }
 
+/// A key whose creator is no longer a member has no permissions left: it is refused like a
+/// revoked one.
 fn usable(key: &KeyAuth, now: DateTime<Utc>) -> bool {
-    !key.revoked && key.usable_until.is_none_or(|until| until > now)
+    !key.revoked && key.creator.is_some() && key.usable_until.is_none_or(|until| until > now)
 }
 
 fn invalid_key() -> AppError {

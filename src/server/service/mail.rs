@@ -89,6 +89,19 @@ pub async fn signup_attempted(
     enqueue(tx, to, "Someone tried to sign up with your email address", &text, now).await
 }
 
+pub async fn sign_in_throttled(
+    tx: &mut Tx,
+    config: &Config,
+    to: Recipient<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let text = format!(
+        "Sign-ins to your Gatehouse account are being refused for a while: someone entered a wrong password too many times.\n\nBrowsers you signed in with before can still sign in. If this was not you, your password is still safe, but consider changing it: {}",
+        config.link("/forgot-password")
+    );
+    enqueue(tx, to, "Too many sign-in attempts on your account", &text, now).await
+}
+
 async fn enqueue(
     tx: &mut Tx,
     to: Recipient<'_>,

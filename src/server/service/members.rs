@@ -11,7 +11,7 @@ use crate::shared::{
     account::Page,
     error::AppError,
     ids::UserId,
-    org::Member,
+    org::{Member, MemberRemoved},
     roles::{may_assign, Permission, Role},
 };
 use serde_json::json;
@@ -107,11 +107,14 @@ pub async fn change(
     audit::record(&mut tx, scope, event).await?;
     let after = db::members::get(&mut tx, scope.org_id(), user).await?.ok_or_else(|| AppError::not_found("member"))?;
     tx.commit().await.map_err(db::db_error)?;
+    // Their keys are bounded by the new role from the next request on, here at once.
+    app.forget_org(scope.org_id());
     Ok(after)
 }
 
-/// Removes a member (removing yourself is leaving).
-pub async fn remove(app: &AppState, scope: &OrgScope, user: UserId) -> Result<(), AppError> {
+/// Removes a member (removing yourself is leaving). The keys they created stop working with it;
+/// the answer and the audit entry name them.
+pub async fn remove(app: &AppState, scope: &OrgScope, user: UserId) -> Result<MemberRemoved, AppError> {
     if scope.user_id() == Some(user) {
         return leave(app, scope).await;
     }
@@ -123,38 +126,40 @@ pub async fn remove(app: &AppState, scope: &OrgScope, user: UserId) -> Result<()
     if member.role == Role::Owner && db::members::count_owners(&mut tx, scope.org_id()).await? <= 1 {
         return Err(last_owner());
     }
+    let affected_api_keys = db::api_keys::live_by_creator(&mut tx, scope.org_id(), user).await?;
     db::members::delete(&mut tx, scope.org_id(), user).await?;
     let event = Event {
         action: "member.removed",
         resource_type: "member",
         resource_id: Some(user.to_string()),
-        metadata: json!({ "email": member.email, "role": member.role }),
+        metadata: json!({ "email": member.email, "role": member.role, "affected_api_keys": affected_api_keys }),
     };
     audit::record(&mut tx, scope, event).await?;
     tx.commit().await.map_err(db::db_error)?;
     app.forget_org(scope.org_id());
-    Ok(())
+    Ok(MemberRemoved { affected_api_keys })
 }
 
 /// The caller leaves the organization.
-pub async fn leave(app: &AppState, scope: &OrgScope) -> Result<(), AppError> {
+pub async fn leave(app: &AppState, scope: &OrgScope) -> Result<MemberRemoved, AppError> {
     let me =
         scope.user_id().ok_or_else(|| AppError::forbidden("not_a_person", "Only people can leave an organization."))?;
     let (mut tx, member) = begin(app, scope, me).await?;
     if member.role == Role::Owner && db::members::count_owners(&mut tx, scope.org_id()).await? <= 1 {
         return Err(last_owner());
     }
+    let affected_api_keys = db::api_keys::live_by_creator(&mut tx, scope.org_id(), me).await?;
     db::members::delete(&mut tx, scope.org_id(), me).await?;
     let event = Event {
         action: "member.left",
         resource_type: "member",
         resource_id: Some(me.to_string()),
-        metadata: json!({ "role": member.role }),
+        metadata: json!({ "role": member.role, "affected_api_keys": affected_api_keys }),
     };
     audit::record(&mut tx, scope, event).await?;
     tx.commit().await.map_err(db::db_error)?;
     app.forget_org(scope.org_id());
-    Ok(())
+    Ok(MemberRemoved { affected_api_keys })
 }
 
 /// Makes another member the Owner of record; the caller stays on as Admin.

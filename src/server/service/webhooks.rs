@@ -365,7 +365,9 @@ fn data_fields(event_type: &str) -> &'static [(&'static str, &'static str)] {
         "member.added" | "invitation.accepted" => {
             &[("invitation_id", "string"), ("user_id", "string"), ("email", "string"), ("role", "string")]
         }
-        "member.removed" => &[("user_id", "string"), ("email", "string"), ("role", "string")],
+        "member.removed" => {
+            &[("user_id", "string"), ("email", "string"), ("role", "string"), ("affected_api_keys", "array")]
+        }
         "member.role_changed" => &[("user_id", "string"), ("before", "object"), ("after", "object")],
         "invitation.created" => {
             &[("invitation_id", "string"), ("email", "string"), ("role", "string"), ("expires_at", "string")]

@@ -4,7 +4,7 @@ use super::{
     OptionalField, Pager, RowAction, Section, SectionError,
 };
 use crate::app::components::form::{ActionError, Field, FormAlert};
-use crate::rpc::api_keys::{api_keys, CreateApiKey, RevokeApiKey, RollApiKey};
+use crate::rpc::api_keys::{api_keys, CreateApiKey, ReassignApiKey, RevokeApiKey, RollApiKey};
 use crate::shared::{
     api_keys::{ApiKey, ApiKeyStatus, IssuedApiKey},
     ids::OrgId,
@@ -34,11 +34,17 @@ fn ApiKeys(org: Organization) -> impl IntoView {
     let create = ServerAction::<CreateApiKey>::new();
     let roll = ServerAction::<RollApiKey>::new();
     let revoke = ServerAction::<RevokeApiKey>::new();
-    one_at_a_time(vec![RowAction::of(create), RowAction::of(roll), RowAction::of(revoke)]);
-    let row_error = latest_error(vec![RowAction::of(roll), RowAction::of(revoke)]);
+    let reassign = ServerAction::<ReassignApiKey>::new();
+    let actions = RowActions { roll, revoke, reassign, may_reassign: can(&org, Permission::OwnershipTransfer) };
+    one_at_a_time(vec![RowAction::of(create), RowAction::of(roll), RowAction::of(revoke), RowAction::of(reassign)]);
+    let row_error = latest_error(vec![RowAction::of(roll), RowAction::of(revoke), RowAction::of(reassign)]);
     let list = Resource::new(
-        move || (id.get(), cursor(), create.version().get(), roll.version().get(), revoke.version().get()),
-        |(id, cursor, ..)| api_keys(id, cursor),
+        move || {
+            let versions =
+                (create.version().get(), roll.version().get(), revoke.version().get(), reassign.version().get());
+            (id.get(), cursor(), versions)
+        },
+        |(id, cursor, _)| api_keys(id, cursor),
     );
     let rolled = roll.value();
     let first = format!("/orgs/{}/api-keys", org.id);
@@ -50,9 +56,22 @@ fn ApiKeys(org: Organization) -> impl IntoView {
                     view! { <p class="empty">"No API keys yet."</p> }.into_any()
                 }
                 Ok(page) => {
-                    let rows = page.data.into_iter().map(|key| view! { <KeyRow key roll revoke/> }).collect_view();
+                    let orphaned: Vec<String> = page
+                        .data
+                        .iter()
+                        .filter(|k| k.status == ApiKeyStatus::CreatorRemoved)
+                        .map(|k| format!("“{}” ({}…)", k.name, k.key_prefix))
+                        .collect();
+                    let warning = (!orphaned.is_empty()).then(|| {
+                        view! {
+                            <p class="alert" role="alert">"These keys stopped working because the person who created them left the organization: "
+                                {orphaned.join(", ")} ". An Owner can take them over, or revoke them."</p>
+                        }
+                    });
+                    let rows = page.data.into_iter().map(|key| view! { <KeyRow key actions/> }).collect_view();
                     let next = page.next_cursor.map(|c| page_link(&format!("{first}?"), &c));
                     view! {
+                        {warning}
                         <table class="table">
                             <thead><tr>
                                 <th scope="col">"Name"</th><th scope="col">"Key"</th><th scope="col">"Scopes"</th>
@@ -151,12 +170,23 @@ fn Secret(issued: IssuedApiKey) -> impl IntoView {
     }
 }
 
+/// The actions a key row offers; taking a key over is for Owners.
+#[derive(Clone, Copy)]
+struct RowActions {
+    roll: ServerAction<RollApiKey>,
+    revoke: ServerAction<RevokeApiKey>,
+    reassign: ServerAction<ReassignApiKey>,
+    may_reassign: bool,
+}
+
 #[component]
-fn KeyRow(key: ApiKey, roll: ServerAction<RollApiKey>, revoke: ServerAction<RevokeApiKey>) -> impl IntoView {
+fn KeyRow(key: ApiKey, actions: RowActions) -> impl IntoView {
+    let RowActions { roll, revoke, reassign, may_reassign } = actions;
     let (status, class) = match key.status {
         ApiKeyStatus::Active => ("Active", "status-accepted"),
         ApiKeyStatus::Expired => ("Expired", "status-expired"),
         ApiKeyStatus::Revoked => ("Revoked", "status-revoked"),
+        ApiKeyStatus::CreatorRemoved => ("Creator left", "status-expired"),
     };
     let scopes = key.scopes.iter().map(|s| view! { <code class="scope">{s.as_str()}</code> " " }).collect_view();
     let last_used = key.last_used_at.map(when).unwrap_or_else(|| "Never".to_owned());
@@ -164,9 +194,24 @@ fn KeyRow(key: ApiKey, roll: ServerAction<RollApiKey>, revoke: ServerAction<Revo
     let grace = key.previous_secret_expires_at.map(|at| format!("Old secret works until {}", when(at)));
     let (org_id, id) = (key.organization_id.to_string(), key.id.to_string());
     let (org_id2, id2) = (org_id.clone(), id.clone());
+    let take_over = may_reassign.then(|| {
+        let (org_id, id) = (org_id.clone(), id.clone());
+        view! {
+            <details class="confirm">
+                <summary class="button secondary small" role="button">"Take over"</summary>
+                <p>{format!("“{}” will act with your permissions (within its scopes) from now on.", key.name)}</p>
+                <ActionForm action=reassign>
+                    <input type="hidden" name="org_id" value=org_id/>
+                    <input type="hidden" name="key_id" value=id/>
+                    <button type="submit" class="button small">"Yes, take it over"</button>
+                </ActionForm>
+            </details>
+        }
+    });
     let actions = (key.status != ApiKeyStatus::Revoked).then(|| {
         view! {
             <div class="row-actions">
+                {take_over}
                 <details class="confirm">
                     <summary class="button secondary small" role="button">"Roll"</summary>
                     <ActionForm action=roll>

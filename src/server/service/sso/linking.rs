@@ -328,19 +328,15 @@ pub async fn confirm_with_password(
         return Err(AppError::invalid_field("password", "Enter your password."));
     }
     let Held { user, .. } = held(app, secret).await?;
-    let pool = app.db.pool();
-    let now = db::now();
-    let rule = app.config.login_throttle;
     let ip_bucket = throttle::login_ip(client.ip_key());
     let account_bucket = throttle::login_account(&user.email);
-    throttle::check(pool, &ip_bucket, rule, now).await?;
-    throttle::check(pool, &account_bucket, rule, now).await?;
+    let counted =
+        throttle::reserve(&app.db, &[&account_bucket, &ip_bucket], app.config.login_throttle, db::now()).await?;
     if !password::verify(password_attempt, user.password_hash.as_deref()).await? {
-        throttle::record(pool, &ip_bucket, now).await?;
-        throttle::record(pool, &account_bucket, now).await?;
         return Err(AppError::new(ErrorKind::Unauthenticated, "invalid_credentials", "That password is not correct."));
     }
-    throttle::clear(pool, &account_bucket).await?;
+    counted.refund(&app.db).await?;
+    throttle::clear(app.db.pool(), &account_bucket).await?;
     confirm(app, Some(&token::hash(secret)), None, client, "password").await
 }
 
@@ -349,8 +345,7 @@ pub async fn mail_confirmation(app: &AppState, secret: &str, client: &ClientMeta
     let Held { user, connection, .. } = held(app, secret).await?;
     let now = db::now();
     let bucket = throttle::reset_ip(client.ip_key());
-    throttle::check(app.db.pool(), &bucket, app.config.signup_throttle, now).await?;
-    throttle::record(app.db.pool(), &bucket, now).await?;
+    let _counted = throttle::reserve(&app.db, &[&bucket], app.config.signup_throttle, now).await?;
     let org = db::orgs::by_id(app.db.pool(), connection.organization_id).await?.ok_or_else(expired)?;
     let mailed = token::generate();
     let mut tx = app.db.begin_write().await?;

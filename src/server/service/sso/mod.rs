@@ -776,19 +776,18 @@ pub async fn ldap_sign_in(
     let rule = app.config.login_throttle;
     let ip_bucket = throttle::login_ip(client.ip_key());
     let account_bucket = throttle::login_account(&format!("ldap:{id}:{}", username.trim().to_lowercase()));
-    throttle::check(pool, &ip_bucket, rule, now).await?;
-    throttle::check(pool, &account_bucket, rule, now).await?;
+    let counted = throttle::reserve(&app.db, &[&ip_bucket, &account_bucket], rule, now).await?;
     let settings = ldap_settings(&row)?;
     let bind_password = secret_of(app, &row)?;
     match ldap::authenticate(app, &settings, &bind_password, username, password).await {
         Ok(identity) => {
+            counted.refund(&app.db).await?;
             throttle::clear(pool, &account_bucket).await?;
             linking::complete(app, &row, identity, client, SignInMethod::Ldap, None).await
         }
         Err(refusal) => {
-            if refusal.reason == "invalid_credentials" {
-                throttle::record(pool, &ip_bucket, now).await?;
-                throttle::record(pool, &account_bucket, now).await?;
+            if refusal.reason != "invalid_credentials" {
+                counted.refund(&app.db).await?;
             }
             Err(refuse(app, &row, client, Some(username), refusal).await)
         }
