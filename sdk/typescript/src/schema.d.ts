@@ -1411,6 +1411,8 @@ export interface components {
         ErrorDetails: {
             /** @description The values the field accepts (an unknown scope, event type or status filter). */
             allowed?: string[] | null;
+            /** @description Where the account's holder confirms linking a new sign-in method (`sso_link_required`). */
+            confirm_url?: string | null;
             /** @description The request field the error is about (validation errors and some conflicts). */
             field?: string | null;
             /**

@@ -255,6 +255,9 @@ pub struct ErrorDetails {
     /// Where to sign in instead (`sso_required`): the single sign-on start for the address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sign_in_url: Option<String>,
+    /// Where the account's holder confirms linking a new sign-in method (`sso_link_required`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm_url: Option<String>,
 }
 
 /// How many sessions an operation ended.
