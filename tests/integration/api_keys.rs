@@ -5,14 +5,14 @@ use crate::support::{error_of, spawn_app, Backend, Options, TestApp};
 use reqwest::{Client, Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 
-async fn issue(app: &TestApp, owner: &Client, org: &str, body: Value) -> Value {
+pub(crate) async fn issue(app: &TestApp, owner: &Client, org: &str, body: Value) -> Value {
     let res = app.post(owner, &format!("/api/v1/organizations/{org}/api-keys"), body).await;
     assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap());
     res.json().await.unwrap()
 }
 
 /// A signed-up owner (their client) and the id of a new organization "Acme".
-async fn owner_with_org(app: &TestApp) -> (Client, String) {
+pub(crate) async fn owner_with_org(app: &TestApp) -> (Client, String) {
     let owner = app.client();
     app.signup(&owner, "Olivia Owner").await;
     let org = app.create_org(&owner, "Acme").await;
@@ -20,7 +20,7 @@ async fn owner_with_org(app: &TestApp) -> (Client, String) {
 }
 
 /// A request with `Authorization: Bearer <key>` and no cookies.
-fn with_key(app: &TestApp, method: Method, path: &str, key: &str) -> RequestBuilder {
+pub(crate) fn with_key(app: &TestApp, method: Method, path: &str, key: &str) -> RequestBuilder {
     Client::new().request(method, app.url(path)).bearer_auth(key)
 }
 

@@ -1,27 +1,11 @@
 //! Issue 18: keys bounded by their creator, no secret at rest in stored responses, atomic sign-in
 //! throttling with device cookies, and refused accesses visible in `/metrics`.
+use crate::api_keys::{issue, owner_with_org, with_key};
 use crate::both;
 use crate::support::{error_of, spawn_app, Backend, Options, TestApp, STRONG_PASSWORD};
-use reqwest::{Client, Method, RequestBuilder, StatusCode};
+use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
 use sqlx::Row;
-
-async fn owner_with_org(app: &TestApp) -> (Client, String) {
-    let owner = app.client();
-    app.signup(&owner, "Olivia Owner").await;
-    let org = app.create_org(&owner, "Acme").await;
-    (owner, org["id"].as_str().unwrap().to_owned())
-}
-
-fn with_key(app: &TestApp, method: Method, path: &str, key: &str) -> RequestBuilder {
-    Client::new().request(method, app.url(path)).bearer_auth(key)
-}
-
-async fn issue(app: &TestApp, client: &Client, org: &str, body: Value) -> Value {
-    let res = app.post(client, &format!("/api/v1/organizations/{org}/api-keys"), body).await;
-    assert_eq!(res.status(), StatusCode::CREATED, "{}", res.text().await.unwrap());
-    res.json().await.unwrap()
-}
 
 /// A key acts with its scopes ∩ its creator's current permissions: a demotion narrows it at once,
 /// a removal stops it (and says which keys), and an Owner can take it over.
