@@ -21,7 +21,7 @@ pub(crate) async fn owner_with_org(app: &TestApp) -> (Client, String) {
 
 /// A request with `Authorization: Bearer <key>` and no cookies.
 pub(crate) fn with_key(app: &TestApp, method: Method, path: &str, key: &str) -> RequestBuilder {
-    Client::new().request(method, app.url(path)).bearer_auth(key)
+    crate::support::http().request(method, app.url(path)).bearer_auth(key)
 }
 
 async fn lifecycle(backend: Backend) {
@@ -148,7 +148,7 @@ async fn refusals_look_alike(backend: Backend) {
         assert_eq!((status, err["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_api_key")), "{presented}");
         assert_eq!(err["message"], "The API key is not valid.");
     }
-    let basic = Client::new().get(app.url(&path)).basic_auth("me", Some("pw")).send().await.unwrap();
+    let basic = crate::support::http().get(app.url(&path)).basic_auth("me", Some("pw")).send().await.unwrap();
     assert_eq!(error_of(basic).await.1["code"], "invalid_authorization");
 
     // Expiry must be in the future; scopes must exist; the key's limit stays within the tier.

@@ -22,12 +22,15 @@ impl DnsServer {
     }
 
     async fn publish(&self, name: &str, txt: &[&str]) {
-        let res = Client::new().put(format!("{}/records/{name}", self.control)).json(&json!({ "txt": txt })).send();
+        let res =
+            crate::support::http().put(format!("{}/records/{name}", self.control)).json(&json!({ "txt": txt })).send();
         assert!(res.await.unwrap().status().is_success());
     }
 
     async fn fail(&self, name: &str) {
-        let res = Client::new().put(format!("{}/records/{name}", self.control)).json(&json!({ "rcode": "SERVFAIL" }));
+        let res = crate::support::http()
+            .put(format!("{}/records/{name}", self.control))
+            .json(&json!({ "rcode": "SERVFAIL" }));
         assert!(res.send().await.unwrap().status().is_success());
     }
 }

@@ -214,7 +214,7 @@ async fn secrets_are_shown_once_without_javascript(backend: Backend) {
     let secret = secret_in(&html, "gk_live_");
     let read = |key: String| {
         let url = app.url(&format!("/api/v1/organizations/{id}"));
-        async move { Client::new().get(url).bearer_auth(key).send().await.unwrap().status() }
+        async move { crate::support::http().get(url).bearer_auth(key).send().await.unwrap().status() }
     };
     assert_eq!(read(secret.clone()).await, StatusCode::OK, "the key shown works");
     let keys: Value = app.get(&owner, &format!("/api/v1/organizations/{id}/api-keys")).await.json().await.unwrap();

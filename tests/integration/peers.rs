@@ -123,14 +123,14 @@ impl OidcProvider {
     /// Registers (or replaces) a confidential client allowed to redirect to `redirect_uri`.
     pub async fn register_client(&self, client_id: &str, client_secret: &str, redirect_uri: &str) {
         let body = json!({"client_id": client_id, "client_secret": client_secret, "redirect_uris": [redirect_uri]});
-        let res = Client::new().post(format!("{}/clients", self.control)).json(&body).send().await.unwrap();
+        let res = crate::support::http().post(format!("{}/clients", self.control)).json(&body).send().await.unwrap();
         assert_eq!(res.status(), reqwest::StatusCode::CREATED, "{}", res.text().await.unwrap());
     }
 
     /// Rewrites the next id_token issued to `client_id` once with these claim overrides (README).
     pub async fn next_id_token(&self, client_id: &str, overrides: Value) {
         let url = format!("{}/next-id-token?client_id={client_id}", self.control);
-        let res = Client::new().post(url).json(&overrides).send().await.unwrap();
+        let res = crate::support::http().post(url).json(&overrides).send().await.unwrap();
         assert!(res.status().is_success(), "{}", res.text().await.unwrap());
     }
 }
@@ -173,19 +173,24 @@ impl SamlIdp {
     /// Registers our service provider: its entity id and ACS URL.
     pub async fn register_sp(&self, entity_id: &str, acs_url: &str) {
         let body = json!({ "entity_id": entity_id, "acs_url": acs_url });
-        let res = Client::new().post(format!("{}/control/sp", self.base)).json(&body).send().await.unwrap();
+        let res = crate::support::http().post(format!("{}/control/sp", self.base)).json(&body).send().await.unwrap();
         assert!(res.status().is_success(), "{}", res.text().await.unwrap());
     }
 
     /// One-shot flags for the next response (README: unsigned, audience, expired, ...).
     pub async fn next_response(&self, flags: Value) {
-        let res = Client::new().post(format!("{}/control/next-response", self.base)).json(&flags).send().await.unwrap();
+        let res = crate::support::http()
+            .post(format!("{}/control/next-response", self.base))
+            .json(&flags)
+            .send()
+            .await
+            .unwrap();
         assert!(res.status().is_success(), "{}", res.text().await.unwrap());
     }
 
     /// The SAMLResponse (and RelayState) the IdP's response page would post for `url`.
     pub async fn response_from(&self, url: &str) -> (String, Option<String>) {
-        let page = Client::new().get(url).send().await.unwrap();
+        let page = crate::support::http().get(url).send().await.unwrap();
         assert!(page.status().is_success(), "{}", page.status());
         let html = page.text().await.unwrap();
         let field = |name: &str| {

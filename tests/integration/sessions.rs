@@ -76,7 +76,7 @@ both!(logout_everywhere_ends_every_session);
 async fn login_rotates_the_session_cookie(backend: Backend) {
     let Some(app) = spawn_app(backend, Options { smtp: false, ..Options::default() }).await else { return };
     let email = app.signup(&app.client(), "Ada").await;
-    let res = reqwest::Client::new()
+    let res = crate::support::http()
         .post(app.url("/api/v1/auth/login"))
         .header("cookie", "gatehouse_session=planted-by-an-attacker")
         .json(&json!({"email": email, "password": STRONG_PASSWORD}))

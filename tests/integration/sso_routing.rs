@@ -37,7 +37,8 @@ impl DnsServer {
     }
 
     async fn publish(&self, name: &str, txt: &[&str]) {
-        let res = Client::new().put(format!("{}/records/{name}", self.control)).json(&json!({ "txt": txt })).send();
+        let res =
+            crate::support::http().put(format!("{}/records/{name}", self.control)).json(&json!({ "txt": txt })).send();
         assert!(res.await.unwrap().status().is_success());
     }
 }

@@ -52,6 +52,15 @@ pub struct TestApp {
     postgres_db: Option<String>,
 }
 
+/// Every test request gives up after this long, so a stalled server fails the test naming the
+/// request instead of holding CI until its limit.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A plain client (no cookies) with the test timeout.
+pub fn http() -> Client {
+    Client::builder().timeout(REQUEST_TIMEOUT).build().unwrap()
+}
+
 pub const STRONG_PASSWORD: &str = "Tr0ub4dor&3-horse-staple";
 
 /// Starts the app, or returns `None` (after saying why) when Postgres is unreachable outside CI.
@@ -126,7 +135,12 @@ async fn postgres_admin(sql: &str) -> Result<(), String> {
 impl TestApp {
     /// A browser-like client: its own cookie jar, no automatic redirects.
     pub fn client(&self) -> Client {
-        Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+        Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {

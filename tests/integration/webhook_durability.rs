@@ -39,7 +39,7 @@ impl Server {
             .expect("the gatehouse binary starts");
         let server = Server { child, base: format!("http://127.0.0.1:{port}") };
         let deadline = Instant::now() + Duration::from_secs(30);
-        while Client::new()
+        while crate::support::http()
             .get(server.url("/readyz"))
             .send()
             .await
@@ -98,7 +98,7 @@ async fn prepare_org(server: &Server, owner: &Client, pool: &sqlx::AnyPool, name
 }
 
 async fn signed_up_owner(server: &Server) -> Client {
-    let owner = Client::builder().cookie_store(true).build().unwrap();
+    let owner = Client::builder().cookie_store(true).timeout(crate::support::REQUEST_TIMEOUT).build().unwrap();
     let email = format!("owner-{}@example.com", uuid::Uuid::now_v7().simple());
     let res = owner
         .post(server.url("/api/v1/auth/signup"))
@@ -112,7 +112,7 @@ async fn signed_up_owner(server: &Server) -> Client {
 
 /// `count` renames of the organization through `servers` in turn: each is one event.
 async fn rename_many(servers: &[&Server], org: &str, key: &str, count: usize) {
-    let client = Client::new();
+    let client = crate::support::http();
     futures::stream::iter(0..count)
         .map(|i| {
             let url = servers[i % servers.len()].url(&format!("/api/v1/organizations/{org}"));

@@ -38,16 +38,16 @@ impl Receiver {
     }
 
     pub async fn trust(&self, secrets: &[&str]) {
-        let res = Client::new().post(self.url("/control/secrets")).json(&secrets).send().await.unwrap();
+        let res = crate::support::http().post(self.url("/control/secrets")).json(&secrets).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::NO_CONTENT);
     }
 
     pub async fn received(&self) -> Vec<Value> {
-        Client::new().get(self.url("/control/received")).send().await.unwrap().json().await.unwrap()
+        crate::support::http().get(self.url("/control/received")).send().await.unwrap().json().await.unwrap()
     }
 
     pub async fn summary(&self) -> Value {
-        Client::new().get(self.url("/control/summary")).send().await.unwrap().json().await.unwrap()
+        crate::support::http().get(self.url("/control/summary")).send().await.unwrap().json().await.unwrap()
     }
 
     /// Waits until `count` deliveries matched `pred`; returns them.
@@ -530,11 +530,11 @@ async fn scopes_and_tenancy(backend: Backend) {
     };
     let reader = key_with(json!(["org:read"])).await;
     let writer = key_with(json!(["webhooks:write"])).await;
-    let res = Client::new().get(app.url(&base)).bearer_auth(&reader).send().await.unwrap();
+    let res = crate::support::http().get(app.url(&base)).bearer_auth(&reader).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    let res = Client::new().get(app.url(&base)).bearer_auth(&writer).send().await.unwrap();
+    let res = crate::support::http().get(app.url(&base)).bearer_auth(&writer).send().await.unwrap();
     assert_eq!(json_of(res, StatusCode::OK).await["data"].as_array().unwrap().len(), 1);
-    let res = Client::new()
+    let res = crate::support::http()
         .post(app.url(&base))
         .bearer_auth(&writer)
         .json(&json!({"url": "https://example.org/k", "events": ["api_key.revoked"]}))
@@ -544,8 +544,11 @@ async fn scopes_and_tenancy(backend: Backend) {
     json_of(res, StatusCode::CREATED).await;
 
     // The catalogue is public and has a schema per type.
-    let types =
-        json_of(Client::new().get(app.url("/api/v1/webhook-event-types")).send().await.unwrap(), StatusCode::OK).await;
+    let types = json_of(
+        crate::support::http().get(app.url("/api/v1/webhook-event-types")).send().await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
     let names: Vec<&str> = types.as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
     for name in [
         "organization.updated",
