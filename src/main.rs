@@ -101,6 +101,10 @@ struct ServeArgs {
     /// headers name the client; from any other peer those headers are ignored.
     #[arg(long, env = "GATEHOUSE_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy)]
     trusted_proxies: Vec<ipnet::IpNet>,
+    /// Seconds a request may take before it is dropped with 503 `request_timeout` (outgoing calls
+    /// such as webhook tests and identity-provider discovery have shorter limits of their own).
+    #[arg(long, env = "GATEHOUSE_REQUEST_TIMEOUT_SECS", default_value_t = 60)]
+    request_timeout_secs: u64,
 }
 
 /// `10.0.0.0/8`, or one address (`192.0.2.7`, `::1`).
@@ -151,6 +155,7 @@ async fn main() -> anyhow::Result<()> {
                 dns_server,
                 sso_allow_private,
                 trusted_proxies,
+                request_timeout_secs,
             } = *args;
             let mut config = Config::new(listen, database_url, public_url);
             config.smtp_url = smtp_url.filter(|url| !url.is_empty());
@@ -168,6 +173,7 @@ async fn main() -> anyhow::Result<()> {
             config.dns_server = dns_server;
             config.sso_allow_private = sso_allow_private;
             config.trusted_proxies = trusted_proxies;
+            config.request_timeout = std::time::Duration::from_secs(request_timeout_secs.max(1));
             let public = config.public_url.clone();
             let outbox = config.dev_outbox();
             let listener = tokio::net::TcpListener::bind(listen).await?;

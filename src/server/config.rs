@@ -72,9 +72,15 @@ pub struct Config {
     pub sso_allow_private: bool,
     /// Reverse proxies whose `Forwarded`/`X-Forwarded-For` name the client (empty: none is).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The longest a request may take to produce its response head; past it the work is dropped
+    /// and the client gets 503 `request_timeout`. A streamed body is not limited by it.
+    pub request_timeout: Duration,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
+
+/// The largest request body any route accepts (error messages name it as 1 MiB).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 impl Config {
     /// Defaults for everything but the three things a deployment must decide.
@@ -112,6 +118,7 @@ impl Config {
             sso_allow_private: false,
             dns_server: None,
             trusted_proxies: Vec::new(),
+            request_timeout: Duration::from_secs(60),
         }
     }
 

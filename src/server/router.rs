@@ -1,7 +1,7 @@
 //! The whole HTTP surface: health checks, `/api/v1`, the dashboard (SSR pages and `/rpc` server
 //! functions), static assets, and the layers every request passes through.
 use crate::app::{shell, App};
-use crate::server::{auth::session::AnySessionStore, error, state::AppState};
+use crate::server::{auth::session::AnySessionStore, config::MAX_BODY_BYTES, error, state::AppState};
 use crate::shared::error::AppError;
 use axum::{
     extract::{Request, State},
@@ -21,8 +21,6 @@ use tower_http::{
     set_header::SetResponseHeaderLayer,
     trace::{DefaultOnResponse, TraceLayer},
 };
-
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
     let routes = generate_route_list(App);
@@ -57,6 +55,7 @@ pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
         // oversize bodies with the JSON error before they are read.
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), request_guard))
+        .layer(middleware::from_fn_with_state(state.clone(), deadline))
         .layer(security_header("x-content-type-options", "nosniff"))
         .layer(security_header("x-frame-options", "DENY"))
         // Same-origin keeps one-time tokens in page URLs from leaking to other sites.
@@ -96,6 +95,24 @@ async fn readyz(State(app): State<AppState>) -> Result<Json<serde_json::Value>, 
         )
     })?;
     Ok(Json(serde_json::json!({ "status": "ready", "database": "ok" })))
+}
+
+/// No request hangs forever: past `request_timeout` its work is dropped (an open transaction rolls
+/// back) and the client gets 503. Only the response head is timed, so streamed bodies may run on.
+async fn deadline(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    match tokio::time::timeout(app.config.request_timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::error!(%method, path, "request timed out");
+            AppError::new(
+                crate::shared::error::ErrorKind::Unavailable,
+                "request_timeout",
+                "The request took too long and was stopped; try again.",
+            )
+            .into_response()
+        }
+    }
 }
 
 /// Refuses bodies over 1 MiB up front, and state-changing requests that a browser marks as coming

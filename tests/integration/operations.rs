@@ -105,3 +105,20 @@ async fn metrics_for_the_operator(backend: Backend) {
     app.stop().await;
 }
 both!(metrics_for_the_operator);
+
+/// A request that outlives the server's budget is dropped with 503 `request_timeout` instead of
+/// hanging, and what it started is not left behind (no account was created).
+async fn requests_that_run_too_long_are_stopped(backend: Backend) {
+    let tweak = |config: &mut gatehouse::server::config::Config| config.request_timeout = Duration::ZERO;
+    let Some(app) = spawn_app(backend, Options { tweak: Box::new(tweak), ..Options::default() }).await else {
+        return;
+    };
+    let body = json!({"name": "Slow", "email": "slow@example.com", "password": crate::support::STRONG_PASSWORD});
+    let (status, err) = error_of(app.post(&app.client(), "/api/v1/auth/signup", body).await).await;
+    assert_eq!((status, err["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("request_timeout")));
+    let pool = app.running.as_ref().unwrap().state.db.pool().clone();
+    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&pool).await.unwrap();
+    assert_eq!(users, 0);
+    app.stop().await;
+}
+both!(requests_that_run_too_long_are_stopped);

@@ -6,8 +6,8 @@
 //! are encrypted with the server's secret key: they may hold a new API key or webhook secret.
 use crate::server::{
     auth::{principal::Caller, session},
+    config::MAX_BODY_BYTES,
     db::{self, idempotency::Claim},
-    router::MAX_BODY_BYTES,
     state::AppState,
 };
 use crate::shared::error::{AppError, ErrorKind};
