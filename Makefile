@@ -28,7 +28,11 @@ lint:
 	cargo clippy --no-default-features --features hydrate --lib --target wasm32-unknown-unknown -- -D warnings
 
 unit:
+	@rm -f target/tmp/skipped-tests.log
 	cargo test --features ssr
+	@# Without Postgres or Redis (and outside CI) those runs are skipped: say so, never silently.
+	@if [ -s target/tmp/skipped-tests.log ]; then \
+		echo "NOTE: $$(wc -l < target/tmp/skipped-tests.log) test runs were skipped:"; sort target/tmp/skipped-tests.log | uniq -c; fi
 
 e2e:
 	cd end2end && npm test

@@ -81,6 +81,20 @@ pub async fn spawn_app(backend: Backend, options: Options) -> Option<TestApp> {
     Some(TestApp { base: format!("http://{addr}"), running: Some(running), smtp, dir, postgres_db })
 }
 
+/// The file where skipped runs are listed; `make unit` prints how many there were, so a developer
+/// without Postgres or Redis is told rather than skipped silently.
+pub const SKIPS_FILE: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/skipped-tests.log");
+
+pub fn record_skip(what: &str) {
+    use std::io::Write;
+    eprintln!("skipping {what}");
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(SKIPS_FILE);
+    // One short line per write: appends from parallel tests do not interleave.
+    if let Ok(mut file) = file {
+        let _ = file.write_all(format!("{}\n", what.split(':').next().unwrap_or(what)).as_bytes());
+    }
+}
+
 /// A new, empty database: a file in `dir`, or a Postgres database (with its name, to drop later).
 /// `None` when Postgres is unreachable outside CI.
 pub async fn fresh_database(backend: Backend, dir: &Path) -> Option<(String, Option<String>)> {
@@ -94,7 +108,7 @@ pub async fn fresh_database(backend: Backend, dir: &Path) -> Option<(String, Opt
                     panic!("Postgres is required in CI but unreachable: {why}")
                 }
                 Err(why) => {
-                    eprintln!("skipping the Postgres run: {why}");
+                    record_skip(&format!("the Postgres run: {why}"));
                     None
                 }
             }
