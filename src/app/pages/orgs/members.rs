@@ -1,7 +1,7 @@
 //! `/orgs/:id/members`: who belongs to the organization; changing roles, removing members, handing
 //! over ownership, and leaving.
 use super::{
-    can, enc, latest_error, one_at_a_time, org_page, page_link, reload_org_after, use_org_id, Pager, RowAction,
+    can, enc, latest_error, one_at_a_time, org_page_with, page_link, reload_org_after, OrgFrameData, Pager, RowAction,
     Section, SectionError,
 };
 use crate::app::components::form::{action_error, FormAlert};
@@ -10,6 +10,8 @@ use crate::rpc::{
     orgs::{members, ChangeMemberRole, LeaveOrg, RemoveMember, TransferOwnership},
 };
 use crate::shared::{
+    account::{Me, Page},
+    error::AppError,
     ids::{OrgId, UserId},
     org::{Member, Organization},
     roles::{may_assign, Permission, Role},
@@ -19,7 +21,51 @@ use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn OrgMembersPage() -> impl IntoView {
-    org_page(Section::Members, "Members", |org| view! { <Members org/> }.into_any())
+    let frame = OrgFrameData::load();
+    let actions = MemberActions {
+        change: ServerAction::new(),
+        remove: ServerAction::new(),
+        transfer: ServerAction::new(),
+        leave: ServerAction::new(),
+    };
+    let query = use_query_map();
+    let search = Signal::derive(move || query.read().get("q").filter(|q| !q.trim().is_empty()));
+    let cursor = Signal::derive(move || query.read().get("cursor").filter(|c| !c.is_empty()));
+    let MemberActions { change, remove, transfer, .. } = actions;
+    let list = Resource::new(
+        move || {
+            let versions = (change.version().get(), remove.version().get(), transfer.version().get());
+            (frame.id.get(), search.get(), cursor.get(), versions)
+        },
+        move |(id, q, cursor, _)| async move {
+            // Only those who may see the list ask for it.
+            if !frame.permits(Permission::MembersRead).await {
+                return Ok(None);
+            }
+            members(id, q, cursor).await.map(Some)
+        },
+    );
+    let me = Resource::new(|| (), |_| current_user());
+    let data = MemberData { list, me, search, cursor };
+    org_page_with(frame, Section::Members, "Members", move |org| view! { <Members org actions data/> }.into_any())
+}
+
+/// The page's server actions, created with the page so its resources can follow them.
+#[derive(Clone, Copy)]
+struct MemberActions {
+    change: ServerAction<ChangeMemberRole>,
+    remove: ServerAction<RemoveMember>,
+    transfer: ServerAction<TransferOwnership>,
+    leave: ServerAction<LeaveOrg>,
+}
+
+/// What the page loads (`None` for a role that may not see the list) and the query it shows.
+#[derive(Clone, Copy)]
+struct MemberData {
+    list: Resource<Result<Option<Page<Member>>, AppError>>,
+    me: Resource<Result<Option<Me>, AppError>>,
+    search: Signal<Option<String>>,
+    cursor: Signal<Option<String>>,
 }
 
 /// What the signed-in user may do on other members' rows, and the one action of each kind that
@@ -37,18 +83,15 @@ struct Controls {
 }
 
 #[component]
-fn Members(org: Organization) -> impl IntoView {
-    let change = ServerAction::<ChangeMemberRole>::new();
-    let remove = ServerAction::<RemoveMember>::new();
-    let transfer = ServerAction::<TransferOwnership>::new();
+fn Members(org: Organization, actions: MemberActions, data: MemberData) -> impl IntoView {
+    let MemberActions { change, remove, transfer, leave } = actions;
     // Handing over ownership makes the user an Admin: the frame shows the new role.
     reload_org_after(transfer);
-    let leave = ServerAction::<LeaveOrg>::new();
     one_at_a_time(vec![RowAction::of(leave), RowAction::of(change), RowAction::of(remove), RowAction::of(transfer)]);
     let (org_id, my_role, name) = (org.id, org.my_role, org.name.clone());
     view! {
         {if can(&org, Permission::MembersRead) {
-            view! { <MemberList org change remove transfer/> }.into_any()
+            view! { <MemberList org change remove transfer data/> }.into_any()
         } else {
             view! { <p class="card empty">{format!("Your role ({}) does not include seeing the member list.", my_role.label())}</p> }.into_any()
         }}
@@ -63,19 +106,11 @@ fn MemberList(
     change: ServerAction<ChangeMemberRole>,
     remove: ServerAction<RemoveMember>,
     transfer: ServerAction<TransferOwnership>,
+    data: MemberData,
 ) -> impl IntoView {
-    let id = use_org_id();
-    let query = use_query_map();
-    let search = move || query.read().get("q").filter(|q| !q.trim().is_empty());
-    let cursor = move || query.read().get("cursor").filter(|c| !c.is_empty());
+    let MemberData { list, me, search, cursor } = data;
+    let (search, cursor) = (move || search.get(), move || cursor.get());
     let error = latest_error(vec![RowAction::of(change), RowAction::of(remove), RowAction::of(transfer)]);
-    let list = Resource::new(
-        move || {
-            (id.get(), search(), cursor(), change.version().get(), remove.version().get(), transfer.version().get())
-        },
-        |(id, q, cursor, ..)| members(id, q, cursor),
-    );
-    let me = Resource::new(|| (), |_| current_user());
     let org_id = org.id;
     let (manage, may_transfer) = (can(&org, Permission::MembersWrite), can(&org, Permission::OwnershipTransfer));
     let my_role = org.my_role;
@@ -87,7 +122,8 @@ fn MemberList(
         Suspend::new(async move {
             let me = me.await.ok().flatten().map(|m| m.id);
             match list.await {
-                Ok(page) => {
+                Ok(None) => ().into_any(),
+                Ok(Some(page)) => {
                     let controls = Controls {
                         org_id,
                         me,

@@ -128,32 +128,67 @@ where
     });
 }
 
+/// The organization of the path, loaded once per page: the frame shows it, and a page's own
+/// loaders await it to skip what the user may not see.
+///
+/// A page creates its resources beside this one, at its top, never inside a `<Transition>`: on the
+/// server Leptos walks a boundary's children more than once, so a resource created in there is
+/// created (and its query run) again on every walk.
+#[derive(Clone, Copy)]
+pub struct OrgFrameData {
+    pub id: Signal<String>,
+    org: Resource<Result<Organization, AppError>>,
+}
+
+impl OrgFrameData {
+    pub fn load() -> Self {
+        let id = use_org_id();
+        let reload = RwSignal::new(0u32);
+        provide_context(ReloadOrg(reload));
+        let org = Resource::new(move || (id.get(), reload.get()), |(id, _)| org(id));
+        OrgFrameData { id, org }
+    }
+
+    /// May the signed-in user do `permission` here? False when the organization cannot be loaded.
+    pub async fn permits(self, permission: Permission) -> bool {
+        matches!(self.org.await, Ok(ref org) if can(org, permission))
+    }
+}
+
 /// Renders one page of an organization inside its frame, or what to do when it cannot be shown
 /// (sign in, 404 for an organization that is not the user's).
 pub fn org_page(section: Section, title: &'static str, page: fn(Organization) -> AnyView) -> impl IntoView {
-    let id = use_org_id();
-    let reload = RwSignal::new(0u32);
-    provide_context(ReloadOrg(reload));
-    let org = Resource::new(move || (id.get(), reload.get()), |(id, _)| org(id));
+    org_page_with(OrgFrameData::load(), section, title, page)
+}
+
+/// `org_page` for a page that loaded `frame` itself, to create its own resources beside it.
+pub fn org_page_with(
+    frame: OrgFrameData,
+    section: Section,
+    title: &'static str,
+    page: impl Fn(Organization) -> AnyView + Clone + Send + Sync + 'static,
+) -> impl IntoView {
+    let org = frame.org;
     view! {
         <Transition fallback=|| view! { <p class="empty">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match org.await {
-                    Ok(org) => view! { <OrgFrame org section title page/> }.into_any(),
-                    Err(error) => view! { <LoadError error/> }.into_any(),
-                }
-            })}
+            {move || {
+                let page = page.clone();
+                Suspend::new(async move {
+                    match org.await {
+                        Ok(org) => {
+                            let body = page(org.clone());
+                            view! { <OrgFrame org section title body/> }.into_any()
+                        }
+                        Err(error) => view! { <LoadError error/> }.into_any(),
+                    }
+                })
+            }}
         </Transition>
     }
 }
 
 #[component]
-fn OrgFrame(
-    org: Organization,
-    section: Section,
-    title: &'static str,
-    page: fn(Organization) -> AnyView,
-) -> impl IntoView {
+fn OrgFrame(org: Organization, section: Section, title: &'static str, body: AnyView) -> impl IntoView {
     let base = format!("/orgs/{}", org.id);
     let page_title = if section == Section::Overview { org.name.clone() } else { format!("{title} · {}", org.name) };
     let links = Section::ALL
@@ -183,7 +218,7 @@ fn OrgFrame(
             <nav class="subnav" aria-label="Organization">{links}</nav>
             {(section != Section::Overview).then(|| view! { <h2 class="page-heading">{title}</h2> })}
             <Notice/>
-            {page(org)}
+            {body}
         </div>
     }
 }
