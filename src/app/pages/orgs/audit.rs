@@ -1,8 +1,10 @@
 //! `/orgs/:id/audit`: the organization's tamper-evident log, filtered by action, with a CSV
 //! download and the result of checking the hash chain.
-use super::{can, enc, org_page, page_link, set_status, use_org_id, when, Pager, Section, SectionError};
+use super::{can, enc, org_page_with, page_link, set_status, when, OrgFrameData, Pager, Section, SectionError};
 use crate::rpc::orgs::{audit_logs, verify_audit};
 use crate::shared::{
+    account::Page,
+    error::AppError,
     org::{AuditEntry, ChainStatus, Organization},
     roles::Permission,
 };
@@ -27,9 +29,20 @@ const ACTIONS: [&str; 12] = [
 
 #[component]
 pub fn OrgAuditPage() -> impl IntoView {
-    org_page(Section::Audit, "Audit log", |org| {
+    let frame = OrgFrameData::load();
+    let query = use_query_map();
+    let action = Signal::derive(move || query.read().get("action").filter(|a| !a.trim().is_empty()));
+    let cursor = Signal::derive(move || query.read().get("cursor").filter(|c| !c.is_empty()));
+    let entries = frame.load_if(
+        Permission::AuditRead,
+        move || (frame.id.get(), action.get(), cursor.get()),
+        |(id, action, cursor)| audit_logs(id, action, cursor),
+    );
+    let chain = frame.load_if(Permission::AuditRead, move || frame.id.get(), verify_audit);
+    let data = AuditData { action, cursor, entries, chain };
+    org_page_with(frame, Section::Audit, "Audit log", move |org| {
         if can(&org, Permission::AuditRead) {
-            view! { <Audit org/> }.into_any()
+            view! { <Audit org data/> }.into_any()
         } else {
             set_status(403);
             view! { <p class="alert" role="alert">"Your role here does not include reading the audit log."</p> }
@@ -38,15 +51,19 @@ pub fn OrgAuditPage() -> impl IntoView {
     })
 }
 
+/// The filter of the URL and what the page loads (`None` for a role that may not read the log).
+#[derive(Clone, Copy)]
+struct AuditData {
+    action: Signal<Option<String>>,
+    cursor: Signal<Option<String>>,
+    entries: Resource<Result<Option<Page<AuditEntry>>, AppError>>,
+    chain: Resource<Result<Option<ChainStatus>, AppError>>,
+}
+
 #[component]
-fn Audit(org: Organization) -> impl IntoView {
-    let id = use_org_id();
-    let query = use_query_map();
-    let action = move || query.read().get("action").filter(|a| !a.trim().is_empty());
-    let cursor = move || query.read().get("cursor").filter(|c| !c.is_empty());
-    let entries =
-        Resource::new(move || (id.get(), action(), cursor()), |(id, action, cursor)| audit_logs(id, action, cursor));
-    let chain = Resource::new(move || id.get(), verify_audit);
+fn Audit(org: Organization, data: AuditData) -> impl IntoView {
+    let AuditData { action, cursor, entries, chain } = data;
+    let (action, cursor) = (move || action.get(), move || cursor.get());
     let org_id = org.id;
     let base = move || match action() {
         Some(a) => format!("/orgs/{org_id}/audit?action={}&", enc(&a)),
@@ -84,7 +101,8 @@ fn Audit(org: Organization) -> impl IntoView {
             <Transition fallback=|| view! { <p class="empty">"Checking the chain…"</p> }>
                 {move || Suspend::new(async move {
                     match chain.await {
-                        Ok(status) => view! { <Chain status/> }.into_any(),
+                        Ok(None) => ().into_any(),
+                        Ok(Some(status)) => view! { <Chain status/> }.into_any(),
                         Err(error) => view! { <SectionError error/> }.into_any(),
                     }
                 })}
@@ -92,10 +110,11 @@ fn Audit(org: Organization) -> impl IntoView {
             <Transition fallback=|| view! { <p class="empty">"Loading entries…"</p> }>
                 {move || Suspend::new(async move {
                     match entries.await {
-                        Ok(page) if page.data.is_empty() => view! {
+                        Ok(None) => ().into_any(),
+                        Ok(Some(page)) if page.data.is_empty() => view! {
                             <p class="empty">{if action().is_some() { "No entries for this action." } else { "No entries yet." }}</p>
                         }.into_any(),
-                        Ok(page) => {
+                        Ok(Some(page)) => {
                             let rows = page.data.into_iter().map(|entry| view! { <EntryRow entry/> }).collect_view();
                             let first = base().trim_end_matches(['?', '&']).to_owned();
                             view! {

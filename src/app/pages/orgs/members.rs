@@ -32,18 +32,13 @@ pub fn OrgMembersPage() -> impl IntoView {
     let search = Signal::derive(move || query.read().get("q").filter(|q| !q.trim().is_empty()));
     let cursor = Signal::derive(move || query.read().get("cursor").filter(|c| !c.is_empty()));
     let MemberActions { change, remove, transfer, .. } = actions;
-    let list = Resource::new(
+    let list = frame.load_if(
+        Permission::MembersRead,
         move || {
             let versions = (change.version().get(), remove.version().get(), transfer.version().get());
             (frame.id.get(), search.get(), cursor.get(), versions)
         },
-        move |(id, q, cursor, _)| async move {
-            // Only those who may see the list ask for it.
-            if !frame.permits(Permission::MembersRead).await {
-                return Ok(None);
-            }
-            members(id, q, cursor).await.map(Some)
-        },
+        |(id, q, cursor, _)| members(id, q, cursor),
     );
     let me = Resource::new(|| (), |_| current_user());
     let data = MemberData { list, me, search, cursor };

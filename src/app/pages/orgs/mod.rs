@@ -153,6 +153,30 @@ impl OrgFrameData {
     pub async fn permits(self, permission: Permission) -> bool {
         matches!(self.org.await, Ok(ref org) if can(org, permission))
     }
+
+    /// A resource that asks the server only when the user may do `permission` (`None` otherwise),
+    /// so a role that cannot see a section causes no refused request.
+    pub fn load_if<S, T, Fut>(
+        self,
+        permission: Permission,
+        source: impl Fn() -> S + Send + Sync + 'static,
+        fetch: impl Fn(S) -> Fut + Clone + Send + Sync + 'static,
+    ) -> Resource<Result<Option<T>, AppError>>
+    where
+        S: PartialEq + Clone + Send + Sync + 'static,
+        T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<T, AppError>> + Send + 'static,
+    {
+        Resource::new(source, move |key| {
+            let fetch = fetch.clone();
+            async move {
+                if !self.permits(permission).await {
+                    return Ok(None);
+                }
+                fetch(key).await.map(Some)
+            }
+        })
+    }
 }
 
 /// Renders one page of an organization inside its frame, or what to do when it cannot be shown

@@ -1,7 +1,8 @@
 //! `/orgs/:id`: an organization at a glance: seats, roles, plan and the last 30 days of activity.
-use super::{org_page, use_org_id, Section, SectionError};
+use super::{org_page_with, OrgFrameData, Section, SectionError};
 use crate::rpc::orgs::org_stats;
 use crate::shared::{
+    error::AppError,
     org::{DayCount, OrgStats, Organization, SubscriptionStatus, Tier},
     roles::Role,
 };
@@ -9,13 +10,13 @@ use leptos::prelude::*;
 
 #[component]
 pub fn OrgOverviewPage() -> impl IntoView {
-    org_page(Section::Overview, "Overview", |org| view! { <Overview org/> }.into_any())
+    let frame = OrgFrameData::load();
+    let stats = Resource::new(move || frame.id.get(), org_stats);
+    org_page_with(frame, Section::Overview, "Overview", move |org| view! { <Overview org stats/> }.into_any())
 }
 
 #[component]
-fn Overview(org: Organization) -> impl IntoView {
-    let id = use_org_id();
-    let stats = Resource::new(move || id.get(), org_stats);
+fn Overview(org: Organization, stats: Resource<Result<OrgStats, AppError>>) -> impl IntoView {
     view! {
         <Suspense fallback=|| view! { <p class="empty">"Loading statistics…"</p> }>
             {move || {

@@ -1,23 +1,28 @@
 //! `/orgs/:id/usage`: API calls per hour over the last day (or week), drawn as an SVG bar chart
 //! against the plan's hourly limit, with the same numbers in a table.
-use super::{org_page, use_org_id, Section, SectionError};
+use super::{org_page_with, OrgFrameData, Section, SectionError};
 use crate::app::components::chart::StackedBars;
 use crate::rpc::api_keys::usage;
-use crate::shared::api_keys::{UsageHour, UsageReport};
+use crate::shared::{
+    api_keys::{UsageHour, UsageReport},
+    error::AppError,
+};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn OrgUsagePage() -> impl IntoView {
-    org_page(Section::Usage, "API usage", |_| view! { <Usage/> }.into_any())
+    let frame = OrgFrameData::load();
+    let query = use_query_map();
+    let hours = Signal::derive(move || query.read().get("hours").and_then(|h| h.parse::<i64>().ok()).unwrap_or(24));
+    let report = Resource::new(move || (frame.id.get(), hours.get()), |(id, hours)| usage(id, Some(hours)));
+    let id = frame.id;
+    org_page_with(frame, Section::Usage, "API usage", move |_| view! { <Usage id hours report/> }.into_any())
 }
 
 #[component]
-fn Usage() -> impl IntoView {
-    let id = use_org_id();
-    let query = use_query_map();
-    let hours = move || query.read().get("hours").and_then(|h| h.parse::<i64>().ok()).unwrap_or(24);
-    let report = Resource::new(move || (id.get(), hours()), |(id, hours)| usage(id, Some(hours)));
+fn Usage(id: Signal<String>, hours: Signal<i64>, report: Resource<Result<UsageReport, AppError>>) -> impl IntoView {
+    let hours = move || hours.get();
     let base = move || format!("/orgs/{}/usage", id.get());
     view! {
         <section class="card" aria-labelledby="usage-heading">
