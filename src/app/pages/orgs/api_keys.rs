@@ -1,12 +1,14 @@
 //! `/orgs/:id/api-keys`: issuing keys (the secret is shown once), rolling and revoking them.
 use super::{
-    can, latest_error, one_at_a_time, org_page, page_link, reveal, set_status, use_org_id, when, CopyField,
-    OptionalField, Pager, RowAction, Section, SectionError,
+    can, latest_error, one_at_a_time, org_page_with, page_link, reveal, set_status, when, CopyField, OptionalField,
+    OrgFrameData, Pager, RowAction, Section, SectionError,
 };
 use crate::app::components::form::{ActionError, Field, FormAlert};
 use crate::rpc::api_keys::{api_keys, CreateApiKey, ReassignApiKey, RevokeApiKey, RollApiKey};
 use crate::shared::{
+    account::Page,
     api_keys::{ApiKey, ApiKeyStatus, IssuedApiKey},
+    error::AppError,
     ids::OrgId,
     org::Organization,
     roles::Permission,
@@ -16,9 +18,24 @@ use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn OrgApiKeysPage() -> impl IntoView {
-    org_page(Section::ApiKeys, "API keys", |org| {
+    let frame = OrgFrameData::load();
+    let query = use_query_map();
+    let cursor = Signal::derive(move || query.read().get("cursor").filter(|c| !c.is_empty()));
+    let (create, roll, revoke, reassign) =
+        (ServerAction::new(), ServerAction::new(), ServerAction::new(), ServerAction::new());
+    let list = frame.load_if(
+        Permission::ApiKeysWrite,
+        move || {
+            let versions =
+                (create.version().get(), roll.version().get(), revoke.version().get(), reassign.version().get());
+            (frame.id.get(), cursor.get(), versions)
+        },
+        |(id, cursor, _)| api_keys(id, cursor),
+    );
+    let data = KeyData { cursor, create, roll, revoke, reassign, list };
+    org_page_with(frame, Section::ApiKeys, "API keys", move |org| {
         if can(&org, Permission::ApiKeysWrite) {
-            view! { <ApiKeys org/> }.into_any()
+            view! { <ApiKeys org data/> }.into_any()
         } else {
             set_status(403);
             view! { <p class="alert" role="alert">"Your role here does not include managing API keys."</p> }.into_any()
@@ -26,36 +43,35 @@ pub fn OrgApiKeysPage() -> impl IntoView {
     })
 }
 
+/// The page's actions and key list (`None` for a role that may not manage keys), made with the page.
+#[derive(Clone, Copy)]
+struct KeyData {
+    cursor: Signal<Option<String>>,
+    create: ServerAction<CreateApiKey>,
+    roll: ServerAction<RollApiKey>,
+    revoke: ServerAction<RevokeApiKey>,
+    reassign: ServerAction<ReassignApiKey>,
+    list: Resource<Result<Option<Page<ApiKey>>, AppError>>,
+}
+
 #[component]
-fn ApiKeys(org: Organization) -> impl IntoView {
-    let id = use_org_id();
-    let query = use_query_map();
-    let cursor = move || query.read().get("cursor").filter(|c| !c.is_empty());
-    let create = ServerAction::<CreateApiKey>::new();
-    let roll = ServerAction::<RollApiKey>::new();
-    let revoke = ServerAction::<RevokeApiKey>::new();
-    let reassign = ServerAction::<ReassignApiKey>::new();
+fn ApiKeys(org: Organization, data: KeyData) -> impl IntoView {
+    let KeyData { cursor, create, roll, revoke, reassign, list } = data;
+    let cursor = move || cursor.get();
     let actions = RowActions { roll, revoke, reassign, may_reassign: can(&org, Permission::OwnershipTransfer) };
     one_at_a_time(vec![RowAction::of(create), RowAction::of(roll), RowAction::of(revoke), RowAction::of(reassign)]);
     let row_error = latest_error(vec![RowAction::of(roll), RowAction::of(revoke), RowAction::of(reassign)]);
-    let list = Resource::new(
-        move || {
-            let versions =
-                (create.version().get(), roll.version().get(), revoke.version().get(), reassign.version().get());
-            (id.get(), cursor(), versions)
-        },
-        |(id, cursor, _)| api_keys(id, cursor),
-    );
     let rolled = roll.value();
     let first = format!("/orgs/{}/api-keys", org.id);
     let list_view = move || {
         let first = first.clone();
         Suspend::new(async move {
             match list.await {
-                Ok(page) if page.data.is_empty() && cursor().is_none() => {
+                Ok(None) => ().into_any(),
+                Ok(Some(page)) if page.data.is_empty() && cursor().is_none() => {
                     view! { <p class="empty">"No API keys yet."</p> }.into_any()
                 }
-                Ok(page) => {
+                Ok(Some(page)) => {
                     let orphaned: Vec<String> = page
                         .data
                         .iter()

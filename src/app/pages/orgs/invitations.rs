@@ -1,11 +1,13 @@
 //! `/orgs/:id/invitations`: inviting people by email, and the invitations sent so far.
 use super::{
-    can, latest_error, one_at_a_time, org_page, page_link, set_status, use_org_id, when, CopyField, Pager, RowAction,
-    Section, SectionError,
+    can, latest_error, one_at_a_time, org_page_with, page_link, set_status, when, CopyField, OrgFrameData, Pager,
+    RowAction, Section, SectionError,
 };
 use crate::app::components::form::{ActionError, Field, FormAlert};
 use crate::rpc::orgs::{invitations, Invite, ResendInvitation, RevokeInvitation};
 use crate::shared::{
+    account::Page,
+    error::AppError,
     ids::OrgId,
     org::{Invitation, InvitationStatus, IssuedInvitation, Organization},
     roles::{may_assign, Permission, Role},
@@ -15,9 +17,19 @@ use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn OrgInvitationsPage() -> impl IntoView {
-    org_page(Section::Invitations, "Invitations", |org| {
+    let frame = OrgFrameData::load();
+    let query = use_query_map();
+    let cursor = Signal::derive(move || query.read().get("cursor").filter(|c| !c.is_empty()));
+    let (invite, revoke, resend) = (ServerAction::new(), ServerAction::new(), ServerAction::new());
+    let list = frame.load_if(
+        Permission::InvitationsWrite,
+        move || (frame.id.get(), cursor.get(), invite.version().get(), revoke.version().get(), resend.version().get()),
+        |(id, cursor, ..)| invitations(id, cursor),
+    );
+    let data = InvitationData { cursor, invite, revoke, resend, list };
+    org_page_with(frame, Section::Invitations, "Invitations", move |org| {
         if can(&org, Permission::InvitationsWrite) {
-            view! { <Invitations org/> }.into_any()
+            view! { <Invitations org data/> }.into_any()
         } else {
             set_status(403);
             view! { <p class="alert" role="alert">"Your role here does not include inviting people."</p> }.into_any()
@@ -25,30 +37,33 @@ pub fn OrgInvitationsPage() -> impl IntoView {
     })
 }
 
+/// The page's actions and list (`None` for a role that may not invite), made with the page.
+#[derive(Clone, Copy)]
+struct InvitationData {
+    cursor: Signal<Option<String>>,
+    invite: ServerAction<Invite>,
+    revoke: ServerAction<RevokeInvitation>,
+    resend: ServerAction<ResendInvitation>,
+    list: Resource<Result<Option<Page<Invitation>>, AppError>>,
+}
+
 #[component]
-fn Invitations(org: Organization) -> impl IntoView {
-    let id = use_org_id();
-    let query = use_query_map();
-    let cursor = move || query.read().get("cursor").filter(|c| !c.is_empty());
-    let invite = ServerAction::<Invite>::new();
-    let revoke = ServerAction::<RevokeInvitation>::new();
-    let resend = ServerAction::<ResendInvitation>::new();
+fn Invitations(org: Organization, data: InvitationData) -> impl IntoView {
+    let InvitationData { cursor, invite, revoke, resend, list } = data;
+    let cursor = move || cursor.get();
     one_at_a_time(vec![RowAction::of(invite), RowAction::of(revoke), RowAction::of(resend)]);
     let row_error = latest_error(vec![RowAction::of(revoke), RowAction::of(resend)]);
-    let list = Resource::new(
-        move || (id.get(), cursor(), invite.version().get(), revoke.version().get(), resend.version().get()),
-        |(id, cursor, ..)| invitations(id, cursor),
-    );
     let org_id = org.id;
     let first = format!("/orgs/{org_id}/invitations");
     let list_view = move || {
         let first = first.clone();
         Suspend::new(async move {
             match list.await {
-                Ok(page) if page.data.is_empty() && cursor().is_none() => {
+                Ok(None) => ().into_any(),
+                Ok(Some(page)) if page.data.is_empty() && cursor().is_none() => {
                     view! { <p class="empty">"No invitations yet."</p> }.into_any()
                 }
-                Ok(page) => {
+                Ok(Some(page)) => {
                     let rows = page
                         .data
                         .into_iter()

@@ -2,8 +2,8 @@
 //! endpoint `/orgs/:id/webhooks/:webhook` (test, rotate, enable/disable, delete, a 24-hour
 //! success chart, the delivery log) and `/.../deliveries/:delivery` (every attempt, retry).
 use super::{
-    can, latest_error, one_at_a_time, org_page, page_link, reveal, set_status, use_org_id, when, CopyField, Pager,
-    RowAction, Section, SectionError,
+    can, latest_error, one_at_a_time, org_page_with, page_link, reveal, set_status, use_org_id, when, CopyField,
+    OrgFrameData, Pager, RowAction, Section, SectionError,
 };
 use crate::app::components::{
     chart::StackedBars,
@@ -14,14 +14,16 @@ use crate::rpc::webhooks::{
     RetryWebhookDelivery, RotateWebhookSecret, SetWebhookActive, TestWebhook,
 };
 use crate::shared::{
+    account::Page,
+    error::AppError,
     org::Organization,
     roles::Permission,
-    webhooks::{Delivery, DeliveryAttempt, DeliveryStatus, OutcomeHour, Webhook, EVENT_TYPES},
+    webhooks::{Delivery, DeliveryAttempt, DeliveryDetail, DeliveryStatus, OutcomeHour, Webhook, EVENT_TYPES},
 };
 use leptos::{html, prelude::*};
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-fn guarded(org: Organization, page: fn() -> AnyView) -> AnyView {
+fn guarded(org: Organization, page: impl FnOnce() -> AnyView) -> AnyView {
     if can(&org, Permission::WebhooksWrite) {
         page()
     } else {
@@ -30,19 +32,78 @@ fn guarded(org: Organization, page: fn() -> AnyView) -> AnyView {
     }
 }
 
+/// Each page loads its data beside the organization (`None` for a role that may not manage
+/// webhooks), outside the frame's `<Transition>`.
+type Loaded<T> = Resource<Result<Option<T>, AppError>>;
+
 #[component]
 pub fn OrgWebhooksPage() -> impl IntoView {
-    org_page(Section::Webhooks, "Webhooks", |org| guarded(org, || view! { <Endpoints/> }.into_any()))
+    let frame = OrgFrameData::load();
+    let cursor = use_cursor();
+    let create = ServerAction::<CreateWebhook>::new();
+    let list = frame.load_if(
+        Permission::WebhooksWrite,
+        move || (frame.id.get(), cursor.get(), create.version().get()),
+        |(id, cursor, _)| webhooks(id, cursor),
+    );
+    org_page_with(frame, Section::Webhooks, "Webhooks", move |org| {
+        guarded(org, || view! { <Endpoints cursor create list/> }.into_any())
+    })
 }
 
 #[component]
 pub fn OrgWebhookPage() -> impl IntoView {
-    org_page(Section::Webhooks, "Webhook", |org| guarded(org, || view! { <Endpoint/> }.into_any()))
+    let frame = OrgFrameData::load();
+    let webhook_id = use_param("webhook");
+    let actions = EndpointActions {
+        toggle: ServerAction::new(),
+        rotate: ServerAction::new(),
+        test: ServerAction::new(),
+        delete: ServerAction::new(),
+    };
+    let EndpointActions { toggle, rotate, test, .. } = actions;
+    let endpoint = frame.load_if(
+        Permission::WebhooksWrite,
+        move || (frame.id.get(), webhook_id.get(), toggle.version().get(), rotate.version().get()),
+        |(org, hook, ..)| get_webhook(org, hook),
+    );
+    let outcomes = frame.load_if(
+        Permission::WebhooksWrite,
+        move || (frame.id.get(), webhook_id.get(), test.version().get()),
+        |(o, w, _)| webhook_outcomes(o, w),
+    );
+    let query = use_query_map();
+    let status = Signal::derive(move || query.read().get("status").filter(|s| !s.is_empty()));
+    let cursor = use_cursor();
+    let deliveries = frame.load_if(
+        Permission::WebhooksWrite,
+        move || (frame.id.get(), webhook_id.get(), status.get(), cursor.get(), test.version().get()),
+        |(o, w, status, cursor, _)| webhook_deliveries(o, w, status, cursor),
+    );
+    let filter = DeliveryFilter { status, cursor };
+    org_page_with(frame, Section::Webhooks, "Webhook", move |org| {
+        guarded(org, || view! { <Endpoint actions endpoint outcomes deliveries filter/> }.into_any())
+    })
 }
 
 #[component]
 pub fn OrgWebhookDeliveryPage() -> impl IntoView {
-    org_page(Section::Webhooks, "Delivery", |org| guarded(org, || view! { <DeliveryView/> }.into_any()))
+    let frame = OrgFrameData::load();
+    let (webhook_id, delivery_id) = (use_param("webhook"), use_param("delivery"));
+    let retry = ServerAction::<RetryWebhookDelivery>::new();
+    let detail = frame.load_if(
+        Permission::WebhooksWrite,
+        move || (frame.id.get(), webhook_id.get(), delivery_id.get(), retry.version().get()),
+        |(o, w, d, _)| webhook_delivery(o, w, d),
+    );
+    org_page_with(frame, Section::Webhooks, "Delivery", move |org| {
+        guarded(org, || view! { <DeliveryView retry detail/> }.into_any())
+    })
+}
+
+fn use_cursor() -> Signal<Option<String>> {
+    let query = use_query_map();
+    Signal::derive(move || query.read().get("cursor").filter(|c| !c.is_empty()))
 }
 
 fn use_param(name: &'static str) -> Signal<String> {
@@ -71,21 +132,22 @@ fn delivery_badge(status: DeliveryStatus) -> (&'static str, &'static str) {
 // ---- the list and the create form --------------------------------------------------------------
 
 #[component]
-fn Endpoints() -> impl IntoView {
+fn Endpoints(
+    cursor: Signal<Option<String>>,
+    create: ServerAction<CreateWebhook>,
+    list: Loaded<Page<Webhook>>,
+) -> impl IntoView {
     let id = use_org_id();
-    let query = use_query_map();
-    let cursor = move || query.read().get("cursor").filter(|c| !c.is_empty());
-    let create = ServerAction::<CreateWebhook>::new();
-    let list =
-        Resource::new(move || (id.get(), cursor(), create.version().get()), |(id, cursor, _)| webhooks(id, cursor));
+    let cursor = move || cursor.get();
     let list_view = move || {
         Suspend::new(async move {
             let first = format!("/orgs/{}/webhooks", id.get_untracked());
             match list.await {
-                Ok(page) if page.data.is_empty() && cursor().is_none() => {
+                Ok(None) => ().into_any(),
+                Ok(Some(page)) if page.data.is_empty() && cursor().is_none() => {
                     view! { <p class="empty">"No endpoints yet."</p> }.into_any()
                 }
-                Ok(page) => {
+                Ok(Some(page)) => {
                     let rows = page.data.into_iter().map(|webhook| view! { <EndpointRow webhook/> }).collect_view();
                     let next = page.next_cursor.map(|c| page_link(&format!("{first}?"), &c));
                     view! {
@@ -190,27 +252,41 @@ fn CreateForm(create: ServerAction<CreateWebhook>) -> impl IntoView {
 
 // ---- one endpoint --------------------------------------------------------------------------
 
+/// The actions on one endpoint, made with the page so its resources can follow them.
+#[derive(Clone, Copy)]
+struct EndpointActions {
+    toggle: ServerAction<SetWebhookActive>,
+    rotate: ServerAction<RotateWebhookSecret>,
+    test: ServerAction<TestWebhook>,
+    delete: ServerAction<DeleteWebhook>,
+}
+
+/// The delivery log's filter, from the URL.
+#[derive(Clone, Copy)]
+struct DeliveryFilter {
+    status: Signal<Option<String>>,
+    cursor: Signal<Option<String>>,
+}
+
 #[component]
-fn Endpoint() -> impl IntoView {
-    let org_id = use_org_id();
-    let webhook_id = use_param("webhook");
-    let toggle = ServerAction::<SetWebhookActive>::new();
-    let rotate = ServerAction::<RotateWebhookSecret>::new();
-    let test = ServerAction::<TestWebhook>::new();
-    let delete = ServerAction::<DeleteWebhook>::new();
+fn Endpoint(
+    actions: EndpointActions,
+    endpoint: Loaded<Webhook>,
+    outcomes: Loaded<Vec<OutcomeHour>>,
+    deliveries: Loaded<Page<Delivery>>,
+    filter: DeliveryFilter,
+) -> impl IntoView {
+    let EndpointActions { toggle, rotate, test, delete } = actions;
     one_at_a_time(vec![RowAction::of(toggle), RowAction::of(rotate), RowAction::of(test), RowAction::of(delete)]);
     let error =
         latest_error(vec![RowAction::of(toggle), RowAction::of(rotate), RowAction::of(test), RowAction::of(delete)]);
-    let endpoint = Resource::new(
-        move || (org_id.get(), webhook_id.get(), toggle.version().get(), rotate.version().get()),
-        |(org, hook, ..)| get_webhook(org, hook),
-    );
     let rotated = rotate.value();
     view! {
         <Transition fallback=|| view! { <p class="empty">"Loading endpoint…"</p> }>
             {move || Suspend::new(async move {
                 match endpoint.await {
-                    Ok(webhook) => view! { <EndpointCard webhook toggle rotate test delete error/> }.into_any(),
+                    Ok(None) => ().into_any(),
+                    Ok(Some(webhook)) => view! { <EndpointCard webhook toggle rotate test delete error/> }.into_any(),
                     Err(error) => view! { <SectionError error/> }.into_any(),
                 }
             })}
@@ -222,8 +298,8 @@ fn Endpoint() -> impl IntoView {
                 <CopyField id="webhook-secret" label="New signing secret" value=rotated.secret button="Copy secret"/>
             </div>
         })}
-        <Outcomes test/>
-        <Deliveries test/>
+        <Outcomes outcomes/>
+        <Deliveries page=deliveries filter/>
     }
 }
 
@@ -289,20 +365,15 @@ fn endpoint_ids(org: &str, id: &str) -> impl IntoView {
 }
 
 #[component]
-fn Outcomes(test: ServerAction<TestWebhook>) -> impl IntoView {
-    let org_id = use_org_id();
-    let webhook_id = use_param("webhook");
-    let outcomes = Resource::new(
-        move || (org_id.get(), webhook_id.get(), test.version().get()),
-        |(o, w, _)| webhook_outcomes(o, w),
-    );
+fn Outcomes(outcomes: Loaded<Vec<OutcomeHour>>) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="outcomes-heading">
             <h2 id="outcomes-heading">"Last 24 hours"</h2>
             <Transition fallback=|| view! { <p class="empty">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match outcomes.await {
-                        Ok(hours) => view! { <OutcomeChart hours/> }.into_any(),
+                        Ok(None) => ().into_any(),
+                        Ok(Some(hours)) => view! { <OutcomeChart hours/> }.into_any(),
                         Err(error) => view! { <SectionError error/> }.into_any(),
                     }
                 })}
@@ -333,16 +404,11 @@ fn OutcomeChart(hours: Vec<OutcomeHour>) -> impl IntoView {
 }
 
 #[component]
-fn Deliveries(test: ServerAction<TestWebhook>) -> impl IntoView {
+fn Deliveries(page: Loaded<Page<Delivery>>, filter: DeliveryFilter) -> impl IntoView {
     let org_id = use_org_id();
     let webhook_id = use_param("webhook");
-    let query = use_query_map();
-    let cursor = move || query.read().get("cursor").filter(|c| !c.is_empty());
-    let status = move || query.read().get("status").filter(|s| !s.is_empty());
-    let page = Resource::new(
-        move || (org_id.get(), webhook_id.get(), status(), cursor(), test.version().get()),
-        |(o, w, status, cursor, _)| webhook_deliveries(o, w, status, cursor),
-    );
+    let DeliveryFilter { status, cursor } = filter;
+    let (status, cursor) = (move || status.get(), move || cursor.get());
     let base = move || format!("/orgs/{}/webhooks/{}", org_id.get(), webhook_id.get());
     let filter = move |value: &'static str, label: &'static str| {
         let href = move || if value.is_empty() { base() } else { format!("{}?status={value}", base()) };
@@ -358,8 +424,9 @@ fn Deliveries(test: ServerAction<TestWebhook>) -> impl IntoView {
             <Transition fallback=|| view! { <p class="empty">"Loading deliveries…"</p> }>
                 {move || Suspend::new(async move {
                     match page.await {
-                        Ok(page) if page.data.is_empty() => view! { <p class="empty">"No deliveries yet."</p> }.into_any(),
-                        Ok(page) => {
+                        Ok(None) => ().into_any(),
+                        Ok(Some(page)) if page.data.is_empty() => view! { <p class="empty">"No deliveries yet."</p> }.into_any(),
+                        Ok(Some(page)) => {
                             let first = match status() { Some(s) => format!("{}?status={s}", base()), None => base() };
                             let sep = if first.contains('?') { "&" } else { "?" };
                             let next = page.next_cursor.map(|c| page_link(&format!("{first}{sep}"), &c));
@@ -410,21 +477,15 @@ fn DeliveryRow(delivery: Delivery) -> impl IntoView {
 // ---- one delivery --------------------------------------------------------------------------
 
 #[component]
-fn DeliveryView() -> impl IntoView {
+fn DeliveryView(retry: ServerAction<RetryWebhookDelivery>, detail: Loaded<DeliveryDetail>) -> impl IntoView {
     let org_id = use_org_id();
-    let webhook_id = use_param("webhook");
-    let delivery_id = use_param("delivery");
-    let retry = ServerAction::<RetryWebhookDelivery>::new();
     let error: ActionError = Signal::derive(move || retry.value().get().and_then(Result::err));
-    let detail = Resource::new(
-        move || (org_id.get(), webhook_id.get(), delivery_id.get(), retry.version().get()),
-        |(o, w, d, _)| webhook_delivery(o, w, d),
-    );
     view! {
         <Transition fallback=|| view! { <p class="empty">"Loading delivery…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(detail) => {
+                    Ok(None) => ().into_any(),
+                    Ok(Some(detail)) => {
                         let (status, class) = delivery_badge(detail.delivery.status);
                         let back = format!("/orgs/{}/webhooks/{}", org_id.get_untracked(), detail.delivery.webhook_id);
                         let attempts = detail.attempts.into_iter().enumerate().map(|(i, attempt)| view! { <Attempt number=i + 1 attempt/> }).collect_view();
