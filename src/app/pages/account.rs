@@ -7,20 +7,47 @@ use crate::rpc::account::{
     current_user, linked_identities, list_sessions, ChangePassword, LogoutEverywhere, ResendVerification,
     RevokeSession, UnlinkIdentity, UpdateProfile,
 };
-use crate::shared::account::{LinkedIdentity, Me, SessionInfo};
+use crate::shared::{
+    account::{LinkedIdentity, Me, Page, SessionInfo},
+    error::AppError,
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{components::Redirect, hooks::use_query_map};
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
+    // Every resource is made here, outside the Suspense (see ARCHITECTURE.md); the lists are asked
+    // for only once the visitor is known to be signed in.
     let me = Resource::new(|| (), |_| current_user());
+    let signed_in = move || async move { matches!(me.await, Ok(Some(_))) };
+    let query = use_query_map();
+    let cursor = Signal::derive(move || query.read().get("sessions"));
+    let sessions = Resource::new(
+        move || cursor.get(),
+        move |cursor| async move {
+            if !signed_in().await {
+                return Ok(None);
+            }
+            list_sessions(cursor).await.map(Some)
+        },
+    );
+    let identities = Resource::new(
+        || (),
+        move |_| async move {
+            if !signed_in().await {
+                return Ok(None);
+            }
+            linked_identities().await.map(Some)
+        },
+    );
+    let lists = AccountLists { cursor, sessions, identities };
     view! {
         <Title text="Account"/>
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 match me.await {
-                    Ok(Some(me)) => view! { <Account me/> }.into_any(),
+                    Ok(Some(me)) => view! { <Account me lists/> }.into_any(),
                     _ => view! { <Redirect path="/login"/> }.into_any(),
                 }
             })}
@@ -28,8 +55,16 @@ pub fn AccountPage() -> impl IntoView {
     }
 }
 
+/// The account's sessions (a page of them) and linked identities; `None` when signed out.
+#[derive(Clone, Copy)]
+struct AccountLists {
+    cursor: Signal<Option<String>>,
+    sessions: Resource<Result<Option<Page<SessionInfo>>, AppError>>,
+    identities: Resource<Result<Option<Vec<LinkedIdentity>>, AppError>>,
+}
+
 #[component]
-fn Account(me: Me) -> impl IntoView {
+fn Account(me: Me, lists: AccountLists) -> impl IntoView {
     let profile = ServerAction::<UpdateProfile>::new();
     let profile_error = action_error(profile);
     let password = ServerAction::<ChangePassword>::new();
@@ -59,15 +94,14 @@ fn Account(me: Me) -> impl IntoView {
                 </ActionForm>
             </section>
         </div>
-        <Sessions/>
-        <LinkedIdentities/>
+        <Sessions cursor=lists.cursor sessions=lists.sessions/>
+        <LinkedIdentities identities=lists.identities/>
     }
 }
 
 /// The single sign-on identities that can sign in to this account, each with Unlink.
 #[component]
-fn LinkedIdentities() -> impl IntoView {
-    let identities = Resource::new(|| (), |_| linked_identities());
+fn LinkedIdentities(identities: Resource<Result<Option<Vec<LinkedIdentity>>, AppError>>) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="identities-heading">
             <h2 id="identities-heading">"Sign-in methods"</h2>
@@ -75,8 +109,9 @@ fn LinkedIdentities() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading sign-in methods…"</p> }>
                 {move || Suspend::new(async move {
                     match identities.await {
-                        Ok(list) if list.is_empty() => view! { <p id="no-identities">"No single sign-on identity is linked."</p> }.into_any(),
-                        Ok(list) => view! {
+                        Ok(None) => ().into_any(),
+                        Ok(Some(list)) if list.is_empty() => view! { <p id="no-identities">"No single sign-on identity is linked."</p> }.into_any(),
+                        Ok(Some(list)) => view! {
                             <table class="table" id="identities">
                                 <thead><tr><th scope="col">"Identity provider"</th><th scope="col">"Organization"</th><th scope="col">"Subject"</th><th scope="col">"Linked"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
                                 <tbody>{list.into_iter().map(|i| view! { <IdentityRow identity=i/> }).collect_view()}</tbody>
@@ -130,10 +165,11 @@ fn VerifyBanner() -> impl IntoView {
 }
 
 #[component]
-fn Sessions() -> impl IntoView {
-    let query = use_query_map();
-    let cursor = move || query.read().get("sessions");
-    let sessions = Resource::new(cursor, list_sessions);
+fn Sessions(
+    cursor: Signal<Option<String>>,
+    sessions: Resource<Result<Option<Page<SessionInfo>>, AppError>>,
+) -> impl IntoView {
+    let cursor = move || cursor.get();
     let everywhere = ServerAction::<LogoutEverywhere>::new();
     view! {
         <section class="card" aria-labelledby="sessions-heading">
@@ -142,7 +178,8 @@ fn Sessions() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading sessions…"</p> }>
                 {move || Suspend::new(async move {
                     match sessions.await {
-                        Ok(page) => view! {
+                        Ok(None) => ().into_any(),
+                        Ok(Some(page)) => view! {
                             <table class="table">
                                 <thead><tr><th scope="col">"Device"</th><th scope="col">"IP address"</th><th scope="col">"Signed in"</th><th scope="col">"Last active"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
                                 <tbody>{page.data.into_iter().map(|s| view! { <SessionRow session=s/> }).collect_view()}</tbody>
