@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 #[cfg(feature = "ssr")]
 use {
-    super::orgs::{given, id, scope},
+    super::ssr::{given, id, scope},
     super::ssr::{go, respond},
     crate::server::{
         authz::OrgScope,

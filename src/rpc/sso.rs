@@ -15,7 +15,7 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use {
-    super::orgs::{given, id, scope},
+    super::ssr::{given, id, scope},
     super::ssr::{go, respond},
     crate::app::pages::orgs::enc,
     crate::server::service::{

@@ -5,11 +5,14 @@
 //! `.routes(routes!(handler, ...))`, so the OpenAPI document (`openapi.rs`) is collected from the
 //! same router that serves the requests.
 mod api_keys;
+mod audit;
 mod auth;
 pub mod caller;
 mod domains;
 pub mod idempotency;
+mod invitations;
 mod me;
+mod members;
 pub mod openapi;
 mod orgs;
 mod sso;
@@ -31,6 +34,9 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(auth::router())
         .merge(me::router())
         .merge(orgs::router())
+        .merge(members::router())
+        .merge(invitations::router())
+        .merge(audit::router())
         .merge(api_keys::router())
         .merge(webhooks::router())
         .merge(domains::router())

@@ -7,9 +7,9 @@ use crate::server::{
 };
 use crate::shared::{
     account::Page,
+    audit::{AuditEntry, ChainStatus},
     error::AppError,
     ids::{AuditId, OrgId},
-    org::{AuditEntry, ChainStatus},
     roles::Permission,
 };
 use chrono::{DateTime, Utc};

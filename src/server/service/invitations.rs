@@ -18,7 +18,7 @@ use crate::shared::{
     account::Page,
     error::{AppError, ErrorKind},
     ids::{InvitationId, OrgId},
-    org::{Invitation, InvitationPreview, InvitationStatus, IssuedInvitation},
+    invitations::{Invitation, InvitationPreview, InvitationStatus, IssuedInvitation},
     roles::{may_assign, Permission, Role},
     values::EmailAddress,
 };

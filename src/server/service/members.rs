@@ -11,7 +11,7 @@ use crate::shared::{
     account::Page,
     error::AppError,
     ids::UserId,
-    org::{Member, MemberRemoved},
+    members::{Member, MemberRemoved},
     roles::{may_assign, Permission, Role},
 };
 use serde_json::json;

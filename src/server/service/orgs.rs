@@ -12,7 +12,7 @@ use crate::shared::{
     account::Page,
     error::AppError,
     ids::OrgId,
-    org::{parse_color, DayCount, Limits, OrgSlug, OrgStats, Organization, SubscriptionStatus, Tier},
+    orgs::{parse_color, DayCount, Limits, OrgSlug, OrgStats, Organization, SubscriptionStatus, Tier},
     roles::{effective_permissions, Permission, Role},
     values::PersonName,
 };

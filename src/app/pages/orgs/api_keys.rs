@@ -8,7 +8,7 @@ use crate::rpc::api_keys::{api_keys, CreateApiKey, ReassignApiKey, RevokeApiKey,
 use crate::shared::{
     api_keys::{ApiKey, ApiKeyStatus, IssuedApiKey},
     ids::OrgId,
-    org::Organization,
+    orgs::Organization,
     roles::Permission,
 };
 use leptos::{html, prelude::*};

@@ -1,9 +1,10 @@
 //! `/orgs/:id/audit`: the organization's tamper-evident log, filtered by action, with a CSV
 //! download and the result of checking the hash chain.
 use super::{can, enc, org_page, page_link, set_status, use_org_id, when, Pager, Section, SectionError};
-use crate::rpc::orgs::{audit_logs, verify_audit};
+use crate::rpc::audit::{audit_logs, verify_audit};
 use crate::shared::{
-    org::{AuditEntry, ChainStatus, Organization},
+    audit::{AuditEntry, ChainStatus},
+    orgs::Organization,
     roles::Permission,
 };
 use leptos::prelude::*;

@@ -4,12 +4,12 @@ use super::{brand_style, set_status, when, Logo};
 use crate::app::components::form::{action_error, FormAlert};
 use crate::rpc::{
     account::current_user,
-    orgs::{invitation_preview, AcceptInvitation},
+    invitations::{invitation_preview, AcceptInvitation},
 };
 use crate::shared::{
     account::Me,
     error::{AppError, ErrorKind},
-    org::{InvitationPreview, InvitationStatus},
+    invitations::{InvitationPreview, InvitationStatus},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;

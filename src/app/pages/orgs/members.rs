@@ -7,11 +7,12 @@ use super::{
 use crate::app::components::form::{action_error, FormAlert};
 use crate::rpc::{
     account::current_user,
-    orgs::{members, ChangeMemberRole, LeaveOrg, RemoveMember, TransferOwnership},
+    members::{members, ChangeMemberRole, LeaveOrg, RemoveMember, TransferOwnership},
 };
 use crate::shared::{
     ids::{OrgId, UserId},
-    org::{Member, Organization},
+    members::Member,
+    orgs::Organization,
     roles::{may_assign, Permission, Role},
 };
 use leptos::prelude::*;

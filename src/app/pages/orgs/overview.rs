@@ -2,7 +2,7 @@
 use super::{org_page, use_org_id, Section, SectionError};
 use crate::rpc::orgs::org_stats;
 use crate::shared::{
-    org::{DayCount, OrgStats, Organization, SubscriptionStatus, Tier},
+    orgs::{DayCount, OrgStats, Organization, SubscriptionStatus, Tier},
     roles::Role,
 };
 use leptos::prelude::*;

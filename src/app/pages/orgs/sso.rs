@@ -17,7 +17,7 @@ use crate::shared::{
     domains::{Domain, DomainStatus},
     error::AppError,
     ids::OrgId,
-    org::Organization,
+    orgs::Organization,
     roles::{Permission, Role},
     sso::{ConnectionKind, OidcPreset, SsoConnection},
 };

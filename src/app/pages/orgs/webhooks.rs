@@ -14,7 +14,7 @@ use crate::rpc::webhooks::{
     RetryWebhookDelivery, RotateWebhookSecret, SetWebhookActive, TestWebhook,
 };
 use crate::shared::{
-    org::Organization,
+    orgs::Organization,
     roles::Permission,
     webhooks::{Delivery, DeliveryAttempt, DeliveryStatus, OutcomeHour, Webhook, EVENT_TYPES},
 };
