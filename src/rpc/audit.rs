@@ -2,7 +2,7 @@
 //! Each authorizes membership of the organization (404 otherwise) and calls one service function,
 //! which checks the permission the operation needs.
 use crate::shared::{
-    account::Page,
+    accounts::Page,
     audit::{AuditEntry, ChainStatus},
     error::AppError,
 };

@@ -2,7 +2,7 @@
 //! invitation link (preview, accept). Those in an organization authorize membership of it (404
 //! otherwise) and call one service function, which checks the permission the operation needs.
 use crate::shared::{
-    account::Page,
+    accounts::Page,
     error::AppError,
     invitations::{Invitation, IssuedInvitation},
 };

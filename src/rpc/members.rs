@@ -1,7 +1,7 @@
 //! Server functions for the members page: list, change and remove members, transfer ownership
 //! and leave. Each authorizes membership of the organization (404 otherwise) and calls one service
 //! function, which checks the permission the operation needs.
-use crate::shared::{account::Page, error::AppError, members::Member};
+use crate::shared::{accounts::Page, error::AppError, members::Member};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]

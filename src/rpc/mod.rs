@@ -1,13 +1,17 @@
 //! Server functions for the dashboard, under `/rpc/`: each is a few lines that call
 //! `server::service`, exactly like the `/api/v1` handlers. Forms post to them directly, so every
 //! one works without JavaScript (success redirects; errors come back in the URL for the page).
-pub mod account;
+pub mod accounts;
 pub mod api_keys;
 pub mod audit;
+pub mod auth;
+pub mod dev_outbox;
+pub mod domains;
 pub mod invitations;
 pub mod members;
 pub mod orgs;
 pub mod sso;
+pub mod usage;
 pub mod webhooks;
 
 #[cfg(feature = "ssr")]

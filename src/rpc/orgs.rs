@@ -1,7 +1,7 @@
 //! Server functions for the organization pages: list, create, read, update and delete
 //! organizations, and their statistics. Each authorizes membership of the organization (404
 //! otherwise) and calls one service function, which checks the permission the operation needs.
-use crate::shared::{account::Page, error::AppError, orgs::Organization};
+use crate::shared::{accounts::Page, error::AppError, orgs::Organization};
 use leptos::prelude::*;
 
 // `org_stats` names its DTO in full: the server-function struct (`OrgStats`) takes that name in

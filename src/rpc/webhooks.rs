@@ -1,7 +1,7 @@
 //! Server functions for the webhooks pages: endpoints, test events, secret rotation, the delivery
 //! log and retries.
 use crate::shared::{
-    account::Page,
+    accounts::Page,
     error::AppError,
     webhooks::{Delivery, DeliveryDetail, IssuedWebhook, OutcomeHour, RotatedSecret, Webhook},
 };

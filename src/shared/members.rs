@@ -1,6 +1,6 @@
 //! Members of an organization as the API and dashboard show them.
 use crate::shared::{
-    account::SignInMethod,
+    accounts::SignInMethod,
     ids::UserId,
     roles::{Permission, Role},
 };

@@ -5,7 +5,7 @@ use super::caller::InOrg;
 use super::openapi::ErrorBody;
 use crate::server::{authz::OrgScope, error::AppQuery, service::audit, state::AppState};
 use crate::shared::{
-    account::Page,
+    accounts::Page,
     audit::{AuditEntry, ChainStatus},
     error::AppError,
     ids::OrgId,

@@ -12,7 +12,7 @@ use crate::server::{
     state::AppState,
 };
 use crate::shared::{
-    account::Page,
+    accounts::Page,
     error::AppError,
     ids::{InvitationId, OrgId},
     invitations::{Invitation, IssuedInvitation},

@@ -10,7 +10,7 @@ use crate::server::{
     state::AppState,
 };
 use crate::shared::{
-    account::Page,
+    accounts::Page,
     error::AppError,
     ids::{OrgId, UserId},
     members::{Member, MemberRemoved},

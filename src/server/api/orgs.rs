@@ -11,7 +11,7 @@ use crate::server::{
     state::AppState,
 };
 use crate::shared::{
-    account::Page,
+    accounts::Page,
     error::AppError,
     ids::OrgId,
     orgs::{OrgStats, Organization},

@@ -6,7 +6,7 @@ use crate::server::{
     pagination,
 };
 use crate::shared::{
-    account::Page,
+    accounts::Page,
     audit::{AuditEntry, ChainStatus},
     error::AppError,
     ids::{AuditId, OrgId},

@@ -15,7 +15,7 @@ use crate::server::{
     state::AppState,
 };
 use crate::shared::{
-    account::Page,
+    accounts::Page,
     error::{AppError, ErrorKind},
     ids::{InvitationId, OrgId},
     invitations::{Invitation, InvitationPreview, InvitationStatus, IssuedInvitation},

@@ -8,7 +8,7 @@ use crate::server::{
     state::AppState,
 };
 use crate::shared::{
-    account::Page,
+    accounts::Page,
     error::AppError,
     ids::UserId,
     members::{Member, MemberRemoved},

@@ -9,7 +9,7 @@ use crate::server::{
     state::AppState,
 };
 use crate::shared::{
-    account::Page,
+    accounts::Page,
     error::AppError,
     ids::OrgId,
     orgs::{parse_color, DayCount, Limits, OrgSlug, OrgStats, Organization, SubscriptionStatus, Tier},

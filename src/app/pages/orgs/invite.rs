@@ -3,11 +3,11 @@
 use super::{brand_style, set_status, when, Logo};
 use crate::app::components::form::{action_error, FormAlert};
 use crate::rpc::{
-    account::current_user,
+    accounts::current_user,
     invitations::{invitation_preview, AcceptInvitation},
 };
 use crate::shared::{
-    account::Me,
+    accounts::Me,
     error::{AppError, ErrorKind},
     invitations::{InvitationPreview, InvitationStatus},
 };

@@ -6,7 +6,7 @@ use super::{
 };
 use crate::app::components::form::{action_error, FormAlert};
 use crate::rpc::{
-    account::current_user,
+    accounts::current_user,
     members::{members, ChangeMemberRole, LeaveOrg, RemoveMember, TransferOwnership},
 };
 use crate::shared::{

@@ -2,8 +2,8 @@
 //! against the plan's hourly limit, with the same numbers in a table.
 use super::{org_page, use_org_id, Section, SectionError};
 use crate::app::components::chart::StackedBars;
-use crate::rpc::api_keys::usage;
-use crate::shared::api_keys::{UsageHour, UsageReport};
+use crate::rpc::usage::usage;
+use crate::shared::usage::{UsageHour, UsageReport};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 

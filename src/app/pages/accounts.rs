@@ -3,11 +3,13 @@ use crate::app::components::{
     form::{action_error, Field, FormAlert, PasswordField},
     layout::Notice,
 };
-use crate::rpc::account::{
-    current_user, linked_identities, list_sessions, ChangePassword, LogoutEverywhere, ResendVerification,
-    RevokeSession, UnlinkIdentity, UpdateProfile,
+use crate::rpc::{
+    accounts::{
+        current_user, linked_identities, list_sessions, ChangePassword, RevokeSession, UnlinkIdentity, UpdateProfile,
+    },
+    auth::{LogoutEverywhere, ResendVerification},
 };
-use crate::shared::account::{LinkedIdentity, Me, SessionInfo};
+use crate::shared::accounts::{LinkedIdentity, Me, SessionInfo};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{components::Redirect, hooks::use_query_map};
