@@ -11,7 +11,7 @@ use leptos_router::{
     path, SsrMode,
 };
 use pages::{
-    account::AccountPage,
+    accounts::AccountPage,
     auth::*,
     dev_outbox::DevOutboxPage,
     home::HomePage,

@@ -1,7 +1,7 @@
-//! Server functions for the API keys and usage pages.
+//! Server functions for the API keys page.
 use crate::shared::{
-    account::Page,
-    api_keys::{ApiKey, IssuedApiKey, UsageReport},
+    accounts::Page,
+    api_keys::{ApiKey, IssuedApiKey},
     error::AppError,
 };
 use leptos::prelude::*;
@@ -9,13 +9,9 @@ use std::collections::HashMap;
 
 #[cfg(feature = "ssr")]
 use {
-    super::orgs::{given, id, scope},
+    super::ssr::{given, id, scope},
     super::ssr::{go, respond},
-    crate::server::{
-        authz::OrgScope,
-        service::{api_keys, usage},
-        state::AppState,
-    },
+    crate::server::{authz::OrgScope, service::api_keys, state::AppState},
 };
 
 #[server(prefix = "/rpc", endpoint = "api_keys")]
@@ -123,17 +119,6 @@ pub async fn reassign_api_key(org_id: String, key_id: String) -> Result<(), AppE
             let (app, scope) = scope(&org_id).await?;
             api_keys::reassign(&app, &scope, id(&key_id, "API key")?).await?;
             go(&format!("/orgs/{org_id}/api-keys?notice=api_key_reassigned"))
-        }
-        .await,
-    )
-}
-
-#[server(prefix = "/rpc", endpoint = "usage")]
-pub async fn usage(org_id: String, hours: Option<i64>) -> Result<UsageReport, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            usage::report(&app, &scope, hours).await
         }
         .await,
     )

@@ -1,10 +1,17 @@
 //! Server functions for the dashboard, under `/rpc/`: each is a few lines that call
 //! `server::service`, exactly like the `/api/v1` handlers. Forms post to them directly, so every
 //! one works without JavaScript (success redirects; errors come back in the URL for the page).
-pub mod account;
+pub mod accounts;
 pub mod api_keys;
+pub mod audit;
+pub mod auth;
+pub mod dev_outbox;
+pub mod domains;
+pub mod invitations;
+pub mod members;
 pub mod orgs;
 pub mod sso;
+pub mod usage;
 pub mod webhooks;
 
 #[cfg(feature = "ssr")]
@@ -14,10 +21,14 @@ pub(crate) mod ssr {
             principal::{ClientMeta, SignedIn},
             session,
         },
+        authz::{authorize, OrgScope},
         error::internal,
         state::AppState,
     };
-    use crate::shared::error::AppError;
+    use crate::shared::{
+        error::AppError,
+        roles::{Permission, Role},
+    };
     use leptos::prelude::use_context;
     use tower_sessions::Session;
 
@@ -78,5 +89,31 @@ pub(crate) mod ssr {
     pub fn go(path: &str) -> Result<(), AppError> {
         leptos_axum::redirect(path);
         Ok(())
+    }
+
+    /// Parses an id from a form or path; a malformed one is as unknown as another organization's.
+    pub fn id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, AppError> {
+        raw.trim().parse().map_err(|_| AppError::not_found(what))
+    }
+
+    /// The signed-in user's scope in organization `org_id`: membership is checked here, each
+    /// operation's own permission inside the service. Everything taken from the request is taken
+    /// before the first database call: during server rendering Leptos may drop a page's first render
+    /// (and the request context with it) while its data still loads, and a lookup after that fails.
+    pub async fn scope(org_id: &str) -> Result<(AppState, OrgScope), AppError> {
+        let client = client().await?;
+        let (app, who) = signed_in().await?;
+        let org = id(org_id, "organization")?;
+        let scope = authorize(&app.db, &who, &client, org, Permission::OrgRead).await?;
+        Ok((app, scope))
+    }
+
+    pub fn role(raw: &str) -> Result<Role, AppError> {
+        Role::parse(raw).ok_or_else(|| AppError::invalid_field("role", "Choose one of the roles offered."))
+    }
+
+    /// An empty query parameter means "none" (a GET form sends `cursor=` as well as no cursor at all).
+    pub fn given(value: Option<String>) -> Option<String> {
+        value.filter(|v| !v.trim().is_empty())
     }
 }

@@ -1,13 +1,11 @@
-//! Server functions for the single sign-on page: the organization's email domains (add, verify,
-//! route to a connection, remove) and its identity-provider connections (create, test, enable or
-//! disable, refresh SAML metadata, delete). Each authorizes membership and calls one service
-//! function, which checks `sso:write`.
+//! Server functions for the single sign-on page's identity-provider connections (create, test,
+//! enable or disable, refresh SAML metadata, delete; the organization's email domains are in
+//! `domains`). Each authorizes membership and calls one service function, which checks `sso:write`.
 // The create forms post each field as an argument; `#[server]` does not pass an item-level allow
 // on to the function it generates for the browser.
 #![allow(clippy::too_many_arguments)]
 use crate::shared::{
-    account::Page,
-    domains::Domain,
+    accounts::Page,
     error::AppError,
     sso::{ConnectionTest, SsoConnection},
 };
@@ -15,11 +13,10 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use {
-    super::orgs::{given, id, scope},
+    super::ssr::{given, id, scope},
     super::ssr::{go, respond},
     crate::app::pages::orgs::enc,
     crate::server::service::{
-        domains::{self, DomainPatch, NewDomain},
         orgs,
         sso::{self, NewConnection, NewLdap, NewOidc, NewSaml, TestCredentials},
     },
@@ -32,78 +29,6 @@ use {
 /// The most connections the domain form offers to choose from (the API's largest page).
 #[cfg(feature = "ssr")]
 const CHOICES: i64 = 200;
-
-#[server(prefix = "/rpc", endpoint = "sso_domains")]
-pub async fn sso_domains(org_id: String, cursor: Option<String>) -> Result<Page<Domain>, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            domains::list(&app, &scope, given(cursor).as_deref(), None).await
-        }
-        .await,
-    )
-}
-
-#[server(prefix = "/rpc", endpoint = "add_domain")]
-pub async fn add_domain(org_id: String, domain: String) -> Result<Domain, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            let added = domains::create(&app, &scope, NewDomain { domain }).await?;
-            go(&format!("/orgs/{org_id}/sso?notice=domain_added"))?;
-            Ok(added)
-        }
-        .await,
-    )
-}
-
-/// Looks the TXT record up now; when DNS does not have it the error says what DNS answered.
-#[server(prefix = "/rpc", endpoint = "verify_domain")]
-pub async fn verify_domain(org_id: String, domain_id: String) -> Result<Domain, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            let verified = domains::verify(&app, &scope, id(&domain_id, "domain")?).await?;
-            go(&format!("/orgs/{org_id}/sso?notice=domain_verified"))?;
-            Ok(verified)
-        }
-        .await,
-    )
-}
-
-/// Where a verified domain's sign-ins go: `connection_id` empty means none; the checkbox
-/// `require_sso` is present only when ticked.
-#[server(prefix = "/rpc", endpoint = "route_domain")]
-pub async fn route_domain(
-    org_id: String,
-    domain_id: String,
-    connection_id: Option<String>,
-    require_sso: Option<String>,
-) -> Result<Domain, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            let connection = given(connection_id).map(|c| id(&c, "sso_connection")).transpose()?;
-            let patch = DomainPatch { require_sso: Some(require_sso.is_some()), connection_id: Some(connection) };
-            let routed = domains::update(&app, &scope, id(&domain_id, "domain")?, patch).await?;
-            go(&format!("/orgs/{org_id}/sso?notice=domain_saved"))?;
-            Ok(routed)
-        }
-        .await,
-    )
-}
-
-#[server(prefix = "/rpc", endpoint = "remove_domain")]
-pub async fn remove_domain(org_id: String, domain_id: String) -> Result<(), AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            domains::remove(&app, &scope, id(&domain_id, "domain")?).await?;
-            go(&format!("/orgs/{org_id}/sso?notice=domain_removed"))
-        }
-        .await,
-    )
-}
 
 #[server(prefix = "/rpc", endpoint = "sso_connections")]
 pub async fn sso_connections(org_id: String, cursor: Option<String>) -> Result<Page<SsoConnection>, AppError> {

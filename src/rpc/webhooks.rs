@@ -1,7 +1,7 @@
 //! Server functions for the webhooks pages: endpoints, test events, secret rotation, the delivery
 //! log and retries.
 use crate::shared::{
-    account::Page,
+    accounts::Page,
     error::AppError,
     webhooks::{Delivery, DeliveryDetail, IssuedWebhook, OutcomeHour, RotatedSecret, Webhook},
 };
@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 #[cfg(feature = "ssr")]
 use {
-    super::orgs::{given, id, scope},
+    super::ssr::{given, id, scope},
     super::ssr::{go, respond},
     crate::server::{authz::OrgScope, service::webhooks, state::AppState},
 };

@@ -1,10 +1,10 @@
 //! The header with the signed-in user, and the notice banner driven by `?notice=`.
-use crate::rpc::account::{current_user, Logout};
+use crate::rpc::{accounts::current_user, auth::Logout};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_location, use_query_map};
 
 /// The signed-in user, reloaded on every navigation so the header follows sign-in and sign-out.
-pub fn use_current_user() -> Resource<Result<Option<crate::shared::account::Me>, crate::shared::error::AppError>> {
+pub fn use_current_user() -> Resource<Result<Option<crate::shared::accounts::Me>, crate::shared::error::AppError>> {
     let location = use_location();
     Resource::new(move || (location.pathname.get(), location.search.get()), |_| current_user())
 }

@@ -3,7 +3,7 @@ use crate::app::components::{
     form::{action_error, Field, FormAlert, PasswordField},
     layout::Notice,
 };
-use crate::rpc::account::{link_status, ForgotPassword, Login, ResetPassword, Signup, VerifyEmail};
+use crate::rpc::auth::{link_status, ForgotPassword, Login, ResetPassword, Signup, VerifyEmail};
 use crate::shared::values::is_local_path;
 use leptos::prelude::*;
 use leptos_meta::Title;

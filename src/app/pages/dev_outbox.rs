@@ -1,5 +1,5 @@
 //! `/dev/outbox`: mail "sent" while no SMTP server is configured, readable from this machine only.
-use crate::rpc::account::dev_outbox;
+use crate::rpc::dev_outbox::dev_outbox;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;

@@ -1,5 +1,5 @@
 //! One module per area of the dashboard.
-pub mod account;
+pub mod accounts;
 pub mod auth;
 pub mod dev_outbox;
 pub mod home;

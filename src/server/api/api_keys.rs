@@ -1,14 +1,14 @@
-//! `/api/v1/organizations/{org}/api-keys` and `/usage`.
+//! `/api/v1/organizations/{org}/api-keys`.
 use super::{caller::InOrg, openapi::ErrorBody};
 use crate::server::{
     error::{AppJson, AppPath, AppQuery},
     pagination::PageParams,
-    service::{api_keys, usage},
+    service::api_keys,
     state::AppState,
 };
 use crate::shared::{
-    account::Page,
-    api_keys::{ApiKey, IssuedApiKey, UsageReport},
+    accounts::Page,
+    api_keys::{ApiKey, IssuedApiKey},
     error::AppError,
     ids::{ApiKeyId, OrgId},
 };
@@ -23,7 +23,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(read, update, revoke))
         .routes(routes!(roll))
         .routes(routes!(reassign))
-        .routes(routes!(usage_report))
 }
 
 /// Create an API key
@@ -259,41 +258,4 @@ async fn reassign(
     AppPath((_, id)): AppPath<(OrgId, ApiKeyId)>,
 ) -> Result<Json<ApiKey>, AppError> {
     Ok(Json(api_keys::reassign(&app, &scope, id).await?))
-}
-
-#[derive(Deserialize)]
-struct UsageQuery {
-    hours: Option<i64>,
-}
-
-/// API usage
-///
-/// Calls per hour (successes, client errors, server errors) over the last `hours` hours (1–744,
-/// default 24), every hour present, plus calls per key; with the tier's hourly limit to compare.
-/// Counts are written every few seconds. Requires `org:read`.
-#[utoipa::path(
-    get,
-    path = "/organizations/{org}/usage",
-    operation_id = "getUsage",
-    tag = "usage",
-    security(("session" = []), ("api_key" = ["org:read"])),
-    extensions(("x-required-permission" = json!("org:read"))),
-    params(
-        ("org" = OrgId, Path, description = "The organization's id."),
-        ("hours" = Option<i64>, Query, description = "How many hours back, 1–744 (default 24)."),
-    ),
-    responses(
-        (status = 200, description = "The usage report.", body = UsageReport),
-        (status = 401, description = "Not signed in, or the API key is not valid (`unauthenticated`, `invalid_api_key`).", body = ErrorBody),
-        (status = 403, description = "The caller lacks `org:read` (`permission_denied`), or API access is off (`api_disabled`).", body = ErrorBody),
-        (status = 404, description = "No such organization, or the caller is not a member of it (`not_found`).", body = ErrorBody),
-        (status = 422, description = "`hours` is out of range (`validation_failed`).", body = ErrorBody),
-    )
-)]
-async fn usage_report(
-    State(app): State<AppState>,
-    InOrg(scope): InOrg,
-    AppQuery(q): AppQuery<UsageQuery>,
-) -> Result<Json<UsageReport>, AppError> {
-    Ok(Json(usage::report(&app, &scope, q.hours).await?))
 }

@@ -10,7 +10,7 @@ use crate::server::{
     service::accounts,
     state::AppState,
 };
-use crate::shared::{account::Me, error::AppError};
+use crate::shared::{accounts::Me, error::AppError};
 use axum::{
     extract::State,
     http::{header::SET_COOKIE, HeaderName, HeaderValue, StatusCode},

@@ -10,7 +10,7 @@ use crate::server::{
     state::AppState,
 };
 use crate::shared::{
-    account::Page,
+    accounts::Page,
     domains::Domain,
     error::AppError,
     ids::{DomainId, OrgId},

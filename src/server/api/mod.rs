@@ -4,15 +4,19 @@
 //! Each module's `router()` returns a `utoipa_axum` `OpenApiRouter` and registers its handlers with
 //! `.routes(routes!(handler, ...))`, so the OpenAPI document (`openapi.rs`) is collected from the
 //! same router that serves the requests.
+mod accounts;
 mod api_keys;
+mod audit;
 mod auth;
 pub mod caller;
 mod domains;
 pub mod idempotency;
-mod me;
+mod invitations;
+mod members;
 pub mod openapi;
 mod orgs;
 mod sso;
+mod usage;
 mod webhooks;
 
 use crate::server::state::AppState;
@@ -29,9 +33,13 @@ use utoipa_axum::router::OpenApiRouter;
 fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(auth::router())
-        .merge(me::router())
+        .merge(accounts::router())
         .merge(orgs::router())
+        .merge(members::router())
+        .merge(invitations::router())
+        .merge(audit::router())
         .merge(api_keys::router())
+        .merge(usage::router())
         .merge(webhooks::router())
         .merge(domains::router())
         .merge(sso::router())

@@ -13,7 +13,7 @@ use crate::server::{
     state::AppState,
 };
 use crate::shared::{
-    account::{Me, Page},
+    accounts::{Me, Page},
     error::AppError,
     ids::{OrgId, SsoConnectionId},
     sso::{ConnectionTest, SsoConnection},

@@ -11,7 +11,7 @@ use crate::server::{
     state::AppState,
 };
 use crate::shared::{
-    account::Page,
+    accounts::Page,
     error::AppError,
     ids::{DeliveryId, OrgId, WebhookId},
     webhooks::{Delivery, DeliveryDetail, EventType, IssuedWebhook, RotatedSecret, Webhook},

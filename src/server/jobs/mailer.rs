@@ -2,7 +2,7 @@
 //! twice), sends them over SMTP, and retries failures with backoff. Without SMTP configured the
 //! message stays in the database as the development outbox and only its arrival is logged.
 use crate::server::{db, state::AppState};
-use crate::shared::account::OutboxEmail;
+use crate::shared::accounts::OutboxEmail;
 use chrono::Duration;
 use lettre::{
     message::{header::ContentTransferEncoding, header::ContentType, Body},

@@ -14,7 +14,7 @@ use crate::server::{
     state::AppState,
 };
 use crate::shared::{
-    account::{Page, SessionInfo, SignInMethod},
+    accounts::{Page, SessionInfo, SignInMethod},
     error::{AppError, ErrorKind},
     ids::{OrgId, SessionId, UserId},
     roles::Role,

@@ -10,7 +10,7 @@ use crate::server::{
     state::AppState,
 };
 use crate::shared::{
-    account::Page,
+    accounts::Page,
     api_keys::{ApiKey, IssuedApiKey},
     error::{AppError, ErrorKind},
     ids::{ApiKeyId, OrgId},

@@ -6,10 +6,10 @@ use crate::server::{
     pagination,
 };
 use crate::shared::{
-    account::Page,
+    accounts::Page,
+    audit::{AuditEntry, ChainStatus},
     error::AppError,
     ids::{AuditId, OrgId},
-    org::{AuditEntry, ChainStatus},
     roles::Permission,
 };
 use chrono::{DateTime, Utc};

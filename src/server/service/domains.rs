@@ -12,7 +12,7 @@ use crate::server::{
     state::AppState,
 };
 use crate::shared::{
-    account::Page,
+    accounts::Page,
     domains::{Domain, DomainStatus, VERIFICATION_PREFIX},
     error::{AppError, ErrorKind},
     ids::{DomainId, SsoConnectionId},

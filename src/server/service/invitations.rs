@@ -15,10 +15,10 @@ use crate::server::{
     state::AppState,
 };
 use crate::shared::{
-    account::Page,
+    accounts::Page,
     error::{AppError, ErrorKind},
     ids::{InvitationId, OrgId},
-    org::{Invitation, InvitationPreview, InvitationStatus, IssuedInvitation},
+    invitations::{Invitation, InvitationPreview, InvitationStatus, IssuedInvitation},
     roles::{may_assign, Permission, Role},
     values::EmailAddress,
 };

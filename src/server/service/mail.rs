@@ -1,7 +1,7 @@
 //! The messages Gatehouse sends. Each is written to the outbox inside the caller's transaction, so
 //! a mail exists exactly when the change that caused it does; `jobs::mailer` sends it after commit.
 use crate::server::{config::Config, db, db::Tx};
-use crate::shared::{account::LinkedIdentity, error::AppError};
+use crate::shared::{accounts::LinkedIdentity, error::AppError};
 use chrono::{DateTime, Utc};
 
 pub struct Recipient<'a> {

@@ -8,10 +8,10 @@ use crate::server::{
     state::AppState,
 };
 use crate::shared::{
-    account::Page,
+    accounts::Page,
     error::AppError,
     ids::UserId,
-    org::{Member, MemberRemoved},
+    members::{Member, MemberRemoved},
     roles::{may_assign, Permission, Role},
 };
 use serde_json::json;

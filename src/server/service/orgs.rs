@@ -9,10 +9,10 @@ use crate::server::{
     state::AppState,
 };
 use crate::shared::{
-    account::Page,
+    accounts::Page,
     error::AppError,
     ids::OrgId,
-    org::{parse_color, DayCount, Limits, OrgSlug, OrgStats, Organization, SubscriptionStatus, Tier},
+    orgs::{parse_color, DayCount, Limits, OrgSlug, OrgStats, Organization, SubscriptionStatus, Tier},
     roles::{effective_permissions, Permission, Role},
     values::PersonName,
 };

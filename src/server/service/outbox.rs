@@ -3,7 +3,7 @@
 //! proxy), since it holds sign-in links.
 use crate::server::{auth::principal::ClientMeta, db, pagination, state::AppState};
 use crate::shared::{
-    account::{OutboxEmail, Page},
+    accounts::{OutboxEmail, Page},
     error::AppError,
 };
 

@@ -3,10 +3,10 @@
 //! last few seconds of counts.
 use crate::server::{authz::OrgScope, db, state::AppState};
 use crate::shared::{
-    api_keys::{UsageByKey, UsageHour, UsageReport},
     error::AppError,
     ids::{ApiKeyId, OrgId},
     roles::Permission,
+    usage::{UsageByKey, UsageHour, UsageReport},
 };
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use std::{collections::HashMap, sync::Mutex};

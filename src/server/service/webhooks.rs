@@ -16,7 +16,7 @@ use crate::server::{
     state::AppState,
 };
 use crate::shared::{
-    account::Page,
+    accounts::Page,
     error::{AppError, ErrorKind},
     ids::{DeliveryId, OrgId, WebhookEventId, WebhookId},
     roles::Permission,

@@ -6,11 +6,11 @@ use super::{
 use crate::app::components::form::{ActionError, Field, FormAlert};
 use crate::rpc::api_keys::{api_keys, CreateApiKey, ReassignApiKey, RevokeApiKey, RollApiKey};
 use crate::shared::{
-    account::Page,
+    accounts::Page,
     api_keys::{ApiKey, ApiKeyStatus, IssuedApiKey},
     error::AppError,
     ids::OrgId,
-    org::Organization,
+    orgs::Organization,
     roles::Permission,
 };
 use leptos::{html, prelude::*};

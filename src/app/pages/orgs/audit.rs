@@ -1,11 +1,12 @@
 //! `/orgs/:id/audit`: the organization's tamper-evident log, filtered by action, with a CSV
 //! download and the result of checking the hash chain.
 use super::{can, enc, org_page_with, page_link, set_status, when, OrgFrameData, Pager, Section, SectionError};
-use crate::rpc::orgs::{audit_logs, verify_audit};
+use crate::rpc::audit::{audit_logs, verify_audit};
 use crate::shared::{
-    account::Page,
+    accounts::Page,
+    audit::{AuditEntry, ChainStatus},
     error::AppError,
-    org::{AuditEntry, ChainStatus, Organization},
+    orgs::Organization,
     roles::Permission,
 };
 use leptos::prelude::*;

@@ -4,12 +4,13 @@ use super::{
     RowAction, Section, SectionError,
 };
 use crate::app::components::form::{ActionError, Field, FormAlert};
-use crate::rpc::orgs::{invitations, Invite, ResendInvitation, RevokeInvitation};
+use crate::rpc::invitations::{invitations, Invite, ResendInvitation, RevokeInvitation};
 use crate::shared::{
-    account::Page,
+    accounts::Page,
     error::AppError,
     ids::OrgId,
-    org::{Invitation, InvitationStatus, IssuedInvitation, Organization},
+    invitations::{Invitation, InvitationStatus, IssuedInvitation},
+    orgs::Organization,
     roles::{may_assign, Permission, Role},
 };
 use leptos::{html, prelude::*};

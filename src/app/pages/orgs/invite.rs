@@ -3,13 +3,13 @@
 use super::{brand_style, set_status, when, Logo};
 use crate::app::components::form::{action_error, FormAlert};
 use crate::rpc::{
-    account::current_user,
-    orgs::{invitation_preview, AcceptInvitation},
+    accounts::current_user,
+    invitations::{invitation_preview, AcceptInvitation},
 };
 use crate::shared::{
-    account::Me,
+    accounts::Me,
     error::{AppError, ErrorKind},
-    org::{InvitationPreview, InvitationStatus},
+    invitations::{InvitationPreview, InvitationStatus},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;

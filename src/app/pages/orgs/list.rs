@@ -5,7 +5,7 @@ use crate::app::components::{
     layout::Notice,
 };
 use crate::rpc::orgs::{my_orgs, CreateOrg};
-use crate::shared::{account::Page, org::Organization};
+use crate::shared::{accounts::Page, orgs::Organization};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;

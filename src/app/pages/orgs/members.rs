@@ -6,14 +6,15 @@ use super::{
 };
 use crate::app::components::form::{action_error, FormAlert};
 use crate::rpc::{
-    account::current_user,
-    orgs::{members, ChangeMemberRole, LeaveOrg, RemoveMember, TransferOwnership},
+    accounts::current_user,
+    members::{members, ChangeMemberRole, LeaveOrg, RemoveMember, TransferOwnership},
 };
 use crate::shared::{
-    account::{Me, Page},
+    accounts::{Me, Page},
     error::AppError,
     ids::{OrgId, UserId},
-    org::{Member, Organization},
+    members::Member,
+    orgs::Organization,
     roles::{may_assign, Permission, Role},
 };
 use leptos::prelude::*;

@@ -20,7 +20,7 @@ use crate::app::{
 use crate::rpc::orgs::org;
 use crate::shared::{
     error::{AppError, ErrorKind},
-    org::{parse_color, Organization},
+    orgs::{parse_color, Organization},
     roles::Permission,
 };
 use chrono::{DateTime, Utc};

@@ -3,7 +3,7 @@ use super::{org_page_with, OrgFrameData, Section, SectionError};
 use crate::rpc::orgs::org_stats;
 use crate::shared::{
     error::AppError,
-    org::{DayCount, OrgStats, Organization, SubscriptionStatus, Tier},
+    orgs::{DayCount, OrgStats, Organization, SubscriptionStatus, Tier},
     roles::Role,
 };
 use leptos::prelude::*;

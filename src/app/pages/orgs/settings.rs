@@ -7,7 +7,7 @@ use super::{
 use crate::app::components::form::{action_error, ActionError, Field, FormAlert};
 use crate::rpc::orgs::{DeleteOrg, UpdateOrgSettings};
 use crate::shared::{
-    org::{parse_color, Organization},
+    orgs::{parse_color, Organization},
     roles::Permission,
 };
 use leptos::prelude::*;

@@ -8,16 +8,19 @@ use super::{
     Pager, RowAction, Section, SectionError,
 };
 use crate::app::components::form::{action_error, ActionError, FormAlert};
-use crate::rpc::sso::{
-    oidc_redirect_uri, sso_connection_choices, sso_connections, sso_domains, AddDomain, CreateLdapConnection,
-    CreateOidcConnection, CreateSamlConnection, DeleteConnection, RefreshSamlMetadata, RemoveDomain, RouteDomain,
-    SetConnectionEnabled, SetSsoEnabled, TestConnection, VerifyDomain,
+use crate::rpc::{
+    domains::{sso_domains, AddDomain, RemoveDomain, RouteDomain, VerifyDomain},
+    sso::{
+        oidc_redirect_uri, sso_connection_choices, sso_connections, CreateLdapConnection, CreateOidcConnection,
+        CreateSamlConnection, DeleteConnection, RefreshSamlMetadata, SetConnectionEnabled, SetSsoEnabled,
+        TestConnection,
+    },
 };
 use crate::shared::{
     domains::{Domain, DomainStatus},
     error::AppError,
     ids::OrgId,
-    org::Organization,
+    orgs::Organization,
     roles::{Permission, Role},
     sso::{ConnectionKind, OidcPreset, SsoConnection},
 };

@@ -2,10 +2,10 @@
 //! against the plan's hourly limit, with the same numbers in a table.
 use super::{org_page_with, OrgFrameData, Section, SectionError};
 use crate::app::components::chart::StackedBars;
-use crate::rpc::api_keys::usage;
+use crate::rpc::usage::usage;
 use crate::shared::{
-    api_keys::{UsageHour, UsageReport},
     error::AppError,
+    usage::{UsageHour, UsageReport},
 };
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;

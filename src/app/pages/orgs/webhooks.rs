@@ -14,9 +14,9 @@ use crate::rpc::webhooks::{
     RetryWebhookDelivery, RotateWebhookSecret, SetWebhookActive, TestWebhook,
 };
 use crate::shared::{
-    account::Page,
+    accounts::Page,
     error::AppError,
-    org::Organization,
+    orgs::Organization,
     roles::Permission,
     webhooks::{Delivery, DeliveryAttempt, DeliveryDetail, DeliveryStatus, OutcomeHour, Webhook, EVENT_TYPES},
 };

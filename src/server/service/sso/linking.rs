@@ -17,7 +17,7 @@ use crate::server::{
     state::AppState,
 };
 use crate::shared::{
-    account::{LinkedIdentity, SignInMethod},
+    accounts::{LinkedIdentity, SignInMethod},
     error::{AppError, ErrorKind},
     ids::{OrgId, UserId},
     roles::Role,

@@ -17,7 +17,7 @@ use crate::server::{
     state::AppState,
 };
 use crate::shared::{
-    account::{Page, SignInMethod},
+    accounts::{Page, SignInMethod},
     error::{AppError, ErrorKind},
     ids::{OrgId, SsoConnectionId},
     roles::{may_assign, Permission, Role},

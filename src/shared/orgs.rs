@@ -1,8 +1,8 @@
-//! Organizations, memberships, invitations and audit entries as the API and dashboard show them.
+//! Organizations (tier, limits, settings, statistics) as the API and dashboard show them, and the
+//! values an organization is made of: its slug and primary colour.
 use crate::shared::{
-    account::SignInMethod,
     error::AppError,
-    ids::{AuditId, InvitationId, OrgId, UserId},
+    ids::{OrgId, UserId},
     roles::{Permission, Role},
 };
 use chrono::{DateTime, Utc};
@@ -119,104 +119,6 @@ pub struct Organization {
     pub my_permissions: Vec<Permission>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-/// The answer to removing a member (or leaving).
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MemberRemoved {
-    /// The API keys they created here: these stopped working with the removal, until an Owner
-    /// takes them over (`POST .../api-keys/{key}/reassign`) or revokes them.
-    pub affected_api_keys: Vec<crate::shared::api_keys::KeyRef>,
-}
-
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Member {
-    pub user_id: UserId,
-    pub name: String,
-    pub email: String,
-    pub role: Role,
-    /// Extra grants on top of the role.
-    pub permissions: Vec<Permission>,
-    pub joined_at: DateTime<Utc>,
-    /// How the member's most recent live session signed in (password, OIDC, SAML, LDAP).
-    pub last_sign_in_method: Option<SignInMethod>,
-}
-
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InvitationStatus {
-    Pending,
-    Accepted,
-    Revoked,
-    Expired,
-}
-
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Invitation {
-    pub id: InvitationId,
-    pub organization_id: OrgId,
-    pub email: String,
-    pub role: Role,
-    pub status: InvitationStatus,
-    pub invited_by: Option<UserId>,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-    pub accepted_at: Option<DateTime<Utc>>,
-}
-
-/// An invitation as its recipient sees it before accepting (from the token alone).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct InvitationPreview {
-    pub organization_name: String,
-    pub primary_color: Option<String>,
-    pub logo_url: Option<String>,
-    pub email: String,
-    pub role: Role,
-    pub invited_by_name: Option<String>,
-    pub status: InvitationStatus,
-    pub expires_at: DateTime<Utc>,
-}
-
-/// A new invitation; `link` carries the secret token and is shown only in this answer.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct IssuedInvitation {
-    #[serde(flatten)]
-    pub invitation: Invitation,
-    pub link: String,
-}
-
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AuditEntry {
-    pub id: AuditId,
-    pub organization_id: Option<OrgId>,
-    pub seq: i64,
-    pub actor_type: String,
-    pub actor_id: Option<String>,
-    pub actor_name: String,
-    pub action: String,
-    pub resource_type: String,
-    pub resource_id: Option<String>,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub metadata: serde_json::Value,
-    pub created_at: DateTime<Utc>,
-    pub hash: String,
-}
-
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChainStatus {
-    pub ok: bool,
-    pub checked: i64,
-    /// The first row that does not match the chain, when `ok` is false.
-    pub first_broken: Option<AuditId>,
-    pub reason: Option<String>,
 }
 
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -11,7 +11,7 @@ use crate::server::{
     state::AppState,
 };
 use crate::shared::{
-    account::{LinkedIdentity, Me, Page, SessionInfo},
+    accounts::{LinkedIdentity, Me, Page, SessionInfo},
     error::AppError,
     ids::SessionId,
 };

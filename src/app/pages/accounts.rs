@@ -3,12 +3,14 @@ use crate::app::components::{
     form::{action_error, Field, FormAlert, PasswordField},
     layout::Notice,
 };
-use crate::rpc::account::{
-    current_user, linked_identities, list_sessions, ChangePassword, LogoutEverywhere, ResendVerification,
-    RevokeSession, UnlinkIdentity, UpdateProfile,
+use crate::rpc::{
+    accounts::{
+        current_user, linked_identities, list_sessions, ChangePassword, RevokeSession, UnlinkIdentity, UpdateProfile,
+    },
+    auth::{LogoutEverywhere, ResendVerification},
 };
 use crate::shared::{
-    account::{LinkedIdentity, Me, Page, SessionInfo},
+    accounts::{LinkedIdentity, Me, Page, SessionInfo},
     error::AppError,
 };
 use leptos::prelude::*;

@@ -1,10 +1,8 @@
-//! Server functions for sign-up, sign-in, the account page and the development outbox.
+//! Server functions for signing up, in and out, email verification and password reset (the
+//! `/api/v1/auth/*` operations).
+use crate::shared::error::AppError;
 #[cfg(feature = "ssr")]
 use crate::shared::values::is_local_path;
-use crate::shared::{
-    account::{LinkedIdentity, Me, OutboxEmail, Page, SessionInfo},
-    error::AppError,
-};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -12,14 +10,9 @@ use {
     super::ssr::{app, append_cookie, browser_session, client, go, maybe_signed_in, respond, signed_in},
     crate::server::{
         auth::{device, session},
-        service::{accounts, sso::linking},
+        service::accounts,
     },
 };
-
-#[server(prefix = "/rpc", endpoint = "me")]
-pub async fn current_user() -> Result<Option<Me>, AppError> {
-    respond(async { Ok(maybe_signed_in().await?.1.map(|who| who.user.to_me())) }.await)
-}
 
 #[server(prefix = "/rpc", endpoint = "signup")]
 pub async fn signup(name: String, email: String, password: String, next: Option<String>) -> Result<(), AppError> {
@@ -70,78 +63,6 @@ pub async fn logout_everywhere() -> Result<(), AppError> {
             accounts::logout_everywhere(&app, &who).await?;
             session::clear(&browser_session().await?).await?;
             go("/login?notice=signed_out_everywhere")
-        }
-        .await,
-    )
-}
-
-#[server(prefix = "/rpc", endpoint = "update_profile")]
-pub async fn update_profile(name: String) -> Result<(), AppError> {
-    respond(
-        async {
-            let (app, who) = signed_in().await?;
-            accounts::update_profile(&app, &who, &name).await?;
-            go("/account?notice=profile_saved")
-        }
-        .await,
-    )
-}
-
-#[server(prefix = "/rpc", endpoint = "change_password")]
-pub async fn change_password(current_password: String, new_password: String) -> Result<(), AppError> {
-    respond(
-        async {
-            let (app, who) = signed_in().await?;
-            accounts::change_password(&app, &who, &current_password, &new_password).await?;
-            session::rotate(&browser_session().await?).await?;
-            go("/account?notice=password_changed")
-        }
-        .await,
-    )
-}
-
-#[server(prefix = "/rpc", endpoint = "sessions")]
-pub async fn list_sessions(cursor: Option<String>) -> Result<Page<SessionInfo>, AppError> {
-    respond(
-        async {
-            let (app, who) = signed_in().await?;
-            accounts::list_sessions(&app, &who, cursor.as_deref().filter(|c| !c.is_empty()), None).await
-        }
-        .await,
-    )
-}
-
-#[server(prefix = "/rpc", endpoint = "revoke_session")]
-pub async fn revoke_session(id: String) -> Result<(), AppError> {
-    respond(
-        async {
-            let (app, who) = signed_in().await?;
-            let id = id.parse().map_err(|_| AppError::not_found("session"))?;
-            accounts::revoke_session(&app, &who, id).await?;
-            go(if id == who.session.id { "/login?notice=signed_out" } else { "/account?notice=session_revoked" })
-        }
-        .await,
-    )
-}
-
-#[server(prefix = "/rpc", endpoint = "linked_identities")]
-pub async fn linked_identities() -> Result<Vec<LinkedIdentity>, AppError> {
-    respond(
-        async {
-            let (app, who) = signed_in().await?;
-            linking::identities(&app, who.user.id).await
-        }
-        .await,
-    )
-}
-
-#[server(prefix = "/rpc", endpoint = "unlink_identity")]
-pub async fn unlink_identity(id: String) -> Result<(), AppError> {
-    respond(
-        async {
-            let (app, who) = signed_in().await?;
-            linking::unlink(&app, &who.user, &id, &client().await?).await?;
-            go("/account?notice=identity_unlinked")
         }
         .await,
     )
@@ -198,17 +119,4 @@ pub async fn reset_password(token: String, password: String) -> Result<(), AppEr
 #[server(prefix = "/rpc", endpoint = "link_status")]
 pub async fn link_status(token: String, reset: bool) -> Result<bool, AppError> {
     respond(async { accounts::link_is_live(&app()?, &token, reset).await }.await)
-}
-
-/// The development outbox: only while no SMTP server is configured, and only to this machine.
-#[server(prefix = "/rpc", endpoint = "dev_outbox")]
-pub async fn dev_outbox(cursor: Option<String>) -> Result<Page<OutboxEmail>, AppError> {
-    respond(
-        async {
-            let app = app()?;
-            crate::server::service::outbox::list(&app, &client().await?, cursor.as_deref().filter(|c| !c.is_empty()))
-                .await
-        }
-        .await,
-    )
 }
