@@ -131,7 +131,7 @@ pub async fn verify_audit(database_url: &str) -> anyhow::Result<bool> {
     let db = Db::connect(database_url).await?;
     db.migrate().await?;
     let mut all_ok = true;
-    for chain in db::audit::chains(db.pool()).await? {
+    for chain in db::audit::chains(db.pool()).await.map_err(crate::shared::error::AppError::from)? {
         let status = service::audit::verify_chain(db.pool(), &chain).await?;
         match (status.ok, status.first_broken) {
             (true, _) => println!("ok      {chain}: {} rows", status.checked),

@@ -87,7 +87,9 @@ async fn healthz() -> Json<serde_json::Value> {
 /// 503 while the database does not answer: a load balancer takes this replica out of rotation
 /// until it does, and nothing is wrong with the request.
 async fn readyz(State(app): State<AppState>) -> Result<Json<serde_json::Value>, AppError> {
-    app.db.ping().await.map_err(|_| {
+    app.db.ping().await.map_err(|e| {
+        // The cause goes to the log; the answer only says the database is away.
+        let _logged = AppError::from(e);
         AppError::new(
             crate::shared::error::ErrorKind::Unavailable,
             "database_unreachable",

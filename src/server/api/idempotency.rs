@@ -118,7 +118,7 @@ async fn run_once(app: &AppState, principal: &str, key: &str, req: Request, next
     let body = match to_bytes(body, usize::MAX).await {
         Ok(body) => body,
         Err(e) => {
-            let _ = db::idempotency::release(app.db.pool(), principal, key).await;
+            let _ = db::idempotency::release(app.db.pool(), principal, key).await.map_err(AppError::from);
             return Err(crate::server::error::internal(format!("reading a response to store: {e}")).into_response());
         }
     };

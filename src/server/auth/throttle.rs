@@ -40,6 +40,12 @@ impl From<AppError> for Refused {
     }
 }
 
+impl From<db::DbError> for Refused {
+    fn from(e: db::DbError) -> Refused {
+        Refused::Failed(e.into())
+    }
+}
+
 impl From<Refused> for AppError {
     fn from(refused: Refused) -> AppError {
         match refused {
@@ -82,12 +88,12 @@ pub async fn reserve(
         db::throttle::record(&mut tx, bucket, &id, now).await?;
         ids.push(id);
     }
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     Ok(Reserved(ids))
 }
 
 pub async fn clear(pool: &sqlx::AnyPool, bucket: &str) -> Result<(), AppError> {
-    db::throttle::clear(pool, bucket).await
+    Ok(db::throttle::clear(pool, bucket).await?)
 }
 
 /// True once per window of a full bucket: the moment to tell its owner.
@@ -97,7 +103,7 @@ pub async fn first_refusal(
     rule: ThrottleRule,
     now: DateTime<Utc>,
 ) -> Result<bool, AppError> {
-    db::throttle::claim_notice(pool, bucket, now, now - window(rule)).await
+    Ok(db::throttle::claim_notice(pool, bucket, now, now - window(rule)).await?)
 }
 
 pub fn login_ip(ip: &str) -> String {

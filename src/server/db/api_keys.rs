@@ -1,9 +1,8 @@
 //! The `api_keys` and `api_key_secrets` tables. A key has one secret, or two while a roll's grace
 //! period runs; "expired" is not stored (a key past `expires_at` is expired).
-use super::{db_error, get_id, get_opt_time, get_time, members::parse_grants, to_millis, Tx};
+use super::{get_id, get_opt_time, get_time, members::parse_grants, to_millis, DbResult, Tx};
 use crate::shared::{
     api_keys::{ApiKey, ApiKeyStatus, KeyRef},
-    error::AppError,
     ids::{ApiKeyId, OrgId, UserId},
     roles::{Permission, Role},
 };
@@ -61,7 +60,7 @@ pub struct NewApiKey<'a> {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-pub async fn insert(tx: &mut Tx, key: NewApiKey<'_>) -> Result<(), AppError> {
+pub async fn insert(tx: &mut Tx, key: NewApiKey<'_>) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO api_keys (id, organization_id, name, key_prefix, scopes, role, rate_limit_per_hour, created_by, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -77,32 +76,29 @@ pub async fn insert(tx: &mut Tx, key: NewApiKey<'_>) -> Result<(), AppError> {
     .bind(to_millis(key.now))
     .bind(key.expires_at.map(to_millis))
     .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    .await?;
     insert_secret(tx, key.id, key.secret_hash, key.now).await
 }
 
-async fn insert_secret(tx: &mut Tx, id: ApiKeyId, hash: &str, now: DateTime<Utc>) -> Result<(), AppError> {
+async fn insert_secret(tx: &mut Tx, id: ApiKeyId, hash: &str, now: DateTime<Utc>) -> DbResult<()> {
     sqlx::query("INSERT INTO api_key_secrets (secret_hash, key_id, created_at) VALUES ($1, $2, $3)")
         .bind(hash)
         .bind(id.to_string())
         .bind(to_millis(now))
         .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(())
 }
 
-pub async fn get(tx: &mut Tx, org: OrgId, id: ApiKeyId, now: DateTime<Utc>) -> Result<Option<ApiKey>, AppError> {
+pub async fn get(tx: &mut Tx, org: OrgId, id: ApiKeyId, now: DateTime<Utc>) -> DbResult<Option<ApiKey>> {
     let sql = format!("{SELECT} WHERE k.id = $2 AND k.organization_id = $3");
     let row = sqlx::query(&sql)
         .bind(to_millis(now))
         .bind(id.to_string())
         .bind(org.to_string())
         .fetch_optional(&mut **tx)
-        .await
-        .map_err(db_error)?;
-    row.map(|r| from_row(&r, now)).transpose().map_err(db_error)
+        .await?;
+    Ok(row.map(|r| from_row(&r, now)).transpose()?)
 }
 
 /// Newest first, keyset-paginated on (created_at, id).
@@ -112,7 +108,7 @@ pub async fn list(
     before: Option<(i64, String)>,
     limit: i64,
     now: DateTime<Utc>,
-) -> Result<Vec<ApiKey>, AppError> {
+) -> DbResult<Vec<ApiKey>> {
     let (at, id) = before.unwrap_or((i64::MAX, String::new()));
     let sql = format!(
         "{SELECT} WHERE k.organization_id = $2 AND (k.created_at < $3 OR (k.created_at = $3 AND k.id < $4) OR $4 = '')
@@ -125,9 +121,8 @@ pub async fn list(
         .bind(id)
         .bind(limit)
         .fetch_all(pool)
-        .await
-        .map_err(db_error)?;
-    rows.iter().map(|r| from_row(r, now)).collect::<Result<_, _>>().map_err(db_error)
+        .await?;
+    Ok(rows.iter().map(|r| from_row(r, now)).collect::<Result<_, _>>()?)
 }
 
 pub struct KeyChanges<'a> {
@@ -137,7 +132,7 @@ pub struct KeyChanges<'a> {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-pub async fn update(tx: &mut Tx, id: ApiKeyId, changes: KeyChanges<'_>) -> Result<(), AppError> {
+pub async fn update(tx: &mut Tx, id: ApiKeyId, changes: KeyChanges<'_>) -> DbResult<()> {
     sqlx::query("UPDATE api_keys SET name = $1, scopes = $2, rate_limit_per_hour = $3, expires_at = $4 WHERE id = $5")
         .bind(changes.name)
         .bind(changes.scopes)
@@ -145,13 +140,12 @@ pub async fn update(tx: &mut Tx, id: ApiKeyId, changes: KeyChanges<'_>) -> Resul
         .bind(changes.expires_at.map(to_millis))
         .bind(id.to_string())
         .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(())
 }
 
 /// Live (not revoked) keys `user` created in `org`: the ones that stop working when they leave.
-pub async fn live_by_creator(tx: &mut Tx, org: OrgId, user: UserId) -> Result<Vec<KeyRef>, AppError> {
+pub async fn live_by_creator(tx: &mut Tx, org: OrgId, user: UserId) -> DbResult<Vec<KeyRef>> {
     let rows = sqlx::query(
         "SELECT id, name, key_prefix FROM api_keys
          WHERE organization_id = $1 AND created_by = $2 AND revoked_at IS NULL ORDER BY created_at, id",
@@ -159,63 +153,48 @@ pub async fn live_by_creator(tx: &mut Tx, org: OrgId, user: UserId) -> Result<Ve
     .bind(org.to_string())
     .bind(user.to_string())
     .fetch_all(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    .await?;
     let parse = |row: &AnyRow| -> Result<KeyRef, sqlx::Error> {
         Ok(KeyRef { id: get_id(row, "id")?, name: row.try_get("name")?, key_prefix: row.try_get("key_prefix")? })
     };
-    rows.iter().map(parse).collect::<Result<_, _>>().map_err(db_error)
+    Ok(rows.iter().map(parse).collect::<Result<_, _>>()?)
 }
 
-pub async fn set_creator(tx: &mut Tx, id: ApiKeyId, user: UserId) -> Result<(), AppError> {
+pub async fn set_creator(tx: &mut Tx, id: ApiKeyId, user: UserId) -> DbResult<()> {
     sqlx::query("UPDATE api_keys SET created_by = $1 WHERE id = $2")
         .bind(user.to_string())
         .bind(id.to_string())
         .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(())
 }
 
 /// Revokes the key and forgets its secrets, so no lookup can find it again.
-pub async fn revoke(tx: &mut Tx, id: ApiKeyId, now: DateTime<Utc>) -> Result<(), AppError> {
+pub async fn revoke(tx: &mut Tx, id: ApiKeyId, now: DateTime<Utc>) -> DbResult<()> {
     sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
         .bind(to_millis(now))
         .bind(id.to_string())
         .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
-    sqlx::query("DELETE FROM api_key_secrets WHERE key_id = $1")
-        .bind(id.to_string())
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+        .await?;
+    sqlx::query("DELETE FROM api_key_secrets WHERE key_id = $1").bind(id.to_string()).execute(&mut **tx).await?;
     Ok(())
 }
 
 /// Adds `hash` as the key's secret; the secrets it had keep working until `old_until` at most.
-pub async fn roll(
-    tx: &mut Tx,
-    id: ApiKeyId,
-    hash: &str,
-    now: DateTime<Utc>,
-    old_until: DateTime<Utc>,
-) -> Result<(), AppError> {
+pub async fn roll(tx: &mut Tx, id: ApiKeyId, hash: &str, now: DateTime<Utc>, old_until: DateTime<Utc>) -> DbResult<()> {
     sqlx::query("DELETE FROM api_key_secrets WHERE key_id = $1 AND (expires_at <= $2 OR $3 <= $2)")
         .bind(id.to_string())
         .bind(to_millis(now))
         .bind(to_millis(old_until))
         .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+        .await?;
     sqlx::query(
         "UPDATE api_key_secrets SET expires_at = $1 WHERE key_id = $2 AND (expires_at IS NULL OR expires_at > $1)",
     )
     .bind(to_millis(old_until))
     .bind(id.to_string())
     .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    .await?;
     insert_secret(tx, id, hash, now).await
 }
 
@@ -244,7 +223,7 @@ pub struct KeyCreator {
     pub grants: Vec<Permission>,
 }
 
-pub async fn authenticate(pool: &AnyPool, hash: &str) -> Result<Option<KeyAuth>, AppError> {
+pub async fn authenticate(pool: &AnyPool, hash: &str) -> DbResult<Option<KeyAuth>> {
     let row = sqlx::query(
         "SELECT k.id, k.organization_id, k.name, k.scopes, k.rate_limit_per_hour, k.expires_at, k.revoked_at,
                 s.expires_at AS secret_expires_at, o.api_enabled, o.max_api_calls_per_hour,
@@ -255,8 +234,7 @@ pub async fn authenticate(pool: &AnyPool, hash: &str) -> Result<Option<KeyAuth>,
     )
     .bind(hash)
     .fetch_optional(pool)
-    .await
-    .map_err(db_error)?;
+    .await?;
     let Some(row) = row else { return Ok(None) };
     let parse = || -> Result<KeyAuth, sqlx::Error> {
         let creator = match row.try_get::<Option<String>, _>("creator_role")? {
@@ -281,11 +259,11 @@ pub async fn authenticate(pool: &AnyPool, hash: &str) -> Result<Option<KeyAuth>,
             creator,
         })
     };
-    parse().map(Some).map_err(db_error)
+    Ok(parse().map(Some)?)
 }
 
 /// Adds batched usage to the keys' counters.
-pub async fn add_usage(tx: &mut Tx, id: ApiKeyId, requests: i64, last_used: DateTime<Utc>) -> Result<(), AppError> {
+pub async fn add_usage(tx: &mut Tx, id: ApiKeyId, requests: i64, last_used: DateTime<Utc>) -> DbResult<()> {
     sqlx::query(
         "UPDATE api_keys SET total_requests = total_requests + $1,
             last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < $2 THEN $2 ELSE last_used_at END
@@ -295,7 +273,6 @@ pub async fn add_usage(tx: &mut Tx, id: ApiKeyId, requests: i64, last_used: Date
     .bind(to_millis(last_used))
     .bind(id.to_string())
     .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(())
 }

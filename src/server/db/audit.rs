@@ -1,8 +1,8 @@
 //! The `audit_chains` and `audit_logs` tables. Rows are only ever inserted; each stores the hash of
 //! the previous row of its chain and a hash over its own content, so editing or deleting any row
 //! breaks the chain from there on.
-use super::{db_error, get_id, get_time, to_millis, Tx};
-use crate::shared::{error::AppError, ids::AuditId, org::AuditEntry};
+use super::{get_id, get_time, to_millis, DbResult, Tx};
+use crate::shared::{ids::AuditId, org::AuditEntry};
 use chrono::{DateTime, Utc};
 use sqlx::{any::AnyRow, AnyPool, Row};
 
@@ -10,22 +10,20 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 
 /// Reserves the next position of a chain, creating the chain on first use. The UPDATE holds the
 /// chain row's lock until the transaction ends, so concurrent writers queue here.
-pub async fn next_position(tx: &mut Tx, chain: &str) -> Result<(i64, String), AppError> {
+pub async fn next_position(tx: &mut Tx, chain: &str) -> DbResult<(i64, String)> {
     sqlx::query("INSERT INTO audit_chains (chain_id, seq, head) VALUES ($1, 0, $2) ON CONFLICT (chain_id) DO NOTHING")
         .bind(chain)
         .bind(GENESIS)
         .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+        .await?;
     let row = sqlx::query("UPDATE audit_chains SET seq = seq + 1 WHERE chain_id = $1 RETURNING seq, head")
         .bind(chain)
         .fetch_one(&mut **tx)
-        .await
-        .map_err(db_error)?;
-    Ok((row.try_get("seq").map_err(db_error)?, row.try_get("head").map_err(db_error)?))
+        .await?;
+    Ok((row.try_get("seq")?, row.try_get("head")?))
 }
 
-pub async fn insert(tx: &mut Tx, row: &StoredRow) -> Result<(), AppError> {
+pub async fn insert(tx: &mut Tx, row: &StoredRow) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO audit_logs (id, chain_id, seq, organization_id, actor_type, actor_id, actor_name, action, resource_type,
              resource_id, ip, user_agent, metadata, created_at, prev_hash, hash)
@@ -48,14 +46,12 @@ pub async fn insert(tx: &mut Tx, row: &StoredRow) -> Result<(), AppError> {
     .bind(&row.prev_hash)
     .bind(&row.hash)
     .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    .await?;
     sqlx::query("UPDATE audit_chains SET head = $1 WHERE chain_id = $2")
         .bind(&row.hash)
         .bind(&row.chain_id)
         .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(())
 }
 
@@ -125,25 +121,21 @@ impl StoredRow {
 const COLUMNS: &str = "id, chain_id, seq, organization_id, actor_type, actor_id, actor_name, action, resource_type, resource_id, ip, user_agent, metadata, created_at, prev_hash, hash";
 
 /// One chain in order, `limit` rows after position `after_seq`.
-pub async fn chain_page(pool: &AnyPool, chain: &str, after_seq: i64, limit: i64) -> Result<Vec<StoredRow>, AppError> {
+pub async fn chain_page(pool: &AnyPool, chain: &str, after_seq: i64, limit: i64) -> DbResult<Vec<StoredRow>> {
     let sql = format!("SELECT {COLUMNS} FROM audit_logs WHERE chain_id = $1 AND seq > $2 ORDER BY seq LIMIT $3");
-    let rows = sqlx::query(&sql).bind(chain).bind(after_seq).bind(limit).fetch_all(pool).await.map_err(db_error)?;
-    rows.iter().map(StoredRow::from_row).collect::<Result<_, _>>().map_err(db_error)
+    let rows = sqlx::query(&sql).bind(chain).bind(after_seq).bind(limit).fetch_all(pool).await?;
+    Ok(rows.iter().map(StoredRow::from_row).collect::<Result<_, _>>()?)
 }
 
-pub async fn chains(pool: &AnyPool) -> Result<Vec<String>, AppError> {
-    let rows =
-        sqlx::query("SELECT chain_id FROM audit_chains ORDER BY chain_id").fetch_all(pool).await.map_err(db_error)?;
-    rows.iter().map(|r| r.try_get("chain_id")).collect::<Result<_, _>>().map_err(db_error)
+pub async fn chains(pool: &AnyPool) -> DbResult<Vec<String>> {
+    let rows = sqlx::query("SELECT chain_id FROM audit_chains ORDER BY chain_id").fetch_all(pool).await?;
+    Ok(rows.iter().map(|r| r.try_get("chain_id")).collect::<Result<_, _>>()?)
 }
 
-pub async fn chain_head(pool: &AnyPool, chain: &str) -> Result<Option<(i64, String)>, AppError> {
-    let row = sqlx::query("SELECT seq, head FROM audit_chains WHERE chain_id = $1")
-        .bind(chain)
-        .fetch_optional(pool)
-        .await
-        .map_err(db_error)?;
-    row.map(|r| Ok((r.try_get("seq")?, r.try_get("head")?))).transpose().map_err(db_error)
+pub async fn chain_head(pool: &AnyPool, chain: &str) -> DbResult<Option<(i64, String)>> {
+    let row =
+        sqlx::query("SELECT seq, head FROM audit_chains WHERE chain_id = $1").bind(chain).fetch_optional(pool).await?;
+    Ok(row.map(|r| Ok::<_, sqlx::Error>((r.try_get("seq")?, r.try_get("head")?))).transpose()?)
 }
 
 #[derive(Debug, Default, Clone)]
@@ -168,7 +160,7 @@ pub async fn list(
     filter: &Filter,
     before: Option<(i64, String)>,
     limit: i64,
-) -> Result<Vec<StoredRow>, AppError> {
+) -> DbResult<Vec<StoredRow>> {
     let mut sql = format!("SELECT {COLUMNS} FROM audit_logs WHERE organization_id = $1");
     let mut binds = vec![Bind::Text(org.to_owned())];
     let mut condition = |sql: &mut String, clause: &str, values: Vec<Bind>| {
@@ -210,14 +202,14 @@ pub async fn list(
             Bind::Int(n) => query.bind(n),
         };
     }
-    let rows = query.fetch_all(pool).await.map_err(db_error)?;
-    rows.iter().map(StoredRow::from_row).collect::<Result<_, _>>().map_err(db_error)
+    let rows = query.fetch_all(pool).await?;
+    Ok(rows.iter().map(StoredRow::from_row).collect::<Result<_, _>>()?)
 }
 
 pub const DAY_MILLIS: i64 = 86_400_000;
 
 /// (day number since the epoch, rows) for one organization since `since`.
-pub async fn per_day(pool: &AnyPool, org: &str, since: DateTime<Utc>) -> Result<Vec<(i64, i64)>, AppError> {
+pub async fn per_day(pool: &AnyPool, org: &str, since: DateTime<Utc>) -> DbResult<Vec<(i64, i64)>> {
     let rows = sqlx::query(
         "SELECT created_at / 86400000 AS day, COUNT(*) AS n FROM audit_logs
          WHERE organization_id = $1 AND created_at >= $2 GROUP BY created_at / 86400000",
@@ -225,7 +217,6 @@ pub async fn per_day(pool: &AnyPool, org: &str, since: DateTime<Utc>) -> Result<
     .bind(org)
     .bind(to_millis(since))
     .fetch_all(pool)
-    .await
-    .map_err(db_error)?;
-    rows.iter().map(|r| Ok((r.try_get("day")?, r.try_get("n")?))).collect::<Result<_, sqlx::Error>>().map_err(db_error)
+    .await?;
+    Ok(rows.iter().map(|r| Ok((r.try_get("day")?, r.try_get("n")?))).collect::<Result<_, sqlx::Error>>()?)
 }

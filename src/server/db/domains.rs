@@ -1,9 +1,8 @@
 //! The `org_domains` table. Every query binds the organization, except the check that a verified
 //! domain belongs to nobody else.
-use super::{db_error, get_id, get_opt_time, get_time, to_millis, unless_duplicate, Tx};
+use super::{get_id, get_opt_time, get_time, to_millis, DbResult, OnDuplicate, Tx};
 use crate::shared::{
     domains::{DnsRecord, Domain, DomainStatus, VERIFICATION_PREFIX},
-    error::AppError,
     ids::{DomainId, OrgId, SsoConnectionId},
 };
 use chrono::{DateTime, Utc};
@@ -48,55 +47,38 @@ pub async fn insert(
     domain: &str,
     token: &str,
     now: DateTime<Utc>,
-) -> Result<bool, AppError> {
-    unless_duplicate(
-        sqlx::query(
-            "INSERT INTO org_domains (id, organization_id, domain, verification_token, created_at)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(id.to_string())
-        .bind(org.to_string())
-        .bind(domain)
-        .bind(token)
-        .bind(to_millis(now))
-        .execute(&mut **tx)
-        .await,
+) -> DbResult<bool> {
+    sqlx::query(
+        "INSERT INTO org_domains (id, organization_id, domain, verification_token, created_at)
+         VALUES ($1, $2, $3, $4, $5)",
     )
+    .bind(id.to_string())
+    .bind(org.to_string())
+    .bind(domain)
+    .bind(token)
+    .bind(to_millis(now))
+    .execute(&mut **tx)
+    .await
+    .map(|_| true)
+    .on_duplicate(false)
 }
 
-pub async fn get(tx: &mut Tx, org: OrgId, id: DomainId) -> Result<Option<Domain>, AppError> {
+pub async fn get(tx: &mut Tx, org: OrgId, id: DomainId) -> DbResult<Option<Domain>> {
     let sql = format!("SELECT {COLUMNS} FROM org_domains WHERE organization_id = $1 AND id = $2");
-    let row = sqlx::query(&sql)
-        .bind(org.to_string())
-        .bind(id.to_string())
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(db_error)?;
-    row.as_ref().map(from_row).transpose().map_err(db_error)
+    let row = sqlx::query(&sql).bind(org.to_string()).bind(id.to_string()).fetch_optional(&mut **tx).await?;
+    Ok(row.as_ref().map(from_row).transpose()?)
 }
 
 /// Newest first, keyset-paginated on (created_at, id).
-pub async fn list(
-    pool: &AnyPool,
-    org: OrgId,
-    before: Option<(i64, String)>,
-    limit: i64,
-) -> Result<Vec<Domain>, AppError> {
+pub async fn list(pool: &AnyPool, org: OrgId, before: Option<(i64, String)>, limit: i64) -> DbResult<Vec<Domain>> {
     let (at, id) = before.unwrap_or((i64::MAX, String::new()));
     let sql = format!(
         "SELECT {COLUMNS} FROM org_domains
          WHERE organization_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3) OR $3 = '')
          ORDER BY created_at DESC, id DESC LIMIT $4"
     );
-    let rows = sqlx::query(&sql)
-        .bind(org.to_string())
-        .bind(at)
-        .bind(id)
-        .bind(limit)
-        .fetch_all(pool)
-        .await
-        .map_err(db_error)?;
-    rows.iter().map(from_row).collect::<Result<_, _>>().map_err(db_error)
+    let rows = sqlx::query(&sql).bind(org.to_string()).bind(at).bind(id).bind(limit).fetch_all(pool).await?;
+    Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
 }
 
 /// Records a check. `verified` sets `verified_at`; false when another organization has this
@@ -108,40 +90,38 @@ pub async fn record_check(
     verified: bool,
     error: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<bool, AppError> {
-    unless_duplicate(
-        sqlx::query(
-            "UPDATE org_domains SET last_checked_at = $1, last_check_error = $2,
-                 verified_at = CASE WHEN $3 = 1 THEN COALESCE(verified_at, $1) ELSE verified_at END
-             WHERE organization_id = $4 AND id = $5",
-        )
-        .bind(to_millis(now))
-        .bind(error)
-        .bind(i64::from(verified))
-        .bind(org.to_string())
-        .bind(id.to_string())
-        .execute(&mut **tx)
-        .await,
+) -> DbResult<bool> {
+    sqlx::query(
+        "UPDATE org_domains SET last_checked_at = $1, last_check_error = $2,
+             verified_at = CASE WHEN $3 = 1 THEN COALESCE(verified_at, $1) ELSE verified_at END
+         WHERE organization_id = $4 AND id = $5",
     )
+    .bind(to_millis(now))
+    .bind(error)
+    .bind(i64::from(verified))
+    .bind(org.to_string())
+    .bind(id.to_string())
+    .execute(&mut **tx)
+    .await
+    .map(|_| true)
+    .on_duplicate(false)
 }
 
 /// The organization holding `domain` verified, if any.
-pub async fn verified_owner(tx: &mut Tx, domain: &str) -> Result<Option<OrgId>, AppError> {
+pub async fn verified_owner(tx: &mut Tx, domain: &str) -> DbResult<Option<OrgId>> {
     let row = sqlx::query("SELECT organization_id FROM org_domains WHERE domain = $1 AND verified_at IS NOT NULL")
         .bind(domain)
         .fetch_optional(&mut **tx)
-        .await
-        .map_err(db_error)?;
-    row.as_ref().map(|r| get_id(r, "organization_id")).transpose().map_err(db_error)
+        .await?;
+    Ok(row.as_ref().map(|r| get_id(r, "organization_id")).transpose()?)
 }
 
-pub async fn delete(tx: &mut Tx, org: OrgId, id: DomainId) -> Result<(), AppError> {
+pub async fn delete(tx: &mut Tx, org: OrgId, id: DomainId) -> DbResult<()> {
     sqlx::query("DELETE FROM org_domains WHERE organization_id = $1 AND id = $2")
         .bind(org.to_string())
         .bind(id.to_string())
         .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(())
 }
 
@@ -153,20 +133,19 @@ pub struct SsoRule {
 }
 
 /// The rule of the organization that verified `domain`, if one did.
-pub async fn sso_rule(tx: &mut Tx, domain: &str) -> Result<Option<SsoRule>, AppError> {
+pub async fn sso_rule(tx: &mut Tx, domain: &str) -> DbResult<Option<SsoRule>> {
     let row = sqlx::query(
         "SELECT organization_id, connection_id, require_sso FROM org_domains WHERE domain = $1 AND verified_at IS NOT NULL",
     )
     .bind(domain)
     .fetch_optional(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    .await?;
     let Some(row) = row else { return Ok(None) };
-    let connection: Option<String> = row.try_get("connection_id").map_err(db_error)?;
+    let connection: Option<String> = row.try_get("connection_id")?;
     Ok(Some(SsoRule {
-        organization_id: get_id(&row, "organization_id").map_err(db_error)?,
+        organization_id: get_id(&row, "organization_id")?,
         connection_id: connection.and_then(|id| id.parse().ok()),
-        require_sso: row.try_get::<i64, _>("require_sso").map_err(db_error)? != 0,
+        require_sso: row.try_get::<i64, _>("require_sso")? != 0,
     }))
 }
 
@@ -176,34 +155,31 @@ pub async fn set_sso(
     id: DomainId,
     connection: Option<SsoConnectionId>,
     require_sso: bool,
-) -> Result<(), AppError> {
+) -> DbResult<()> {
     sqlx::query("UPDATE org_domains SET connection_id = $1, require_sso = $2 WHERE organization_id = $3 AND id = $4")
         .bind(connection.map(|c| c.to_string()))
         .bind(i64::from(require_sso))
         .bind(org.to_string())
         .bind(id.to_string())
         .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(())
 }
 
 /// Detaches a connection about to be deleted from the organization's domains and stops them
 /// requiring SSO; the domains that required it.
-pub async fn release_connection(tx: &mut Tx, org: OrgId, connection: SsoConnectionId) -> Result<Vec<String>, AppError> {
+pub async fn release_connection(tx: &mut Tx, org: OrgId, connection: SsoConnectionId) -> DbResult<Vec<String>> {
     let rows = sqlx::query(
         "SELECT domain FROM org_domains WHERE organization_id = $1 AND connection_id = $2 AND require_sso = 1",
     )
     .bind(org.to_string())
     .bind(connection.to_string())
     .fetch_all(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    .await?;
     sqlx::query("UPDATE org_domains SET connection_id = NULL, require_sso = 0 WHERE organization_id = $1 AND connection_id = $2")
         .bind(org.to_string())
         .bind(connection.to_string())
         .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
-    rows.iter().map(|r| r.try_get("domain")).collect::<Result<_, _>>().map_err(db_error)
+        .await?;
+    Ok(rows.iter().map(|r| r.try_get("domain")).collect::<Result<_, _>>()?)
 }

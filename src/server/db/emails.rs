@@ -1,7 +1,7 @@
 //! The `email_outbox` table: every message is written here in the transaction that causes it,
 //! then delivered by `jobs::mailer` after the commit (SMTP, or kept as the development outbox).
-use super::{db_error, get_id, get_opt_time, get_time, to_millis, Tx};
-use crate::shared::{account::OutboxEmail, error::AppError, ids::EmailId};
+use super::{get_id, get_opt_time, get_time, to_millis, DbResult, Tx};
+use crate::shared::{account::OutboxEmail, ids::EmailId};
 use chrono::{DateTime, Utc};
 use sqlx::{any::AnyRow, AnyPool, Row};
 
@@ -20,13 +20,7 @@ fn from_row(row: &AnyRow) -> Result<OutboxEmail, sqlx::Error> {
 
 const COLUMNS: &str = "id, to_address, subject, body_text, created_at, sent_at, attempts, last_error";
 
-pub async fn enqueue(
-    tx: &mut Tx,
-    to: &str,
-    subject: &str,
-    body: &str,
-    now: DateTime<Utc>,
-) -> Result<EmailId, AppError> {
+pub async fn enqueue(tx: &mut Tx, to: &str, subject: &str, body: &str, now: DateTime<Utc>) -> DbResult<EmailId> {
     let id = EmailId::new();
     sqlx::query(
         "INSERT INTO email_outbox (id, to_address, subject, body_text, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $5)",
@@ -37,8 +31,7 @@ pub async fn enqueue(
     .bind(body)
     .bind(to_millis(now))
     .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(id)
 }
 
@@ -49,7 +42,7 @@ pub async fn claim_due(
     pool: &AnyPool,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
-) -> Result<Option<OutboxEmail>, AppError> {
+) -> DbResult<Option<OutboxEmail>> {
     let sql = format!(
         "UPDATE email_outbox SET lease_until = $2, attempts = attempts + 1
          WHERE id = (SELECT id FROM email_outbox
@@ -59,27 +52,21 @@ pub async fn claim_due(
            AND sent_at IS NULL AND (lease_until IS NULL OR lease_until <= $1)
          RETURNING {COLUMNS}"
     );
-    let row = sqlx::query(&sql)
-        .bind(to_millis(now))
-        .bind(to_millis(lease_until))
-        .fetch_optional(pool)
-        .await
-        .map_err(db_error)?;
-    row.as_ref().map(from_row).transpose().map_err(db_error)
+    let row = sqlx::query(&sql).bind(to_millis(now)).bind(to_millis(lease_until)).fetch_optional(pool).await?;
+    Ok(row.as_ref().map(from_row).transpose()?)
 }
 
 /// When the next unsent message is due, if any.
-pub async fn next_due(pool: &AnyPool) -> Result<Option<DateTime<Utc>>, AppError> {
+pub async fn next_due(pool: &AnyPool) -> DbResult<Option<DateTime<Utc>>> {
     let row = sqlx::query(
         "SELECT MIN(next_attempt_at) AS due FROM email_outbox WHERE sent_at IS NULL AND gave_up_at IS NULL",
     )
     .fetch_one(pool)
-    .await
-    .map_err(db_error)?;
-    get_opt_time(&row, "due").map_err(db_error)
+    .await?;
+    Ok(get_opt_time(&row, "due")?)
 }
 
-pub async fn mark_sent(pool: &AnyPool, id: EmailId, via: &str, now: DateTime<Utc>) -> Result<(), AppError> {
+pub async fn mark_sent(pool: &AnyPool, id: EmailId, via: &str, now: DateTime<Utc>) -> DbResult<()> {
     sqlx::query(
         "UPDATE email_outbox SET sent_at = $1, delivered_via = $2, lease_until = NULL, last_error = NULL WHERE id = $3",
     )
@@ -87,8 +74,7 @@ pub async fn mark_sent(pool: &AnyPool, id: EmailId, via: &str, now: DateTime<Utc
     .bind(via)
     .bind(id.to_string())
     .execute(pool)
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(())
 }
 
@@ -99,7 +85,7 @@ pub async fn mark_failed(
     error: &str,
     retry_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
-) -> Result<(), AppError> {
+) -> DbResult<()> {
     sqlx::query(
         "UPDATE email_outbox SET last_error = $1, lease_until = NULL,
              next_attempt_at = COALESCE($2, next_attempt_at),
@@ -111,17 +97,12 @@ pub async fn mark_failed(
     .bind(to_millis(now))
     .bind(id.to_string())
     .execute(pool)
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(())
 }
 
 /// The development outbox, newest first, keyset-paginated on (created_at, id).
-pub async fn list_recent(
-    pool: &AnyPool,
-    before: Option<(i64, String)>,
-    limit: i64,
-) -> Result<Vec<OutboxEmail>, AppError> {
+pub async fn list_recent(pool: &AnyPool, before: Option<(i64, String)>, limit: i64) -> DbResult<Vec<OutboxEmail>> {
     let mut sql = format!("SELECT {COLUMNS} FROM email_outbox");
     if before.is_some() {
         sql.push_str(" WHERE (created_at < $2 OR (created_at = $2 AND id < $3))");
@@ -131,6 +112,6 @@ pub async fn list_recent(
     if let Some((at, id)) = before {
         query = query.bind(at).bind(id);
     }
-    let rows = query.fetch_all(pool).await.map_err(db_error)?;
-    rows.iter().map(from_row).collect::<Result<_, _>>().map_err(db_error)
+    let rows = query.fetch_all(pool).await?;
+    Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
 }

@@ -1,7 +1,6 @@
 //! The `idempotency_keys` table: one row per (principal, key), claimed before the request runs
 //! and completed with its response.
-use super::{db_error, to_millis, unless_duplicate};
-use crate::shared::error::AppError;
+use super::{to_millis, DbResult, OnDuplicate};
 use chrono::{DateTime, Utc};
 use sqlx::{AnyPool, Row};
 
@@ -25,7 +24,7 @@ pub async fn claim(
     request_hash: &str,
     now: DateTime<Utc>,
     (expired_before, abandoned_before): (DateTime<Utc>, DateTime<Utc>),
-) -> Result<Claim, AppError> {
+) -> DbResult<Claim> {
     sqlx::query(
         "DELETE FROM idempotency_keys WHERE principal = $1 AND idem_key = $2 \
          AND (created_at < $3 OR (status IS NULL AND created_at < $4))",
@@ -35,19 +34,18 @@ pub async fn claim(
     .bind(to_millis(expired_before))
     .bind(to_millis(abandoned_before))
     .execute(pool)
+    .await?;
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys (principal, idem_key, request_hash, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(principal)
+    .bind(key)
+    .bind(request_hash)
+    .bind(to_millis(now))
+    .execute(pool)
     .await
-    .map_err(db_error)?;
-    let inserted = unless_duplicate(
-        sqlx::query(
-            "INSERT INTO idempotency_keys (principal, idem_key, request_hash, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(principal)
-        .bind(key)
-        .bind(request_hash)
-        .bind(to_millis(now))
-        .execute(pool)
-        .await,
-    )?;
+    .map(|_| true)
+    .on_duplicate(false)?;
     if inserted {
         return Ok(Claim::New);
     }
@@ -57,8 +55,7 @@ pub async fn claim(
     .bind(principal)
     .bind(key)
     .fetch_optional(pool)
-    .await
-    .map_err(db_error)?;
+    .await?;
     // Deleted between our insert and select (the first request failed): let the client retry.
     let Some(row) = row else { return Ok(Claim::InFlight) };
     let parse = || -> Result<Claim, sqlx::Error> {
@@ -75,7 +72,7 @@ pub async fn claim(
             },
         })
     };
-    parse().map_err(db_error)
+    Ok(parse()?)
 }
 
 pub async fn complete(
@@ -85,7 +82,7 @@ pub async fn complete(
     status: u16,
     headers: &str,
     body: &[u8],
-) -> Result<(), AppError> {
+) -> DbResult<()> {
     sqlx::query(
         "UPDATE idempotency_keys SET status = $1, headers = $2, body = $3 WHERE principal = $4 AND idem_key = $5",
     )
@@ -95,27 +92,22 @@ pub async fn complete(
     .bind(principal)
     .bind(key)
     .execute(pool)
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(())
 }
 
 /// Forgets a claim whose request did not finish with a storable answer, so it can be retried.
-pub async fn release(pool: &AnyPool, principal: &str, key: &str) -> Result<(), AppError> {
+pub async fn release(pool: &AnyPool, principal: &str, key: &str) -> DbResult<()> {
     sqlx::query("DELETE FROM idempotency_keys WHERE principal = $1 AND idem_key = $2")
         .bind(principal)
         .bind(key)
         .execute(pool)
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(())
 }
 
-pub async fn delete_older_than(pool: &AnyPool, before: DateTime<Utc>) -> Result<u64, AppError> {
-    let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
-        .bind(to_millis(before))
-        .execute(pool)
-        .await
-        .map_err(db_error)?;
+pub async fn delete_older_than(pool: &AnyPool, before: DateTime<Utc>) -> DbResult<u64> {
+    let done =
+        sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1").bind(to_millis(before)).execute(pool).await?;
     Ok(done.rows_affected())
 }

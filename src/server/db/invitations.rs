@@ -1,7 +1,6 @@
 //! The `invitations` table. "Expired" is not stored: a pending row past `expires_at` is expired.
-use super::{db_error, get_id, get_opt_time, get_time, to_millis, Tx};
+use super::{get_id, get_opt_time, get_time, to_millis, DbResult, OnDuplicate, Tx};
 use crate::shared::{
-    error::AppError,
     ids::{InvitationId, OrgId, UserId},
     org::{Invitation, InvitationStatus},
     roles::Role,
@@ -46,74 +45,62 @@ pub struct NewInvitation<'a> {
 }
 
 /// Inserts a pending invitation; `Ok(false)` when one is already open for that address.
-pub async fn insert(tx: &mut Tx, inv: NewInvitation<'_>) -> Result<bool, AppError> {
-    super::unless_duplicate(
-        sqlx::query(
-            "INSERT INTO invitations (id, organization_id, email, role, token_hash, invited_by, status, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)",
-        )
-        .bind(inv.id.to_string())
-        .bind(inv.org.to_string())
-        .bind(inv.email)
-        .bind(inv.role.as_str())
-        .bind(inv.token_hash)
-        .bind(inv.invited_by.map(|u| u.to_string()))
-        .bind(to_millis(inv.now))
-        .bind(to_millis(inv.expires_at))
-        .execute(&mut **tx)
-        .await,
+pub async fn insert(tx: &mut Tx, inv: NewInvitation<'_>) -> DbResult<bool> {
+    sqlx::query(
+        "INSERT INTO invitations (id, organization_id, email, role, token_hash, invited_by, status, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)",
     )
+    .bind(inv.id.to_string())
+    .bind(inv.org.to_string())
+    .bind(inv.email)
+    .bind(inv.role.as_str())
+    .bind(inv.token_hash)
+    .bind(inv.invited_by.map(|u| u.to_string()))
+    .bind(to_millis(inv.now))
+    .bind(to_millis(inv.expires_at))
+    .execute(&mut **tx)
+    .await
+        .map(|_| true)
+        .on_duplicate(false)
 }
 
 /// Closes expired pending rows of one address so a new invitation can be issued.
-pub async fn revoke_expired_for(tx: &mut Tx, org: OrgId, email: &str, now: DateTime<Utc>) -> Result<(), AppError> {
+pub async fn revoke_expired_for(tx: &mut Tx, org: OrgId, email: &str, now: DateTime<Utc>) -> DbResult<()> {
     sqlx::query("UPDATE invitations SET status = 'revoked' WHERE organization_id = $1 AND email = $2 AND status = 'pending' AND expires_at <= $3")
         .bind(org.to_string())
         .bind(email)
         .bind(to_millis(now))
         .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(())
 }
 
-pub async fn has_pending(tx: &mut Tx, org: OrgId, email: &str) -> Result<bool, AppError> {
+pub async fn has_pending(tx: &mut Tx, org: OrgId, email: &str) -> DbResult<bool> {
     let row =
         sqlx::query("SELECT id FROM invitations WHERE organization_id = $1 AND email = $2 AND status = 'pending'")
             .bind(org.to_string())
             .bind(email)
             .fetch_optional(&mut **tx)
-            .await
-            .map_err(db_error)?;
+            .await?;
     Ok(row.is_some())
 }
 
-pub async fn get(
-    tx: &mut Tx,
-    org: OrgId,
-    id: InvitationId,
-    now: DateTime<Utc>,
-) -> Result<Option<Invitation>, AppError> {
+pub async fn get(tx: &mut Tx, org: OrgId, id: InvitationId, now: DateTime<Utc>) -> DbResult<Option<Invitation>> {
     let sql = format!("SELECT {COLUMNS} FROM invitations WHERE organization_id = $1 AND id = $2");
-    let row = sqlx::query(&sql)
-        .bind(org.to_string())
-        .bind(id.to_string())
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(db_error)?;
-    row.map(|r| from_row(&r, now)).transpose().map_err(db_error)
+    let row = sqlx::query(&sql).bind(org.to_string()).bind(id.to_string()).fetch_optional(&mut **tx).await?;
+    Ok(row.map(|r| from_row(&r, now)).transpose()?)
 }
 
-pub async fn by_token(pool: &AnyPool, token_hash: &str, now: DateTime<Utc>) -> Result<Option<Invitation>, AppError> {
+pub async fn by_token(pool: &AnyPool, token_hash: &str, now: DateTime<Utc>) -> DbResult<Option<Invitation>> {
     let sql = format!("SELECT {COLUMNS} FROM invitations WHERE token_hash = $1");
-    let row = sqlx::query(&sql).bind(token_hash).fetch_optional(pool).await.map_err(db_error)?;
-    row.map(|r| from_row(&r, now)).transpose().map_err(db_error)
+    let row = sqlx::query(&sql).bind(token_hash).fetch_optional(pool).await?;
+    Ok(row.map(|r| from_row(&r, now)).transpose()?)
 }
 
-pub async fn by_token_tx(tx: &mut Tx, token_hash: &str, now: DateTime<Utc>) -> Result<Option<Invitation>, AppError> {
+pub async fn by_token_tx(tx: &mut Tx, token_hash: &str, now: DateTime<Utc>) -> DbResult<Option<Invitation>> {
     let sql = format!("SELECT {COLUMNS} FROM invitations WHERE token_hash = $1");
-    let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&mut **tx).await.map_err(db_error)?;
-    row.map(|r| from_row(&r, now)).transpose().map_err(db_error)
+    let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&mut **tx).await?;
+    Ok(row.map(|r| from_row(&r, now)).transpose()?)
 }
 
 /// An organization's invitations, newest first, keyset-paginated on (created_at, id).
@@ -123,22 +110,15 @@ pub async fn list(
     before: Option<(i64, String)>,
     limit: i64,
     now: DateTime<Utc>,
-) -> Result<Vec<Invitation>, AppError> {
+) -> DbResult<Vec<Invitation>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM invitations WHERE organization_id = $1
            AND (created_at < $2 OR (created_at = $2 AND id < $3))
          ORDER BY created_at DESC, id DESC LIMIT $4"
     );
     let (at, id) = before.unwrap_or((i64::MAX, "\u{10FFFF}".to_owned()));
-    let rows = sqlx::query(&sql)
-        .bind(org.to_string())
-        .bind(at)
-        .bind(id)
-        .bind(limit)
-        .fetch_all(pool)
-        .await
-        .map_err(db_error)?;
-    rows.iter().map(|r| from_row(r, now)).collect::<Result<_, _>>().map_err(db_error)
+    let rows = sqlx::query(&sql).bind(org.to_string()).bind(at).bind(id).bind(limit).fetch_all(pool).await?;
+    Ok(rows.iter().map(|r| from_row(r, now)).collect::<Result<_, _>>()?)
 }
 
 pub async fn set_status(
@@ -147,7 +127,7 @@ pub async fn set_status(
     status: &str,
     accepted_by: Option<UserId>,
     now: DateTime<Utc>,
-) -> Result<(), AppError> {
+) -> DbResult<()> {
     sqlx::query(
         "UPDATE invitations SET status = $1, accepted_by = $2, accepted_at = CASE WHEN $1 = 'accepted' THEN $3 ELSE accepted_at END
          WHERE id = $4",
@@ -157,36 +137,28 @@ pub async fn set_status(
     .bind(to_millis(now))
     .bind(id.to_string())
     .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(())
 }
 
 /// New token and expiry for a pending invitation (resend).
-pub async fn rotate(
-    tx: &mut Tx,
-    id: InvitationId,
-    token_hash: &str,
-    expires_at: DateTime<Utc>,
-) -> Result<(), AppError> {
+pub async fn rotate(tx: &mut Tx, id: InvitationId, token_hash: &str, expires_at: DateTime<Utc>) -> DbResult<()> {
     sqlx::query("UPDATE invitations SET token_hash = $1, expires_at = $2 WHERE id = $3")
         .bind(token_hash)
         .bind(to_millis(expires_at))
         .bind(id.to_string())
         .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(())
 }
 
-pub async fn count_pending(pool: &AnyPool, org: OrgId, now: DateTime<Utc>) -> Result<i64, AppError> {
+pub async fn count_pending(pool: &AnyPool, org: OrgId, now: DateTime<Utc>) -> DbResult<i64> {
     let row = sqlx::query(
         "SELECT COUNT(*) AS n FROM invitations WHERE organization_id = $1 AND status = 'pending' AND expires_at > $2",
     )
     .bind(org.to_string())
     .bind(to_millis(now))
     .fetch_one(pool)
-    .await
-    .map_err(db_error)?;
-    row.try_get("n").map_err(db_error)
+    .await?;
+    Ok(row.try_get("n")?)
 }

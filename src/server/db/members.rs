@@ -1,8 +1,7 @@
 //! The `memberships` table.
-use super::{db_error, get_id, get_time, to_millis, Tx};
+use super::{get_id, get_time, to_millis, DbResult, OnDuplicate, Tx};
 use crate::shared::{
     account::SignInMethod,
-    error::AppError,
     ids::{OrgId, UserId},
     org::Member,
     roles::{Permission, Role},
@@ -37,18 +36,20 @@ fn member_from_row(row: &AnyRow) -> Result<Member, sqlx::Error> {
 }
 
 /// (role, extra grants) of a user in an organization.
-pub async fn role_of(pool: &AnyPool, org: OrgId, user: UserId) -> Result<Option<(Role, Vec<Permission>)>, AppError> {
+pub async fn role_of(pool: &AnyPool, org: OrgId, user: UserId) -> DbResult<Option<(Role, Vec<Permission>)>> {
     let row = sqlx::query("SELECT role, permissions FROM memberships WHERE organization_id = $1 AND user_id = $2")
         .bind(org.to_string())
         .bind(user.to_string())
         .fetch_optional(pool)
-        .await
-        .map_err(db_error)?;
-    row.map(|r| {
-        Ok((parse_role(&r.try_get::<String, _>("role")?)?, parse_grants(&r.try_get::<String, _>("permissions")?)))
-    })
-    .transpose()
-    .map_err(db_error)
+        .await?;
+    Ok(row
+        .map(|r| {
+            Ok::<_, sqlx::Error>((
+                parse_role(&r.try_get::<String, _>("role")?)?,
+                parse_grants(&r.try_get::<String, _>("permissions")?),
+            ))
+        })
+        .transpose()?)
 }
 
 const SELECT: &str = "SELECT m.user_id, u.name, u.email, m.role, m.permissions, m.joined_at,
@@ -56,15 +57,10 @@ const SELECT: &str = "SELECT m.user_id, u.name, u.email, m.role, m.permissions, 
             AS last_sign_in_method
     FROM memberships m JOIN users u ON u.id = m.user_id";
 
-pub async fn get(tx: &mut Tx, org: OrgId, user: UserId) -> Result<Option<Member>, AppError> {
+pub async fn get(tx: &mut Tx, org: OrgId, user: UserId) -> DbResult<Option<Member>> {
     let sql = format!("{SELECT} WHERE m.organization_id = $1 AND m.user_id = $2");
-    let row = sqlx::query(&sql)
-        .bind(org.to_string())
-        .bind(user.to_string())
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(db_error)?;
-    row.as_ref().map(member_from_row).transpose().map_err(db_error)
+    let row = sqlx::query(&sql).bind(org.to_string()).bind(user.to_string()).fetch_optional(&mut **tx).await?;
+    Ok(row.as_ref().map(member_from_row).transpose()?)
 }
 
 /// Members by join time then id; `search` matches name or email (case-insensitive substring).
@@ -75,7 +71,7 @@ pub async fn list(
     search: Option<&str>,
     after: Option<(i64, String)>,
     limit: i64,
-) -> Result<Vec<Member>, AppError> {
+) -> DbResult<Vec<Member>> {
     let sql = format!(
         "{SELECT} WHERE m.organization_id = $1 AND (LOWER(u.name) LIKE $2 ESCAPE '\\' OR u.email LIKE $2 ESCAPE '\\')
            AND (m.joined_at > $3 OR (m.joined_at = $3 AND m.user_id > $4))
@@ -87,69 +83,53 @@ pub async fn list(
         None => "%".to_owned(),
     };
     let (at, id) = after.unwrap_or((i64::MIN, String::new()));
-    let rows = sqlx::query(&sql)
+    let rows =
+        sqlx::query(&sql).bind(org.to_string()).bind(pattern).bind(at).bind(id).bind(limit).fetch_all(pool).await?;
+    Ok(rows.iter().map(member_from_row).collect::<Result<_, _>>()?)
+}
+
+pub async fn insert(tx: &mut Tx, org: OrgId, user: UserId, role: Role, now: DateTime<Utc>) -> DbResult<bool> {
+    sqlx::query("INSERT INTO memberships (organization_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)")
         .bind(org.to_string())
-        .bind(pattern)
-        .bind(at)
-        .bind(id)
-        .bind(limit)
-        .fetch_all(pool)
+        .bind(user.to_string())
+        .bind(role.as_str())
+        .bind(to_millis(now))
+        .execute(&mut **tx)
         .await
-        .map_err(db_error)?;
-    rows.iter().map(member_from_row).collect::<Result<_, _>>().map_err(db_error)
+        .map(|_| true)
+        .on_duplicate(false)
 }
 
-pub async fn insert(tx: &mut Tx, org: OrgId, user: UserId, role: Role, now: DateTime<Utc>) -> Result<bool, AppError> {
-    super::unless_duplicate(
-        sqlx::query("INSERT INTO memberships (organization_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)")
-            .bind(org.to_string())
-            .bind(user.to_string())
-            .bind(role.as_str())
-            .bind(to_millis(now))
-            .execute(&mut **tx)
-            .await,
-    )
-}
-
-pub async fn set_role(
-    tx: &mut Tx,
-    org: OrgId,
-    user: UserId,
-    role: Role,
-    grants: &[Permission],
-) -> Result<(), AppError> {
+pub async fn set_role(tx: &mut Tx, org: OrgId, user: UserId, role: Role, grants: &[Permission]) -> DbResult<()> {
     sqlx::query("UPDATE memberships SET role = $1, permissions = $2 WHERE organization_id = $3 AND user_id = $4")
         .bind(role.as_str())
         .bind(grants_text(grants))
         .bind(org.to_string())
         .bind(user.to_string())
         .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(())
 }
 
-pub async fn delete(tx: &mut Tx, org: OrgId, user: UserId) -> Result<(), AppError> {
+pub async fn delete(tx: &mut Tx, org: OrgId, user: UserId) -> DbResult<()> {
     sqlx::query("DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2")
         .bind(org.to_string())
         .bind(user.to_string())
         .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(())
 }
 
-pub async fn count_owners(tx: &mut Tx, org: OrgId) -> Result<i64, AppError> {
+pub async fn count_owners(tx: &mut Tx, org: OrgId) -> DbResult<i64> {
     let row = sqlx::query("SELECT COUNT(*) AS n FROM memberships WHERE organization_id = $1 AND role = 'owner'")
         .bind(org.to_string())
         .fetch_one(&mut **tx)
-        .await
-        .map_err(db_error)?;
-    row.try_get("n").map_err(db_error)
+        .await?;
+    Ok(row.try_get("n")?)
 }
 
 /// Members plus open (pending, unexpired) invitations: what counts against `max_users`.
-pub async fn count_seats(tx: &mut Tx, org: OrgId, now: DateTime<Utc>) -> Result<i64, AppError> {
+pub async fn count_seats(tx: &mut Tx, org: OrgId, now: DateTime<Utc>) -> DbResult<i64> {
     let row = sqlx::query(
         "SELECT (SELECT COUNT(*) FROM memberships WHERE organization_id = $1)
               + (SELECT COUNT(*) FROM invitations WHERE organization_id = $1 AND status = 'pending' AND expires_at > $2) AS n",
@@ -157,45 +137,40 @@ pub async fn count_seats(tx: &mut Tx, org: OrgId, now: DateTime<Utc>) -> Result<
     .bind(org.to_string())
     .bind(to_millis(now))
     .fetch_one(&mut **tx)
-    .await
-    .map_err(db_error)?;
-    row.try_get("n").map_err(db_error)
+    .await?;
+    Ok(row.try_get("n")?)
 }
 
-pub async fn count_by_role(pool: &AnyPool, org: OrgId) -> Result<Vec<(Role, i64)>, AppError> {
+pub async fn count_by_role(pool: &AnyPool, org: OrgId) -> DbResult<Vec<(Role, i64)>> {
     let rows = sqlx::query("SELECT role, COUNT(*) AS n FROM memberships WHERE organization_id = $1 GROUP BY role")
         .bind(org.to_string())
         .fetch_all(pool)
-        .await
-        .map_err(db_error)?;
+        .await?;
     let mut counts: Vec<(Role, i64)> = rows
         .iter()
         .map(|r| Ok((parse_role(&r.try_get::<String, _>("role")?)?, r.try_get("n")?)))
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(db_error)?;
+        .collect::<Result<_, sqlx::Error>>()?;
     counts.sort_by_key(|(role, _)| std::cmp::Reverse(*role));
     Ok(counts)
 }
 
 /// The organizations a user belongs to (for recording their sign-ins there).
-pub async fn orgs_of(tx: &mut Tx, user: UserId) -> Result<Vec<OrgId>, AppError> {
+pub async fn orgs_of(tx: &mut Tx, user: UserId) -> DbResult<Vec<OrgId>> {
     let rows = sqlx::query("SELECT organization_id FROM memberships WHERE user_id = $1")
         .bind(user.to_string())
         .fetch_all(&mut **tx)
-        .await
-        .map_err(db_error)?;
-    rows.iter().map(|r| get_id(r, "organization_id")).collect::<Result<_, _>>().map_err(db_error)
+        .await?;
+    Ok(rows.iter().map(|r| get_id(r, "organization_id")).collect::<Result<_, _>>()?)
 }
 
 /// Email addresses of the organization's owners and admins (for operational notices).
-pub async fn admin_emails(tx: &mut Tx, org: OrgId) -> Result<Vec<String>, AppError> {
+pub async fn admin_emails(tx: &mut Tx, org: OrgId) -> DbResult<Vec<String>> {
     let rows = sqlx::query(
         "SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id
          WHERE m.organization_id = $1 AND m.role IN ('owner', 'admin') ORDER BY u.email",
     )
     .bind(org.to_string())
     .fetch_all(&mut **tx)
-    .await
-    .map_err(db_error)?;
-    rows.iter().map(|r| r.try_get("email")).collect::<Result<_, _>>().map_err(db_error)
+    .await?;
+    Ok(rows.iter().map(|r| r.try_get("email")).collect::<Result<_, _>>()?)
 }

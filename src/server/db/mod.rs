@@ -96,26 +96,31 @@ impl Db {
 
     /// A transaction for changes. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`)
     /// so two writers never deadlock upgrading a read lock.
-    pub async fn begin_write(&self) -> Result<Tx, AppError> {
+    pub async fn begin_write(&self) -> DbResult<Tx> {
         let tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,
         };
-        tx.map_err(db_error)
+        Ok(tx?)
     }
 
     /// A read-only snapshot for answers built from several queries, so they agree with each other
     /// while writers commit (SQLite's WAL readers already see one snapshot per transaction).
-    pub async fn begin_snapshot(&self) -> Result<Tx, AppError> {
+    pub async fn begin_snapshot(&self) -> DbResult<Tx> {
         let tx = match self.backend {
             Backend::Sqlite => self.pool.begin().await,
             Backend::Postgres => self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await,
         };
-        tx.map_err(db_error)
+        Ok(tx?)
     }
 
-    pub async fn ping(&self) -> Result<(), AppError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db_error)?;
+    /// A plain transaction at the backend's default isolation, for a read outside any write.
+    pub async fn begin(&self) -> DbResult<Tx> {
+        Ok(self.pool.begin().await?)
+    }
+
+    pub async fn ping(&self) -> DbResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 }
@@ -138,24 +143,68 @@ fn prepare_sqlite_url(url: &str) -> anyhow::Result<String> {
     })
 }
 
-/// Any database failure is a 500 to the client; the cause goes to the log under the request id.
-pub fn db_error(err: sqlx::Error) -> AppError {
-    crate::server::error::internal(err)
-}
+/// A failed query. The db layer returns only this; it becomes an `AppError` (a 500, the cause
+/// logged under the request id) where a service or job applies `?`. Domain outcomes ("slug taken",
+/// "not found") are never `DbError`s: queries report them as values (`bool`, `Option`).
+pub struct DbError(sqlx::Error);
 
-/// `Ok(false)` when a unique constraint refused the write, so the caller can name the conflict
-/// ("email taken", "slug taken"); other failures are errors.
-pub fn unless_duplicate<T>(result: Result<T, sqlx::Error>) -> Result<bool, AppError> {
-    match result {
-        Ok(_) => Ok(true),
-        Err(e) if is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(db_error(e)),
+pub type DbResult<T> = Result<T, DbError>;
+
+impl From<sqlx::Error> for DbError {
+    fn from(err: sqlx::Error) -> Self {
+        DbError(err)
     }
 }
 
-/// True when `err` is a unique-constraint violation (both dialects).
-fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(e) if e.is_unique_violation())
+impl From<DbError> for AppError {
+    fn from(err: DbError) -> Self {
+        crate::server::error::internal(err.0)
+    }
+}
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::fmt::Debug for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A handler or middleware answering with a failed query answers as `AppError` would: a 500.
+impl axum::response::IntoResponse for DbError {
+    fn into_response(self) -> axum::response::Response {
+        AppError::from(self).into_response()
+    }
+}
+
+/// Names the outcome of a write that a unique constraint refused, so the caller can say what
+/// conflicted ("email taken", "slug taken"); other failures stay errors.
+pub trait OnDuplicate<T> {
+    /// `Ok(value)` in place of a unique-constraint violation (both dialects).
+    fn on_duplicate(self, value: T) -> DbResult<T>;
+}
+
+impl<T> OnDuplicate<T> for Result<T, sqlx::Error> {
+    fn on_duplicate(self, value: T) -> DbResult<T> {
+        match self {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(value),
+            other => Ok(other?),
+        }
+    }
+}
+
+/// Commits a transaction.
+pub async fn commit(tx: Tx) -> DbResult<()> {
+    Ok(tx.commit().await?)
+}
+
+/// Rolls a transaction back (on Postgres, after a refused write aborted it).
+pub async fn rollback(tx: Tx) -> DbResult<()> {
+    Ok(tx.rollback().await?)
 }
 
 pub fn now() -> DateTime<Utc> {
@@ -190,14 +239,12 @@ pub struct Backlog {
     pub mail: i64,
 }
 
-pub async fn backlog(pool: &AnyPool) -> Result<Backlog, AppError> {
+pub async fn backlog(pool: &AnyPool) -> DbResult<Backlog> {
     let row = sqlx::query(
         "SELECT (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending') AS webhooks, \
                 (SELECT COUNT(*) FROM email_outbox WHERE sent_at IS NULL AND gave_up_at IS NULL) AS mail",
     )
     .fetch_one(pool)
-    .await
-    .map_err(db_error)?;
-    let count = |name: &str| row.try_get::<i64, _>(name).map_err(db_error);
-    Ok(Backlog { webhook_deliveries: count("webhooks")?, mail: count("mail")? })
+    .await?;
+    Ok(Backlog { webhook_deliveries: row.try_get("webhooks")?, mail: row.try_get("mail")? })
 }

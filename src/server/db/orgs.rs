@@ -1,7 +1,6 @@
 //! The `organizations` table.
-use super::{db_error, get_id, get_time, to_millis, Tx};
+use super::{get_id, get_time, to_millis, DbResult, OnDuplicate, Tx};
 use crate::shared::{
-    error::AppError,
     ids::{OrgId, UserId},
     org::{Limits, Settings, Subscription, SubscriptionStatus, Tier},
     roles::{Permission, Role},
@@ -69,47 +68,46 @@ pub struct NewOrg<'a> {
 }
 
 /// Inserts an organization; `Ok(false)` when the slug is taken.
-pub async fn insert(tx: &mut Tx, org: NewOrg<'_>) -> Result<bool, AppError> {
+pub async fn insert(tx: &mut Tx, org: NewOrg<'_>) -> DbResult<bool> {
     let limits = org.tier.default_limits();
-    super::unless_duplicate(
-        sqlx::query(
-            "INSERT INTO organizations (id, name, slug, tier, max_users, max_api_calls_per_hour, owner_id, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
-        )
-        .bind(org.id.to_string())
-        .bind(org.name)
-        .bind(org.slug)
-        .bind(org.tier.as_str())
-        .bind(limits.max_users)
-        .bind(limits.max_api_calls_per_hour)
-        .bind(org.owner.to_string())
-        .bind(to_millis(org.now))
-        .execute(&mut **tx)
-        .await,
+    sqlx::query(
+        "INSERT INTO organizations (id, name, slug, tier, max_users, max_api_calls_per_hour, owner_id, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
     )
+    .bind(org.id.to_string())
+    .bind(org.name)
+    .bind(org.slug)
+    .bind(org.tier.as_str())
+    .bind(limits.max_users)
+    .bind(limits.max_api_calls_per_hour)
+    .bind(org.owner.to_string())
+    .bind(to_millis(org.now))
+    .execute(&mut **tx)
+    .await
+        .map(|_| true)
+        .on_duplicate(false)
 }
 
-pub async fn by_id(pool: &AnyPool, id: OrgId) -> Result<Option<OrgRow>, AppError> {
+pub async fn by_id(pool: &AnyPool, id: OrgId) -> DbResult<Option<OrgRow>> {
     let sql = format!("{SELECT} WHERE o.id = $1");
-    let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(pool).await.map_err(db_error)?;
-    row.as_ref().map(OrgRow::from_row).transpose().map_err(db_error)
+    let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(pool).await?;
+    Ok(row.as_ref().map(OrgRow::from_row).transpose()?)
 }
 
-pub async fn by_id_tx(tx: &mut Tx, id: OrgId) -> Result<Option<OrgRow>, AppError> {
+pub async fn by_id_tx(tx: &mut Tx, id: OrgId) -> DbResult<Option<OrgRow>> {
     let sql = format!("{SELECT} WHERE o.id = $1");
-    let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&mut **tx).await.map_err(db_error)?;
-    row.as_ref().map(OrgRow::from_row).transpose().map_err(db_error)
+    let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&mut **tx).await?;
+    Ok(row.as_ref().map(OrgRow::from_row).transpose()?)
 }
 
 /// Takes the organization's row lock for the rest of the transaction (Postgres; SQLite's
 /// `BEGIN IMMEDIATE` already serialises writers), so checks like "at least one owner" or
 /// "within max_users" cannot be raced by another transaction on the same organization.
-pub async fn lock(tx: &mut Tx, id: OrgId) -> Result<bool, AppError> {
+pub async fn lock(tx: &mut Tx, id: OrgId) -> DbResult<bool> {
     let done = sqlx::query("UPDATE organizations SET updated_at = updated_at WHERE id = $1")
         .bind(id.to_string())
         .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -126,7 +124,7 @@ pub async fn list_for_user(
     user: UserId,
     after: Option<(i64, String)>,
     limit: i64,
-) -> Result<Vec<(OrgRow, MyMembership)>, AppError> {
+) -> DbResult<Vec<(OrgRow, MyMembership)>> {
     let select = SELECT.replace(
         "FROM organizations o",
         ", me.role AS my_role, me.permissions AS my_grants, me.joined_at AS my_joined_at FROM organizations o",
@@ -137,15 +135,9 @@ pub async fn list_for_user(
          ORDER BY me.joined_at, o.id LIMIT $4"
     );
     let (at, id) = after.unwrap_or((i64::MIN, String::new()));
-    let rows = sqlx::query(&sql)
-        .bind(user.to_string())
-        .bind(at)
-        .bind(id)
-        .bind(limit)
-        .fetch_all(pool)
-        .await
-        .map_err(db_error)?;
-    rows.iter()
+    let rows = sqlx::query(&sql).bind(user.to_string()).bind(at).bind(id).bind(limit).fetch_all(pool).await?;
+    Ok(rows
+        .iter()
         .map(|r| {
             let role: String = r.try_get("my_role")?;
             let mine = MyMembership {
@@ -155,34 +147,33 @@ pub async fn list_for_user(
             };
             Ok((OrgRow::from_row(r)?, mine))
         })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(db_error)
+        .collect::<Result<_, sqlx::Error>>()?)
 }
 
 /// Writes every editable column from `org` (the caller changed what it meant to change).
-pub async fn update(tx: &mut Tx, org: &OrgRow, now: DateTime<Utc>) -> Result<bool, AppError> {
-    super::unless_duplicate(
-        sqlx::query(
-            "UPDATE organizations SET name = $1, slug = $2, primary_color = $3, logo_url = $4, sso_enabled = $5, api_enabled = $6,
-                 tier = $7, subscription_status = $8, max_users = $9, max_api_calls_per_hour = $10, owner_id = $11, updated_at = $12
-             WHERE id = $13",
-        )
-        .bind(&org.name)
-        .bind(&org.slug)
-        .bind(org.settings.primary_color.as_deref())
-        .bind(org.settings.logo_url.as_deref())
-        .bind(org.settings.sso_enabled as i64)
-        .bind(org.settings.api_enabled as i64)
-        .bind(org.subscription.tier.as_str())
-        .bind(org.subscription.status.as_str())
-        .bind(org.limits.max_users)
-        .bind(org.limits.max_api_calls_per_hour)
-        .bind(org.owner_id.to_string())
-        .bind(to_millis(now))
-        .bind(org.id.to_string())
-        .execute(&mut **tx)
-        .await,
+pub async fn update(tx: &mut Tx, org: &OrgRow, now: DateTime<Utc>) -> DbResult<bool> {
+    sqlx::query(
+        "UPDATE organizations SET name = $1, slug = $2, primary_color = $3, logo_url = $4, sso_enabled = $5, api_enabled = $6,
+             tier = $7, subscription_status = $8, max_users = $9, max_api_calls_per_hour = $10, owner_id = $11, updated_at = $12
+         WHERE id = $13",
     )
+    .bind(&org.name)
+    .bind(&org.slug)
+    .bind(org.settings.primary_color.as_deref())
+    .bind(org.settings.logo_url.as_deref())
+    .bind(org.settings.sso_enabled as i64)
+    .bind(org.settings.api_enabled as i64)
+    .bind(org.subscription.tier.as_str())
+    .bind(org.subscription.status.as_str())
+    .bind(org.limits.max_users)
+    .bind(org.limits.max_api_calls_per_hour)
+    .bind(org.owner_id.to_string())
+    .bind(to_millis(now))
+    .bind(org.id.to_string())
+    .execute(&mut **tx)
+    .await
+        .map(|_| true)
+        .on_duplicate(false)
 }
 
 pub async fn set_logo(
@@ -191,43 +182,36 @@ pub async fn set_logo(
     png: Option<&[u8]>,
     url: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<(), AppError> {
+) -> DbResult<()> {
     sqlx::query("UPDATE organizations SET logo_png = $1, logo_url = $2, updated_at = $3 WHERE id = $4")
         .bind(png.map(<[u8]>::to_vec))
         .bind(url)
         .bind(to_millis(now))
         .bind(id.to_string())
         .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(())
 }
 
-pub async fn logo(pool: &AnyPool, id: OrgId) -> Result<Option<Vec<u8>>, AppError> {
+pub async fn logo(pool: &AnyPool, id: OrgId) -> DbResult<Option<Vec<u8>>> {
     let row = sqlx::query("SELECT logo_png FROM organizations WHERE id = $1")
         .bind(id.to_string())
         .fetch_optional(pool)
-        .await
-        .map_err(db_error)?;
-    Ok(row.map(|r| r.try_get::<Option<Vec<u8>>, _>("logo_png")).transpose().map_err(db_error)?.flatten())
+        .await?;
+    Ok(row.map(|r| r.try_get::<Option<Vec<u8>>, _>("logo_png")).transpose()?.flatten())
 }
 
-pub async fn delete(tx: &mut Tx, id: OrgId) -> Result<(), AppError> {
+pub async fn delete(tx: &mut Tx, id: OrgId) -> DbResult<()> {
     // Memberships and invitations go with it (ON DELETE CASCADE); audit rows stay.
-    sqlx::query("DELETE FROM organizations WHERE id = $1")
-        .bind(id.to_string())
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+    sqlx::query("DELETE FROM organizations WHERE id = $1").bind(id.to_string()).execute(&mut **tx).await?;
     Ok(())
 }
 
 /// The organization's `max_api_calls_per_hour` (0 when it does not exist).
-pub async fn api_limit(pool: &AnyPool, id: OrgId) -> Result<i64, AppError> {
+pub async fn api_limit(pool: &AnyPool, id: OrgId) -> DbResult<i64> {
     let row = sqlx::query("SELECT max_api_calls_per_hour FROM organizations WHERE id = $1")
         .bind(id.to_string())
         .fetch_optional(pool)
-        .await
-        .map_err(db_error)?;
-    row.map(|r| r.try_get("max_api_calls_per_hour")).transpose().map_err(db_error).map(Option::unwrap_or_default)
+        .await?;
+    Ok(row.map(|r| r.try_get("max_api_calls_per_hour")).transpose()?.unwrap_or_default())
 }

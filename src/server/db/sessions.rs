@@ -1,9 +1,8 @@
 //! The `user_sessions` table: the authority on whether a browser session is signed in. The
 //! tower-sessions record only points here, so deleting a row signs that browser out everywhere.
-use super::{db_error, get_id, get_time, to_millis, Tx};
+use super::{get_id, get_time, to_millis, DbResult, Tx};
 use crate::shared::{
     account::SignInMethod,
-    error::AppError,
     ids::{SessionId, UserId},
 };
 use chrono::{DateTime, Utc};
@@ -39,7 +38,7 @@ impl SessionRow {
 
 const COLUMNS: &str = "id, user_id, ip, user_agent, method, created_at, last_seen_at, expires_at";
 
-pub async fn insert(tx: &mut Tx, row: &SessionRow) -> Result<(), AppError> {
+pub async fn insert(tx: &mut Tx, row: &SessionRow) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO user_sessions (id, user_id, ip, user_agent, method, created_at, last_seen_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -53,15 +52,14 @@ pub async fn insert(tx: &mut Tx, row: &SessionRow) -> Result<(), AppError> {
     .bind(to_millis(row.last_seen_at))
     .bind(to_millis(row.expires_at))
     .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(())
 }
 
-pub async fn by_id(pool: &AnyPool, id: SessionId) -> Result<Option<SessionRow>, AppError> {
+pub async fn by_id(pool: &AnyPool, id: SessionId) -> DbResult<Option<SessionRow>> {
     let sql = format!("SELECT {COLUMNS} FROM user_sessions WHERE id = $1");
-    let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(pool).await.map_err(db_error)?;
-    row.as_ref().map(SessionRow::from_row).transpose().map_err(db_error)
+    let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(pool).await?;
+    Ok(row.as_ref().map(SessionRow::from_row).transpose()?)
 }
 
 /// Live sessions of a user, most recently used first, keyset-paginated on (last_seen_at, id).
@@ -71,7 +69,7 @@ pub async fn list_for_user(
     now: DateTime<Utc>,
     after: Option<(i64, String)>,
     limit: i64,
-) -> Result<Vec<SessionRow>, AppError> {
+) -> DbResult<Vec<SessionRow>> {
     let mut sql = format!("SELECT {COLUMNS} FROM user_sessions WHERE user_id = $1 AND expires_at > $2");
     if after.is_some() {
         sql.push_str(" AND (last_seen_at < $4 OR (last_seen_at = $4 AND id < $5))");
@@ -81,48 +79,42 @@ pub async fn list_for_user(
     if let Some((seen, id)) = after {
         query = query.bind(seen).bind(id);
     }
-    let rows = query.fetch_all(pool).await.map_err(db_error)?;
-    rows.iter().map(SessionRow::from_row).collect::<Result<_, _>>().map_err(db_error)
+    let rows = query.fetch_all(pool).await?;
+    Ok(rows.iter().map(SessionRow::from_row).collect::<Result<_, _>>()?)
 }
 
-pub async fn touch(pool: &AnyPool, id: SessionId, now: DateTime<Utc>) -> Result<(), AppError> {
+pub async fn touch(pool: &AnyPool, id: SessionId, now: DateTime<Utc>) -> DbResult<()> {
     sqlx::query("UPDATE user_sessions SET last_seen_at = $1 WHERE id = $2")
         .bind(to_millis(now))
         .bind(id.to_string())
         .execute(pool)
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(())
 }
 
 /// Deletes one session of `user`; false when it is not theirs or already gone.
-pub async fn delete_one(tx: &mut Tx, user: UserId, id: SessionId) -> Result<bool, AppError> {
+pub async fn delete_one(tx: &mut Tx, user: UserId, id: SessionId) -> DbResult<bool> {
     let done = sqlx::query("DELETE FROM user_sessions WHERE id = $1 AND user_id = $2")
         .bind(id.to_string())
         .bind(user.to_string())
         .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Deletes every session of `user` except `keep`; returns how many ended.
-pub async fn delete_all_except(tx: &mut Tx, user: UserId, keep: Option<SessionId>) -> Result<u64, AppError> {
+pub async fn delete_all_except(tx: &mut Tx, user: UserId, keep: Option<SessionId>) -> DbResult<u64> {
     let keep = keep.map(|k| k.to_string()).unwrap_or_default();
     let done = sqlx::query("DELETE FROM user_sessions WHERE user_id = $1 AND id <> $2")
         .bind(user.to_string())
         .bind(keep)
         .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(done.rows_affected())
 }
 
-pub async fn delete_expired(pool: &AnyPool, now: DateTime<Utc>) -> Result<u64, AppError> {
-    let done = sqlx::query("DELETE FROM user_sessions WHERE expires_at <= $1")
-        .bind(to_millis(now))
-        .execute(pool)
-        .await
-        .map_err(db_error)?;
+pub async fn delete_expired(pool: &AnyPool, now: DateTime<Utc>) -> DbResult<u64> {
+    let done =
+        sqlx::query("DELETE FROM user_sessions WHERE expires_at <= $1").bind(to_millis(now)).execute(pool).await?;
     Ok(done.rows_affected())
 }

@@ -1,9 +1,8 @@
 //! The `sso_connections` and `sso_identities` tables. Connection queries bind the organization,
 //! except `connection_by_id`, which sign-in routes use before anyone is authenticated (the
 //! connection then names its organization).
-use super::{db_error, get_id, get_time, to_millis, Tx};
+use super::{get_id, get_time, to_millis, DbResult, OnDuplicate, Tx};
 use crate::shared::{
-    error::AppError,
     ids::{OrgId, SsoConnectionId, UserId},
     roles::Role,
     sso::{ConnectionKind, RoleMapping},
@@ -52,7 +51,7 @@ fn from_row(row: &AnyRow) -> Result<ConnectionRow, sqlx::Error> {
     })
 }
 
-pub async fn insert(tx: &mut Tx, row: &ConnectionRow) -> Result<(), AppError> {
+pub async fn insert(tx: &mut Tx, row: &ConnectionRow) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO sso_connections (id, organization_id, kind, name, enabled, settings, sealed_secret, default_role,
              role_mapping, created_at, updated_at)
@@ -70,13 +69,12 @@ pub async fn insert(tx: &mut Tx, row: &ConnectionRow) -> Result<(), AppError> {
     .bind(to_millis(row.created_at))
     .bind(to_millis(row.updated_at))
     .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(())
 }
 
 /// Saves every editable column of an existing connection of `row.organization_id`.
-pub async fn update(tx: &mut Tx, row: &ConnectionRow) -> Result<(), AppError> {
+pub async fn update(tx: &mut Tx, row: &ConnectionRow) -> DbResult<()> {
     sqlx::query(
         "UPDATE sso_connections SET name = $1, enabled = $2, settings = $3, sealed_secret = $4, default_role = $5,
              role_mapping = $6, updated_at = $7
@@ -92,27 +90,21 @@ pub async fn update(tx: &mut Tx, row: &ConnectionRow) -> Result<(), AppError> {
     .bind(row.organization_id.to_string())
     .bind(row.id.to_string())
     .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(())
 }
 
-pub async fn get(tx: &mut Tx, org: OrgId, id: SsoConnectionId) -> Result<Option<ConnectionRow>, AppError> {
+pub async fn get(tx: &mut Tx, org: OrgId, id: SsoConnectionId) -> DbResult<Option<ConnectionRow>> {
     let sql = format!("SELECT {COLUMNS} FROM sso_connections WHERE organization_id = $1 AND id = $2");
-    let row = sqlx::query(&sql)
-        .bind(org.to_string())
-        .bind(id.to_string())
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(db_error)?;
-    row.as_ref().map(from_row).transpose().map_err(db_error)
+    let row = sqlx::query(&sql).bind(org.to_string()).bind(id.to_string()).fetch_optional(&mut **tx).await?;
+    Ok(row.as_ref().map(from_row).transpose()?)
 }
 
 /// For sign-in routes, which learn the organization from the connection.
-pub async fn connection_by_id(pool: &AnyPool, id: SsoConnectionId) -> Result<Option<ConnectionRow>, AppError> {
+pub async fn connection_by_id(pool: &AnyPool, id: SsoConnectionId) -> DbResult<Option<ConnectionRow>> {
     let sql = format!("SELECT {COLUMNS} FROM sso_connections WHERE id = $1");
-    let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(pool).await.map_err(db_error)?;
-    row.as_ref().map(from_row).transpose().map_err(db_error)
+    let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(pool).await?;
+    Ok(row.as_ref().map(from_row).transpose()?)
 }
 
 /// Newest first, keyset-paginated on (created_at, id).
@@ -121,43 +113,34 @@ pub async fn list(
     org: OrgId,
     before: Option<(i64, String)>,
     limit: i64,
-) -> Result<Vec<ConnectionRow>, AppError> {
+) -> DbResult<Vec<ConnectionRow>> {
     let (at, id) = before.unwrap_or((i64::MAX, String::new()));
     let sql = format!(
         "SELECT {COLUMNS} FROM sso_connections
          WHERE organization_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3) OR $3 = '')
          ORDER BY created_at DESC, id DESC LIMIT $4"
     );
-    let rows = sqlx::query(&sql)
-        .bind(org.to_string())
-        .bind(at)
-        .bind(id)
-        .bind(limit)
-        .fetch_all(pool)
-        .await
-        .map_err(db_error)?;
-    rows.iter().map(from_row).collect::<Result<_, _>>().map_err(db_error)
+    let rows = sqlx::query(&sql).bind(org.to_string()).bind(at).bind(id).bind(limit).fetch_all(pool).await?;
+    Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
 }
 
-pub async fn delete(tx: &mut Tx, org: OrgId, id: SsoConnectionId) -> Result<(), AppError> {
+pub async fn delete(tx: &mut Tx, org: OrgId, id: SsoConnectionId) -> DbResult<()> {
     sqlx::query("DELETE FROM sso_connections WHERE organization_id = $1 AND id = $2")
         .bind(org.to_string())
         .bind(id.to_string())
         .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(())
 }
 
 /// The local user an IdP subject was linked to through this connection.
-pub async fn identity(tx: &mut Tx, connection: SsoConnectionId, subject: &str) -> Result<Option<UserId>, AppError> {
+pub async fn identity(tx: &mut Tx, connection: SsoConnectionId, subject: &str) -> DbResult<Option<UserId>> {
     let row = sqlx::query("SELECT user_id FROM sso_identities WHERE connection_id = $1 AND subject = $2")
         .bind(connection.to_string())
         .bind(subject)
         .fetch_optional(&mut **tx)
-        .await
-        .map_err(db_error)?;
-    row.as_ref().map(|r| get_id(r, "user_id")).transpose().map_err(db_error)
+        .await?;
+    Ok(row.as_ref().map(|r| get_id(r, "user_id")).transpose()?)
 }
 
 /// Links the subject to the user, or records another sign-in of an existing link.
@@ -167,7 +150,7 @@ pub async fn link_identity(
     subject: &str,
     user: UserId,
     now: DateTime<Utc>,
-) -> Result<(), AppError> {
+) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO sso_identities (connection_id, subject, user_id, created_at, last_login_at, id)
          VALUES ($1, $2, $3, $4, $4, $5)
@@ -179,8 +162,7 @@ pub async fn link_identity(
     .bind(to_millis(now))
     .bind(uuid::Uuid::now_v7().simple().to_string())
     .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(())
 }
 
@@ -196,7 +178,7 @@ pub struct SamlRequest<'a> {
 }
 
 /// Remembers an AuthnRequest id until it expires.
-pub async fn insert_saml_request(tx: &mut Tx, request: SamlRequest<'_>) -> Result<(), AppError> {
+pub async fn insert_saml_request(tx: &mut Tx, request: SamlRequest<'_>) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO sso_saml_requests (id, connection_id, browser_hash, return_to, trial, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -208,8 +190,7 @@ pub async fn insert_saml_request(tx: &mut Tx, request: SamlRequest<'_>) -> Resul
     .bind(i64::from(request.trial))
     .bind(to_millis(request.expires_at))
     .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(())
 }
 
@@ -221,7 +202,7 @@ pub async fn open_saml_requests(
     browser_hash: &str,
     now: DateTime<Utc>,
     limit: i64,
-) -> Result<Vec<String>, AppError> {
+) -> DbResult<Vec<String>> {
     let rows = sqlx::query(
         "SELECT id FROM sso_saml_requests WHERE connection_id = $1 AND browser_hash = $2 AND expires_at > $3
          ORDER BY expires_at DESC LIMIT $4",
@@ -231,9 +212,8 @@ pub async fn open_saml_requests(
     .bind(to_millis(now))
     .bind(limit)
     .fetch_all(pool)
-    .await
-    .map_err(db_error)?;
-    rows.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>().map_err(db_error)
+    .await?;
+    Ok(rows.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>()?)
 }
 
 /// Uses up a request id this browser sent: its (`return_to`, trial), or `None` when it was
@@ -243,7 +223,7 @@ pub async fn take_saml_request(
     connection: SsoConnectionId,
     browser_hash: &str,
     id: &str,
-) -> Result<Option<(Option<String>, bool)>, AppError> {
+) -> DbResult<Option<(Option<String>, bool)>> {
     let row = sqlx::query(
         "DELETE FROM sso_saml_requests WHERE connection_id = $1 AND browser_hash = $2 AND id = $3
          RETURNING return_to, trial",
@@ -252,9 +232,8 @@ pub async fn take_saml_request(
     .bind(browser_hash)
     .bind(id)
     .fetch_optional(&mut **tx)
-    .await
-    .map_err(db_error)?;
-    row.map(|r| Ok((r.try_get("return_to")?, r.try_get::<i64, _>("trial")? != 0))).transpose().map_err(db_error)
+    .await?;
+    Ok(row.map(|r| Ok::<_, sqlx::Error>((r.try_get("return_to")?, r.try_get::<i64, _>("trial")? != 0))).transpose()?)
 }
 
 /// Records an accepted assertion id; false when it was seen before (a replay).
@@ -263,23 +242,23 @@ pub async fn first_sighting(
     connection: SsoConnectionId,
     assertion: &str,
     expires_at: DateTime<Utc>,
-) -> Result<bool, AppError> {
-    super::unless_duplicate(
-        sqlx::query("INSERT INTO sso_assertions_seen (connection_id, assertion_id, expires_at) VALUES ($1, $2, $3)")
-            .bind(connection.to_string())
-            .bind(assertion)
-            .bind(to_millis(expires_at))
-            .execute(&mut **tx)
-            .await,
-    )
+) -> DbResult<bool> {
+    sqlx::query("INSERT INTO sso_assertions_seen (connection_id, assertion_id, expires_at) VALUES ($1, $2, $3)")
+        .bind(connection.to_string())
+        .bind(assertion)
+        .bind(to_millis(expires_at))
+        .execute(&mut **tx)
+        .await
+        .map(|_| true)
+        .on_duplicate(false)
 }
 
 /// Forgets request and assertion ids past their expiry (the sweeper).
-pub async fn delete_expired_saml(pool: &AnyPool, now: DateTime<Utc>) -> Result<u64, AppError> {
+pub async fn delete_expired_saml(pool: &AnyPool, now: DateTime<Utc>) -> DbResult<u64> {
     let mut deleted = 0;
     for table in ["sso_saml_requests", "sso_assertions_seen"] {
         let sql = format!("DELETE FROM {table} WHERE expires_at <= $1");
-        deleted += sqlx::query(&sql).bind(to_millis(now)).execute(pool).await.map_err(db_error)?.rows_affected();
+        deleted += sqlx::query(&sql).bind(to_millis(now)).execute(pool).await?.rows_affected();
     }
     Ok(deleted)
 }

@@ -1,17 +1,16 @@
 //! Linked IdP identities as their holder sees them (`sso_identities` joined with the connection and
 //! its organization), and sign-ins held until an existing account's holder confirms a new link
 //! (`sso_pending_links`).
-use super::{db_error, get_id, get_time, to_millis, Tx};
+use super::{get_id, get_time, to_millis, DbResult, Tx};
 use crate::shared::{
     account::{LinkedIdentity, SignInMethod},
-    error::AppError,
     ids::{OrgId, SsoConnectionId, UserId},
 };
 use chrono::{DateTime, Utc};
 use sqlx::{AnyPool, Row};
 
 /// A user's linked identities, newest first (a handful per person; capped all the same).
-pub async fn identities_of(pool: &AnyPool, user: UserId) -> Result<Vec<LinkedIdentity>, AppError> {
+pub async fn identities_of(pool: &AnyPool, user: UserId) -> DbResult<Vec<LinkedIdentity>> {
     let rows = sqlx::query(
         "SELECT i.id, i.subject, i.created_at, i.last_login_at, c.id AS connection_id, c.name AS connection_name,
                 c.kind, o.id AS organization_id, o.name AS organization_name
@@ -22,9 +21,9 @@ pub async fn identities_of(pool: &AnyPool, user: UserId) -> Result<Vec<LinkedIde
     )
     .bind(user.to_string())
     .fetch_all(pool)
-    .await
-    .map_err(db_error)?;
-    rows.iter()
+    .await?;
+    Ok(rows
+        .iter()
         .map(|row| {
             Ok(LinkedIdentity {
                 id: row.try_get("id")?,
@@ -38,12 +37,11 @@ pub async fn identities_of(pool: &AnyPool, user: UserId) -> Result<Vec<LinkedIde
                 last_used_at: get_time(row, "last_login_at")?,
             })
         })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(db_error)
+        .collect::<Result<_, sqlx::Error>>()?)
 }
 
 /// Removes one of the user's identities; the removed one, if it was theirs.
-pub async fn unlink(tx: &mut Tx, user: UserId, id: &str) -> Result<Option<(SsoConnectionId, OrgId, String)>, AppError> {
+pub async fn unlink(tx: &mut Tx, user: UserId, id: &str) -> DbResult<Option<(SsoConnectionId, OrgId, String)>> {
     let row = sqlx::query(
         "SELECT i.connection_id, c.organization_id, i.subject FROM sso_identities i
          JOIN sso_connections c ON c.id = i.connection_id WHERE i.id = $1 AND i.user_id = $2",
@@ -51,20 +49,14 @@ pub async fn unlink(tx: &mut Tx, user: UserId, id: &str) -> Result<Option<(SsoCo
     .bind(id)
     .bind(user.to_string())
     .fetch_optional(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    .await?;
     let Some(row) = row else { return Ok(None) };
-    let found = (
-        get_id(&row, "connection_id").map_err(db_error)?,
-        get_id(&row, "organization_id").map_err(db_error)?,
-        row.try_get("subject").map_err(db_error)?,
-    );
+    let found = (get_id(&row, "connection_id")?, get_id(&row, "organization_id")?, row.try_get("subject")?);
     sqlx::query("DELETE FROM sso_identities WHERE id = $1 AND user_id = $2")
         .bind(id)
         .bind(user.to_string())
         .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(Some(found))
 }
 
@@ -78,7 +70,7 @@ pub struct PendingLink {
     pub expires_at: DateTime<Utc>,
 }
 
-pub async fn hold(tx: &mut Tx, id_hash: &str, link: &PendingLink) -> Result<(), AppError> {
+pub async fn hold(tx: &mut Tx, id_hash: &str, link: &PendingLink) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO sso_pending_links (id, connection_id, user_id, identity, method, return_to, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -91,8 +83,7 @@ pub async fn hold(tx: &mut Tx, id_hash: &str, link: &PendingLink) -> Result<(), 
     .bind(link.return_to.as_deref())
     .bind(to_millis(link.expires_at))
     .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(())
 }
 
@@ -113,20 +104,19 @@ fn pending_from_row(row: &sqlx::any::AnyRow) -> Result<PendingLink, sqlx::Error>
 }
 
 /// The live pending link held under this browser token hash.
-pub async fn pending(pool: &AnyPool, id_hash: &str, now: DateTime<Utc>) -> Result<Option<PendingLink>, AppError> {
+pub async fn pending(pool: &AnyPool, id_hash: &str, now: DateTime<Utc>) -> DbResult<Option<PendingLink>> {
     let sql = format!("SELECT {PENDING_COLUMNS} FROM sso_pending_links WHERE id = $1 AND expires_at > $2");
-    let row = sqlx::query(&sql).bind(id_hash).bind(to_millis(now)).fetch_optional(pool).await.map_err(db_error)?;
-    row.as_ref().map(pending_from_row).transpose().map_err(db_error)
+    let row = sqlx::query(&sql).bind(id_hash).bind(to_millis(now)).fetch_optional(pool).await?;
+    Ok(row.as_ref().map(pending_from_row).transpose()?)
 }
 
 /// Gives the pending link a mailed confirmation token (replacing an earlier one).
-pub async fn set_email_token(tx: &mut Tx, id_hash: &str, token_hash: &str) -> Result<(), AppError> {
+pub async fn set_email_token(tx: &mut Tx, id_hash: &str, token_hash: &str) -> DbResult<()> {
     sqlx::query("UPDATE sso_pending_links SET email_token_hash = $1 WHERE id = $2")
         .bind(token_hash)
         .bind(id_hash)
         .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(())
 }
 
@@ -137,7 +127,7 @@ pub async fn take(
     by_browser: Option<&str>,
     by_mail: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Option<PendingLink>, AppError> {
+) -> DbResult<Option<PendingLink>> {
     let (column, value) = match (by_browser, by_mail) {
         (Some(hash), _) => ("id", hash),
         (None, Some(hash)) => ("email_token_hash", hash),
@@ -145,16 +135,13 @@ pub async fn take(
     };
     let sql =
         format!("DELETE FROM sso_pending_links WHERE {column} = $1 AND expires_at > $2 RETURNING {PENDING_COLUMNS}");
-    let row = sqlx::query(&sql).bind(value).bind(to_millis(now)).fetch_optional(&mut **tx).await.map_err(db_error)?;
-    row.as_ref().map(pending_from_row).transpose().map_err(db_error)
+    let row = sqlx::query(&sql).bind(value).bind(to_millis(now)).fetch_optional(&mut **tx).await?;
+    Ok(row.as_ref().map(pending_from_row).transpose()?)
 }
 
 /// Forgets pending links past their expiry (the sweeper).
-pub async fn delete_expired(pool: &AnyPool, now: DateTime<Utc>) -> Result<u64, AppError> {
-    let done = sqlx::query("DELETE FROM sso_pending_links WHERE expires_at <= $1")
-        .bind(to_millis(now))
-        .execute(pool)
-        .await
-        .map_err(db_error)?;
+pub async fn delete_expired(pool: &AnyPool, now: DateTime<Utc>) -> DbResult<u64> {
+    let done =
+        sqlx::query("DELETE FROM sso_pending_links WHERE expires_at <= $1").bind(to_millis(now)).execute(pool).await?;
     Ok(done.rows_affected())
 }

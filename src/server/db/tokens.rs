@@ -1,6 +1,6 @@
 //! The `email_tokens` table: single-use proofs mailed to a person (verify email, reset password).
-use super::{db_error, get_id, to_millis, Tx};
-use crate::shared::{error::AppError, ids::UserId};
+use super::{get_id, to_millis, DbResult, Tx};
+use crate::shared::ids::UserId;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
@@ -28,7 +28,7 @@ pub struct NewToken<'a> {
     pub expires_at: DateTime<Utc>,
 }
 
-pub async fn insert(tx: &mut Tx, token: NewToken<'_>) -> Result<(), AppError> {
+pub async fn insert(tx: &mut Tx, token: NewToken<'_>) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO email_tokens (token_hash, user_id, purpose, email, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -39,8 +39,7 @@ pub async fn insert(tx: &mut Tx, token: NewToken<'_>) -> Result<(), AppError> {
     .bind(to_millis(token.now))
     .bind(to_millis(token.expires_at))
     .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(())
 }
 
@@ -51,7 +50,7 @@ pub async fn consume(
     token_hash: &str,
     purpose: Purpose,
     now: DateTime<Utc>,
-) -> Result<Option<(UserId, String)>, AppError> {
+) -> DbResult<Option<(UserId, String)>> {
     let row = sqlx::query(
         "UPDATE email_tokens SET used_at = $1
          WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1
@@ -61,9 +60,8 @@ pub async fn consume(
     .bind(token_hash)
     .bind(purpose.as_str())
     .fetch_optional(&mut **tx)
-    .await
-    .map_err(db_error)?;
-    row.map(|r| Ok((get_id(&r, "user_id")?, r.try_get("email")?))).transpose().map_err(db_error)
+    .await?;
+    Ok(row.map(|r| Ok::<_, sqlx::Error>((get_id(&r, "user_id")?, r.try_get("email")?))).transpose()?)
 }
 
 /// The owner of a token that would be accepted right now, without using it up.
@@ -72,25 +70,23 @@ pub async fn peek(
     token_hash: &str,
     purpose: Purpose,
     now: DateTime<Utc>,
-) -> Result<Option<UserId>, AppError> {
+) -> DbResult<Option<UserId>> {
     let row = sqlx::query("SELECT user_id FROM email_tokens WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3")
         .bind(token_hash)
         .bind(purpose.as_str())
         .bind(to_millis(now))
         .fetch_optional(pool)
-        .await
-        .map_err(db_error)?;
-    row.map(|r| get_id(&r, "user_id")).transpose().map_err(db_error)
+        .await?;
+    Ok(row.map(|r| get_id(&r, "user_id")).transpose()?)
 }
 
 /// Ends every outstanding token of one purpose for a user (e.g. after a reset succeeds).
-pub async fn revoke_all(tx: &mut Tx, user: UserId, purpose: Purpose, now: DateTime<Utc>) -> Result<(), AppError> {
+pub async fn revoke_all(tx: &mut Tx, user: UserId, purpose: Purpose, now: DateTime<Utc>) -> DbResult<()> {
     sqlx::query("UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL")
         .bind(to_millis(now))
         .bind(user.to_string())
         .bind(purpose.as_str())
         .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! The `api_usage` table: calls per organization, hour, key and status class, added in batches.
-use super::{db_error, to_millis, Tx};
-use crate::shared::{error::AppError, ids::OrgId};
+use super::{to_millis, DbResult, Tx};
+use crate::shared::ids::OrgId;
 use chrono::{DateTime, Utc};
 use sqlx::{AnyPool, Row};
 
@@ -14,7 +14,7 @@ pub struct UsageCount<'a> {
 }
 
 /// Adds to a counter; counts of an organization deleted since are dropped.
-pub async fn add(tx: &mut Tx, count: UsageCount<'_>) -> Result<(), AppError> {
+pub async fn add(tx: &mut Tx, count: UsageCount<'_>) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO api_usage (organization_id, hour, key_id, status_class, calls)
          SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM organizations WHERE id = $1)
@@ -26,13 +26,12 @@ pub async fn add(tx: &mut Tx, count: UsageCount<'_>) -> Result<(), AppError> {
     .bind(count.status_class)
     .bind(count.calls)
     .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(())
 }
 
 /// (hour millis, status class, calls) of an organization since `from`.
-pub async fn by_hour(pool: &AnyPool, org: OrgId, from: DateTime<Utc>) -> Result<Vec<(i64, String, i64)>, AppError> {
+pub async fn by_hour(pool: &AnyPool, org: OrgId, from: DateTime<Utc>) -> DbResult<Vec<(i64, String, i64)>> {
     let rows = sqlx::query(
         "SELECT hour, status_class, CAST(SUM(calls) AS BIGINT) AS calls FROM api_usage
          WHERE organization_id = $1 AND hour >= $2 GROUP BY hour, status_class ORDER BY hour",
@@ -40,16 +39,15 @@ pub async fn by_hour(pool: &AnyPool, org: OrgId, from: DateTime<Utc>) -> Result<
     .bind(org.to_string())
     .bind(to_millis(from))
     .fetch_all(pool)
-    .await
-    .map_err(db_error)?;
-    rows.iter()
+    .await?;
+    Ok(rows
+        .iter()
         .map(|r| Ok((r.try_get("hour")?, r.try_get("status_class")?, r.try_get("calls")?)))
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(db_error)
+        .collect::<Result<_, sqlx::Error>>()?)
 }
 
 /// (key id or '', key name, calls) of an organization since `from`, busiest first.
-pub async fn by_key(pool: &AnyPool, org: OrgId, from: DateTime<Utc>) -> Result<Vec<(String, String, i64)>, AppError> {
+pub async fn by_key(pool: &AnyPool, org: OrgId, from: DateTime<Utc>) -> DbResult<Vec<(String, String, i64)>> {
     let rows = sqlx::query(
         "SELECT u.key_id, COALESCE(k.name, '') AS name, CAST(SUM(u.calls) AS BIGINT) AS calls FROM api_usage u
          LEFT JOIN api_keys k ON k.id = u.key_id
@@ -58,10 +56,9 @@ pub async fn by_key(pool: &AnyPool, org: OrgId, from: DateTime<Utc>) -> Result<V
     .bind(org.to_string())
     .bind(to_millis(from))
     .fetch_all(pool)
-    .await
-    .map_err(db_error)?;
-    rows.iter()
+    .await?;
+    Ok(rows
+        .iter()
         .map(|r| Ok((r.try_get("key_id")?, r.try_get("name")?, r.try_get("calls")?)))
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(db_error)
+        .collect::<Result<_, sqlx::Error>>()?)
 }

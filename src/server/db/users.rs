@@ -1,6 +1,6 @@
 //! The `users` table.
-use super::{db_error, get_id, get_opt_time, get_time, to_millis, Tx};
-use crate::shared::{account::Me, error::AppError, ids::UserId, values::EmailAddress};
+use super::{get_id, get_opt_time, get_time, to_millis, DbResult, OnDuplicate, Tx};
+use crate::shared::{account::Me, ids::UserId, values::EmailAddress};
 use chrono::{DateTime, Utc};
 use sqlx::{any::AnyRow, AnyPool, Row};
 
@@ -39,28 +39,28 @@ impl UserRow {
 
 const COLUMNS: &str = "id, email, name, password_hash, email_verified_at, created_at";
 
-pub async fn by_id(pool: &AnyPool, id: UserId) -> Result<Option<UserRow>, AppError> {
+pub async fn by_id(pool: &AnyPool, id: UserId) -> DbResult<Option<UserRow>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
-    let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(pool).await.map_err(db_error)?;
-    row.as_ref().map(UserRow::from_row).transpose().map_err(db_error)
+    let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(pool).await?;
+    Ok(row.as_ref().map(UserRow::from_row).transpose()?)
 }
 
-pub async fn by_email(pool: &AnyPool, email: &EmailAddress) -> Result<Option<UserRow>, AppError> {
+pub async fn by_email(pool: &AnyPool, email: &EmailAddress) -> DbResult<Option<UserRow>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE email = $1");
-    let row = sqlx::query(&sql).bind(email.as_str()).fetch_optional(pool).await.map_err(db_error)?;
-    row.as_ref().map(UserRow::from_row).transpose().map_err(db_error)
+    let row = sqlx::query(&sql).bind(email.as_str()).fetch_optional(pool).await?;
+    Ok(row.as_ref().map(UserRow::from_row).transpose()?)
 }
 
-pub async fn by_email_tx(tx: &mut Tx, email: &EmailAddress) -> Result<Option<UserRow>, AppError> {
+pub async fn by_email_tx(tx: &mut Tx, email: &EmailAddress) -> DbResult<Option<UserRow>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE email = $1");
-    let row = sqlx::query(&sql).bind(email.as_str()).fetch_optional(&mut **tx).await.map_err(db_error)?;
-    row.as_ref().map(UserRow::from_row).transpose().map_err(db_error)
+    let row = sqlx::query(&sql).bind(email.as_str()).fetch_optional(&mut **tx).await?;
+    Ok(row.as_ref().map(UserRow::from_row).transpose()?)
 }
 
-pub async fn by_id_tx(tx: &mut Tx, id: UserId) -> Result<Option<UserRow>, AppError> {
+pub async fn by_id_tx(tx: &mut Tx, id: UserId) -> DbResult<Option<UserRow>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
-    let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&mut **tx).await.map_err(db_error)?;
-    row.as_ref().map(UserRow::from_row).transpose().map_err(db_error)
+    let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&mut **tx).await?;
+    Ok(row.as_ref().map(UserRow::from_row).transpose()?)
 }
 
 pub struct NewUser<'a> {
@@ -72,45 +72,43 @@ pub struct NewUser<'a> {
 }
 
 /// Inserts a user; `Ok(false)` when the email is already registered.
-pub async fn insert(tx: &mut Tx, user: NewUser<'_>) -> Result<bool, AppError> {
-    super::unless_duplicate(
-        sqlx::query(
-            "INSERT INTO users (id, email, name, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
-        )
-        .bind(user.id.to_string())
-        .bind(user.email.as_str())
-        .bind(user.name)
-        .bind(user.password_hash)
-        .bind(to_millis(user.now))
-        .execute(&mut **tx)
-        .await,
+pub async fn insert(tx: &mut Tx, user: NewUser<'_>) -> DbResult<bool> {
+    sqlx::query(
+        "INSERT INTO users (id, email, name, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
     )
+    .bind(user.id.to_string())
+    .bind(user.email.as_str())
+    .bind(user.name)
+    .bind(user.password_hash)
+    .bind(to_millis(user.now))
+    .execute(&mut **tx)
+    .await
+    .map(|_| true)
+    .on_duplicate(false)
 }
 
-pub async fn set_name(tx: &mut Tx, id: UserId, name: &str, now: DateTime<Utc>) -> Result<(), AppError> {
+pub async fn set_name(tx: &mut Tx, id: UserId, name: &str, now: DateTime<Utc>) -> DbResult<()> {
     sqlx::query("UPDATE users SET name = $1, updated_at = $2 WHERE id = $3")
         .bind(name)
         .bind(to_millis(now))
         .bind(id.to_string())
         .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(())
 }
 
-pub async fn set_password_hash(tx: &mut Tx, id: UserId, hash: &str, now: DateTime<Utc>) -> Result<(), AppError> {
+pub async fn set_password_hash(tx: &mut Tx, id: UserId, hash: &str, now: DateTime<Utc>) -> DbResult<()> {
     sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
         .bind(hash)
         .bind(to_millis(now))
         .bind(id.to_string())
         .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(())
 }
 
 /// Marks the email verified, but only if it is still the address the proof was sent to.
-pub async fn mark_email_verified(tx: &mut Tx, id: UserId, email: &str, now: DateTime<Utc>) -> Result<bool, AppError> {
+pub async fn mark_email_verified(tx: &mut Tx, id: UserId, email: &str, now: DateTime<Utc>) -> DbResult<bool> {
     let done = sqlx::query(
         "UPDATE users SET email_verified_at = COALESCE(email_verified_at, $1), updated_at = $1 WHERE id = $2 AND email = $3",
     )
@@ -118,7 +116,6 @@ pub async fn mark_email_verified(tx: &mut Tx, id: UserId, email: &str, now: Date
     .bind(id.to_string())
     .bind(email)
     .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -1,8 +1,7 @@
 //! Queries on webhook endpoints, events, deliveries and attempts. Every tenant query binds the
 //! organization; the worker's queries (claim, load, record) work by delivery id across tenants.
-use super::{db_error, get_id, get_opt_time, get_time, to_millis, Backend, Db, Tx};
+use super::{get_id, get_opt_time, get_time, to_millis, Backend, Db, DbResult, Tx};
 use crate::shared::{
-    error::AppError,
     ids::{DeliveryId, OrgId, WebhookEventId, WebhookId},
     webhooks::{Delivery, DeliveryAttempt, DeliveryStatus, EndpointStats, OutcomeHour, Webhook},
 };
@@ -59,7 +58,7 @@ pub struct NewEndpoint<'a> {
     pub now: DateTime<Utc>,
 }
 
-pub async fn insert_endpoint(tx: &mut Tx, new: NewEndpoint<'_>) -> Result<(), AppError> {
+pub async fn insert_endpoint(tx: &mut Tx, new: NewEndpoint<'_>) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO webhook_endpoints (id, organization_id, url, description, events, active, secret, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $7)",
@@ -72,20 +71,14 @@ pub async fn insert_endpoint(tx: &mut Tx, new: NewEndpoint<'_>) -> Result<(), Ap
     .bind(new.sealed_secret)
     .bind(to_millis(new.now))
     .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(())
 }
 
-pub async fn get_endpoint(tx: &mut Tx, org: OrgId, id: WebhookId) -> Result<Option<EndpointRow>, AppError> {
+pub async fn get_endpoint(tx: &mut Tx, org: OrgId, id: WebhookId) -> DbResult<Option<EndpointRow>> {
     let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE organization_id = $1 AND id = $2");
-    let row = sqlx::query(&sql)
-        .bind(org.to_string())
-        .bind(id.to_string())
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(db_error)?;
-    row.as_ref().map(endpoint_from_row).transpose().map_err(db_error)
+    let row = sqlx::query(&sql).bind(org.to_string()).bind(id.to_string()).fetch_optional(&mut **tx).await?;
+    Ok(row.as_ref().map(endpoint_from_row).transpose()?)
 }
 
 pub async fn list_endpoints(
@@ -93,22 +86,15 @@ pub async fn list_endpoints(
     org: OrgId,
     before: Option<(i64, String)>,
     limit: i64,
-) -> Result<Vec<Webhook>, AppError> {
+) -> DbResult<Vec<Webhook>> {
     let (at, id) = before.unwrap_or((i64::MAX, String::new()));
     let sql = format!(
         "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints
          WHERE organization_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3) OR $3 = '')
          ORDER BY created_at DESC, id DESC LIMIT $4"
     );
-    let rows = sqlx::query(&sql)
-        .bind(org.to_string())
-        .bind(at)
-        .bind(id)
-        .bind(limit)
-        .fetch_all(pool)
-        .await
-        .map_err(db_error)?;
-    rows.iter().map(|r| endpoint_from_row(r).map(|e| e.webhook)).collect::<Result<_, _>>().map_err(db_error)
+    let rows = sqlx::query(&sql).bind(org.to_string()).bind(at).bind(id).bind(limit).fetch_all(pool).await?;
+    Ok(rows.iter().map(|r| endpoint_from_row(r).map(|e| e.webhook)).collect::<Result<_, _>>()?)
 }
 
 pub struct EndpointChanges<'a> {
@@ -120,7 +106,7 @@ pub struct EndpointChanges<'a> {
 }
 
 /// Turning an endpoint back on clears why it was off and its failure streak.
-pub async fn update_endpoint(tx: &mut Tx, id: WebhookId, changes: EndpointChanges<'_>) -> Result<(), AppError> {
+pub async fn update_endpoint(tx: &mut Tx, id: WebhookId, changes: EndpointChanges<'_>) -> DbResult<()> {
     sqlx::query(
         "UPDATE webhook_endpoints SET url = $1, description = $2, events = $3, active = $4, updated_at = $5,
              disabled_reason = CASE WHEN $4 = 1 THEN NULL ELSE disabled_reason END,
@@ -134,8 +120,7 @@ pub async fn update_endpoint(tx: &mut Tx, id: WebhookId, changes: EndpointChange
     .bind(to_millis(changes.now))
     .bind(id.to_string())
     .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(())
 }
 
@@ -145,7 +130,7 @@ pub async fn rotate_secret(
     sealed_secret: &str,
     sealed_previous: &str,
     previous_until: DateTime<Utc>,
-) -> Result<(), AppError> {
+) -> DbResult<()> {
     sqlx::query(
         "UPDATE webhook_endpoints SET secret = $1, previous_secret = $2, previous_secret_expires_at = $3, updated_at = $4
          WHERE id = $5",
@@ -156,31 +141,22 @@ pub async fn rotate_secret(
     .bind(to_millis(super::now()))
     .bind(id.to_string())
     .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(())
 }
 
-pub async fn delete_endpoint(tx: &mut Tx, id: WebhookId) -> Result<(), AppError> {
-    sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1")
-        .bind(id.to_string())
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+pub async fn delete_endpoint(tx: &mut Tx, id: WebhookId) -> DbResult<()> {
+    sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1").bind(id.to_string()).execute(&mut **tx).await?;
     Ok(())
 }
 
 /// Active endpoints of an organization with their subscriptions, for fan-out.
-pub async fn subscriptions(tx: &mut Tx, org: OrgId) -> Result<Vec<(WebhookId, String)>, AppError> {
+pub async fn subscriptions(tx: &mut Tx, org: OrgId) -> DbResult<Vec<(WebhookId, String)>> {
     let rows = sqlx::query("SELECT id, events FROM webhook_endpoints WHERE organization_id = $1 AND active = 1")
         .bind(org.to_string())
         .fetch_all(&mut **tx)
-        .await
-        .map_err(db_error)?;
-    rows.iter()
-        .map(|r| Ok((get_id(r, "id")?, r.try_get("events")?)))
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(db_error)
+        .await?;
+    Ok(rows.iter().map(|r| Ok((get_id(r, "id")?, r.try_get("events")?))).collect::<Result<_, sqlx::Error>>()?)
 }
 
 pub async fn insert_event(
@@ -190,7 +166,7 @@ pub async fn insert_event(
     event_type: &str,
     payload: &str,
     now: DateTime<Utc>,
-) -> Result<(), AppError> {
+) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO webhook_events (id, organization_id, event_type, payload, created_at) VALUES ($1, $2, $3, $4, $5)",
     )
@@ -200,8 +176,7 @@ pub async fn insert_event(
     .bind(payload)
     .bind(to_millis(now))
     .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(())
 }
 
@@ -212,7 +187,7 @@ pub async fn insert_delivery(
     event: WebhookEventId,
     event_type: &str,
     now: DateTime<Utc>,
-) -> Result<DeliveryId, AppError> {
+) -> DbResult<DeliveryId> {
     let id = DeliveryId::new();
     sqlx::query(
         "INSERT INTO webhook_deliveries (id, organization_id, endpoint_id, event_id, event_type, status, next_attempt_at, created_at)
@@ -225,8 +200,7 @@ pub async fn insert_delivery(
     .bind(event_type)
     .bind(to_millis(now))
     .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(id)
 }
 
@@ -239,7 +213,7 @@ pub async fn claim_due(
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: i64,
-) -> Result<Vec<DeliveryId>, AppError> {
+) -> DbResult<Vec<DeliveryId>> {
     let lock = if db.backend() == Backend::Postgres { "FOR UPDATE OF d SKIP LOCKED" } else { "" };
     let sql = format!(
         "UPDATE webhook_deliveries SET lease_until = $2, attempts = attempts + 1
@@ -250,14 +224,9 @@ pub async fn claim_due(
            AND status = 'pending' AND (lease_until IS NULL OR lease_until <= $1)
          RETURNING id"
     );
-    let rows = sqlx::query(&sql)
-        .bind(to_millis(now))
-        .bind(to_millis(lease_until))
-        .bind(limit)
-        .fetch_all(db.pool())
-        .await
-        .map_err(db_error)?;
-    rows.iter().map(|r| get_id(r, "id")).collect::<Result<_, _>>().map_err(db_error)
+    let rows =
+        sqlx::query(&sql).bind(to_millis(now)).bind(to_millis(lease_until)).bind(limit).fetch_all(db.pool()).await?;
+    Ok(rows.iter().map(|r| get_id(r, "id")).collect::<Result<_, _>>()?)
 }
 
 /// Everything one attempt needs.
@@ -274,7 +243,7 @@ pub struct Job {
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
 }
 
-pub async fn load_jobs(pool: &AnyPool, ids: &[DeliveryId]) -> Result<Vec<Job>, AppError> {
+pub async fn load_jobs(pool: &AnyPool, ids: &[DeliveryId]) -> DbResult<Vec<Job>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -289,8 +258,9 @@ pub async fn load_jobs(pool: &AnyPool, ids: &[DeliveryId]) -> Result<Vec<Job>, A
     for id in ids {
         query = query.bind(id.to_string());
     }
-    let rows = query.fetch_all(pool).await.map_err(db_error)?;
-    rows.iter()
+    let rows = query.fetch_all(pool).await?;
+    Ok(rows
+        .iter()
         .map(|r| {
             Ok(Job {
                 delivery: get_id(r, "id")?,
@@ -305,8 +275,7 @@ pub async fn load_jobs(pool: &AnyPool, ids: &[DeliveryId]) -> Result<Vec<Job>, A
                 previous_secret_expires_at: get_opt_time(r, "previous_secret_expires_at")?,
             })
         })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(db_error)
+        .collect::<Result<_, sqlx::Error>>()?)
 }
 
 pub struct NewAttempt<'a> {
@@ -320,7 +289,7 @@ pub struct NewAttempt<'a> {
     pub response_body: Option<&'a str>,
 }
 
-pub async fn insert_attempt(tx: &mut Tx, attempt: &NewAttempt<'_>) -> Result<(), AppError> {
+pub async fn insert_attempt(tx: &mut Tx, attempt: &NewAttempt<'_>) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO webhook_attempts (id, delivery_id, endpoint_id, attempted_at, status, latency_ms, error, request_body, response_body)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -335,8 +304,7 @@ pub async fn insert_attempt(tx: &mut Tx, attempt: &NewAttempt<'_>) -> Result<(),
     .bind(attempt.request_body)
     .bind(attempt.response_body)
     .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(())
 }
 
@@ -346,7 +314,7 @@ pub async fn finish_attempt(
     attempt: &NewAttempt<'_>,
     status: DeliveryStatus,
     next_attempt_at: Option<DateTime<Utc>>,
-) -> Result<(), AppError> {
+) -> DbResult<()> {
     sqlx::query(
         "UPDATE webhook_deliveries SET status = $1, next_attempt_at = $2, lease_until = NULL, last_attempt_at = $3,
              last_status = $4, last_error = $5
@@ -359,8 +327,7 @@ pub async fn finish_attempt(
     .bind(attempt.error)
     .bind(attempt.delivery.to_string())
     .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(())
 }
 
@@ -392,7 +359,7 @@ impl Tally {
     }
 }
 
-pub async fn count_attempts(tx: &mut Tx, endpoint: WebhookId, tally: &Tally) -> Result<(), AppError> {
+pub async fn count_attempts(tx: &mut Tx, endpoint: WebhookId, tally: &Tally) -> DbResult<()> {
     sqlx::query(
         "UPDATE webhook_endpoints SET total_deliveries = total_deliveries + $1 + $2,
              successes = successes + $1, failures = failures + $2,
@@ -408,27 +375,25 @@ pub async fn count_attempts(tx: &mut Tx, endpoint: WebhookId, tally: &Tally) -> 
     .bind(tally.first_failure.map(to_millis))
     .bind(endpoint.to_string())
     .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(())
 }
 
 /// The start of the endpoint's current failure streak, read after recording a failure.
-pub async fn failing_since(tx: &mut Tx, endpoint: WebhookId) -> Result<Option<DateTime<Utc>>, AppError> {
+pub async fn failing_since(tx: &mut Tx, endpoint: WebhookId) -> DbResult<Option<DateTime<Utc>>> {
     let row = sqlx::query("SELECT failing_since, active FROM webhook_endpoints WHERE id = $1")
         .bind(endpoint.to_string())
         .fetch_optional(&mut **tx)
-        .await
-        .map_err(db_error)?;
+        .await?;
     let Some(row) = row else { return Ok(None) };
-    if row.try_get::<i64, _>("active").map_err(db_error)? == 0 {
+    if row.try_get::<i64, _>("active")? == 0 {
         return Ok(None);
     }
-    get_opt_time(&row, "failing_since").map_err(db_error)
+    Ok(get_opt_time(&row, "failing_since")?)
 }
 
 /// Turns an endpoint off and gives up its pending deliveries. False if it was already off.
-pub async fn disable(tx: &mut Tx, endpoint: WebhookId, reason: &str, now: DateTime<Utc>) -> Result<bool, AppError> {
+pub async fn disable(tx: &mut Tx, endpoint: WebhookId, reason: &str, now: DateTime<Utc>) -> DbResult<bool> {
     let changed = sqlx::query(
         "UPDATE webhook_endpoints SET active = 0, disabled_reason = $1, updated_at = $2 WHERE id = $3 AND active = 1",
     )
@@ -436,8 +401,7 @@ pub async fn disable(tx: &mut Tx, endpoint: WebhookId, reason: &str, now: DateTi
     .bind(to_millis(now))
     .bind(endpoint.to_string())
     .execute(&mut **tx)
-    .await
-    .map_err(db_error)?
+    .await?
     .rows_affected();
     sqlx::query(
         "UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL, lease_until = NULL,
@@ -446,8 +410,7 @@ pub async fn disable(tx: &mut Tx, endpoint: WebhookId, reason: &str, now: DateTi
     )
     .bind(endpoint.to_string())
     .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(changed > 0)
 }
 
@@ -484,7 +447,7 @@ pub async fn list_deliveries(
     org: OrgId,
     endpoint: WebhookId,
     filter: DeliveryFilter<'_>,
-) -> Result<Vec<Delivery>, AppError> {
+) -> DbResult<Vec<Delivery>> {
     let (at, id) = filter.before.unwrap_or((i64::MAX, String::new()));
     let sql = format!(
         "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries
@@ -501,17 +464,11 @@ pub async fn list_deliveries(
         .bind(id)
         .bind(filter.limit)
         .fetch_all(pool)
-        .await
-        .map_err(db_error)?;
-    rows.iter().map(delivery_from_row).collect::<Result<_, _>>().map_err(db_error)
+        .await?;
+    Ok(rows.iter().map(delivery_from_row).collect::<Result<_, _>>()?)
 }
 
-pub async fn get_delivery(
-    tx: &mut Tx,
-    org: OrgId,
-    endpoint: WebhookId,
-    id: DeliveryId,
-) -> Result<Option<Delivery>, AppError> {
+pub async fn get_delivery(tx: &mut Tx, org: OrgId, endpoint: WebhookId, id: DeliveryId) -> DbResult<Option<Delivery>> {
     let sql = format!(
         "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE organization_id = $1 AND endpoint_id = $2 AND id = $3"
     );
@@ -520,21 +477,20 @@ pub async fn get_delivery(
         .bind(endpoint.to_string())
         .bind(id.to_string())
         .fetch_optional(&mut **tx)
-        .await
-        .map_err(db_error)?;
-    row.as_ref().map(delivery_from_row).transpose().map_err(db_error)
+        .await?;
+    Ok(row.as_ref().map(delivery_from_row).transpose()?)
 }
 
-pub async fn attempts(tx: &mut Tx, delivery: DeliveryId) -> Result<Vec<DeliveryAttempt>, AppError> {
+pub async fn attempts(tx: &mut Tx, delivery: DeliveryId) -> DbResult<Vec<DeliveryAttempt>> {
     let rows = sqlx::query(
         "SELECT attempted_at, status, latency_ms, error, request_body, response_body FROM webhook_attempts
          WHERE delivery_id = $1 ORDER BY attempted_at, id",
     )
     .bind(delivery.to_string())
     .fetch_all(&mut **tx)
-    .await
-    .map_err(db_error)?;
-    rows.iter()
+    .await?;
+    Ok(rows
+        .iter()
         .map(|r| {
             Ok(DeliveryAttempt {
                 attempted_at: get_time(r, "attempted_at")?,
@@ -545,20 +501,18 @@ pub async fn attempts(tx: &mut Tx, delivery: DeliveryId) -> Result<Vec<DeliveryA
                 response_body: r.try_get("response_body")?,
             })
         })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(db_error)
+        .collect::<Result<_, sqlx::Error>>()?)
 }
 
 /// Queues a delivery again for an immediate attempt.
-pub async fn requeue(tx: &mut Tx, id: DeliveryId, now: DateTime<Utc>) -> Result<(), AppError> {
+pub async fn requeue(tx: &mut Tx, id: DeliveryId, now: DateTime<Utc>) -> DbResult<()> {
     sqlx::query(
         "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, lease_until = NULL WHERE id = $2",
     )
     .bind(to_millis(now))
     .bind(id.to_string())
     .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(())
 }
 
@@ -567,7 +521,7 @@ pub async fn outcomes_per_hour(
     pool: &AnyPool,
     endpoint: WebhookId,
     since: DateTime<Utc>,
-) -> Result<Vec<OutcomeHour>, AppError> {
+) -> DbResult<Vec<OutcomeHour>> {
     let rows = sqlx::query(
         "SELECT attempted_at / 3600000 AS hour,
                 CAST(SUM(CASE WHEN status >= 200 AND status < 300 THEN 1 ELSE 0 END) AS BIGINT) AS successes,
@@ -578,9 +532,9 @@ pub async fn outcomes_per_hour(
     .bind(endpoint.to_string())
     .bind(to_millis(since))
     .fetch_all(pool)
-    .await
-    .map_err(db_error)?;
-    rows.iter()
+    .await?;
+    Ok(rows
+        .iter()
         .map(|r| {
             Ok(OutcomeHour {
                 hour: super::from_millis(r.try_get::<i64, _>("hour")? * 3_600_000),
@@ -588,18 +542,16 @@ pub async fn outcomes_per_hour(
                 failures: r.try_get("failures")?,
             })
         })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(db_error)
+        .collect::<Result<_, sqlx::Error>>()?)
 }
 
 /// Deletes finished deliveries (with their attempts) and events older than `before`, and the
 /// endpoints of deleted organizations once nothing is left to send them. Returns deliveries removed.
-pub async fn purge(pool: &AnyPool, before: DateTime<Utc>) -> Result<u64, AppError> {
+pub async fn purge(pool: &AnyPool, before: DateTime<Utc>) -> DbResult<u64> {
     let removed = sqlx::query("DELETE FROM webhook_deliveries WHERE status <> 'pending' AND created_at < $1")
         .bind(to_millis(before))
         .execute(pool)
-        .await
-        .map_err(db_error)?
+        .await?
         .rows_affected();
     sqlx::query(
         "DELETE FROM webhook_events WHERE created_at < $1
@@ -607,15 +559,13 @@ pub async fn purge(pool: &AnyPool, before: DateTime<Utc>) -> Result<u64, AppErro
     )
     .bind(to_millis(before))
     .execute(pool)
-    .await
-    .map_err(db_error)?;
+    .await?;
     sqlx::query(
         "DELETE FROM webhook_endpoints
          WHERE NOT EXISTS (SELECT 1 FROM organizations o WHERE o.id = webhook_endpoints.organization_id)
            AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = webhook_endpoints.id AND d.status = 'pending')",
     )
     .execute(pool)
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(removed)
 }

@@ -41,7 +41,7 @@ pub async fn run(app: AppState, smtp: Option<Smtp>, mut shutdown: watch::Receive
 /// may have enqueued mail without waking this one).
 async fn until_next_due(app: &AppState) -> std::time::Duration {
     let poll = std::time::Duration::from_secs(POLL_SECS);
-    match db::emails::next_due(app.db.pool()).await {
+    match db::emails::next_due(app.db.pool()).await.map_err(crate::shared::error::AppError::from) {
         Ok(Some(due)) => (due - db::now()).to_std().unwrap_or_default().min(poll),
         _ => poll,
     }

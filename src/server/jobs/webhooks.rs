@@ -58,7 +58,8 @@ async fn start_due(app: &AppState, running: &mut JoinSet<Outcome>, lease: chrono
     let jobs = match db::webhooks::claim_due(&app.db, now, now + lease, room).await {
         Ok(ids) => db::webhooks::load_jobs(app.db.pool(), &ids).await,
         Err(e) => Err(e),
-    };
+    }
+    .map_err(crate::shared::error::AppError::from);
     match jobs {
         Ok(jobs) => {
             for job in jobs {

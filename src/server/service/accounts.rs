@@ -47,7 +47,7 @@ pub async fn signup(app: &AppState, input: Signup, client: &ClientMeta) -> Resul
         db::users::NewUser { id: user_id, email: &email, name: name.as_str(), password_hash: Some(&hash), now };
     if !db::users::insert(&mut tx, new_user).await? {
         // On Postgres the failed insert aborted the transaction; the mail needs a fresh one.
-        tx.rollback().await.map_err(db::db_error)?;
+        db::rollback(tx).await?;
         tell_holder_of_signup(app, &email).await?;
         return Err(AppError::conflict(
             "email_taken",
@@ -58,7 +58,7 @@ pub async fn signup(app: &AppState, input: Signup, client: &ClientMeta) -> Resul
     let user = db::users::by_id_tx(&mut tx, user_id).await?.ok_or_else(|| AppError::not_found("user"))?;
     send_verification(&mut tx, app, &user).await?;
     let session = start_session(&mut tx, app, user.id, client, SignInMethod::Password).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     app.mail_wakeup.notify_one();
     Ok((user, session))
 }
@@ -70,7 +70,7 @@ async fn tell_holder_of_signup(app: &AppState, email: &EmailAddress) -> Result<(
     let Some(holder) = db::users::by_email_tx(&mut tx, email).await? else { return Ok(()) };
     mail::signup_attempted(&mut tx, &app.config, Recipient { email: &holder.email, name: &holder.name }, db::now())
         .await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     app.mail_wakeup.notify_one();
     Ok(())
 }
@@ -85,7 +85,7 @@ async fn warn_throttled(app: &AppState, email: &EmailAddress, bucket: &str) -> R
     let Some(user) = db::users::by_email(app.db.pool(), email).await? else { return Ok(()) };
     let mut tx = app.db.begin_write().await?;
     mail::sign_in_throttled(&mut tx, &app.config, Recipient { email: &user.email, name: &user.name }, now).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     app.mail_wakeup.notify_one();
     Ok(())
 }
@@ -141,7 +141,7 @@ pub async fn login(
         };
         audit::append(&mut tx, &org.to_string(), Some(org), &Actor::person(&user, client), event).await?;
     }
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     Ok((user, session))
 }
 
@@ -178,7 +178,7 @@ async fn check_sso_requirement(
     };
     let org = rule.organization_id;
     audit::append(&mut tx, &org.to_string(), Some(org), &Actor::person(user, client), event).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     Err(AppError::new(
         ErrorKind::Forbidden,
         "sso_required",
@@ -234,14 +234,14 @@ pub(crate) async fn start_session(
 pub async fn logout(app: &AppState, who: &SignedIn) -> Result<(), AppError> {
     let mut tx = app.db.begin_write().await?;
     db::sessions::delete_one(&mut tx, who.user.id, who.session.id).await?;
-    tx.commit().await.map_err(db::db_error)
+    Ok(db::commit(tx).await?)
 }
 
 /// Ends every sign-in of the user, this one included. Returns how many ended.
 pub async fn logout_everywhere(app: &AppState, who: &SignedIn) -> Result<u64, AppError> {
     let mut tx = app.db.begin_write().await?;
     let ended = db::sessions::delete_all_except(&mut tx, who.user.id, None).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     Ok(ended)
 }
 
@@ -250,7 +250,7 @@ pub async fn update_profile(app: &AppState, who: &SignedIn, name: &str) -> Resul
     let mut tx = app.db.begin_write().await?;
     db::users::set_name(&mut tx, who.user.id, name.as_str(), db::now()).await?;
     let user = db::users::by_id_tx(&mut tx, who.user.id).await?.ok_or_else(|| AppError::not_found("user"))?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     Ok(user)
 }
 
@@ -275,7 +275,7 @@ pub async fn change_password(app: &AppState, who: &SignedIn, current: &str, new:
     let ended = db::sessions::delete_all_except(&mut tx, user.id, Some(who.session.id)).await?;
     db::tokens::revoke_all(&mut tx, user.id, Purpose::ResetPassword, now).await?;
     mail::password_changed(&mut tx, &app.config, Recipient { email: &user.email, name: &user.name }, now).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     app.mail_wakeup.notify_one();
     Ok(ended)
 }
@@ -314,7 +314,7 @@ pub async fn revoke_session(app: &AppState, who: &SignedIn, id: SessionId) -> Re
     if !db::sessions::delete_one(&mut tx, who.user.id, id).await? {
         return Err(AppError::not_found("session"));
     }
-    tx.commit().await.map_err(db::db_error)
+    Ok(db::commit(tx).await?)
 }
 
 /// Mails a fresh verification link (throttled like signups).
@@ -327,7 +327,7 @@ pub async fn resend_verification(app: &AppState, who: &SignedIn) -> Result<(), A
     let _counted = throttle::reserve(&app.db, &[&bucket], app.config.signup_throttle, now).await?;
     let mut tx = app.db.begin_write().await?;
     send_verification(&mut tx, app, &who.user).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     app.mail_wakeup.notify_one();
     Ok(())
 }
@@ -366,7 +366,7 @@ pub async fn verify_email(app: &AppState, secret: &str) -> Result<UserId, AppErr
     if !db::users::mark_email_verified(&mut tx, user, &email, now).await? {
         return Err(invalid_link());
     }
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     Ok(user)
 }
 
@@ -404,7 +404,7 @@ pub async fn forgot_password(app: &AppState, email: &str, client: &ClientMeta) -
     .await?;
     let to = Recipient { email: &user.email, name: &user.name };
     mail::reset_password(&mut tx, &app.config, to, &secret, &linked, now).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     app.mail_wakeup.notify_one();
     Ok(())
 }
@@ -431,7 +431,7 @@ pub async fn reset_password(app: &AppState, secret: &str, new_password: &str) ->
     db::tokens::revoke_all(&mut tx, user.id, Purpose::ResetPassword, now).await?;
     db::sessions::delete_all_except(&mut tx, user.id, None).await?;
     db::users::mark_email_verified(&mut tx, user.id, &email, now).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     throttle::clear(app.db.pool(), &throttle::login_account(&user.email)).await?;
     Ok(())
 }

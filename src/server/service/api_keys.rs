@@ -168,7 +168,7 @@ pub async fn create(app: &AppState, scope: &OrgScope, new: NewKey) -> Result<Iss
             "rate_limit_per_hour": key.rate_limit_per_hour }),
     };
     audit::record(&mut tx, scope, event).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     Ok(IssuedApiKey { key, secret: secret.secret })
 }
 
@@ -192,7 +192,7 @@ pub async fn list(
 
 pub async fn get(app: &AppState, scope: &OrgScope, id: ApiKeyId) -> Result<ApiKey, AppError> {
     scope.require(Permission::ApiKeysWrite)?;
-    let mut tx = app.db.pool().begin().await.map_err(db::db_error)?;
+    let mut tx = app.db.begin().await?;
     fetch(&mut tx, scope, id).await
 }
 
@@ -239,7 +239,7 @@ pub async fn update(app: &AppState, scope: &OrgScope, id: ApiKeyId, patch: KeyPa
         }),
     };
     audit::record(&mut tx, scope, event).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     app.api_keys.forget(id);
     Ok(after)
 }
@@ -273,7 +273,7 @@ pub async fn roll(
         metadata: json!({ "name": key.name, "grace_period_hours": grace }),
     };
     audit::record(&mut tx, scope, event).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     app.api_keys.forget(id);
     Ok(IssuedApiKey { key, secret: secret.secret })
 }
@@ -291,7 +291,7 @@ pub async fn revoke(app: &AppState, scope: &OrgScope, id: ApiKeyId) -> Result<()
         metadata: json!({ "name": key.name, "key_prefix": key.key_prefix }),
     };
     audit::record(&mut tx, scope, event).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     app.api_keys.forget(id);
     Ok(())
 }
@@ -314,7 +314,7 @@ pub async fn reassign(app: &AppState, scope: &OrgScope, id: ApiKeyId) -> Result<
         metadata: json!({ "name": after.name, "key_prefix": after.key_prefix, "from": before.created_by, "to": me }),
     };
     audit::record(&mut tx, scope, event).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     app.api_keys.forget(id);
     Ok(after)
 }

@@ -102,7 +102,7 @@ pub async fn create(app: &AppState, scope: &OrgScope, new: NewDomain) -> Result<
     };
     audit::record(&mut tx, scope, event).await?;
     let added = db::domains::get(&mut tx, scope.org_id(), id).await?.ok_or_else(not_found)?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     Ok(added)
 }
 
@@ -175,7 +175,7 @@ pub async fn verify(app: &AppState, scope: &OrgScope, id: DomainId) -> Result<Do
         audit::record(&mut tx, scope, event).await?;
     }
     let checked = db::domains::get(&mut tx, scope.org_id(), id).await?.ok_or_else(not_found)?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     match problem {
         None => Ok(checked),
         Some(why) => Err(AppError::new(ErrorKind::Validation, "domain_not_verified", why)),
@@ -215,7 +215,7 @@ pub async fn update(app: &AppState, scope: &OrgScope, id: DomainId, patch: Domai
     };
     audit::record(&mut tx, scope, event).await?;
     let after = db::domains::get(&mut tx, scope.org_id(), id).await?.ok_or_else(not_found)?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     Ok(after)
 }
 
@@ -232,7 +232,7 @@ pub async fn remove(app: &AppState, scope: &OrgScope, id: DomainId) -> Result<()
         metadata: json!({ "domain": domain.domain, "was_verified": domain.verified_at.is_some() }),
     };
     audit::record(&mut tx, scope, event).await?;
-    tx.commit().await.map_err(db::db_error)
+    Ok(db::commit(tx).await?)
 }
 
 #[cfg(test)]

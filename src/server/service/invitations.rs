@@ -133,7 +133,7 @@ pub async fn invite(
         metadata: json!({ "email": email.as_str(), "role": role, "expires_at": invitation.expires_at }),
     };
     audit::record(&mut tx, scope, event).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     app.mail_wakeup.notify_one();
     Ok(IssuedInvitation { invitation, link })
 }
@@ -178,7 +178,7 @@ pub async fn revoke(app: &AppState, scope: &OrgScope, id: InvitationId) -> Resul
         metadata: json!({ "email": invitation.email, "role": invitation.role }),
     };
     audit::record(&mut tx, scope, event).await?;
-    tx.commit().await.map_err(db::db_error)
+    Ok(db::commit(tx).await?)
 }
 
 /// Mails a new link (the old one stops working) and restarts the expiry.
@@ -211,7 +211,7 @@ pub async fn resend(
         metadata: json!({ "email": invitation.email, "expires_at": invitation.expires_at }),
     };
     audit::record(&mut tx, scope, event).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     app.mail_wakeup.notify_one();
     Ok(IssuedInvitation { invitation, link })
 }
@@ -291,7 +291,7 @@ pub async fn accept(app: &AppState, who: &SignedIn, client: &ClientMeta, secret:
         metadata: json!({ "user_id": who.user.id, "email": invitation.email, "role": invitation.role }),
     };
     audit::append(&mut tx, &org.to_string(), Some(org), &Actor::user(who, client), event).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     app.forget_org(org);
     Ok(org)
 }

@@ -73,7 +73,7 @@ pub async fn set(app: &AppState, scope: &OrgScope, upload: Option<Vec<u8>>) -> R
         metadata: json!({ "bytes": png.as_ref().map(Vec::len) }),
     };
     audit::record(&mut tx, scope, event).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     app.forget_org(scope.org_id());
     Ok(())
 }

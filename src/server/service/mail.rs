@@ -114,5 +114,6 @@ async fn enqueue(
 
 /// Any message to any address (invitations go to people who may have no account yet).
 pub async fn send(tx: &mut Tx, to: &str, subject: &str, text: &str, now: DateTime<Utc>) -> Result<(), AppError> {
-    db::emails::enqueue(tx, to, subject, &format!("{text}\n"), now).await.map(drop)
+    db::emails::enqueue(tx, to, subject, &format!("{text}\n"), now).await?;
+    Ok(())
 }

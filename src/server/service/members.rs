@@ -106,7 +106,7 @@ pub async fn change(
     };
     audit::record(&mut tx, scope, event).await?;
     let after = db::members::get(&mut tx, scope.org_id(), user).await?.ok_or_else(|| AppError::not_found("member"))?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     // Their keys are bounded by the new role from the next request on, here at once.
     app.forget_org(scope.org_id());
     Ok(after)
@@ -135,7 +135,7 @@ pub async fn remove(app: &AppState, scope: &OrgScope, user: UserId) -> Result<Me
         metadata: json!({ "email": member.email, "role": member.role, "affected_api_keys": affected_api_keys }),
     };
     audit::record(&mut tx, scope, event).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     app.forget_org(scope.org_id());
     Ok(MemberRemoved { affected_api_keys })
 }
@@ -157,7 +157,7 @@ pub async fn leave(app: &AppState, scope: &OrgScope) -> Result<MemberRemoved, Ap
         metadata: json!({ "role": member.role, "affected_api_keys": affected_api_keys }),
     };
     audit::record(&mut tx, scope, event).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     app.forget_org(scope.org_id());
     Ok(MemberRemoved { affected_api_keys })
 }
@@ -185,7 +185,7 @@ pub async fn transfer_ownership(app: &AppState, scope: &OrgScope, to: UserId) ->
         metadata: json!({ "from": me, "to": to, "previous_owner_of_record": previous_owner, "to_previous_role": target.role }),
     };
     audit::record(&mut tx, scope, event).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     app.forget_org(scope.org_id());
     Ok(())
 }

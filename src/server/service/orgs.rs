@@ -70,7 +70,7 @@ pub async fn create(
     };
     audit::append(&mut tx, &id.to_string(), Some(id), &Actor::user(who, client), event).await?;
     let row = db::orgs::by_id_tx(&mut tx, id).await?.ok_or_else(|| AppError::not_found("organization"))?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     Ok(to_dto(row, Role::Owner, effective_permissions(Role::Owner, &[])))
 }
 
@@ -212,7 +212,7 @@ pub async fn update(app: &AppState, scope: &OrgScope, patch: OrgPatch) -> Result
     };
     audit::record(&mut tx, scope, event).await?;
     let row = db::orgs::by_id_tx(&mut tx, scope.org_id()).await?.ok_or_else(|| AppError::not_found("organization"))?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     app.forget_org(scope.org_id());
     Ok(to_dto(row, scope.role(), scope.permissions()))
 }
@@ -254,7 +254,7 @@ pub async fn delete(app: &AppState, scope: &OrgScope, confirm: &str) -> Result<(
     audit::record(&mut tx, scope, event(metadata.clone())).await?;
     audit::append(&mut tx, audit::PLATFORM_CHAIN, Some(org.id), scope.actor(), event(metadata)).await?;
     db::orgs::delete(&mut tx, org.id).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     app.forget_org(org.id);
     Ok(())
 }

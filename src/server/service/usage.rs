@@ -103,7 +103,7 @@ async fn write(app: &AppState, batch: &Pending) -> Result<(), AppError> {
     for (key, (requests, last)) in &batch.keys {
         db::api_keys::add_usage(&mut tx, *key, *requests, *last).await?;
     }
-    tx.commit().await.map_err(db::db_error)
+    Ok(db::commit(tx).await?)
 }
 
 pub const DEFAULT_REPORT_HOURS: i64 = 24;

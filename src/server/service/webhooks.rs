@@ -159,7 +159,7 @@ pub async fn create(app: &AppState, scope: &OrgScope, new: NewWebhook) -> Result
     let webhook = endpoint(&mut tx, scope, id).await?.webhook;
     audit::record(&mut tx, scope, webhook_event("webhook.created", &webhook, json!({ "events": webhook.events })))
         .await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     Ok(IssuedWebhook { webhook, secret })
 }
 
@@ -184,7 +184,7 @@ pub async fn get(app: &AppState, scope: &OrgScope, id: WebhookId) -> Result<Webh
 
 /// The endpoint as the API shows it, outside any write (404 when it is not this organization's).
 async fn read_endpoint(app: &AppState, scope: &OrgScope, id: WebhookId) -> Result<Webhook, AppError> {
-    let mut tx = app.db.pool().begin().await.map_err(db::db_error)?;
+    let mut tx = app.db.begin().await?;
     Ok(endpoint(&mut tx, scope, id).await?.webhook)
 }
 
@@ -208,7 +208,7 @@ pub async fn update(app: &AppState, scope: &OrgScope, id: WebhookId, patch: Webh
         |w: &Webhook| json!({ "url": w.url, "description": w.description, "events": w.events, "active": w.active });
     let metadata = json!({ "before": fields(&before), "after": fields(&after) });
     audit::record(&mut tx, scope, webhook_event("webhook.updated", &after, metadata)).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     Ok(after)
 }
 
@@ -220,7 +220,7 @@ pub async fn delete(app: &AppState, scope: &OrgScope, id: WebhookId) -> Result<(
     db::webhooks::delete_endpoint(&mut tx, id).await?;
     audit::record(&mut tx, scope, webhook_event("webhook.deleted", &webhook, json!({ "events": webhook.events })))
         .await?;
-    tx.commit().await.map_err(db::db_error)
+    Ok(db::commit(tx).await?)
 }
 
 /// A new secret; deliveries carry signatures by both for 24 hours so receivers can switch over.
@@ -233,7 +233,7 @@ pub async fn rotate_secret(app: &AppState, scope: &OrgScope, id: WebhookId) -> R
     db::webhooks::rotate_secret(&mut tx, id, &app.secrets.seal(&secret), &current.secret, until).await?;
     let metadata = json!({ "previous_secret_expires_at": until });
     audit::record(&mut tx, scope, webhook_event("webhook.secret_rotated", &current.webhook, metadata)).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     Ok(RotatedSecret { secret, previous_secret_expires_at: until })
 }
 
@@ -254,7 +254,7 @@ pub async fn send_test(app: &AppState, scope: &OrgScope, id: WebhookId) -> Resul
     let delivery = enqueue(&mut tx, scope.org_id(), PING, data, &[webhook.id], now).await?.remove(0);
     audit::record(&mut tx, scope, webhook_event("webhook.test_sent", &webhook, json!({}))).await?;
     let queued = db::webhooks::get_delivery(&mut tx, scope.org_id(), id, delivery).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     app.webhook_wakeup.notify_one();
     queued.ok_or_else(|| AppError::not_found("delivery"))
 }
@@ -335,7 +335,7 @@ pub async fn retry(
     let metadata = json!({ "delivery_id": delivery, "event_type": found.event_type });
     audit::record(&mut tx, scope, webhook_event("webhook.delivery_retried", &webhook, metadata)).await?;
     let queued = db::webhooks::get_delivery(&mut tx, scope.org_id(), id, delivery).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     app.webhook_wakeup.notify_one();
     queued.ok_or_else(|| AppError::not_found("delivery"))
 }
@@ -703,7 +703,7 @@ async fn record_once(app: &AppState, outcomes: &[Outcome]) -> Result<(), AppErro
     for (job, reason) in to_disable {
         disable(app, &mut tx, job, &reason).await?;
     }
-    tx.commit().await.map_err(db::db_error)
+    Ok(db::commit(tx).await?)
 }
 
 /// Turns the endpoint off, audits it (which emits `webhook.disabled` to the org's other
@@ -735,7 +735,7 @@ async fn disable(app: &AppState, tx: &mut Tx, job: &Job, reason: &str) -> Result
 /// Deletes delivery logs older than the retention period (30 days by default).
 pub async fn purge_old(app: &AppState) -> Result<u64, AppError> {
     let keep = Duration::from_std(app.config.webhook_retention).unwrap_or(Duration::days(30));
-    db::webhooks::purge(app.db.pool(), db::now() - keep).await
+    Ok(db::webhooks::purge(app.db.pool(), db::now() - keep).await?)
 }
 
 #[cfg(test)]

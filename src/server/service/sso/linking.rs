@@ -60,6 +60,12 @@ impl From<AppError> for Provisioning {
     }
 }
 
+impl From<db::DbError> for Provisioning {
+    fn from(error: db::DbError) -> Self {
+        Provisioning::Failed(error.into())
+    }
+}
+
 impl From<Refusal> for Provisioning {
     fn from(refusal: Refusal) -> Self {
         Provisioning::Refused(refusal)
@@ -78,7 +84,7 @@ pub async fn vouched_address(tx: &mut db::Tx, org: OrgId, identity: &IdpIdentity
     })?;
     let ours = db::domains::sso_rule(tx, email.domain())
         .await
-        .map_err(|e| Refusal::upstream("database", e.message))?
+        .map_err(|e| Refusal::upstream("database", AppError::from(e).message))?
         .is_some_and(|rule| rule.organization_id == org);
     if !ours {
         return Err(Refusal::new(
@@ -130,14 +136,14 @@ async fn provision(
             }
             Some(existing) => {
                 let token = hold(&mut tx, row, &existing, identity, method, return_to, client, now).await?;
-                tx.commit().await.map_err(db::db_error)?;
+                db::commit(tx).await?;
                 return Ok(Finished::LinkPending { token });
             }
             None => create_user(&mut tx, &email, identity, now).await?,
         },
     };
     let (user, session) = join(&mut tx, app, row, user_id, identity, client, method, now).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     app.forget_org(org);
     Ok(Finished::SignedIn { user: Box::new(user), session, org, return_to })
 }
@@ -359,7 +365,7 @@ pub async fn mail_confirmation(app: &AppState, secret: &str, client: &ClientMeta
         email = user.email,
     );
     mail::send(&mut tx, &user.email, "Confirm a new sign-in method", &text, now).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     app.mail_wakeup.notify_one();
     Ok(user.email)
 }
@@ -373,7 +379,7 @@ pub async fn confirm_with_mail(app: &AppState, mailed: &str, client: &ClientMeta
 pub async fn cancel(app: &AppState, secret: &str) -> Result<(), AppError> {
     let mut tx = app.db.begin_write().await?;
     db::sso_links::take(&mut tx, Some(&token::hash(secret)), None, db::now()).await?;
-    tx.commit().await.map_err(db::db_error)
+    Ok(db::commit(tx).await?)
 }
 
 async fn confirm(
@@ -420,7 +426,7 @@ async fn confirm(
         now,
     )
     .await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     app.mail_wakeup.notify_one();
     app.forget_org(org);
     Ok(Finished::SignedIn { user: Box::new(user), session, org, return_to: pending.return_to })
@@ -428,7 +434,7 @@ async fn confirm(
 
 /// The current user's linked identities.
 pub async fn identities(app: &AppState, user: UserId) -> Result<Vec<LinkedIdentity>, AppError> {
-    db::sso_links::identities_of(app.db.pool(), user).await
+    Ok(db::sso_links::identities_of(app.db.pool(), user).await?)
 }
 
 /// Unlinks one of the user's identities; audited in the connection's organization.
@@ -443,5 +449,5 @@ pub async fn unlink(app: &AppState, user: &UserRow, id: &str, client: &ClientMet
         metadata: json!({ "connection_id": connection, "subject": subject }),
     };
     audit::append(&mut tx, &org.to_string(), Some(org), &Actor::person(user, client), event).await?;
-    tx.commit().await.map_err(db::db_error)
+    Ok(db::commit(tx).await?)
 }

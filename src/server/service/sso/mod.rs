@@ -349,7 +349,7 @@ pub async fn create(app: &AppState, scope: &OrgScope, new: NewConnection) -> Res
     db::orgs::lock(&mut tx, scope.org_id()).await?;
     db::sso::insert(&mut tx, &row).await?;
     audit::record(&mut tx, scope, change_event("sso_connection.created", &row)).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     view(app, &row)
 }
 
@@ -508,7 +508,7 @@ pub async fn update(
     let mut event = change_event("sso_connection.updated", &row);
     event.metadata["secret_changed"] = json!(patch.client_secret.is_some() || patch.bind_password.is_some());
     audit::record(&mut tx, scope, event).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     app.sso_metadata.remove(&row.id);
     view(app, &row)
 }
@@ -556,7 +556,7 @@ pub async fn remove(app: &AppState, scope: &OrgScope, id: SsoConnectionId) -> Re
     let mut event = change_event("sso_connection.deleted", &row);
     event.metadata["domains_no_longer_requiring_sso"] = json!(released);
     audit::record(&mut tx, scope, event).await?;
-    tx.commit().await.map_err(db::db_error)?;
+    db::commit(tx).await?;
     app.sso_metadata.remove(&id);
     Ok(())
 }
@@ -728,7 +728,7 @@ pub async fn refuse(
     let recorded = async {
         let mut tx = app.db.begin_write().await?;
         audit::append(&mut tx, &org.to_string(), Some(org), &actor, event).await?;
-        tx.commit().await.map_err(db::db_error)
+        Ok::<_, AppError>(db::commit(tx).await?)
     };
     if let Err(e) = recorded.await {
         tracing::error!(error = %e, "could not audit a refused SSO sign-in");

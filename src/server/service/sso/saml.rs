@@ -217,7 +217,7 @@ pub async fn begin(
             expires_at: expires,
         };
         db::sso::insert_saml_request(&mut tx, saved).await?;
-        tx.commit().await.map_err(db::db_error)
+        Ok::<_, AppError>(db::commit(tx).await?)
     };
     saved.await.map_err(|e| broken(e.message))?;
     Ok(url.to_string())
@@ -250,7 +250,7 @@ pub async fn finish(
     let open = match browser {
         Some(_) => db::sso::open_saml_requests(app.db.pool(), row.id, &browser_hash, now, OPEN_PER_BROWSER)
             .await
-            .map_err(|e| broken(e.message))?,
+            .map_err(|e| broken(AppError::from(e).message))?,
         None => Vec::new(),
     };
     let open: Vec<&str> = open.iter().map(String::as_str).collect();
@@ -286,7 +286,7 @@ pub async fn finish(
                 "This SAML assertion was already used once; it cannot sign in again.",
             )));
         }
-        tx.commit().await.map_err(db::db_error)?;
+        db::commit(tx).await?;
         Ok::<_, AppError>(Ok(answered))
     };
     let (return_to, trial) = used.await.map_err(|e| broken(e.message))??;
