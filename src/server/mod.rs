@@ -3,14 +3,13 @@
 pub mod api;
 pub mod auth;
 pub mod authz;
+pub mod browser;
 pub mod cache;
 pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod dns;
-pub mod docs;
 pub mod error;
-pub mod forms;
 pub mod headers;
 pub mod jobs;
 pub mod metrics;
@@ -19,7 +18,6 @@ pub mod pagination;
 pub mod ratelimit;
 pub mod router;
 pub mod service;
-pub mod sso_browser;
 pub mod state;
 
 use crate::server::{auth::session::AnySessionStore, config::Config, db::Db, state::AppState};

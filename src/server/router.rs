@@ -41,9 +41,7 @@ pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
                 .layer(middleware::from_fn_with_state(state.clone(), crate::server::api::idempotency::idempotency))
                 .layer(middleware::from_fn_with_state(state.clone(), crate::server::api::caller::gate)),
         )
-        .merge(crate::server::forms::router())
-        .merge(crate::server::sso_browser::router())
-        .merge(crate::server::docs::router())
+        .merge(crate::server::browser::router())
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

@@ -1,6 +1,7 @@
 //! The `api_keys` and `api_key_secrets` tables. A key has one secret, or two while a roll's grace
 //! period runs; "expired" is not stored (a key past `expires_at` is expired).
 use super::{get_id, get_opt_time, get_time, members::parse_grants, to_millis, DbResult, Tx};
+use crate::server::pagination::{Keyset, PageRequest};
 use crate::shared::{
     api_keys::{ApiKey, ApiKeyStatus, KeyRef},
     ids::{ApiKeyId, OrgId, UserId},
@@ -102,26 +103,10 @@ pub async fn get(tx: &mut Tx, org: OrgId, id: ApiKeyId, now: DateTime<Utc>) -> D
 }
 
 /// Newest first, keyset-paginated on (created_at, id).
-pub async fn list(
-    pool: &AnyPool,
-    org: OrgId,
-    before: Option<(i64, String)>,
-    limit: i64,
-    now: DateTime<Utc>,
-) -> DbResult<Vec<ApiKey>> {
-    let (at, id) = before.unwrap_or((i64::MAX, String::new()));
-    let sql = format!(
-        "{SELECT} WHERE k.organization_id = $2 AND (k.created_at < $3 OR (k.created_at = $3 AND k.id < $4) OR $4 = '')
-         ORDER BY k.created_at DESC, k.id DESC LIMIT $5"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(to_millis(now))
-        .bind(org.to_string())
-        .bind(at)
-        .bind(id)
-        .bind(limit)
-        .fetch_all(pool)
-        .await?;
+pub async fn list(pool: &AnyPool, org: OrgId, page: &PageRequest, now: DateTime<Utc>) -> DbResult<Vec<ApiKey>> {
+    let keyset = Keyset::newest_first("k.created_at", "k.id");
+    let sql = format!("{SELECT} WHERE k.organization_id = $2{}", keyset.page_sql(page, 2));
+    let rows = page.bind(sqlx::query(&sql).bind(to_millis(now)).bind(org.to_string())).fetch_all(pool).await?;
     Ok(rows.iter().map(|r| from_row(r, now)).collect::<Result<_, _>>()?)
 }
 

@@ -2,6 +2,7 @@
 //! the previous row of its chain and a hash over its own content, so editing or deleting any row
 //! breaks the chain from there on.
 use super::{get_id, get_time, to_millis, DbResult, Tx};
+use crate::server::pagination::{PageRequest, NEWEST_FIRST};
 use crate::shared::{ids::AuditId, org::AuditEntry};
 use chrono::{DateTime, Utc};
 use sqlx::{any::AnyRow, AnyPool, Row};
@@ -154,13 +155,7 @@ enum Bind {
 }
 
 /// An organization's rows, newest first, filtered, keyset-paginated on (created_at, id).
-pub async fn list(
-    pool: &AnyPool,
-    org: &str,
-    filter: &Filter,
-    before: Option<(i64, String)>,
-    limit: i64,
-) -> DbResult<Vec<StoredRow>> {
+pub async fn list(pool: &AnyPool, org: &str, filter: &Filter, page: &PageRequest) -> DbResult<Vec<StoredRow>> {
     let mut sql = format!("SELECT {COLUMNS} FROM audit_logs WHERE organization_id = $1");
     let mut binds = vec![Bind::Text(org.to_owned())];
     let mut condition = |sql: &mut String, clause: &str, values: Vec<Bind>| {
@@ -189,12 +184,7 @@ pub async fn list(
     if let Some(to) = filter.to {
         condition(&mut sql, "created_at < ?", vec![Bind::Int(to_millis(to))]);
     }
-    if let Some((at, id)) = before {
-        let clause = "(created_at < ? OR (created_at = ? AND id < ?))";
-        condition(&mut sql, clause, vec![Bind::Int(at), Bind::Int(at), Bind::Text(id)]);
-    }
-    binds.push(Bind::Int(limit));
-    sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT ${}", binds.len()));
+    sql.push_str(&NEWEST_FIRST.page_sql(page, binds.len()));
     let mut query = sqlx::query(&sql);
     for bind in binds {
         query = match bind {
@@ -202,7 +192,7 @@ pub async fn list(
             Bind::Int(n) => query.bind(n),
         };
     }
-    let rows = query.fetch_all(pool).await?;
+    let rows = page.bind(query).fetch_all(pool).await?;
     Ok(rows.iter().map(StoredRow::from_row).collect::<Result<_, _>>()?)
 }
 

@@ -1,6 +1,7 @@
 //! The `org_domains` table. Every query binds the organization, except the check that a verified
 //! domain belongs to nobody else.
 use super::{get_id, get_opt_time, get_time, to_millis, DbResult, OnDuplicate, Tx};
+use crate::server::pagination::{PageRequest, NEWEST_FIRST};
 use crate::shared::{
     domains::{DnsRecord, Domain, DomainStatus, VERIFICATION_PREFIX},
     ids::{DomainId, OrgId, SsoConnectionId},
@@ -70,14 +71,9 @@ pub async fn get(tx: &mut Tx, org: OrgId, id: DomainId) -> DbResult<Option<Domai
 }
 
 /// Newest first, keyset-paginated on (created_at, id).
-pub async fn list(pool: &AnyPool, org: OrgId, before: Option<(i64, String)>, limit: i64) -> DbResult<Vec<Domain>> {
-    let (at, id) = before.unwrap_or((i64::MAX, String::new()));
-    let sql = format!(
-        "SELECT {COLUMNS} FROM org_domains
-         WHERE organization_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3) OR $3 = '')
-         ORDER BY created_at DESC, id DESC LIMIT $4"
-    );
-    let rows = sqlx::query(&sql).bind(org.to_string()).bind(at).bind(id).bind(limit).fetch_all(pool).await?;
+pub async fn list(pool: &AnyPool, org: OrgId, page: &PageRequest) -> DbResult<Vec<Domain>> {
+    let sql = format!("SELECT {COLUMNS} FROM org_domains WHERE organization_id = $1{}", NEWEST_FIRST.page_sql(page, 1));
+    let rows = page.bind(sqlx::query(&sql).bind(org.to_string())).fetch_all(pool).await?;
     Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
 }
 

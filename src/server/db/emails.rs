@@ -1,6 +1,7 @@
 //! The `email_outbox` table: every message is written here in the transaction that causes it,
 //! then delivered by `jobs::mailer` after the commit (SMTP, or kept as the development outbox).
 use super::{get_id, get_opt_time, get_time, to_millis, DbResult, Tx};
+use crate::server::pagination::{PageRequest, NEWEST_FIRST};
 use crate::shared::{account::OutboxEmail, ids::EmailId};
 use chrono::{DateTime, Utc};
 use sqlx::{any::AnyRow, AnyPool, Row};
@@ -102,16 +103,8 @@ pub async fn mark_failed(
 }
 
 /// The development outbox, newest first, keyset-paginated on (created_at, id).
-pub async fn list_recent(pool: &AnyPool, before: Option<(i64, String)>, limit: i64) -> DbResult<Vec<OutboxEmail>> {
-    let mut sql = format!("SELECT {COLUMNS} FROM email_outbox");
-    if before.is_some() {
-        sql.push_str(" WHERE (created_at < $2 OR (created_at = $2 AND id < $3))");
-    }
-    sql.push_str(" ORDER BY created_at DESC, id DESC LIMIT $1");
-    let mut query = sqlx::query(&sql).bind(limit);
-    if let Some((at, id)) = before {
-        query = query.bind(at).bind(id);
-    }
-    let rows = query.fetch_all(pool).await?;
+pub async fn list_recent(pool: &AnyPool, page: &PageRequest) -> DbResult<Vec<OutboxEmail>> {
+    let sql = format!("SELECT {COLUMNS} FROM email_outbox WHERE 1 = 1{}", NEWEST_FIRST.page_sql(page, 0));
+    let rows = page.bind(sqlx::query(&sql)).fetch_all(pool).await?;
     Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
 }

@@ -1,5 +1,6 @@
 //! The `invitations` table. "Expired" is not stored: a pending row past `expires_at` is expired.
 use super::{get_id, get_opt_time, get_time, to_millis, DbResult, OnDuplicate, Tx};
+use crate::server::pagination::{PageRequest, NEWEST_FIRST};
 use crate::shared::{
     ids::{InvitationId, OrgId, UserId},
     org::{Invitation, InvitationStatus},
@@ -104,20 +105,9 @@ pub async fn by_token_tx(tx: &mut Tx, token_hash: &str, now: DateTime<Utc>) -> D
 }
 
 /// An organization's invitations, newest first, keyset-paginated on (created_at, id).
-pub async fn list(
-    pool: &AnyPool,
-    org: OrgId,
-    before: Option<(i64, String)>,
-    limit: i64,
-    now: DateTime<Utc>,
-) -> DbResult<Vec<Invitation>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM invitations WHERE organization_id = $1
-           AND (created_at < $2 OR (created_at = $2 AND id < $3))
-         ORDER BY created_at DESC, id DESC LIMIT $4"
-    );
-    let (at, id) = before.unwrap_or((i64::MAX, "\u{10FFFF}".to_owned()));
-    let rows = sqlx::query(&sql).bind(org.to_string()).bind(at).bind(id).bind(limit).fetch_all(pool).await?;
+pub async fn list(pool: &AnyPool, org: OrgId, page: &PageRequest, now: DateTime<Utc>) -> DbResult<Vec<Invitation>> {
+    let sql = format!("SELECT {COLUMNS} FROM invitations WHERE organization_id = $1{}", NEWEST_FIRST.page_sql(page, 1));
+    let rows = page.bind(sqlx::query(&sql).bind(org.to_string())).fetch_all(pool).await?;
     Ok(rows.iter().map(|r| from_row(r, now)).collect::<Result<_, _>>()?)
 }
 

@@ -1,5 +1,6 @@
 //! The `memberships` table.
 use super::{get_id, get_time, to_millis, DbResult, OnDuplicate, Tx};
+use crate::server::pagination::{Keyset, PageRequest};
 use crate::shared::{
     account::SignInMethod,
     ids::{OrgId, UserId},
@@ -63,28 +64,21 @@ pub async fn get(tx: &mut Tx, org: OrgId, user: UserId) -> DbResult<Option<Membe
     Ok(row.as_ref().map(member_from_row).transpose()?)
 }
 
+const BY_JOINED: Keyset = Keyset::oldest_first("m.joined_at", "m.user_id");
+
 /// Members by join time then id; `search` matches name or email (case-insensitive substring).
-/// Absent filters bind neutral values ("%", a cursor before everything), so the SQL is one string.
-pub async fn list(
-    pool: &AnyPool,
-    org: OrgId,
-    search: Option<&str>,
-    after: Option<(i64, String)>,
-    limit: i64,
-) -> DbResult<Vec<Member>> {
+/// No search binds "%", which matches everyone.
+pub async fn list(pool: &AnyPool, org: OrgId, search: Option<&str>, page: &PageRequest) -> DbResult<Vec<Member>> {
     let sql = format!(
-        "{SELECT} WHERE m.organization_id = $1 AND (LOWER(u.name) LIKE $2 ESCAPE '\\' OR u.email LIKE $2 ESCAPE '\\')
-           AND (m.joined_at > $3 OR (m.joined_at = $3 AND m.user_id > $4))
-         ORDER BY m.joined_at, m.user_id LIMIT $5"
+        "{SELECT} WHERE m.organization_id = $1 AND (LOWER(u.name) LIKE $2 ESCAPE '\\' OR u.email LIKE $2 ESCAPE '\\'){}",
+        BY_JOINED.page_sql(page, 2)
     );
     let pattern = match search.map(str::trim).filter(|s| !s.is_empty()) {
         // Wildcards the user types are matched literally.
         Some(s) => format!("%{}%", s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")),
         None => "%".to_owned(),
     };
-    let (at, id) = after.unwrap_or((i64::MIN, String::new()));
-    let rows =
-        sqlx::query(&sql).bind(org.to_string()).bind(pattern).bind(at).bind(id).bind(limit).fetch_all(pool).await?;
+    let rows = page.bind(sqlx::query(&sql).bind(org.to_string()).bind(pattern)).fetch_all(pool).await?;
     Ok(rows.iter().map(member_from_row).collect::<Result<_, _>>()?)
 }
 

@@ -1,5 +1,6 @@
 //! The `organizations` table.
 use super::{get_id, get_time, to_millis, DbResult, OnDuplicate, Tx};
+use crate::server::pagination::{Keyset, PageRequest};
 use crate::shared::{
     ids::{OrgId, UserId},
     org::{Limits, Settings, Subscription, SubscriptionStatus, Tier},
@@ -119,23 +120,17 @@ pub struct MyMembership {
 }
 
 /// Organizations of a user (oldest membership first), keyset-paginated on (joined_at, id).
-pub async fn list_for_user(
-    pool: &AnyPool,
-    user: UserId,
-    after: Option<(i64, String)>,
-    limit: i64,
-) -> DbResult<Vec<(OrgRow, MyMembership)>> {
+pub async fn list_for_user(pool: &AnyPool, user: UserId, page: &PageRequest) -> DbResult<Vec<(OrgRow, MyMembership)>> {
     let select = SELECT.replace(
         "FROM organizations o",
         ", me.role AS my_role, me.permissions AS my_grants, me.joined_at AS my_joined_at FROM organizations o",
     );
+    let keyset = Keyset::oldest_first("me.joined_at", "o.id");
     let sql = format!(
-        "{select} JOIN memberships me ON me.organization_id = o.id AND me.user_id = $1
-         WHERE (me.joined_at > $2 OR (me.joined_at = $2 AND o.id > $3))
-         ORDER BY me.joined_at, o.id LIMIT $4"
+        "{select} JOIN memberships me ON me.organization_id = o.id WHERE me.user_id = $1{}",
+        keyset.page_sql(page, 1)
     );
-    let (at, id) = after.unwrap_or((i64::MIN, String::new()));
-    let rows = sqlx::query(&sql).bind(user.to_string()).bind(at).bind(id).bind(limit).fetch_all(pool).await?;
+    let rows = page.bind(sqlx::query(&sql).bind(user.to_string())).fetch_all(pool).await?;
     Ok(rows
         .iter()
         .map(|r| {

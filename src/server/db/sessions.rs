@@ -1,6 +1,7 @@
 //! The `user_sessions` table: the authority on whether a browser session is signed in. The
 //! tower-sessions record only points here, so deleting a row signs that browser out everywhere.
 use super::{get_id, get_time, to_millis, DbResult, Tx};
+use crate::server::pagination::{Keyset, PageRequest};
 use crate::shared::{
     account::SignInMethod,
     ids::{SessionId, UserId},
@@ -67,19 +68,14 @@ pub async fn list_for_user(
     pool: &AnyPool,
     user: UserId,
     now: DateTime<Utc>,
-    after: Option<(i64, String)>,
-    limit: i64,
+    page: &PageRequest,
 ) -> DbResult<Vec<SessionRow>> {
-    let mut sql = format!("SELECT {COLUMNS} FROM user_sessions WHERE user_id = $1 AND expires_at > $2");
-    if after.is_some() {
-        sql.push_str(" AND (last_seen_at < $4 OR (last_seen_at = $4 AND id < $5))");
-    }
-    sql.push_str(" ORDER BY last_seen_at DESC, id DESC LIMIT $3");
-    let mut query = sqlx::query(&sql).bind(user.to_string()).bind(to_millis(now)).bind(limit);
-    if let Some((seen, id)) = after {
-        query = query.bind(seen).bind(id);
-    }
-    let rows = query.fetch_all(pool).await?;
+    let keyset = Keyset::newest_first("last_seen_at", "id");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM user_sessions WHERE user_id = $1 AND expires_at > $2{}",
+        keyset.page_sql(page, 2)
+    );
+    let rows = page.bind(sqlx::query(&sql).bind(user.to_string()).bind(to_millis(now))).fetch_all(pool).await?;
     Ok(rows.iter().map(SessionRow::from_row).collect::<Result<_, _>>()?)
 }
 

@@ -2,6 +2,7 @@
 //! except `connection_by_id`, which sign-in routes use before anyone is authenticated (the
 //! connection then names its organization).
 use super::{get_id, get_time, to_millis, DbResult, OnDuplicate, Tx};
+use crate::server::pagination::{PageRequest, NEWEST_FIRST};
 use crate::shared::{
     ids::{OrgId, SsoConnectionId, UserId},
     roles::Role,
@@ -108,19 +109,10 @@ pub async fn connection_by_id(pool: &AnyPool, id: SsoConnectionId) -> DbResult<O
 }
 
 /// Newest first, keyset-paginated on (created_at, id).
-pub async fn list(
-    pool: &AnyPool,
-    org: OrgId,
-    before: Option<(i64, String)>,
-    limit: i64,
-) -> DbResult<Vec<ConnectionRow>> {
-    let (at, id) = before.unwrap_or((i64::MAX, String::new()));
-    let sql = format!(
-        "SELECT {COLUMNS} FROM sso_connections
-         WHERE organization_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3) OR $3 = '')
-         ORDER BY created_at DESC, id DESC LIMIT $4"
-    );
-    let rows = sqlx::query(&sql).bind(org.to_string()).bind(at).bind(id).bind(limit).fetch_all(pool).await?;
+pub async fn list(pool: &AnyPool, org: OrgId, page: &PageRequest) -> DbResult<Vec<ConnectionRow>> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM sso_connections WHERE organization_id = $1{}", NEWEST_FIRST.page_sql(page, 1));
+    let rows = page.bind(sqlx::query(&sql).bind(org.to_string())).fetch_all(pool).await?;
     Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
 }
 

@@ -1,6 +1,7 @@
 //! Queries on webhook endpoints, events, deliveries and attempts. Every tenant query binds the
 //! organization; the worker's queries (claim, load, record) work by delivery id across tenants.
 use super::{get_id, get_opt_time, get_time, to_millis, Backend, Db, DbResult, Tx};
+use crate::server::pagination::{PageRequest, NEWEST_FIRST};
 use crate::shared::{
     ids::{DeliveryId, OrgId, WebhookEventId, WebhookId},
     webhooks::{Delivery, DeliveryAttempt, DeliveryStatus, EndpointStats, OutcomeHour, Webhook},
@@ -81,19 +82,12 @@ pub async fn get_endpoint(tx: &mut Tx, org: OrgId, id: WebhookId) -> DbResult<Op
     Ok(row.as_ref().map(endpoint_from_row).transpose()?)
 }
 
-pub async fn list_endpoints(
-    pool: &AnyPool,
-    org: OrgId,
-    before: Option<(i64, String)>,
-    limit: i64,
-) -> DbResult<Vec<Webhook>> {
-    let (at, id) = before.unwrap_or((i64::MAX, String::new()));
+pub async fn list_endpoints(pool: &AnyPool, org: OrgId, page: &PageRequest) -> DbResult<Vec<Webhook>> {
     let sql = format!(
-        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints
-         WHERE organization_id = $1 AND (created_at < $2 OR (created_at = $2 AND id < $3) OR $3 = '')
-         ORDER BY created_at DESC, id DESC LIMIT $4"
+        "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE organization_id = $1{}",
+        NEWEST_FIRST.page_sql(page, 1)
     );
-    let rows = sqlx::query(&sql).bind(org.to_string()).bind(at).bind(id).bind(limit).fetch_all(pool).await?;
+    let rows = page.bind(sqlx::query(&sql).bind(org.to_string())).fetch_all(pool).await?;
     Ok(rows.iter().map(|r| endpoint_from_row(r).map(|e| e.webhook)).collect::<Result<_, _>>()?)
 }
 
@@ -438,8 +432,6 @@ fn delivery_from_row(row: &AnyRow) -> Result<Delivery, sqlx::Error> {
 pub struct DeliveryFilter<'a> {
     pub status: Option<DeliveryStatus>,
     pub event_type: Option<&'a str>,
-    pub before: Option<(i64, String)>,
-    pub limit: i64,
 }
 
 pub async fn list_deliveries(
@@ -447,24 +439,19 @@ pub async fn list_deliveries(
     org: OrgId,
     endpoint: WebhookId,
     filter: DeliveryFilter<'_>,
+    page: &PageRequest,
 ) -> DbResult<Vec<Delivery>> {
-    let (at, id) = filter.before.unwrap_or((i64::MAX, String::new()));
     let sql = format!(
         "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries
-         WHERE organization_id = $1 AND endpoint_id = $2 AND ($3 = '' OR status = $3) AND ($4 = '' OR event_type = $4)
-           AND (created_at < $5 OR (created_at = $5 AND id < $6) OR $6 = '')
-         ORDER BY created_at DESC, id DESC LIMIT $7"
+         WHERE organization_id = $1 AND endpoint_id = $2 AND ($3 = '' OR status = $3) AND ($4 = '' OR event_type = $4){}",
+        NEWEST_FIRST.page_sql(page, 4)
     );
-    let rows = sqlx::query(&sql)
+    let query = sqlx::query(&sql)
         .bind(org.to_string())
         .bind(endpoint.to_string())
         .bind(filter.status.map_or("", DeliveryStatus::as_str))
-        .bind(filter.event_type.unwrap_or(""))
-        .bind(at)
-        .bind(id)
-        .bind(filter.limit)
-        .fetch_all(pool)
-        .await?;
+        .bind(filter.event_type.unwrap_or(""));
+    let rows = page.bind(query).fetch_all(pool).await?;
     Ok(rows.iter().map(delivery_from_row).collect::<Result<_, _>>()?)
 }
 

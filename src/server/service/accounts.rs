@@ -8,7 +8,7 @@ use crate::server::{
     },
     authz::Actor,
     db::{self, sessions::SessionRow, tokens::Purpose, users::UserRow},
-    pagination,
+    pagination::PageRequest,
     service::audit::{self, Event},
     service::mail::{self, Recipient},
     state::AppState,
@@ -287,10 +287,9 @@ pub async fn list_sessions(
     cursor: Option<&str>,
     limit: Option<i64>,
 ) -> Result<Page<SessionInfo>, AppError> {
-    let limit = pagination::limit(limit)?;
-    let after = cursor.map(pagination::decode).transpose()?;
-    let mut rows = db::sessions::list_for_user(app.db.pool(), who.user.id, db::now(), after, limit + 1).await?;
-    let next_cursor = pagination::finish(&mut rows, limit, |r| (db::to_millis(r.last_seen_at), r.id.to_string()));
+    let page = PageRequest::parse(limit, cursor)?;
+    let rows = db::sessions::list_for_user(app.db.pool(), who.user.id, db::now(), &page).await?;
+    let Page { data: rows, next_cursor } = page.finish(rows, |r| (db::to_millis(r.last_seen_at), r.id.to_string()));
     let data = rows
         .into_iter()
         .map(|r| SessionInfo {

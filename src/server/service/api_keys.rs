@@ -5,7 +5,7 @@ use crate::server::{
     authz::OrgScope,
     cache::TtlCache,
     db::{self, api_keys::KeyAuth},
-    pagination,
+    pagination::PageRequest,
     service::audit::{self, Event},
     state::AppState,
 };
@@ -183,11 +183,9 @@ pub async fn list(
     limit: Option<i64>,
 ) -> Result<Page<ApiKey>, AppError> {
     scope.require(Permission::ApiKeysWrite)?;
-    let limit = pagination::limit(limit)?;
-    let before = cursor.map(pagination::decode).transpose()?;
-    let mut rows = db::api_keys::list(app.db.pool(), scope.org_id(), before, limit + 1, db::now()).await?;
-    let next_cursor = pagination::finish(&mut rows, limit, |k| (db::to_millis(k.created_at), k.id.to_string()));
-    Ok(Page { data: rows, next_cursor })
+    let page = PageRequest::parse(limit, cursor)?;
+    let rows = db::api_keys::list(app.db.pool(), scope.org_id(), &page, db::now()).await?;
+    Ok(page.finish(rows, |k| (db::to_millis(k.created_at), k.id.to_string())))
 }
 
 pub async fn get(app: &AppState, scope: &OrgScope, id: ApiKeyId) -> Result<ApiKey, AppError> {

@@ -3,7 +3,7 @@
 use crate::server::{
     authz::{Actor, OrgScope},
     db::{self, audit::StoredRow, Tx},
-    pagination,
+    pagination::PageRequest,
 };
 use crate::shared::{
     accounts::Page,
@@ -157,8 +157,7 @@ pub struct Query {
 
 pub async fn list(pool: &sqlx::AnyPool, scope: &OrgScope, query: &Query) -> Result<Page<AuditEntry>, AppError> {
     scope.require(Permission::AuditRead)?;
-    let limit = pagination::limit(query.limit)?;
-    let before = query.cursor.as_deref().map(pagination::decode).transpose()?;
+    let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
     let filter = db::audit::Filter {
         actor_id: query.actor.clone(),
         action: query.action.clone(),
@@ -167,8 +166,8 @@ pub async fn list(pool: &sqlx::AnyPool, scope: &OrgScope, query: &Query) -> Resu
         from: query.from,
         to: query.to,
     };
-    let mut rows = db::audit::list(pool, &scope.org_id().to_string(), &filter, before, limit + 1).await?;
-    let next_cursor = pagination::finish(&mut rows, limit, |r| (db::to_millis(r.created_at), r.id.to_string()));
+    let rows = db::audit::list(pool, &scope.org_id().to_string(), &filter, &page).await?;
+    let Page { data: rows, next_cursor } = page.finish(rows, |r| (db::to_millis(r.created_at), r.id.to_string()));
     Ok(Page { data: rows.iter().map(StoredRow::to_entry).collect(), next_cursor })
 }
 

@@ -4,7 +4,8 @@
 use crate::server::{
     auth::token,
     authz::OrgScope,
-    db, pagination,
+    db,
+    pagination::PageRequest,
     service::{
         audit::{self, Event},
         sso,
@@ -113,11 +114,9 @@ pub async fn list(
     limit: Option<i64>,
 ) -> Result<Page<Domain>, AppError> {
     scope.require(Permission::SsoWrite)?;
-    let limit = pagination::limit(limit)?;
-    let before = cursor.map(pagination::decode).transpose()?;
-    let mut rows = db::domains::list(app.db.pool(), scope.org_id(), before, limit + 1).await?;
-    let next_cursor = pagination::finish(&mut rows, limit, |d| (db::to_millis(d.created_at), d.id.to_string()));
-    Ok(Page { data: rows, next_cursor })
+    let page = PageRequest::parse(limit, cursor)?;
+    let rows = db::domains::list(app.db.pool(), scope.org_id(), &page).await?;
+    Ok(page.finish(rows, |d| (db::to_millis(d.created_at), d.id.to_string())))
 }
 
 pub async fn get(app: &AppState, scope: &OrgScope, id: DomainId) -> Result<Domain, AppError> {

@@ -7,7 +7,7 @@ use crate::server::{
     },
     authz::{Actor, OrgScope},
     db::{self, Tx},
-    pagination,
+    pagination::PageRequest,
     service::{
         audit::{self, Event},
         mail,
@@ -145,11 +145,9 @@ pub async fn list(
     limit: Option<i64>,
 ) -> Result<Page<Invitation>, AppError> {
     scope.require(Permission::InvitationsWrite)?;
-    let limit = pagination::limit(limit)?;
-    let before = cursor.map(pagination::decode).transpose()?;
-    let mut rows = db::invitations::list(app.db.pool(), scope.org_id(), before, limit + 1, db::now()).await?;
-    let next_cursor = pagination::finish(&mut rows, limit, |i| (db::to_millis(i.created_at), i.id.to_string()));
-    Ok(Page { data: rows, next_cursor })
+    let page = PageRequest::parse(limit, cursor)?;
+    let rows = db::invitations::list(app.db.pool(), scope.org_id(), &page, db::now()).await?;
+    Ok(page.finish(rows, |i| (db::to_millis(i.created_at), i.id.to_string())))
 }
 
 async fn open_invitation(tx: &mut Tx, scope: &OrgScope, id: InvitationId) -> Result<Invitation, AppError> {

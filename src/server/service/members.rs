@@ -3,7 +3,7 @@
 use crate::server::{
     authz::OrgScope,
     db::{self, Tx},
-    pagination,
+    pagination::PageRequest,
     service::audit::{self, Event},
     state::AppState,
 };
@@ -24,11 +24,9 @@ pub async fn list(
     limit: Option<i64>,
 ) -> Result<Page<Member>, AppError> {
     scope.require(Permission::MembersRead)?;
-    let limit = pagination::limit(limit)?;
-    let after = cursor.map(pagination::decode).transpose()?;
-    let mut rows = db::members::list(app.db.pool(), scope.org_id(), search, after, limit + 1).await?;
-    let next_cursor = pagination::finish(&mut rows, limit, |m| (db::to_millis(m.joined_at), m.user_id.to_string()));
-    Ok(Page { data: rows, next_cursor })
+    let page = PageRequest::parse(limit, cursor)?;
+    let rows = db::members::list(app.db.pool(), scope.org_id(), search, &page).await?;
+    Ok(page.finish(rows, |m| (db::to_millis(m.joined_at), m.user_id.to_string())))
 }
 
 /// Starts a change to one organization: takes its lock, makes sure the acting person still holds

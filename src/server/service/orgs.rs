@@ -4,7 +4,7 @@ use crate::server::{
     authz::{Actor, OrgScope},
     cache::TtlCache,
     db::{self, orgs::OrgRow},
-    pagination,
+    pagination::PageRequest,
     service::audit::{self, Event},
     state::AppState,
 };
@@ -81,10 +81,9 @@ pub async fn list_mine(
     cursor: Option<&str>,
     limit: Option<i64>,
 ) -> Result<Page<Organization>, AppError> {
-    let limit = pagination::limit(limit)?;
-    let after = cursor.map(pagination::decode).transpose()?;
-    let mut rows = db::orgs::list_for_user(app.db.pool(), who.user.id, after, limit + 1).await?;
-    let next_cursor = pagination::finish(&mut rows, limit, |(org, mine)| (mine.joined_at, org.id.to_string()));
+    let page = PageRequest::parse(limit, cursor)?;
+    let rows = db::orgs::list_for_user(app.db.pool(), who.user.id, &page).await?;
+    let Page { data: rows, next_cursor } = page.finish(rows, |(org, mine)| (mine.joined_at, org.id.to_string()));
     let data = rows
         .into_iter()
         .map(|(org, mine)| to_dto(org, mine.role, effective_permissions(mine.role, &mine.grants)))

@@ -8,7 +8,7 @@ use crate::server::{
     authz::{Actor, OrgScope},
     db::{self, audit::StoredRow, webhooks::Job, Tx},
     outbound::{Answer, Failure, BODY_CAP},
-    pagination,
+    pagination::PageRequest,
     service::{
         audit::{self, Event},
         mail,
@@ -170,11 +170,9 @@ pub async fn list(
     limit: Option<i64>,
 ) -> Result<Page<Webhook>, AppError> {
     scope.require(Permission::WebhooksWrite)?;
-    let limit = pagination::limit(limit)?;
-    let before = cursor.map(pagination::decode).transpose()?;
-    let mut rows = db::webhooks::list_endpoints(app.db.pool(), scope.org_id(), before, limit + 1).await?;
-    let next_cursor = pagination::finish(&mut rows, limit, |w| (db::to_millis(w.created_at), w.id.to_string()));
-    Ok(Page { data: rows, next_cursor })
+    let page = PageRequest::parse(limit, cursor)?;
+    let rows = db::webhooks::list_endpoints(app.db.pool(), scope.org_id(), &page).await?;
+    Ok(page.finish(rows, |w| (db::to_millis(w.created_at), w.id.to_string())))
 }
 
 pub async fn get(app: &AppState, scope: &OrgScope, id: WebhookId) -> Result<Webhook, AppError> {
@@ -275,8 +273,7 @@ pub async fn deliveries(
     query: DeliveryQuery,
 ) -> Result<Page<Delivery>, AppError> {
     scope.require(Permission::WebhooksWrite)?;
-    let limit = pagination::limit(query.limit)?;
-    let before = query.cursor.as_deref().map(pagination::decode).transpose()?;
+    let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
     let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
         None => None,
         Some(raw) => Some(DeliveryStatus::parse(raw).ok_or_else(|| {
@@ -289,10 +286,9 @@ pub async fn deliveries(
         return Err(AppError::invalid_field("event_type", &format!("Unknown event type {name:?}.")));
     }
     read_endpoint(app, scope, id).await?;
-    let filter = db::webhooks::DeliveryFilter { status, event_type, before, limit: limit + 1 };
-    let mut rows = db::webhooks::list_deliveries(app.db.pool(), scope.org_id(), id, filter).await?;
-    let next_cursor = pagination::finish(&mut rows, limit, |d| (db::to_millis(d.created_at), d.id.to_string()));
-    Ok(Page { data: rows, next_cursor })
+    let filter = db::webhooks::DeliveryFilter { status, event_type };
+    let rows = db::webhooks::list_deliveries(app.db.pool(), scope.org_id(), id, filter, &page).await?;
+    Ok(page.finish(rows, |d| (db::to_millis(d.created_at), d.id.to_string())))
 }
 
 pub async fn delivery(

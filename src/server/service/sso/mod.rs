@@ -12,7 +12,7 @@ use crate::server::{
     authz::{Actor, OrgScope},
     db::{self, sessions::SessionRow, sso::ConnectionRow, users::UserRow},
     error::{internal, parse_json},
-    pagination,
+    pagination::PageRequest,
     service::audit::{self, Event},
     state::AppState,
 };
@@ -372,10 +372,9 @@ pub async fn list(
     limit: Option<i64>,
 ) -> Result<Page<SsoConnection>, AppError> {
     scope.require(Permission::SsoWrite)?;
-    let limit = pagination::limit(limit)?;
-    let before = cursor.map(pagination::decode).transpose()?;
-    let mut rows = db::sso::list(app.db.pool(), scope.org_id(), before, limit + 1).await?;
-    let next_cursor = pagination::finish(&mut rows, limit, |c| (db::to_millis(c.created_at), c.id.to_string()));
+    let page = PageRequest::parse(limit, cursor)?;
+    let rows = db::sso::list(app.db.pool(), scope.org_id(), &page).await?;
+    let Page { data: rows, next_cursor } = page.finish(rows, |c| (db::to_millis(c.created_at), c.id.to_string()));
     let data = rows.iter().map(|row| view(app, row)).collect::<Result<_, _>>()?;
     Ok(Page { data, next_cursor })
 }

@@ -3,12 +3,12 @@
 //! form, and the "link this sign-in method" pages (`/sso/link`) where an existing account's holder
 //! confirms a new IdP identity. Thin adapters over `service::sso`; refusals are pages that say why,
 //! with the right status.
+use super::forms::document;
 use crate::server::{
     auth::{principal::ClientMeta, session},
     authz::authorize,
     db,
     error::internal,
-    forms::document,
     service::sso::{self, linking, oidc::PendingLogin, saml::BrowserBinding},
     state::AppState,
 };

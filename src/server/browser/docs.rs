@@ -24,42 +24,42 @@ pub const GUIDES: &[Guide] = &[
     Guide {
         slug: "authentication",
         summary: "Session cookies for browsers, API keys for everything else.",
-        markdown: include_str!("../../docs/guides/authentication.md"),
+        markdown: include_str!("../../../docs/guides/authentication.md"),
     },
     Guide {
         slug: "pagination",
         summary: "Cursor pages: `limit`, `cursor` and `next_cursor`.",
-        markdown: include_str!("../../docs/guides/pagination.md"),
+        markdown: include_str!("../../../docs/guides/pagination.md"),
     },
     Guide {
         slug: "errors",
         summary: "One error shape, its HTTP statuses and every error code.",
-        markdown: include_str!("../../docs/guides/errors.md"),
+        markdown: include_str!("../../../docs/guides/errors.md"),
     },
     Guide {
         slug: "rate-limits",
         summary: "Per key, per organization and per client address; the RateLimit headers.",
-        markdown: include_str!("../../docs/guides/rate-limits.md"),
+        markdown: include_str!("../../../docs/guides/rate-limits.md"),
     },
     Guide {
         slug: "versioning",
         summary: "What may change within v1, and how deprecations are announced.",
-        markdown: include_str!("../../docs/guides/versioning.md"),
+        markdown: include_str!("../../../docs/guides/versioning.md"),
     },
     Guide {
         slug: "idempotency",
         summary: "Retry a POST safely with `Idempotency-Key`.",
-        markdown: include_str!("../../docs/guides/idempotency.md"),
+        markdown: include_str!("../../../docs/guides/idempotency.md"),
     },
     Guide {
         slug: "webhooks",
         summary: "Signed events with retries: set up, verify, the event catalogue.",
-        markdown: include_str!("../../docs/guides/webhooks.md"),
+        markdown: include_str!("../../../docs/guides/webhooks.md"),
     },
     Guide {
         slug: "sso",
         summary: "Single sign-on: OIDC and LDAP connections, role mapping, domains, requiring SSO.",
-        markdown: include_str!("../../docs/guides/sso.md"),
+        markdown: include_str!("../../../docs/guides/sso.md"),
     },
 ];
 
