@@ -19,6 +19,7 @@ pub mod ratelimit;
 pub mod router;
 pub mod service;
 pub mod state;
+pub mod usage_meter;
 
 use crate::server::{auth::session::AnySessionStore, config::Config, db::Db, state::AppState};
 use std::{net::SocketAddr, sync::Arc};
@@ -84,7 +85,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         mail_wakeup: Arc::new(tokio::sync::Notify::new()),
         leptos_options,
         api_keys: Default::default(),
-        orgs: Arc::new(service::orgs::OrgCache::new(service::orgs::CACHE_TTL, 10_000)),
+        orgs: Arc::new(cache::org_cache()),
         usage: Default::default(),
         limiter,
         secrets,
@@ -93,7 +94,7 @@ pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Runn
         metrics: Default::default(),
         dns,
         sso_http,
-        sso_metadata: Arc::new(service::sso::oidc::MetadataCache::new(service::sso::oidc::METADATA_TTL, 10_000)),
+        sso_metadata: Arc::new(cache::metadata_cache()),
     });
     let app = router::router(state.clone(), sessions.clone());
     let addr = listener.local_addr()?;

@@ -1,5 +1,6 @@
 //! What every handler and server function can reach.
 use crate::server::{
+    cache::{KeyCache, MetadataCache, OrgCache},
     config::Config,
     crypto::SecretBox,
     db::Db,
@@ -7,7 +8,7 @@ use crate::server::{
     metrics::Metrics,
     outbound::Outbound,
     ratelimit::RateLimiter,
-    service::{api_keys::KeyCache, orgs::OrgCache, usage::UsageMeter},
+    usage_meter::UsageMeter,
 };
 use crate::shared::ids::OrgId;
 use axum::extract::FromRef;
@@ -60,7 +61,7 @@ pub struct Shared {
     /// HTTP to identity providers (OIDC discovery, keys, tokens), SSRF-guarded like `outbound`.
     pub sso_http: Outbound,
     /// OIDC discovery documents and signing keys per connection.
-    pub sso_metadata: Arc<crate::server::service::sso::oidc::MetadataCache>,
+    pub sso_metadata: Arc<MetadataCache>,
 }
 
 impl AppState {

@@ -3,7 +3,6 @@
 use crate::server::{
     auth::{api_key, token},
     authz::OrgScope,
-    cache::TtlCache,
     db::{self, api_keys::KeyAuth},
     pagination::PageRequest,
     service::audit::{self, Event},
@@ -13,13 +12,12 @@ use crate::shared::{
     accounts::Page,
     api_keys::{ApiKey, IssuedApiKey},
     error::{AppError, ErrorKind},
-    ids::{ApiKeyId, OrgId},
+    ids::ApiKeyId,
     roles::Permission,
 };
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
-use std::time::Duration as StdDuration;
 
 pub const DEFAULT_GRACE_HOURS: i64 = 24;
 const MAX_GRACE_HOURS: i64 = 7 * 24;
@@ -317,40 +315,6 @@ pub async fn reassign(app: &AppState, scope: &OrgScope, id: ApiKeyId) -> Result<
     Ok(after)
 }
 
-/// How long another replica may keep using what it looked up about a key: revoking or changing a
-/// key takes effect everywhere within this time (at once on the replica that made the change).
-const CACHE_TTL: StdDuration = StdDuration::from_secs(2);
-const CACHE_MAX: usize = 10_000;
-
-/// Recently authenticated keys by secret hash, with their creator's membership. Only keys that
-/// worked are cached, so every refusal takes the same path (one indexed lookup), whatever the
-/// reason. Changing a member's role or removing them forgets the organization's keys here.
-pub struct KeyCache(TtlCache<String, KeyAuth>);
-
-impl Default for KeyCache {
-    fn default() -> Self {
-        KeyCache(TtlCache::new(CACHE_TTL, CACHE_MAX))
-    }
-}
-
-impl KeyCache {
-    fn get(&self, hash: &str, now: DateTime<Utc>) -> Option<KeyAuth> {
-        self.0.get(hash).filter(|key| usable(key, now))
-    }
-
-    fn put(&self, hash: String, key: KeyAuth) {
-        self.0.put(hash, key);
-    }
-
-    pub fn forget(&self, id: ApiKeyId) {
-        self.0.retain(|_, key| key.id != id);
-    }
-
-    pub fn forget_org(&self, org: OrgId) {
-        self.0.retain(|_, key| key.org != org);
-    }
-}
-
 /// A key whose creator is no longer a member has no permissions left: it is refused like a
 /// revoked one.
 fn usable(key: &KeyAuth, now: DateTime<Utc>) -> bool {
@@ -369,7 +333,7 @@ pub async fn authenticate(app: &AppState, presented: &str) -> Result<KeyAuth, Ap
     }
     let hash = token::hash(presented);
     let now = db::now();
-    let key = match app.api_keys.get(&hash, now) {
+    let key = match app.api_keys.get(&hash).filter(|key| usable(key, now)) {
         Some(key) => key,
         None => {
             let key = db::api_keys::authenticate(app.db.pool(), &hash).await?;

@@ -2,7 +2,6 @@
 use crate::server::{
     auth::principal::{ClientMeta, SignedIn},
     authz::{Actor, OrgScope},
-    cache::TtlCache,
     db::{self, orgs::OrgRow},
     pagination::PageRequest,
     service::audit::{self, Event},
@@ -90,14 +89,6 @@ pub async fn list_mine(
         .collect();
     Ok(Page { data, next_cursor })
 }
-
-/// How long a replica may answer with an organization it read: changes made on another replica
-/// show within this time (at once on the replica that made them, which forgets its copy).
-pub const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Organizations recently read by `get`, the most frequent API call. Whatever changes an
-/// organization's row or its members calls `AppState::forget_org` after committing.
-pub type OrgCache = TtlCache<OrgId, OrgRow>;
 
 pub async fn get(app: &AppState, scope: &OrgScope) -> Result<Organization, AppError> {
     scope.require(Permission::OrgRead)?;

@@ -1,78 +1,18 @@
-//! API usage metering. Requests are counted in memory and written in batches (`flush`, every few
-//! seconds and at shutdown), so no request waits on a database write; a crash loses at most the
-//! last few seconds of counts.
-use crate::server::{authz::OrgScope, db, state::AppState};
+//! API usage: the counts of `usage_meter` written in batches (`flush`, every few seconds and at
+//! shutdown), so no request waits on a database write (a crash loses at most the last few seconds
+//! of counts), and the hourly report.
+use crate::server::{
+    authz::OrgScope,
+    db,
+    state::AppState,
+    usage_meter::{hour_of, Pending},
+};
 use crate::shared::{
     error::AppError,
-    ids::{ApiKeyId, OrgId},
     roles::Permission,
     usage::{UsageByKey, UsageHour, UsageReport},
 };
-use chrono::{DateTime, Duration, DurationRound, Utc};
-use std::{collections::HashMap, sync::Mutex};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct Bucket {
-    org: OrgId,
-    hour: DateTime<Utc>,
-    key: Option<ApiKeyId>,
-    status_class: &'static str,
-}
-
-#[derive(Default)]
-struct Pending {
-    calls: HashMap<Bucket, i64>,
-    /// Per key: requests and the last use since the previous flush.
-    keys: HashMap<ApiKeyId, (i64, DateTime<Utc>)>,
-}
-
-#[derive(Default)]
-pub struct UsageMeter(Mutex<Pending>);
-
-fn status_class(status: u16) -> &'static str {
-    match status {
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
-    }
-}
-
-fn hour_of(at: DateTime<Utc>) -> DateTime<Utc> {
-    at.duration_trunc(Duration::hours(1)).unwrap_or(at)
-}
-
-impl UsageMeter {
-    /// Counts one API call of `org` (by `key`, or by a signed-in person when `None`).
-    pub fn record(&self, org: OrgId, key: Option<ApiKeyId>, status: u16) {
-        let now = db::now();
-        let bucket = Bucket { org, hour: hour_of(now), key, status_class: status_class(status) };
-        let mut pending = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        *pending.calls.entry(bucket).or_default() += 1;
-        if let Some(key) = key {
-            let entry = pending.keys.entry(key).or_insert((0, now));
-            entry.0 += 1;
-            entry.1 = now;
-        }
-    }
-
-    fn take(&self) -> Pending {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
-    }
-
-    /// Puts counts back after a failed write, so the next flush retries them.
-    fn restore(&self, failed: Pending) {
-        let mut pending = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        for (bucket, calls) in failed.calls {
-            *pending.calls.entry(bucket).or_default() += calls;
-        }
-        for (key, (requests, last)) in failed.keys {
-            let entry = pending.keys.entry(key).or_insert((0, last));
-            entry.0 += requests;
-            entry.1 = entry.1.max(last);
-        }
-    }
-}
+use chrono::Duration;
 
 /// Writes what was counted since the last flush, in one transaction.
 pub async fn flush(app: &AppState) -> Result<(), AppError> {
@@ -141,30 +81,4 @@ pub async fn report(app: &AppState, scope: &OrgScope, hours: Option<i64>) -> Res
         })
         .collect();
     Ok(UsageReport { from, to, limit_per_hour: org.limits.max_api_calls_per_hour, hours: series, by_key })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn counts_group_by_hour_key_and_class_and_survive_a_failed_write() {
-        let meter = UsageMeter::default();
-        let org = OrgId::new();
-        let key = ApiKeyId::new();
-        meter.record(org, Some(key), 200);
-        meter.record(org, Some(key), 201);
-        meter.record(org, Some(key), 429);
-        meter.record(org, None, 500);
-        let batch = meter.take();
-        assert_eq!(batch.calls.values().sum::<i64>(), 4);
-        assert_eq!(batch.calls.len(), 3);
-        assert_eq!(batch.keys[&key].0, 3);
-        assert!(meter.take().calls.is_empty());
-        meter.restore(batch);
-        meter.record(org, Some(key), 204);
-        let again = meter.take();
-        assert_eq!(again.calls.values().sum::<i64>(), 5);
-        assert_eq!(again.keys[&key].0, 4);
-    }
 }

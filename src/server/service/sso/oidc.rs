@@ -21,8 +21,6 @@ use openidconnect::{
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-/// How long discovery and signing keys are reused before being fetched again.
-pub const METADATA_TTL: std::time::Duration = std::time::Duration::from_secs(600);
 /// Discovery documents and key sets are small; a provider sending more is refused (1 MiB).
 const DOCUMENT_CAP: usize = 1 << 20;
 /// Clock difference tolerated on the id_token's `iat`.
@@ -32,8 +30,6 @@ pub const PENDING_TTL_MS: i64 = 10 * 60 * 1000;
 
 const MICROSOFT_PREFIX: &str = "https://login.microsoftonline.com/";
 const MICROSOFT_TEMPLATE: &str = "https://login.microsoftonline.com/{tenantid}/v2.0";
-
-pub type MetadataCache = crate::server::cache::TtlCache<SsoConnectionId, Arc<CoreProviderMetadata>>;
 
 type RelyingParty =
     CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
