@@ -69,7 +69,7 @@ pub async fn roll_api_key(org_id: String, key_id: String, grace_hours: String) -
 }
 
 /// The form's fields to the service call, shared with the no-JavaScript twin in
-/// `server::browser::forms` (which shows the secret in its answer).
+/// `server::endpoints::forms` (which shows the secret in its answer).
 #[cfg(feature = "ssr")]
 impl CreateApiKey {
     pub(crate) async fn run(self, app: &AppState, scope: &OrgScope) -> Result<IssuedApiKey, AppError> {

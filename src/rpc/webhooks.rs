@@ -85,7 +85,7 @@ pub async fn rotate_webhook_secret(org_id: String, webhook_id: String) -> Result
 }
 
 /// The form's fields to the service call, shared with the no-JavaScript twin in
-/// `server::browser::forms` (which shows the signing secret in its answer).
+/// `server::endpoints::forms` (which shows the signing secret in its answer).
 #[cfg(feature = "ssr")]
 impl CreateWebhook {
     pub(crate) async fn run(self, app: &AppState, scope: &OrgScope) -> Result<IssuedWebhook, AppError> {

@@ -1,29 +1,26 @@
-//! `GET /metrics`: OpenMetrics text for the operator's Prometheus. It covers HTTP answers by
-//! status class, authorization refusals, the rate limiter's Redis health and fallbacks, webhook attempts, and the
-//! webhook and mail backlogs.
-//! Served to loopback peers, and to anyone presenting `GATEHOUSE_METRICS_TOKEN` as a bearer token;
-//! everyone else gets the ordinary 404, so the endpoint's existence is not revealed.
-use crate::server::{
-    auth::principal::ClientMeta,
-    authz::{refusals, Refusal},
-    db,
-    state::AppState,
-};
+//! The process's metrics in OpenMetrics form: HTTP answers by status class, authorization
+//! refusals, the rate limiter's Redis health and fallbacks, webhook attempts, and the webhook and
+//! mail backlogs. `server::endpoints::metrics` serves them; this registry knows nothing of the
+//! app, so everything can count into it.
+use crate::server::db::Backlog;
 use crate::shared::error::AppError;
-use axum::{
-    extract::{Request, State},
-    http::{header, HeaderMap, HeaderValue},
-    middleware::Next,
-    response::{IntoResponse, Response},
-};
 use prometheus_client::{
     encoding::text::encode,
     metrics::{counter::Counter, family::Family, gauge::Gauge},
     registry::Registry,
 };
-use subtle::ConstantTimeEq;
 
 type Labels = [(&'static str, &'static str); 1];
+
+/// What a scrape reads from parts of the server that count on their own.
+pub struct Readings {
+    /// Authorization refusals since the start, by reason.
+    pub refusals: Vec<(&'static str, u64)>,
+    /// Rate-limit checks decided in-process since the start.
+    pub redis_fallbacks: u64,
+    pub redis_degraded: bool,
+    pub backlog: Backlog,
+}
 
 /// The process's metrics. Counters are bumped where things happen; gauges are read at scrape time.
 pub struct Metrics {
@@ -90,7 +87,7 @@ impl Metrics {
         self.webhook_attempts.get_or_create(&[("outcome", outcome)]).inc();
     }
 
-    fn http_response(&self, status: u16) {
+    pub fn http_response(&self, status: u16) {
         let class = match status {
             100..=199 => "1xx",
             200..=299 => "2xx",
@@ -101,15 +98,15 @@ impl Metrics {
         self.http_responses.get_or_create(&[("class", class)]).inc();
     }
 
-    async fn render(&self, app: &AppState) -> Result<String, AppError> {
-        for kind in Refusal::ALL {
-            let counter = self.authz_refusals.get_or_create(&[("reason", kind.as_str())]);
-            counter.inc_by(refusals(kind).saturating_sub(counter.get()));
+    /// The text for one scrape, after taking in what is counted elsewhere.
+    pub fn render(&self, readings: Readings) -> Result<String, AppError> {
+        for (reason, total) in readings.refusals {
+            let counter = self.authz_refusals.get_or_create(&[("reason", reason)]);
+            counter.inc_by(total.saturating_sub(counter.get()));
         }
-        let fallbacks = app.limiter.fallbacks();
-        self.redis_fallbacks.inc_by(fallbacks.saturating_sub(self.redis_fallbacks.get()));
-        self.redis_degraded.set(i64::from(app.limiter.backend() == "redis-fallback"));
-        let backlog = db::backlog(app.db.pool()).await?;
+        self.redis_fallbacks.inc_by(readings.redis_fallbacks.saturating_sub(self.redis_fallbacks.get()));
+        self.redis_degraded.set(i64::from(readings.redis_degraded));
+        let backlog = readings.backlog;
         self.webhook_backlog.set(backlog.webhook_deliveries);
         self.mail_backlog.set(backlog.mail);
         let mut text = String::new();
@@ -118,75 +115,9 @@ impl Metrics {
     }
 }
 
-/// Counts every answer by status class (outermost layer, so errors from any layer count).
-pub async fn count_responses(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    let response = next.run(req).await;
-    app.metrics.http_response(response.status().as_u16());
-    response
-}
-
-pub async fn scrape(State(app): State<AppState>, client: ClientMeta, headers: HeaderMap) -> Response {
-    if !may_scrape(app.config.metrics_token.as_deref(), &client, &headers) {
-        return AppError::not_found("page").into_response();
-    }
-    match app.metrics.render(&app).await {
-        Ok(text) => {
-            let mut response = text.into_response();
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-            );
-            response
-        }
-        Err(e) => e.into_response(),
-    }
-}
-
-/// Loopback peers may; others only with the configured token (and a wrong token from loopback is
-/// still refused, so a misconfigured scraper is noticed).
-fn may_scrape(token: Option<&str>, client: &ClientMeta, headers: &HeaderMap) -> bool {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match (token, presented) {
-        (Some(token), Some(presented)) => bool::from(token.as_bytes().ct_eq(presented.as_bytes())),
-        (_, Some(_)) => false,
-        (_, None) => client.is_loopback(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn client(ip: &str) -> ClientMeta {
-        ClientMeta { ip: Some(ip.to_owned()), ..ClientMeta::default() }
-    }
-
-    fn bearer(token: &str) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {token}")).unwrap());
-        headers
-    }
-
-    #[test]
-    fn who_may_scrape() {
-        let none = HeaderMap::new();
-        for ip in ["127.0.0.1", "::1"] {
-            assert!(may_scrape(None, &client(ip), &none), "{ip}");
-            assert!(may_scrape(Some("s3cret"), &client(ip), &none), "{ip}");
-            assert!(!may_scrape(Some("s3cret"), &client(ip), &bearer("wrong")), "{ip}");
-        }
-        for ip in ["203.0.113.5", "10.0.0.2", "::ffff:203.0.113.5"] {
-            assert!(!may_scrape(None, &client(ip), &none), "{ip}");
-            assert!(!may_scrape(None, &client(ip), &bearer("anything")), "{ip}");
-            assert!(!may_scrape(Some("s3cret"), &client(ip), &bearer("s3cre")), "{ip}");
-            assert!(may_scrape(Some("s3cret"), &client(ip), &bearer("s3cret")), "{ip}");
-        }
-        assert!(!may_scrape(None, &ClientMeta::default(), &none), "no peer address");
-    }
 
     #[test]
     fn counts_by_class() {

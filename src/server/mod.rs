@@ -3,12 +3,12 @@
 pub mod api;
 pub mod auth;
 pub mod authz;
-pub mod browser;
 pub mod cache;
 pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod dns;
+pub mod endpoints;
 pub mod error;
 pub mod headers;
 pub mod jobs;

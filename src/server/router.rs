@@ -34,14 +34,14 @@ pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(crate::server::metrics::scrape))
+        .route("/metrics", get(crate::server::endpoints::metrics::scrape))
         .nest(
             "/api/v1",
             crate::server::api::router()
                 .layer(middleware::from_fn_with_state(state.clone(), crate::server::api::idempotency::idempotency))
                 .layer(middleware::from_fn_with_state(state.clone(), crate::server::api::caller::gate)),
         )
-        .merge(crate::server::browser::router())
+        .merge(crate::server::endpoints::router())
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
@@ -62,7 +62,7 @@ pub fn router(state: AppState, sessions: AnySessionStore) -> Router {
         .layer(CompressionLayer::new().compress_when(worth_compressing()))
         .layer(TraceLayer::new_for_http().on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
         .layer(middleware::from_fn(error::request_id))
-        .layer(middleware::from_fn_with_state(state.clone(), crate::server::metrics::count_responses))
+        .layer(middleware::from_fn_with_state(state.clone(), count_responses))
         .layer(middleware::from_fn_with_state(state.clone(), crate::server::auth::principal::client_address))
         .with_state(state)
 }
@@ -95,6 +95,13 @@ async fn readyz(State(app): State<AppState>) -> Result<Json<serde_json::Value>, 
         )
     })?;
     Ok(Json(serde_json::json!({ "status": "ready", "database": "ok" })))
+}
+
+/// Counts every answer by status class (outermost layer, so errors from any layer count).
+async fn count_responses(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    app.metrics.http_response(response.status().as_u16());
+    response
 }
 
 /// No request hangs forever: past `request_timeout` its work is dropped (an open transaction rolls

@@ -19,12 +19,7 @@ pub enum Caller {
     Session,
 }
 
-/// A person signed in through a browser session.
-#[derive(Debug, Clone)]
-pub struct SignedIn {
-    pub user: db::users::UserRow,
-    pub session: db::sessions::SessionRow,
-}
+pub use super::session::SignedIn;
 
 impl FromRequestParts<AppState> for SignedIn {
     type Rejection = AppError;

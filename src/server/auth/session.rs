@@ -133,7 +133,14 @@ pub async fn clear(session: &Session) -> Result<(), AppError> {
 
 /// The signed-in user of a browser session, if the sign-in is still live: not revoked, not idle
 /// longer than allowed, not past its absolute lifetime.
-pub async fn signed_in(app: &AppState, session: &Session) -> Result<Option<super::principal::SignedIn>, AppError> {
+/// A person signed in through a browser session (extracted from requests by `auth::principal`).
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub user: db::users::UserRow,
+    pub session: db::sessions::SessionRow,
+}
+
+pub async fn signed_in(app: &AppState, session: &Session) -> Result<Option<SignedIn>, AppError> {
     let Some(auth) = session.get::<AuthRef>(AUTH_KEY).await.map_err(internal)? else {
         return Ok(None);
     };
@@ -158,5 +165,5 @@ pub async fn signed_in(app: &AppState, session: &Session) -> Result<Option<super
         db::sessions::touch(pool, row.id, now).await?;
         row.last_seen_at = now;
     }
-    Ok(Some(super::principal::SignedIn { user, session: row }))
+    Ok(Some(SignedIn { user, session: row }))
 }

@@ -403,7 +403,7 @@ pub fn page_link(base: &str, cursor: &str) -> String {
 }
 
 /// Where a form whose answer is a secret shown once posts without JavaScript (its submit button's
-/// `formaction`): `server::browser::forms` shows the secret in its answer. With scripts the form
+/// `formaction`): `server::endpoints::forms` shows the secret in its answer. With scripts the form
 /// calls the server function `operation` as usual.
 pub fn reveal(org: impl std::fmt::Display, operation: &str) -> String {
     format!("/orgs/{org}/reveal/{operation}")

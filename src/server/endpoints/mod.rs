@@ -1,9 +1,10 @@
-//! Plain HTTP endpoints for browsers that are neither server functions (`rpc/`) nor `/api/v1`:
-//! no-JavaScript form posts whose answer is a secret or that carry a file (`forms`), the browser
-//! side of single sign-on (`sso`), and the documentation pages (`docs`). Each handler is a thin
+//! Plain HTTP endpoints that are neither server functions (`rpc/`) nor `/api/v1`: no-JavaScript
+//! form posts whose answer is a secret or that carry a file (`forms`), the browser side of single
+//! sign-on (`sso`), the documentation pages (`docs`) and Prometheus' `/metrics` (`metrics`). Each handler is a thin
 //! adapter over `server::service`, like the other two front ends.
 pub mod docs;
 pub mod forms;
+pub mod metrics;
 pub mod sso;
 
 use crate::server::state::AppState;
