@@ -76,3 +76,94 @@ pub fn PasswordField(
         </div>
     }
 }
+
+/// The error of the latest submit when it is about `name`.
+fn field_error(error: ActionError, name: &'static str) -> impl Fn() -> Option<String> + Copy + Send + Sync {
+    move || error.get().filter(|e| e.field() == Some(name)).map(|e| e.message)
+}
+
+/// The label, hint and error parts shared by the inputs below, ids prefixed with the form's.
+struct Parts {
+    id: String,
+    hint_id: String,
+    error_id: String,
+    described_by: String,
+}
+
+fn parts(form: &str, name: &str, hint: &str) -> Parts {
+    let id = format!("{form}-{name}");
+    let (hint_id, error_id) = (format!("{id}-hint"), format!("{id}-error"));
+    let described_by = if hint.is_empty() { error_id.clone() } else { format!("{hint_id} {error_id}") };
+    Parts { id, hint_id, error_id, described_by }
+}
+
+/// A labelled input whose ids carry the form's name, for pages where two forms share field names.
+#[component]
+pub fn Input(
+    form: &'static str,
+    name: &'static str,
+    label: &'static str,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional)] required: bool,
+    #[prop(optional, into)] value: Option<String>,
+    #[prop(optional)] placeholder: &'static str,
+    #[prop(optional)] hint: &'static str,
+    error: ActionError,
+) -> impl IntoView {
+    let Parts { id, hint_id, error_id, described_by } = parts(form, name, hint);
+    let message = field_error(error, name);
+    view! {
+        <div class="field">
+            <label for=id.clone()>{label}</label>
+            {(!hint.is_empty()).then(|| view! { <p id=hint_id class="hint">{hint}</p> })}
+            <input id=id type=kind name=name value=value placeholder=placeholder required=required autocomplete="off"
+                aria-describedby=described_by aria-invalid=move || message().is_some().to_string()/>
+            {move || message().map(|m| view! { <p id=error_id.clone() class="field-error" role="alert">{m}</p> })}
+        </div>
+    }
+}
+
+/// A labelled select, ids prefixed with the form's name like `Input`.
+#[component]
+pub fn Select(
+    form: &'static str,
+    name: &'static str,
+    label: &'static str,
+    error: ActionError,
+    children: Children,
+) -> impl IntoView {
+    let Parts { id, error_id, described_by, .. } = parts(form, name, "");
+    let message = field_error(error, name);
+    view! {
+        <div class="field">
+            <label for=id.clone()>{label}</label>
+            <select id=id name=name aria-describedby=described_by aria-invalid=move || message().is_some().to_string()>
+                {children()}
+            </select>
+            {move || message().map(|m| view! { <p id=error_id.clone() class="field-error" role="alert">{m}</p> })}
+        </div>
+    }
+}
+
+/// A labelled text area, ids prefixed with the form's name like `Input`.
+#[component]
+pub fn TextArea(
+    form: &'static str,
+    name: &'static str,
+    label: &'static str,
+    #[prop(optional)] placeholder: &'static str,
+    #[prop(optional)] hint: &'static str,
+    error: ActionError,
+) -> impl IntoView {
+    let Parts { id, hint_id, error_id, described_by } = parts(form, name, hint);
+    let message = field_error(error, name);
+    view! {
+        <div class="field">
+            <label for=id.clone()>{label}</label>
+            {(!hint.is_empty()).then(|| view! { <p id=hint_id class="hint">{hint}</p> })}
+            <textarea id=id name=name rows="4" placeholder=placeholder spellcheck="false"
+                aria-describedby=described_by aria-invalid=move || message().is_some().to_string()></textarea>
+            {move || message().map(|m| view! { <p id=error_id.clone() class="field-error" role="alert">{m}</p> })}
+        </div>
+    }
+}

@@ -17,11 +17,10 @@ pub async fn next_position(tx: &mut Tx, chain: &str) -> DbResult<(i64, String)> 
         .bind(GENESIS)
         .execute(&mut **tx)
         .await?;
-    let row = sqlx::query("UPDATE audit_chains SET seq = seq + 1 WHERE chain_id = $1 RETURNING seq, head")
+    Ok(sqlx::query_as("UPDATE audit_chains SET seq = seq + 1 WHERE chain_id = $1 RETURNING seq, head")
         .bind(chain)
         .fetch_one(&mut **tx)
-        .await?;
-    Ok((row.try_get("seq")?, row.try_get("head")?))
+        .await?)
 }
 
 pub async fn insert(tx: &mut Tx, row: &StoredRow) -> DbResult<()> {
@@ -129,14 +128,14 @@ pub async fn chain_page(pool: &AnyPool, chain: &str, after_seq: i64, limit: i64)
 }
 
 pub async fn chains(pool: &AnyPool) -> DbResult<Vec<String>> {
-    let rows = sqlx::query("SELECT chain_id FROM audit_chains ORDER BY chain_id").fetch_all(pool).await?;
-    Ok(rows.iter().map(|r| r.try_get("chain_id")).collect::<Result<_, _>>()?)
+    Ok(sqlx::query_scalar("SELECT chain_id FROM audit_chains ORDER BY chain_id").fetch_all(pool).await?)
 }
 
 pub async fn chain_head(pool: &AnyPool, chain: &str) -> DbResult<Option<(i64, String)>> {
-    let row =
-        sqlx::query("SELECT seq, head FROM audit_chains WHERE chain_id = $1").bind(chain).fetch_optional(pool).await?;
-    Ok(row.map(|r| Ok::<_, sqlx::Error>((r.try_get("seq")?, r.try_get("head")?))).transpose()?)
+    Ok(sqlx::query_as("SELECT seq, head FROM audit_chains WHERE chain_id = $1")
+        .bind(chain)
+        .fetch_optional(pool)
+        .await?)
 }
 
 #[derive(Debug, Default, Clone)]
@@ -200,13 +199,12 @@ pub const DAY_MILLIS: i64 = 86_400_000;
 
 /// (day number since the epoch, rows) for one organization since `since`.
 pub async fn per_day(pool: &AnyPool, org: &str, since: DateTime<Utc>) -> DbResult<Vec<(i64, i64)>> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT created_at / 86400000 AS day, COUNT(*) AS n FROM audit_logs
          WHERE organization_id = $1 AND created_at >= $2 GROUP BY created_at / 86400000",
     )
     .bind(org)
     .bind(to_millis(since))
     .fetch_all(pool)
-    .await?;
-    Ok(rows.iter().map(|r| Ok((r.try_get("day")?, r.try_get("n")?))).collect::<Result<_, sqlx::Error>>()?)
+    .await?)
 }

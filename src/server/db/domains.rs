@@ -165,7 +165,7 @@ pub async fn set_sso(
 /// Detaches a connection about to be deleted from the organization's domains and stops them
 /// requiring SSO; the domains that required it.
 pub async fn release_connection(tx: &mut Tx, org: OrgId, connection: SsoConnectionId) -> DbResult<Vec<String>> {
-    let rows = sqlx::query(
+    let domains = sqlx::query_scalar(
         "SELECT domain FROM org_domains WHERE organization_id = $1 AND connection_id = $2 AND require_sso = 1",
     )
     .bind(org.to_string())
@@ -177,5 +177,5 @@ pub async fn release_connection(tx: &mut Tx, org: OrgId, connection: SsoConnecti
         .bind(connection.to_string())
         .execute(&mut **tx)
         .await?;
-    Ok(rows.iter().map(|r| r.try_get("domain")).collect::<Result<_, _>>()?)
+    Ok(domains)
 }

@@ -143,12 +143,11 @@ pub async fn rotate(tx: &mut Tx, id: InvitationId, token_hash: &str, expires_at:
 }
 
 pub async fn count_pending(pool: &AnyPool, org: OrgId, now: DateTime<Utc>) -> DbResult<i64> {
-    let row = sqlx::query(
+    Ok(sqlx::query_scalar(
         "SELECT COUNT(*) AS n FROM invitations WHERE organization_id = $1 AND status = 'pending' AND expires_at > $2",
     )
     .bind(org.to_string())
     .bind(to_millis(now))
     .fetch_one(pool)
-    .await?;
-    Ok(row.try_get("n")?)
+    .await?)
 }

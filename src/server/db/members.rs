@@ -115,35 +115,32 @@ pub async fn delete(tx: &mut Tx, org: OrgId, user: UserId) -> DbResult<()> {
 }
 
 pub async fn count_owners(tx: &mut Tx, org: OrgId) -> DbResult<i64> {
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM memberships WHERE organization_id = $1 AND role = 'owner'")
+    Ok(sqlx::query_scalar("SELECT COUNT(*) AS n FROM memberships WHERE organization_id = $1 AND role = 'owner'")
         .bind(org.to_string())
         .fetch_one(&mut **tx)
-        .await?;
-    Ok(row.try_get("n")?)
+        .await?)
 }
 
 /// Members plus open (pending, unexpired) invitations: what counts against `max_users`.
 pub async fn count_seats(tx: &mut Tx, org: OrgId, now: DateTime<Utc>) -> DbResult<i64> {
-    let row = sqlx::query(
+    Ok(sqlx::query_scalar(
         "SELECT (SELECT COUNT(*) FROM memberships WHERE organization_id = $1)
               + (SELECT COUNT(*) FROM invitations WHERE organization_id = $1 AND status = 'pending' AND expires_at > $2) AS n",
     )
     .bind(org.to_string())
     .bind(to_millis(now))
     .fetch_one(&mut **tx)
-    .await?;
-    Ok(row.try_get("n")?)
+    .await?)
 }
 
 pub async fn count_by_role(pool: &AnyPool, org: OrgId) -> DbResult<Vec<(Role, i64)>> {
-    let rows = sqlx::query("SELECT role, COUNT(*) AS n FROM memberships WHERE organization_id = $1 GROUP BY role")
-        .bind(org.to_string())
-        .fetch_all(pool)
-        .await?;
-    let mut counts: Vec<(Role, i64)> = rows
-        .iter()
-        .map(|r| Ok((parse_role(&r.try_get::<String, _>("role")?)?, r.try_get("n")?)))
-        .collect::<Result<_, sqlx::Error>>()?;
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT role, COUNT(*) AS n FROM memberships WHERE organization_id = $1 GROUP BY role")
+            .bind(org.to_string())
+            .fetch_all(pool)
+            .await?;
+    let mut counts: Vec<(Role, i64)> =
+        rows.into_iter().map(|(role, n)| Ok((parse_role(&role)?, n))).collect::<Result<_, sqlx::Error>>()?;
     counts.sort_by_key(|(role, _)| std::cmp::Reverse(*role));
     Ok(counts)
 }
@@ -159,12 +156,11 @@ pub async fn orgs_of(tx: &mut Tx, user: UserId) -> DbResult<Vec<OrgId>> {
 
 /// Email addresses of the organization's owners and admins (for operational notices).
 pub async fn admin_emails(tx: &mut Tx, org: OrgId) -> DbResult<Vec<String>> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_scalar(
         "SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id
          WHERE m.organization_id = $1 AND m.role IN ('owner', 'admin') ORDER BY u.email",
     )
     .bind(org.to_string())
     .fetch_all(&mut **tx)
-    .await?;
-    Ok(rows.iter().map(|r| r.try_get("email")).collect::<Result<_, _>>()?)
+    .await?)
 }

@@ -240,11 +240,11 @@ pub struct Backlog {
 }
 
 pub async fn backlog(pool: &AnyPool) -> DbResult<Backlog> {
-    let row = sqlx::query(
+    let (webhook_deliveries, mail) = sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending') AS webhooks, \
                 (SELECT COUNT(*) FROM email_outbox WHERE sent_at IS NULL AND gave_up_at IS NULL) AS mail",
     )
     .fetch_one(pool)
     .await?;
-    Ok(Backlog { webhook_deliveries: row.try_get("webhooks")?, mail: row.try_get("mail")? })
+    Ok(Backlog { webhook_deliveries, mail })
 }

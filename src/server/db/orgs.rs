@@ -189,11 +189,11 @@ pub async fn set_logo(
 }
 
 pub async fn logo(pool: &AnyPool, id: OrgId) -> DbResult<Option<Vec<u8>>> {
-    let row = sqlx::query("SELECT logo_png FROM organizations WHERE id = $1")
+    let png: Option<Option<Vec<u8>>> = sqlx::query_scalar("SELECT logo_png FROM organizations WHERE id = $1")
         .bind(id.to_string())
         .fetch_optional(pool)
         .await?;
-    Ok(row.map(|r| r.try_get::<Option<Vec<u8>>, _>("logo_png")).transpose()?.flatten())
+    Ok(png.flatten())
 }
 
 pub async fn delete(tx: &mut Tx, id: OrgId) -> DbResult<()> {
@@ -204,9 +204,9 @@ pub async fn delete(tx: &mut Tx, id: OrgId) -> DbResult<()> {
 
 /// The organization's `max_api_calls_per_hour` (0 when it does not exist).
 pub async fn api_limit(pool: &AnyPool, id: OrgId) -> DbResult<i64> {
-    let row = sqlx::query("SELECT max_api_calls_per_hour FROM organizations WHERE id = $1")
+    let limit: Option<i64> = sqlx::query_scalar("SELECT max_api_calls_per_hour FROM organizations WHERE id = $1")
         .bind(id.to_string())
         .fetch_optional(pool)
         .await?;
-    Ok(row.map(|r| r.try_get("max_api_calls_per_hour")).transpose()?.unwrap_or_default())
+    Ok(limit.unwrap_or_default())
 }

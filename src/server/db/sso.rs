@@ -195,7 +195,7 @@ pub async fn open_saml_requests(
     now: DateTime<Utc>,
     limit: i64,
 ) -> DbResult<Vec<String>> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_scalar(
         "SELECT id FROM sso_saml_requests WHERE connection_id = $1 AND browser_hash = $2 AND expires_at > $3
          ORDER BY expires_at DESC LIMIT $4",
     )
@@ -204,8 +204,7 @@ pub async fn open_saml_requests(
     .bind(to_millis(now))
     .bind(limit)
     .fetch_all(pool)
-    .await?;
-    Ok(rows.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>()?)
+    .await?)
 }
 
 /// Uses up a request id this browser sent: its (`return_to`, trial), or `None` when it was
@@ -216,7 +215,7 @@ pub async fn take_saml_request(
     browser_hash: &str,
     id: &str,
 ) -> DbResult<Option<(Option<String>, bool)>> {
-    let row = sqlx::query(
+    let row: Option<(Option<String>, i64)> = sqlx::query_as(
         "DELETE FROM sso_saml_requests WHERE connection_id = $1 AND browser_hash = $2 AND id = $3
          RETURNING return_to, trial",
     )
@@ -225,7 +224,7 @@ pub async fn take_saml_request(
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?;
-    Ok(row.map(|r| Ok::<_, sqlx::Error>((r.try_get("return_to")?, r.try_get::<i64, _>("trial")? != 0))).transpose()?)
+    Ok(row.map(|(return_to, trial)| (return_to, trial != 0)))
 }
 
 /// Records an accepted assertion id; false when it was seen before (a replay).

@@ -3,7 +3,7 @@
 //! lock serialises reservations and which remembers when its owner was last warned.
 use super::{to_millis, DbResult, Tx};
 use chrono::{DateTime, Utc};
-use sqlx::{AnyPool, Row};
+use sqlx::AnyPool;
 
 /// Takes the bucket's row lock until the transaction ends (on Postgres; SQLite's `BEGIN IMMEDIATE`
 /// already lets one writer in at a time), so a count and the insert after it cannot interleave.
@@ -21,14 +21,11 @@ pub async fn lock(tx: &mut Tx, bucket: &str, now: DateTime<Utc>) -> DbResult<()>
 
 /// (events in the window, oldest event time in the window).
 pub async fn count_since(tx: &mut Tx, bucket: &str, since: DateTime<Utc>) -> DbResult<(i64, Option<i64>)> {
-    let row = sqlx::query("SELECT COUNT(*) AS n, MIN(at) AS oldest FROM throttle_events WHERE bucket = $1 AND at > $2")
+    Ok(sqlx::query_as("SELECT COUNT(*) AS n, MIN(at) AS oldest FROM throttle_events WHERE bucket = $1 AND at > $2")
         .bind(bucket)
         .bind(to_millis(since))
         .fetch_one(&mut **tx)
-        .await?;
-    let n: i64 = row.try_get("n")?;
-    let oldest: Option<i64> = row.try_get("oldest")?;
-    Ok((n, oldest))
+        .await?)
 }
 
 pub async fn record(tx: &mut Tx, bucket: &str, id: &str, at: DateTime<Utc>) -> DbResult<()> {

@@ -2,7 +2,7 @@
 use super::{to_millis, DbResult, Tx};
 use crate::shared::ids::OrgId;
 use chrono::{DateTime, Utc};
-use sqlx::{AnyPool, Row};
+use sqlx::AnyPool;
 
 /// One counter of a batch: `key_id` is empty for calls made by signed-in people.
 pub struct UsageCount<'a> {
@@ -32,23 +32,19 @@ pub async fn add(tx: &mut Tx, count: UsageCount<'_>) -> DbResult<()> {
 
 /// (hour millis, status class, calls) of an organization since `from`.
 pub async fn by_hour(pool: &AnyPool, org: OrgId, from: DateTime<Utc>) -> DbResult<Vec<(i64, String, i64)>> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT hour, status_class, CAST(SUM(calls) AS BIGINT) AS calls FROM api_usage
          WHERE organization_id = $1 AND hour >= $2 GROUP BY hour, status_class ORDER BY hour",
     )
     .bind(org.to_string())
     .bind(to_millis(from))
     .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| Ok((r.try_get("hour")?, r.try_get("status_class")?, r.try_get("calls")?)))
-        .collect::<Result<_, sqlx::Error>>()?)
+    .await?)
 }
 
 /// (key id or '', key name, calls) of an organization since `from`, busiest first.
 pub async fn by_key(pool: &AnyPool, org: OrgId, from: DateTime<Utc>) -> DbResult<Vec<(String, String, i64)>> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT u.key_id, COALESCE(k.name, '') AS name, CAST(SUM(u.calls) AS BIGINT) AS calls FROM api_usage u
          LEFT JOIN api_keys k ON k.id = u.key_id
          WHERE u.organization_id = $1 AND u.hour >= $2 GROUP BY u.key_id, k.name ORDER BY calls DESC",
@@ -56,9 +52,5 @@ pub async fn by_key(pool: &AnyPool, org: OrgId, from: DateTime<Utc>) -> DbResult
     .bind(org.to_string())
     .bind(to_millis(from))
     .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| Ok((r.try_get("key_id")?, r.try_get("name")?, r.try_get("calls")?)))
-        .collect::<Result<_, sqlx::Error>>()?)
+    .await?)
 }

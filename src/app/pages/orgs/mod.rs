@@ -3,6 +3,7 @@
 //! only the controls the user's permissions allow; the server refuses the rest anyway.
 pub mod api_keys;
 pub mod audit;
+pub mod domains;
 pub mod invitations;
 pub mod invite;
 pub mod list;
@@ -22,11 +23,15 @@ use crate::shared::{
     error::{AppError, ErrorKind},
     orgs::{parse_color, Organization},
     roles::Permission,
+    sso::ConnectionKind,
 };
 use chrono::{DateTime, Utc};
-use leptos::{prelude::*, server_fn::ServerFn};
+use leptos::{html, prelude::*, server_fn::ServerFn};
 use leptos_meta::Title;
-use leptos_router::{components::Redirect, hooks::use_params_map};
+use leptos_router::{
+    components::Redirect,
+    hooks::{use_params_map, use_query_map},
+};
 use std::sync::Arc;
 
 /// The pages of one organization, in the order of its sub-navigation.
@@ -431,6 +436,70 @@ pub fn CopyField(id: &'static str, label: &'static str, value: String, button: &
     }
 }
 
+/// The SSO page's address with the given list cursors (the other list keeps its page).
+pub fn sso_link(org_id: &str, cursors: &[(&str, Option<String>)]) -> String {
+    let query: Vec<String> =
+        cursors.iter().filter_map(|(key, value)| value.as_ref().map(|v| format!("{key}={}", enc(v)))).collect();
+    if query.is_empty() {
+        format!("/orgs/{org_id}/sso")
+    } else {
+        format!("/orgs/{org_id}/sso?{}", query.join("&"))
+    }
+}
+
+/// A list cursor from the page's query (empty means none).
+pub fn use_cursor(name: &'static str) -> Signal<Option<String>> {
+    let query = use_query_map();
+    Signal::derive(move || query.read().get(name).filter(|c| !c.is_empty()))
+}
+
+/// How a connection kind is shown.
+pub fn kind_label(kind: ConnectionKind) -> &'static str {
+    match kind {
+        ConnectionKind::Oidc => "OIDC",
+        ConnectionKind::Saml => "SAML",
+        ConnectionKind::Ldap => "LDAP",
+    }
+}
+
+/// Empties a form once its action succeeded (with JavaScript; without, the page is new anyway).
+pub fn reset_on_success<S>(action: ServerAction<S>) -> NodeRef<html::Form>
+where
+    S: leptos::server_fn::ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Send + Sync + 'static,
+{
+    let form = NodeRef::<html::Form>::new();
+    let value = action.value();
+    Effect::new(move |_| {
+        if value.with(|v| matches!(v, Some(Ok(_)))) {
+            if let Some(form) = form.get() {
+                form.reset();
+            }
+        }
+    });
+    form
+}
+
+/// A value to copy into another system: read-only, selected on focus, with a copy button. (The
+/// label is for screen readers; the page shows what the value is next to it.)
+#[component]
+pub fn CopyValue(id: String, label: String, value: String) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let text = value.clone();
+    view! {
+        <div class="copy-row">
+            <label for=id.clone() class="visually-hidden">{label.clone()}</label>
+            <input id=id type="text" readonly value=value on:focus=|ev| {
+                event_target::<leptos::web_sys::HtmlInputElement>(&ev).select();
+            }/>
+            <button type="button" class="button secondary small" on:click=move |_| copied.set(copy_to_clipboard(&text))>
+                {move || if copied.get() { "Copied" } else { "Copy" }}
+                <span class="visually-hidden">{format!(" {label}")}</span>
+            </button>
+        </div>
+    }
+}
+
 /// `navigator.clipboard.writeText(text)`, looked up at run time (web-sys is built without its
 /// Clipboard bindings). False when the browser offers no clipboard here.
 fn copy_to_clipboard(text: &str) -> bool {
@@ -475,5 +544,14 @@ mod tests {
     fn query_values_are_encoded() {
         assert_eq!(enc("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
         assert_eq!(page_link("/x?q=1&", "abc_-"), "/x?q=1&cursor=abc_-");
+    }
+
+    #[test]
+    fn list_links_keep_the_other_list() {
+        assert_eq!(sso_link("o", &[("domains_cursor", None)]), "/orgs/o/sso");
+        assert_eq!(
+            sso_link("o", &[("domains_cursor", Some("a b".into())), ("connections_cursor", Some("c".into()))]),
+            "/orgs/o/sso?domains_cursor=a%20b&connections_cursor=c"
+        );
     }
 }

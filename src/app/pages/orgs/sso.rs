@@ -1,30 +1,29 @@
-//! `/orgs/:id/sso`: single sign-on. Whether it is on for the organization; its email domains (the
-//! TXT record that proves each, verification, and for verified ones the connection their sign-ins
-//! go to and whether SSO is required); its connections (values to copy into the identity
+//! `/orgs/:id/sso`: single sign-on. Whether it is on for the organization; its email domains (in
+//! `domains`); its connections (values to copy into the identity
 //! provider, test, enable/disable, refresh SAML metadata, delete); and guided forms to add an
 //! OIDC, LDAP or SAML connection.
 use super::{
-    can, copy_to_clipboard, enc, latest_error, one_at_a_time, org_page, reload_org_after, set_status, use_org_id, when,
-    Pager, RowAction, Section, SectionError,
+    can,
+    domains::{DomainActions, Domains},
+    kind_label, latest_error, one_at_a_time, org_page, reload_org_after, reset_on_success, set_status, sso_link,
+    use_cursor, use_org_id, CopyValue, Pager, RowAction, Section, SectionError,
 };
-use crate::app::components::form::{action_error, ActionError, FormAlert};
+use crate::app::components::form::{action_error, ActionError, FormAlert, Input, Select, TextArea};
 use crate::rpc::{
-    domains::{sso_domains, AddDomain, RemoveDomain, RouteDomain, VerifyDomain},
+    domains::{AddDomain, RemoveDomain, RouteDomain, VerifyDomain},
     sso::{
-        oidc_redirect_uri, sso_connection_choices, sso_connections, CreateLdapConnection, CreateOidcConnection,
-        CreateSamlConnection, DeleteConnection, RefreshSamlMetadata, SetConnectionEnabled, SetSsoEnabled,
-        TestConnection,
+        oidc_redirect_uri, sso_connections, CreateLdapConnection, CreateOidcConnection, CreateSamlConnection,
+        DeleteConnection, RefreshSamlMetadata, SetConnectionEnabled, SetSsoEnabled, TestConnection,
     },
 };
 use crate::shared::{
-    domains::{Domain, DomainStatus},
     error::AppError,
     ids::OrgId,
     orgs::Organization,
     roles::{Permission, Role},
     sso::{ConnectionKind, OidcPreset, SsoConnection},
 };
-use leptos::{html, prelude::*};
+use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 #[component]
@@ -89,6 +88,16 @@ impl Actions {
         ]
     }
 
+    /// The forms of the domain list.
+    fn domains(self) -> DomainActions {
+        DomainActions {
+            add_domain: self.add_domain,
+            verify: self.verify,
+            route: self.route,
+            remove_domain: self.remove_domain,
+        }
+    }
+
     /// A change that the connection lists (and the domains' connection choices) show.
     fn connections_changed(self) -> [usize; 6] {
         [
@@ -109,7 +118,7 @@ fn Sso(org: Organization) -> impl IntoView {
     view! {
         <SsoSwitch org_id=org.id on=org.settings.sso_enabled may_change=can(&org, Permission::OrgWrite)/>
         <SsoNotice/>
-        <Domains actions/>
+        <Domains actions=actions.domains() connections_changed=Signal::derive(move || actions.connections_changed())/>
         <Connections actions/>
         <AddConnection actions/>
     }
@@ -188,222 +197,7 @@ fn SsoSwitch(org_id: OrgId, on: bool, may_change: bool) -> impl IntoView {
     }
 }
 
-// ---- links between pages of the two lists ----------------------------------------------------
-
-/// The page's address with the given list cursors (the other list keeps its page).
-fn sso_link(org_id: &str, cursors: &[(&str, Option<String>)]) -> String {
-    let query: Vec<String> =
-        cursors.iter().filter_map(|(key, value)| value.as_ref().map(|v| format!("{key}={}", enc(v)))).collect();
-    if query.is_empty() {
-        format!("/orgs/{org_id}/sso")
-    } else {
-        format!("/orgs/{org_id}/sso?{}", query.join("&"))
-    }
-}
-
-fn use_cursor(name: &'static str) -> Signal<Option<String>> {
-    let query = use_query_map();
-    Signal::derive(move || query.read().get(name).filter(|c| !c.is_empty()))
-}
-
-// ---- domains ---------------------------------------------------------------------------------
-
-#[component]
-fn Domains(actions: Actions) -> impl IntoView {
-    let id = use_org_id();
-    let cursor = use_cursor("domains_cursor");
-    let other = use_cursor("connections_cursor");
-    let list = Resource::new(
-        move || {
-            (
-                id.get(),
-                cursor.get(),
-                actions.add_domain.version().get(),
-                actions.verify.version().get(),
-                actions.route.version().get(),
-                actions.remove_domain.version().get(),
-            )
-        },
-        |(id, cursor, ..)| sso_domains(id, cursor),
-    );
-    let choices =
-        Resource::new(move || (id.get(), actions.connections_changed()), |(id, _)| sso_connection_choices(id));
-    let row_error = latest_error(vec![
-        RowAction::of(actions.verify),
-        RowAction::of(actions.route),
-        RowAction::of(actions.remove_domain),
-    ]);
-    let list_view = move || {
-        Suspend::new(async move {
-            let org = id.get_untracked();
-            let choices = choices.await.unwrap_or_default();
-            match list.await {
-                Ok(page) if page.data.is_empty() && cursor.get_untracked().is_none() => {
-                    view! { <p class="empty">"No domains yet."</p> }.into_any()
-                }
-                Ok(page) => {
-                    let first = sso_link(&org, &[("connections_cursor", other.get_untracked())]);
-                    let next = page.next_cursor.map(|c| {
-                        sso_link(&org, &[("domains_cursor", Some(c)), ("connections_cursor", other.get_untracked())])
-                    });
-                    let items = page
-                        .data
-                        .into_iter()
-                        .map(|domain| view! { <DomainItem domain choices=choices.clone() actions/> })
-                        .collect_view();
-                    view! {
-                        <ul class="sso-items">{items}</ul>
-                        <Pager label="Domain pages" first on_first=cursor.get_untracked().is_none() next/>
-                    }
-                    .into_any()
-                }
-                Err(error) => view! { <SectionError error/> }.into_any(),
-            }
-        })
-    };
-    view! {
-        <section class="card" aria-labelledby="domains-heading">
-            <h2 id="domains-heading">"Email domains"</h2>
-            <p>"Prove that the organization owns an email domain by publishing a DNS TXT record. Sign-ins with addresses at a verified domain can then go to one of your connections."</p>
-            <AddDomainForm add=actions.add_domain/>
-            <FormAlert error=row_error fields=Vec::new()/>
-            <Transition fallback=|| view! { <p class="empty">"Loading domains…"</p> }>{list_view}</Transition>
-        </section>
-    }
-}
-
-#[component]
-fn AddDomainForm(add: ServerAction<AddDomain>) -> impl IntoView {
-    let id = use_org_id();
-    let value = add.value();
-    let error: ActionError = Signal::derive(move || value.get().and_then(Result::err));
-    let form = reset_on_success(add);
-    view! {
-        <ActionForm action=add node_ref=form attr:class="sso-add-domain">
-            <FormAlert error fields=vec!["domain"]/>
-            <input type="hidden" name="org_id" value=move || id.get()/>
-            <Input form="new" name="domain" label="Add a domain" placeholder="example.com" required=true
-                hint="The part of your people's addresses after the @." error/>
-            <button type="submit" class="button">"Add domain"</button>
-        </ActionForm>
-    }
-}
-
-fn domain_badge(status: DomainStatus) -> (&'static str, &'static str) {
-    match status {
-        DomainStatus::Pending => ("Not verified yet", "status-pending"),
-        DomainStatus::Verified => ("Verified", "status-accepted"),
-    }
-}
-
-#[component]
-fn DomainItem(domain: Domain, choices: Vec<SsoConnection>, actions: Actions) -> impl IntoView {
-    let (status, class) = domain_badge(domain.status);
-    let key = domain.id.to_string();
-    let heading = format!("domain-{key}-heading");
-    let verified = domain.status == DomainStatus::Verified;
-    let ids = {
-        let (org, key) = (domain.organization_id.to_string(), key.clone());
-        move || {
-            view! {
-                <input type="hidden" name="org_id" value=org.clone()/>
-                <input type="hidden" name="domain_id" value=key.clone()/>
-            }
-        }
-    };
-    let last_check = match (&domain.last_checked_at, &domain.last_check_error) {
-        (Some(at), Some(error)) if !verified => Some(view! {
-            <p class="check-failed"><strong>{format!("Last checked {}:", when(*at))}</strong>" "{error.clone()}</p>
-        }),
-        _ => None,
-    };
-    let record = view! {
-        <dl class="facts">
-            <dt>"Type"</dt><dd><code>{domain.verification.record_type.clone()}</code></dd>
-            <dt>"Name"</dt><dd><CopyValue id=format!("domain-{key}-txt-name") label=format!("TXT record name for {}", domain.domain)
-                value=domain.verification.name.clone()/></dd>
-            <dt>"Value"</dt><dd><CopyValue id=format!("domain-{key}-txt-value") label=format!("TXT record value for {}", domain.domain)
-                value=domain.verification.value.clone()/></dd>
-        </dl>
-    };
-    let record = if verified {
-        view! {
-            <p>{domain.verified_at.map(|at| format!("Verified on {}.", when(at)))}</p>
-            <details class="meta"><summary>"The DNS record that proved it"</summary>{record}</details>
-            <DomainRouting domain=domain.clone() choices route=actions.route/>
-        }
-        .into_any()
-    } else {
-        view! {
-            <p>"Publish this TXT record at the domain's DNS provider, then press " <strong>"Verify now"</strong>
-                ". DNS changes can take a while to be seen."</p>
-            {record}
-        }
-        .into_any()
-    };
-    let remove_ids = ids.clone();
-    view! {
-        <li class="sso-item" id=format!("domain-{key}")>
-            <h3 id=heading>{domain.domain.clone()} " " <span class=format!("badge {class}")>{status}</span></h3>
-            {record}
-            {last_check}
-            <div class="row-actions">
-                {(!verified).then(|| view! {
-                    <ActionForm action=actions.verify>{ids()}
-                        <button type="submit" class="button small">"Verify now"</button></ActionForm>
-                })}
-                <details class="confirm">
-                    <summary class="button secondary small" role="button">"Remove"</summary>
-                    <p>{format!("Addresses at {} stop going to single sign-on, and proving the domain again takes a new TXT record.", domain.domain)}</p>
-                    <ActionForm action=actions.remove_domain>{remove_ids()}
-                        <button type="submit" class="button danger small">"Yes, remove"</button></ActionForm>
-                </details>
-            </div>
-        </li>
-    }
-}
-
-/// For a verified domain: the connection its addresses sign in with, and whether they must.
-#[component]
-fn DomainRouting(domain: Domain, choices: Vec<SsoConnection>, route: ServerAction<RouteDomain>) -> impl IntoView {
-    let key = domain.id.to_string();
-    let (select_id, check_id) = (format!("domain-{key}-connection"), format!("domain-{key}-require"));
-    let options = choices
-        .into_iter()
-        .map(|c| {
-            let label = format!("{} ({}{})", c.name, kind_label(c.kind), if c.enabled { "" } else { ", disabled" });
-            view! { <option value=c.id.to_string() selected=domain.connection_id == Some(c.id)>{label}</option> }
-        })
-        .collect_view();
-    view! {
-        <ActionForm action=route attr:class="sso-routing">
-            <input type="hidden" name="org_id" value=domain.organization_id.to_string()/>
-            <input type="hidden" name="domain_id" value=key.clone()/>
-            <div class="field">
-                <label for=select_id.clone()>{format!("Sign-ins with @{} addresses go to", domain.domain)}</label>
-                <select id=select_id name="connection_id">
-                    <option value="" selected=domain.connection_id.is_none()>"None (people sign in with a password)"</option>
-                    {options}
-                </select>
-            </div>
-            <label class="check" for=check_id.clone()>
-                <input type="checkbox" id=check_id.clone() name="require_sso" value="on" checked=domain.require_sso/>
-                "Require SSO for these addresses (owners can still use their password as a break-glass path)"
-            </label>
-            <button type="submit" class="button secondary small">"Save"</button>
-        </ActionForm>
-    }
-}
-
 // ---- connections -----------------------------------------------------------------------------
-
-fn kind_label(kind: ConnectionKind) -> &'static str {
-    match kind {
-        ConnectionKind::Oidc => "OIDC",
-        ConnectionKind::Saml => "SAML",
-        ConnectionKind::Ldap => "LDAP",
-    }
-}
 
 #[component]
 fn Connections(actions: Actions) -> impl IntoView {
@@ -659,24 +453,6 @@ fn role_options() -> impl IntoView {
         .collect_view()
 }
 
-/// Empties a form once its action succeeded (with JavaScript; without, the page is new anyway).
-fn reset_on_success<S>(action: ServerAction<S>) -> NodeRef<html::Form>
-where
-    S: leptos::server_fn::ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
-    S::Output: Send + Sync + 'static,
-{
-    let form = NodeRef::<html::Form>::new();
-    let value = action.value();
-    Effect::new(move |_| {
-        if value.with(|v| matches!(v, Some(Ok(_)))) {
-            if let Some(form) = form.get() {
-                form.reset();
-            }
-        }
-    });
-    form
-}
-
 const MAPPING_HINT: &str = "One per line: group = role, with role viewer, member or admin. The highest matching role wins; people in no listed group get the default role.";
 
 #[component]
@@ -797,129 +573,5 @@ fn SamlForm(create: ServerAction<CreateSamlConnection>) -> impl IntoView {
                 <button type="submit" class="button">"Add SAML connection"</button>
             </ActionForm>
         </div>
-    }
-}
-
-// ---- form pieces with ids of their own (two forms here share field names) ---------------------
-
-/// The error of the latest submit when it is about `name`.
-fn field_error(error: ActionError, name: &'static str) -> impl Fn() -> Option<String> + Copy + Send + Sync {
-    move || error.get().filter(|e| e.field() == Some(name)).map(|e| e.message)
-}
-
-/// The label, hint and error parts shared by the inputs below, ids prefixed with the form's.
-struct Parts {
-    id: String,
-    hint_id: String,
-    error_id: String,
-    described_by: String,
-}
-
-fn parts(form: &str, name: &str, hint: &str) -> Parts {
-    let id = format!("{form}-{name}");
-    let (hint_id, error_id) = (format!("{id}-hint"), format!("{id}-error"));
-    let described_by = if hint.is_empty() { error_id.clone() } else { format!("{hint_id} {error_id}") };
-    Parts { id, hint_id, error_id, described_by }
-}
-
-#[component]
-fn Input(
-    form: &'static str,
-    name: &'static str,
-    label: &'static str,
-    #[prop(default = "text")] kind: &'static str,
-    #[prop(optional)] required: bool,
-    #[prop(optional, into)] value: Option<String>,
-    #[prop(optional)] placeholder: &'static str,
-    #[prop(optional)] hint: &'static str,
-    error: ActionError,
-) -> impl IntoView {
-    let Parts { id, hint_id, error_id, described_by } = parts(form, name, hint);
-    let message = field_error(error, name);
-    view! {
-        <div class="field">
-            <label for=id.clone()>{label}</label>
-            {(!hint.is_empty()).then(|| view! { <p id=hint_id class="hint">{hint}</p> })}
-            <input id=id type=kind name=name value=value placeholder=placeholder required=required autocomplete="off"
-                aria-describedby=described_by aria-invalid=move || message().is_some().to_string()/>
-            {move || message().map(|m| view! { <p id=error_id.clone() class="field-error" role="alert">{m}</p> })}
-        </div>
-    }
-}
-
-#[component]
-fn Select(
-    form: &'static str,
-    name: &'static str,
-    label: &'static str,
-    error: ActionError,
-    children: Children,
-) -> impl IntoView {
-    let Parts { id, error_id, described_by, .. } = parts(form, name, "");
-    let message = field_error(error, name);
-    view! {
-        <div class="field">
-            <label for=id.clone()>{label}</label>
-            <select id=id name=name aria-describedby=described_by aria-invalid=move || message().is_some().to_string()>
-                {children()}
-            </select>
-            {move || message().map(|m| view! { <p id=error_id.clone() class="field-error" role="alert">{m}</p> })}
-        </div>
-    }
-}
-
-#[component]
-fn TextArea(
-    form: &'static str,
-    name: &'static str,
-    label: &'static str,
-    #[prop(optional)] placeholder: &'static str,
-    #[prop(optional)] hint: &'static str,
-    error: ActionError,
-) -> impl IntoView {
-    let Parts { id, hint_id, error_id, described_by } = parts(form, name, hint);
-    let message = field_error(error, name);
-    view! {
-        <div class="field">
-            <label for=id.clone()>{label}</label>
-            {(!hint.is_empty()).then(|| view! { <p id=hint_id class="hint">{hint}</p> })}
-            <textarea id=id name=name rows="4" placeholder=placeholder spellcheck="false"
-                aria-describedby=described_by aria-invalid=move || message().is_some().to_string()></textarea>
-            {move || message().map(|m| view! { <p id=error_id.clone() class="field-error" role="alert">{m}</p> })}
-        </div>
-    }
-}
-
-/// A value to copy into another system: read-only, selected on focus, with a copy button. (The
-/// label is for screen readers; the page shows what the value is next to it.)
-#[component]
-fn CopyValue(id: String, label: String, value: String) -> impl IntoView {
-    let copied = RwSignal::new(false);
-    let text = value.clone();
-    view! {
-        <div class="copy-row">
-            <label for=id.clone() class="visually-hidden">{label.clone()}</label>
-            <input id=id type="text" readonly value=value on:focus=|ev| {
-                event_target::<leptos::web_sys::HtmlInputElement>(&ev).select();
-            }/>
-            <button type="button" class="button secondary small" on:click=move |_| copied.set(copy_to_clipboard(&text))>
-                {move || if copied.get() { "Copied" } else { "Copy" }}
-                <span class="visually-hidden">{format!(" {label}")}</span>
-            </button>
-        </div>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sso_link;
-
-    #[test]
-    fn list_links_keep_the_other_list() {
-        assert_eq!(sso_link("o", &[("domains_cursor", None)]), "/orgs/o/sso");
-        assert_eq!(
-            sso_link("o", &[("domains_cursor", Some("a b".into())), ("connections_cursor", Some("c".into()))]),
-            "/orgs/o/sso?domains_cursor=a%20b&connections_cursor=c"
-        );
     }
 }
