@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use {
     super::ssr::{given, id, scope},
     super::ssr::{go, respond},
-    crate::server::{authz::OrgScope, service::webhooks, state::AppState},
+    crate::server::{authz::OrgScope, service::webhooks::endpoints as webhooks, state::AppState},
 };
 
 #[server(prefix = "/rpc", endpoint = "webhooks")]

@@ -599,7 +599,7 @@ async fn retention(backend: Backend) {
         .await
         .unwrap();
     let state = &app.running.as_ref().unwrap().state;
-    let removed = gatehouse::server::service::webhooks::purge_old(state).await.unwrap();
+    let removed = gatehouse::server::service::webhooks::delivery::purge_old(state).await.unwrap();
     assert_eq!(removed, 1);
     let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries").fetch_one(&pool).await.unwrap();
     assert_eq!(left, 1, "the pending delivery stays");

@@ -7,7 +7,7 @@ use super::{
 use crate::server::{
     error::{AppJson, AppPath, AppQuery},
     pagination::PageParams,
-    service::webhooks,
+    service::webhooks::{catalogue, endpoints as webhooks},
     state::AppState,
 };
 use crate::shared::{
@@ -342,5 +342,5 @@ async fn retry(
     responses((status = 200, description = "Every event type.", body = Vec<EventType>))
 )]
 async fn event_types() -> Json<Vec<EventType>> {
-    Json(webhooks::event_types())
+    Json(catalogue::event_types())
 }

@@ -129,7 +129,7 @@ async fn guide(Path(slug): Path<String>) -> Response {
 /// reference cannot drift from what is sent.
 fn event_reference() -> String {
     let mut out = String::from("\n| type | when |\n|---|---|\n");
-    let types = crate::server::service::webhooks::event_types();
+    let types = crate::server::service::webhooks::catalogue::event_types();
     for event in &types {
         out.push_str(&format!("| `{}` | {} |\n", event.name, event.description));
     }

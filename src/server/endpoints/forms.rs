@@ -9,7 +9,7 @@ use crate::server::{
     auth::principal::{ClientMeta, SignedIn},
     authz::authorize,
     error::AppPath,
-    service::{logo, webhooks},
+    service::{logo, webhooks::endpoints as webhooks},
     state::AppState,
 };
 use crate::shared::{api_keys::IssuedApiKey, error::AppError, ids::OrgId, roles::Permission};

@@ -32,7 +32,7 @@ pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
         if let Err(e) = db::sso_links::delete_expired(app.db.pool(), now).await.map_err(AppError::from) {
             tracing::warn!("sweeper: pending SSO links: {e}");
         }
-        if let Err(e) = crate::server::service::webhooks::purge_old(&app).await {
+        if let Err(e) = crate::server::service::webhooks::delivery::purge_old(&app).await {
             tracing::warn!("sweeper: webhook deliveries: {e}");
         }
         tokio::select! {

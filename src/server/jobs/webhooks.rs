@@ -5,7 +5,7 @@
 //! the rest keep their lease and are retried after it lapses.
 use crate::server::{
     db,
-    service::webhooks::{self, Outcome},
+    service::webhooks::delivery::{self as webhooks, Outcome},
     state::AppState,
 };
 use tokio::{sync::watch, task::JoinSet, time::Instant};

@@ -63,7 +63,7 @@ pub async fn append(
     db::audit::insert(tx, &row).await?;
     // Webhook events of an organization come from its own chain (not the platform's copy).
     match org {
-        Some(org) if chain == org.to_string() => super::webhooks::enqueue_for_audit(tx, org, &row).await,
+        Some(org) if chain == org.to_string() => super::webhooks::outbox::enqueue_for_audit(tx, org, &row).await,
         _ => Ok(()),
     }
 }
