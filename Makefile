@@ -24,6 +24,7 @@ test: native-deps tools system-deps node-deps services lint test-peers unit buil
 
 lint:
 	cargo fmt --check
+	python3 tests/support/module_cycles.py src
 	cargo clippy --features ssr --all-targets -- -D warnings
 	cargo clippy --no-default-features --features hydrate --lib --target wasm32-unknown-unknown -- -D warnings
 

@@ -34,6 +34,8 @@ const MAX_RETRY_AFTER: StdDuration = StdDuration::from_secs(24 * 3600);
 
 // ---- signing ---------------------------------------------------------------------------------
 
+/// `v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>` where the key is the base64 part
+/// of the secret (Standard Webhooks).
 pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> String {
     let key = STANDARD.decode(secret.trim_start_matches("whsec_")).unwrap_or_default();
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes keys of any length");

@@ -33,9 +33,6 @@ fn generate_secret() -> String {
     format!("whsec_{}", STANDARD.encode(bytes))
 }
 
-/// `v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>` where the key is the base64 part
-/// of the secret (Standard Webhooks).
-
 // ---- endpoints -------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, Deserialize)]
