@@ -15,11 +15,14 @@ use leptos::prelude::*;
 use {
     super::ssr::{given, id, scope},
     super::ssr::{go, respond},
-    crate::app::pages::orgs::enc,
     crate::server::service::{
         orgs,
-        sso::{self, NewConnection, NewLdap, NewOidc, NewSaml, TestCredentials},
+        sso::{
+            self,
+            input::{NewConnection, NewLdap, NewOidc, NewSaml, TestCredentials},
+        },
     },
+    crate::shared::values::enc,
     crate::shared::{
         roles::Role,
         sso::{OidcPreset, RoleMapping},
@@ -35,7 +38,7 @@ pub async fn sso_connections(org_id: String, cursor: Option<String>) -> Result<P
     respond(
         async {
             let (app, scope) = scope(&org_id).await?;
-            sso::list(&app, &scope, given(cursor).as_deref(), None).await
+            sso::connections::list(&app, &scope, given(cursor).as_deref(), None).await
         }
         .await,
     )
@@ -47,7 +50,7 @@ pub async fn sso_connection_choices(org_id: String) -> Result<Vec<SsoConnection>
     respond(
         async {
             let (app, scope) = scope(&org_id).await?;
-            Ok(sso::list(&app, &scope, None, Some(CHOICES)).await?.data)
+            Ok(sso::connections::list(&app, &scope, None, Some(CHOICES)).await?.data)
         }
         .await,
     )
@@ -93,7 +96,7 @@ pub async fn create_oidc_connection(
                 role_mapping: parse_mapping(role_mapping.as_deref().unwrap_or_default())?,
                 enabled: None,
             };
-            let created = sso::create(&app, &scope, NewConnection::Oidc(new)).await?;
+            let created = sso::connections::create(&app, &scope, NewConnection::Oidc(new)).await?;
             go(&format!("/orgs/{org_id}/sso?notice=connection_created"))?;
             Ok(created)
         }
@@ -130,7 +133,7 @@ pub async fn create_ldap_connection(
                 role_mapping: parse_mapping(role_mapping.as_deref().unwrap_or_default())?,
                 enabled: None,
             };
-            let created = sso::create(&app, &scope, NewConnection::Ldap(new)).await?;
+            let created = sso::connections::create(&app, &scope, NewConnection::Ldap(new)).await?;
             go(&format!("/orgs/{org_id}/sso?notice=connection_created"))?;
             Ok(created)
         }
@@ -162,7 +165,7 @@ pub async fn create_saml_connection(
                 role_mapping: parse_mapping(role_mapping.as_deref().unwrap_or_default())?,
                 enabled: None,
             };
-            let created = sso::create(&app, &scope, NewConnection::Saml(new)).await?;
+            let created = sso::connections::create(&app, &scope, NewConnection::Saml(new)).await?;
             go(&format!("/orgs/{org_id}/sso?notice=connection_created"))?;
             Ok(created)
         }
@@ -180,8 +183,8 @@ pub async fn set_connection_enabled(
     respond(
         async {
             let (app, scope) = scope(&org_id).await?;
-            let patch = sso::ConnectionPatch { enabled: Some(enabled == "true"), ..Default::default() };
-            let changed = sso::update(&app, &scope, id(&connection_id, "sso_connection")?, patch).await?;
+            let patch = sso::input::ConnectionPatch { enabled: Some(enabled == "true"), ..Default::default() };
+            let changed = sso::connections::update(&app, &scope, id(&connection_id, "sso_connection")?, patch).await?;
             let notice = if changed.enabled { "connection_enabled" } else { "connection_disabled" };
             go(&format!("/orgs/{org_id}/sso?notice={notice}"))?;
             Ok(changed)
@@ -197,8 +200,9 @@ pub async fn refresh_saml_metadata(org_id: String, connection_id: String) -> Res
     respond(
         async {
             let (app, scope) = scope(&org_id).await?;
-            let patch = sso::ConnectionPatch { refresh_metadata: Some(true), ..Default::default() };
-            let refreshed = sso::update(&app, &scope, id(&connection_id, "sso_connection")?, patch).await?;
+            let patch = sso::input::ConnectionPatch { refresh_metadata: Some(true), ..Default::default() };
+            let refreshed =
+                sso::connections::update(&app, &scope, id(&connection_id, "sso_connection")?, patch).await?;
             go(&format!("/orgs/{org_id}/sso?notice=metadata_refreshed"))?;
             Ok(refreshed)
         }
@@ -211,7 +215,7 @@ pub async fn delete_connection(org_id: String, connection_id: String) -> Result<
     respond(
         async {
             let (app, scope) = scope(&org_id).await?;
-            sso::remove(&app, &scope, id(&connection_id, "sso_connection")?).await?;
+            sso::connections::remove(&app, &scope, id(&connection_id, "sso_connection")?).await?;
             go(&format!("/orgs/{org_id}/sso?notice=connection_deleted"))
         }
         .await,
@@ -231,7 +235,8 @@ pub async fn test_connection(
         async {
             let (app, scope) = scope(&org_id).await?;
             let credentials = TestCredentials { username: given(username), password: given(password) };
-            let tested = sso::test(&app, &scope, id(&connection_id, "sso_connection")?, credentials).await?;
+            let tested =
+                sso::connections::test(&app, &scope, id(&connection_id, "sso_connection")?, credentials).await?;
             let (ok, message) = (u8::from(tested.ok), enc(&tested.message));
             let connection = enc(&connection_id);
             go(&format!(

@@ -161,6 +161,17 @@ pub fn is_local_path(target: &str) -> bool {
         && !decoded.iter().any(|b| b.is_ascii_control())
 }
 
+/// Percent-encodes a query-string value.
+pub fn enc(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

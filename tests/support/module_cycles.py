@@ -4,7 +4,9 @@
 Every file under src/ is a module (src/a/mod.rs is `a`, src/a/b.rs is `a::b`). A file depends
 on another when it names a path inside it (`use crate::a::b::X`, `super::X`, `crate::a::b::f()`),
 resolved to the longest path that is a file; `mod x;` declarations are not dependencies, and
-`#[cfg(test)] mod tests` blocks are left out. Strongly connected groups of two or more files are
+`#[cfg(test)] mod tests` blocks are left out. A module and its direct children count as one unit
+(a `mod.rs` that merges its children's routers while they use its helpers is not a cycle), so
+only references between separate units count. Strongly connected groups of two or more files are
 printed and make the exit status 1.
 """
 import re
@@ -57,11 +59,17 @@ def main() -> int:
         for tree in re.findall(r"\buse\s+([^;]+);", text):
             paths += expand(tree)
         paths += re.findall(r"\b((?:crate|super)(?:::\w+)+)(?![\w:])", text)
+        # A parent names its child modules without a prefix (`oidc::discover`, `use oidc::X`).
+        for child in re.findall(r"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;", text, re.M):
+            if re.search(r"(?<![\w:])" + child + r"::", re.sub(r"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+\w+\s*;", "", text, flags=re.M)):
+                paths.append("self::" + child)
         for p in paths:
             segs = p.split("::")
             base = list(module)
             if segs[0] == "crate":
                 base, segs = [], segs[1:]
+            elif segs[0] == "self":
+                base, segs = list(module), segs[1:]
             elif segs[0] == "super":
                 # `super` in a/b.rs (or a/b/mod.rs) is `a`; each further `super` goes one up.
                 base = list(module[:-1])
@@ -76,7 +84,8 @@ def main() -> int:
                 if tuple(full[:n]) in files:
                     target = tuple(full[:n])
                     break
-            if target is not None and target != module:
+            related = target is not None and (target[:-1] == module or module[:-1] == target)
+            if target is not None and target != module and not related:
                 edges[module].add(target)
     # Tarjan's strongly connected components.
     index, low, stack, on, sccs, counter = {}, {}, [], set(), [], [0]

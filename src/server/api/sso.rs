@@ -46,7 +46,7 @@ type ConnectionPath = AppPath<(OrgId, SsoConnectionId)>;
     security(("session" = []), ("api_key" = ["sso:write"])),
     extensions(("x-required-permission" = json!("sso:write"))),
     params(("org" = OrgId, Path, description = "The organization's id.")),
-    request_body = sso::NewConnection,
+    request_body = sso::input::NewConnection,
     responses(
         (status = 201, description = "The connection (without its secret).", body = SsoConnection),
         (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
@@ -60,8 +60,8 @@ async fn create(
     InOrg(scope): InOrg,
     AppJson(body): AppJson<serde_json::Value>,
 ) -> Result<(StatusCode, Json<SsoConnection>), AppError> {
-    let new = sso::NewConnection::from_json(body)?;
-    Ok((StatusCode::CREATED, Json(sso::create(&app, &scope, new).await?)))
+    let new = sso::input::NewConnection::from_json(body)?;
+    Ok((StatusCode::CREATED, Json(sso::connections::create(&app, &scope, new).await?)))
 }
 
 /// List SSO connections
@@ -86,7 +86,7 @@ async fn list(
     InOrg(scope): InOrg,
     AppQuery(q): AppQuery<PageParams>,
 ) -> Result<Json<Page<SsoConnection>>, AppError> {
-    Ok(Json(sso::list(&app, &scope, q.cursor.as_deref(), q.limit).await?))
+    Ok(Json(sso::connections::list(&app, &scope, q.cursor.as_deref(), q.limit).await?))
 }
 
 /// Read an SSO connection
@@ -110,7 +110,7 @@ async fn read(
     InOrg(scope): InOrg,
     AppPath((_, id)): ConnectionPath,
 ) -> Result<Json<SsoConnection>, AppError> {
-    Ok(Json(sso::get(&app, &scope, id).await?))
+    Ok(Json(sso::connections::get(&app, &scope, id).await?))
 }
 
 /// Change an SSO connection
@@ -127,7 +127,7 @@ async fn read(
         ("org" = OrgId, Path, description = "The organization's id."),
         ("connection" = SsoConnectionId, Path, description = "The connection's id."),
     ),
-    request_body = sso::ConnectionPatch,
+    request_body = sso::input::ConnectionPatch,
     responses(
         (status = 200, description = "The changed connection.", body = SsoConnection),
         (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
@@ -140,9 +140,9 @@ async fn update(
     State(app): State<AppState>,
     InOrg(scope): InOrg,
     AppPath((_, id)): ConnectionPath,
-    AppJson(body): AppJson<sso::ConnectionPatch>,
+    AppJson(body): AppJson<sso::input::ConnectionPatch>,
 ) -> Result<Json<SsoConnection>, AppError> {
-    Ok(Json(sso::update(&app, &scope, id, body).await?))
+    Ok(Json(sso::connections::update(&app, &scope, id, body).await?))
 }
 
 /// Delete an SSO connection
@@ -166,7 +166,7 @@ async fn remove(
     InOrg(scope): InOrg,
     AppPath((_, id)): ConnectionPath,
 ) -> Result<StatusCode, AppError> {
-    sso::remove(&app, &scope, id).await?;
+    sso::connections::remove(&app, &scope, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -186,7 +186,7 @@ async fn remove(
         ("org" = OrgId, Path, description = "The organization's id."),
         ("connection" = SsoConnectionId, Path, description = "The connection's id."),
     ),
-    request_body(content = Option<sso::TestCredentials>, description = "LDAP only: a person's credentials to try."),
+    request_body(content = Option<sso::input::TestCredentials>, description = "LDAP only: a person's credentials to try."),
     responses(
         (status = 200, description = "The outcome (`ok` false says why).", body = ConnectionTest),
         OrgRefusals,
@@ -199,9 +199,12 @@ async fn test(
     body: Bytes,
 ) -> Result<Json<ConnectionTest>, AppError> {
     // The body is optional: none at all tests the connection alone.
-    let credentials =
-        if body.iter().all(u8::is_ascii_whitespace) { sso::TestCredentials::default() } else { parse_json(&body)? };
-    Ok(Json(sso::test(&app, &scope, id, credentials).await?))
+    let credentials = if body.iter().all(u8::is_ascii_whitespace) {
+        sso::input::TestCredentials::default()
+    } else {
+        parse_json(&body)?
+    };
+    Ok(Json(sso::connections::test(&app, &scope, id, credentials).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -241,7 +244,7 @@ async fn ldap_login(
     AppPath(id): AppPath<SsoConnectionId>,
     AppJson(body): AppJson<LdapLoginBody>,
 ) -> Result<Json<Me>, AppError> {
-    match sso::ldap_sign_in(&app, id, &body.username, &body.password, &client).await? {
+    match sso::sign_in::ldap_sign_in(&app, id, &body.username, &body.password, &client).await? {
         sso::Finished::SignedIn { user, session: row, .. } => {
             session::establish(&browser, &row).await?;
             Ok(Json(user.to_me()))

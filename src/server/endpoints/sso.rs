@@ -91,7 +91,7 @@ async fn start(
     let binding = binding_of(&headers).unwrap_or_else(BrowserBinding::generate);
     let id = match (query.connection.as_deref(), query.email.as_deref()) {
         (Some(raw), _) => raw.parse::<SsoConnectionId>().map_err(|_| AppError::not_found("sso_connection")),
-        (None, Some(email)) => match sso::connection_for_email(&app, email).await {
+        (None, Some(email)) => match sso::routing::connection_for_email(&app, email).await {
             Ok(Some(id)) => Ok(id),
             // No single sign-on for this address: the password form, with the address filled in.
             Ok(None) => {
@@ -104,7 +104,7 @@ async fn start(
     };
     let started = match id {
         Ok(id) if query.trial.as_deref() == Some("1") => trial(&app, &browser, id, &client, &binding).await,
-        Ok(id) => sso::start(&app, id, local_path(query.return_to), &client, &binding).await,
+        Ok(id) => sso::sign_in::start(&app, id, local_path(query.return_to), &client, &binding).await,
         Err(e) => Err(e),
     };
     match started {
@@ -137,7 +137,7 @@ async fn trial(
         .ok_or_else(|| AppError::not_found("sso_connection"))?
         .organization_id;
     let scope = authorize(&app.db, &who, client, org, Permission::SsoWrite).await?;
-    sso::start_trial(app, &scope, id, client, binding).await
+    sso::sign_in::start_trial(app, &scope, id, client, binding).await
 }
 
 async fn remember(browser: &Session, pending: PendingLogin) -> Result<(), AppError> {
@@ -191,7 +191,7 @@ async fn oidc_callback(
         (Some(code), None) => Ok(code),
         (None, None) => Err("The identity provider sent no sign-in code.".to_owned()),
     };
-    finished(&browser, sso::oidc_callback(&app, pending, outcome, &client).await).await
+    finished(&browser, sso::sign_in::oidc_callback(&app, pending, outcome, &client).await).await
 }
 
 /// After the provider: a signed-in browser lands where it was going (303, which also turns the
@@ -230,7 +230,7 @@ async fn saml_metadata(State(app): State<AppState>, Path(connection): Path<Strin
     let Ok(id) = connection.parse::<SsoConnectionId>() else {
         return AppError::not_found("sso_connection").into_response();
     };
-    match sso::saml_metadata(&app, id).await {
+    match sso::sign_in::saml_metadata(&app, id).await {
         Ok(xml) => {
             ([(header::CONTENT_TYPE, HeaderValue::from_static("application/samlmetadata+xml"))], xml).into_response()
         }
@@ -261,7 +261,11 @@ async fn saml_acs(
     };
     let relay_state = form.relay_state.filter(|r| !r.is_empty());
     let binding = binding_of(&headers);
-    finished(&browser, sso::saml_acs(&app, id, &form.saml_response, relay_state, &client, binding.as_ref()).await).await
+    finished(
+        &browser,
+        sso::sign_in::saml_acs(&app, id, &form.saml_response, relay_state, &client, binding.as_ref()).await,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -284,7 +288,7 @@ async fn ldap_submit(
     let Ok(id) = connection.parse::<SsoConnectionId>() else {
         return refusal_page(AppError::not_found("sso_connection"));
     };
-    match sso::ldap_sign_in(&app, id, &form.username, &form.password, &client).await {
+    match sso::sign_in::ldap_sign_in(&app, id, &form.username, &form.password, &client).await {
         Ok(done) => finished(&browser, Ok(done)).await,
         Err(e) => {
             let status = StatusCode::from_u16(e.kind.status()).unwrap_or(StatusCode::BAD_REQUEST);

@@ -188,7 +188,7 @@ pub async fn update(app: &AppState, scope: &OrgScope, id: DomainId, patch: Domai
     db::orgs::lock(&mut tx, scope.org_id()).await?;
     let before = db::domains::get(&mut tx, scope.org_id(), id).await?.ok_or_else(not_found)?;
     let connection = match patch.connection_id {
-        Some(Some(connection)) => Some(sso::connection_in_org(&mut tx, scope.org_id(), connection).await?.id),
+        Some(Some(connection)) => Some(sso::routing::connection_in_org(&mut tx, scope.org_id(), connection).await?.id),
         Some(None) => None,
         None => before.connection_id,
     };

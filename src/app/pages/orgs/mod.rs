@@ -391,16 +391,7 @@ pub fn OptionalField(
     }
 }
 
-/// Percent-encodes a query-string value.
-pub fn enc(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
+pub use crate::shared::values::enc;
 
 /// A link to a page of a list: `base` already holds the filters (ending in `?` or `&`).
 pub fn page_link(base: &str, cursor: &str) -> String {

@@ -143,9 +143,9 @@ pub async fn begin(
     return_to: Option<String>,
     trial: bool,
 ) -> Result<(String, PendingLogin), Refusal> {
-    let settings = super::oidc_settings(row).map_err(|e| Refusal::upstream("bad_configuration", e.message))?;
+    let settings = super::input::oidc_settings(row).map_err(|e| Refusal::upstream("bad_configuration", e.message))?;
     let metadata = provider(app, row, &settings).await?;
-    let secret = super::secret_of(app, row).map_err(|e| Refusal::upstream("bad_configuration", e.message))?;
+    let secret = super::input::secret_of(app, row).map_err(|e| Refusal::upstream("bad_configuration", e.message))?;
     let client = relying_party(app, &metadata, &settings, secret)?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, state, nonce) = client
@@ -173,8 +173,8 @@ pub async fn finish(
     pending: PendingLogin,
     code: &str,
 ) -> Result<IdpIdentity, Refusal> {
-    let settings = super::oidc_settings(row).map_err(|e| Refusal::upstream("bad_configuration", e.message))?;
-    let secret = super::secret_of(app, row).map_err(|e| Refusal::upstream("bad_configuration", e.message))?;
+    let settings = super::input::oidc_settings(row).map_err(|e| Refusal::upstream("bad_configuration", e.message))?;
+    let secret = super::input::secret_of(app, row).map_err(|e| Refusal::upstream("bad_configuration", e.message))?;
     let metadata = provider(app, row, &settings).await?;
     let client = relying_party(app, &metadata, &settings, secret.clone())?;
     let request = client
