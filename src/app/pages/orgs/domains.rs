@@ -5,12 +5,11 @@ use super::{
     SectionError,
 };
 use crate::app::components::form::{ActionError, FormAlert, Input};
-use crate::rpc::{
-    domains::{sso_domains, AddDomain, RemoveDomain, RouteDomain, VerifyDomain},
-    sso::sso_connection_choices,
-};
+use crate::rpc::domains::{AddDomain, RemoveDomain, RouteDomain, VerifyDomain};
 use crate::shared::{
+    accounts::Page,
     domains::{Domain, DomainStatus},
+    error::AppError,
     sso::SsoConnection,
 };
 use leptos::prelude::*;
@@ -25,25 +24,32 @@ pub struct DomainActions {
 }
 
 /// The domain list; `connections_changed` changes whenever the connections to route to do.
+impl DomainActions {
+    /// A change that the domain list shows.
+    pub fn versions(self) -> [usize; 4] {
+        [
+            self.add_domain.version().get(),
+            self.verify.version().get(),
+            self.route.version().get(),
+            self.remove_domain.version().get(),
+        ]
+    }
+}
+
+/// The domain list and the connections a domain can route to, loaded with the page (`None` for a
+/// role that may not manage SSO).
+#[derive(Clone, Copy)]
+pub struct DomainData {
+    pub list: Resource<Result<Option<Page<Domain>>, AppError>>,
+    pub choices: Resource<Result<Option<Vec<SsoConnection>>, AppError>>,
+}
+
 #[component]
-pub fn Domains(actions: DomainActions, connections_changed: Signal<[usize; 6]>) -> impl IntoView {
+pub fn Domains(actions: DomainActions, data: DomainData) -> impl IntoView {
     let id = use_org_id();
     let cursor = use_cursor("domains_cursor");
     let other = use_cursor("connections_cursor");
-    let list = Resource::new(
-        move || {
-            (
-                id.get(),
-                cursor.get(),
-                actions.add_domain.version().get(),
-                actions.verify.version().get(),
-                actions.route.version().get(),
-                actions.remove_domain.version().get(),
-            )
-        },
-        |(id, cursor, ..)| sso_domains(id, cursor),
-    );
-    let choices = Resource::new(move || (id.get(), connections_changed.get()), |(id, _)| sso_connection_choices(id));
+    let DomainData { list, choices } = data;
     let row_error = latest_error(vec![
         RowAction::of(actions.verify),
         RowAction::of(actions.route),
@@ -52,12 +58,13 @@ pub fn Domains(actions: DomainActions, connections_changed: Signal<[usize; 6]>) 
     let list_view = move || {
         Suspend::new(async move {
             let org = id.get_untracked();
-            let choices = choices.await.unwrap_or_default();
+            let choices = choices.await.ok().flatten().unwrap_or_default();
             match list.await {
-                Ok(page) if page.data.is_empty() && cursor.get_untracked().is_none() => {
+                Ok(None) => ().into_any(),
+                Ok(Some(page)) if page.data.is_empty() && cursor.get_untracked().is_none() => {
                     view! { <p class="empty">"No domains yet."</p> }.into_any()
                 }
-                Ok(page) => {
+                Ok(Some(page)) => {
                     let first = sso_link(&org, &[("connections_cursor", other.get_untracked())]);
                     let next = page.next_cursor.map(|c| {
                         sso_link(&org, &[("domains_cursor", Some(c)), ("connections_cursor", other.get_untracked())])

@@ -4,19 +4,21 @@
 //! OIDC, LDAP or SAML connection.
 use super::{
     can,
-    domains::{DomainActions, Domains},
-    kind_label, latest_error, one_at_a_time, org_page, reload_org_after, reset_on_success, set_status, sso_link,
-    use_cursor, use_org_id, CopyValue, Pager, RowAction, Section, SectionError,
+    domains::{DomainActions, DomainData, Domains},
+    kind_label, latest_error, one_at_a_time, org_page_with, reload_org_after, reset_on_success, set_status, sso_link,
+    use_cursor, use_org_id, CopyValue, OrgFrameData, Pager, RowAction, Section, SectionError,
 };
 use crate::app::components::form::{action_error, ActionError, FormAlert, Input, Select, TextArea};
 use crate::rpc::{
-    domains::{AddDomain, RemoveDomain, RouteDomain, VerifyDomain},
+    domains::{sso_domains, AddDomain, RemoveDomain, RouteDomain, VerifyDomain},
     sso::{
-        oidc_redirect_uri, sso_connections, CreateLdapConnection, CreateOidcConnection, CreateSamlConnection,
-        DeleteConnection, RefreshSamlMetadata, SetConnectionEnabled, SetSsoEnabled, TestConnection,
+        oidc_redirect_uri, sso_connection_choices, sso_connections, CreateLdapConnection, CreateOidcConnection,
+        CreateSamlConnection, DeleteConnection, RefreshSamlMetadata, SetConnectionEnabled, SetSsoEnabled,
+        TestConnection,
     },
 };
 use crate::shared::{
+    accounts::Page,
     error::AppError,
     ids::OrgId,
     orgs::Organization,
@@ -28,15 +30,47 @@ use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn OrgSsoPage() -> impl IntoView {
-    org_page(Section::Sso, "Single sign-on", |org| {
+    let frame = OrgFrameData::load();
+    let actions = Actions::new();
+    let id = frame.id;
+    let (connections_cursor, domains_cursor) = (use_cursor("connections_cursor"), use_cursor("domains_cursor"));
+    let data = SsoData {
+        connections: frame.load_if(
+            Permission::SsoWrite,
+            move || (id.get(), connections_cursor.get(), actions.connections_changed(), actions.test.version().get()),
+            |(id, cursor, ..)| sso_connections(id, cursor),
+        ),
+        redirect: frame.load_if(Permission::SsoWrite, move || id.get(), oidc_redirect_uri),
+        domains: DomainData {
+            list: frame.load_if(
+                Permission::SsoWrite,
+                move || (id.get(), domains_cursor.get(), actions.domains().versions()),
+                |(id, cursor, _)| sso_domains(id, cursor),
+            ),
+            choices: frame.load_if(
+                Permission::SsoWrite,
+                move || (id.get(), actions.connections_changed()),
+                |(id, _)| sso_connection_choices(id),
+            ),
+        },
+    };
+    org_page_with(frame, Section::Sso, "Single sign-on", move |org| {
         if can(&org, Permission::SsoWrite) {
-            view! { <Sso org/> }.into_any()
+            view! { <Sso org actions data/> }.into_any()
         } else {
             set_status(403);
             view! { <p class="alert" role="alert">"Your role here does not include managing single sign-on."</p> }
                 .into_any()
         }
     })
+}
+
+/// What the page loads, made with the page (`None` for a role that may not manage SSO).
+#[derive(Clone, Copy)]
+struct SsoData {
+    connections: Resource<Result<Option<Page<SsoConnection>>, AppError>>,
+    redirect: Resource<Result<Option<String>, AppError>>,
+    domains: DomainData,
 }
 
 /// Every form of the page; rows of one kind share one action.
@@ -112,15 +146,14 @@ impl Actions {
 }
 
 #[component]
-fn Sso(org: Organization) -> impl IntoView {
-    let actions = Actions::new();
+fn Sso(org: Organization, actions: Actions, data: SsoData) -> impl IntoView {
     one_at_a_time(actions.all());
     view! {
         <SsoSwitch org_id=org.id on=org.settings.sso_enabled may_change=can(&org, Permission::OrgWrite)/>
         <SsoNotice/>
-        <Domains actions=actions.domains() connections_changed=Signal::derive(move || actions.connections_changed())/>
-        <Connections actions/>
-        <AddConnection actions/>
+        <Domains actions=actions.domains() data=data.domains/>
+        <Connections actions list=data.connections/>
+        <AddConnection actions redirect=data.redirect/>
     }
 }
 
@@ -200,14 +233,10 @@ fn SsoSwitch(org_id: OrgId, on: bool, may_change: bool) -> impl IntoView {
 // ---- connections -----------------------------------------------------------------------------
 
 #[component]
-fn Connections(actions: Actions) -> impl IntoView {
+fn Connections(actions: Actions, list: Resource<Result<Option<Page<SsoConnection>>, AppError>>) -> impl IntoView {
     let id = use_org_id();
     let cursor = use_cursor("connections_cursor");
     let other = use_cursor("domains_cursor");
-    let list = Resource::new(
-        move || (id.get(), cursor.get(), actions.connections_changed(), actions.test.version().get()),
-        |(id, cursor, ..)| sso_connections(id, cursor),
-    );
     let row_error = latest_error(vec![
         RowAction::of(actions.toggle),
         RowAction::of(actions.refresh),
@@ -218,10 +247,11 @@ fn Connections(actions: Actions) -> impl IntoView {
         Suspend::new(async move {
             let org = id.get_untracked();
             match list.await {
-                Ok(page) if page.data.is_empty() && cursor.get_untracked().is_none() => {
+                Ok(None) => ().into_any(),
+                Ok(Some(page)) if page.data.is_empty() && cursor.get_untracked().is_none() => {
                     view! { <p class="empty">"No connections yet. Add one below."</p> }.into_any()
                 }
-                Ok(page) => {
+                Ok(Some(page)) => {
                     let first = sso_link(&org, &[("domains_cursor", other.get_untracked())]);
                     let next = page.next_cursor.map(|c| {
                         sso_link(&org, &[("domains_cursor", other.get_untracked()), ("connections_cursor", Some(c))])
@@ -430,9 +460,7 @@ fn ConnectionItem(connection: SsoConnection, actions: Actions) -> impl IntoView 
 // ---- new connections -------------------------------------------------------------------------
 
 #[component]
-fn AddConnection(actions: Actions) -> impl IntoView {
-    let id = use_org_id();
-    let redirect = Resource::new(move || id.get(), oidc_redirect_uri);
+fn AddConnection(actions: Actions, redirect: Resource<Result<Option<String>, AppError>>) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="add-connection-heading">
             <h2 id="add-connection-heading">"Add a connection"</h2>
@@ -456,7 +484,10 @@ fn role_options() -> impl IntoView {
 const MAPPING_HINT: &str = "One per line: group = role, with role viewer, member or admin. The highest matching role wins; people in no listed group get the default role.";
 
 #[component]
-fn OidcForm(create: ServerAction<CreateOidcConnection>, redirect: Resource<Result<String, AppError>>) -> impl IntoView {
+fn OidcForm(
+    create: ServerAction<CreateOidcConnection>,
+    redirect: Resource<Result<Option<String>, AppError>>,
+) -> impl IntoView {
     let id = use_org_id();
     let value = create.value();
     let error: ActionError = Signal::derive(move || value.get().and_then(Result::err));
@@ -470,7 +501,8 @@ fn OidcForm(create: ServerAction<CreateOidcConnection>, redirect: Resource<Resul
             <Transition fallback=|| view! { <p class="empty">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match redirect.await {
-                        Ok(uri) => view! { <CopyValue id="new-oidc-redirect".to_owned() label="Redirect URI to register".to_owned() value=uri/> }.into_any(),
+                        Ok(None) => ().into_any(),
+                        Ok(Some(uri)) => view! { <CopyValue id="new-oidc-redirect".to_owned() label="Redirect URI to register".to_owned() value=uri/> }.into_any(),
                         Err(error) => view! { <SectionError error/> }.into_any(),
                     }
                 })}
