@@ -1,6 +1,6 @@
 //! Cursor pagination shared by every list: `?limit=&cursor=`, default 50, at most 200. Cursors are
 //! opaque to clients ("<millis>.<id>" in base64url) and resume after the last row shown.
-use crate::shared::{account::Page, error::AppError};
+use crate::shared::{accounts::Page, error::AppError};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 
 pub const DEFAULT_LIMIT: i64 = 50;

@@ -3,7 +3,7 @@
 //! breaks the chain from there on.
 use super::{get_id, get_time, to_millis, DbResult, Tx};
 use crate::server::pagination::{PageRequest, NEWEST_FIRST};
-use crate::shared::{ids::AuditId, org::AuditEntry};
+use crate::shared::{audit::AuditEntry, ids::AuditId};
 use chrono::{DateTime, Utc};
 use sqlx::{any::AnyRow, AnyPool, Row};
 

@@ -2,7 +2,7 @@
 //! then delivered by `jobs::mailer` after the commit (SMTP, or kept as the development outbox).
 use super::{get_id, get_opt_time, get_time, to_millis, DbResult, Tx};
 use crate::server::pagination::{PageRequest, NEWEST_FIRST};
-use crate::shared::{account::OutboxEmail, ids::EmailId};
+use crate::shared::{accounts::OutboxEmail, ids::EmailId};
 use chrono::{DateTime, Utc};
 use sqlx::{any::AnyRow, AnyPool, Row};
 

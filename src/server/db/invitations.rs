@@ -3,7 +3,7 @@ use super::{get_id, get_opt_time, get_time, to_millis, DbResult, OnDuplicate, Tx
 use crate::server::pagination::{PageRequest, NEWEST_FIRST};
 use crate::shared::{
     ids::{InvitationId, OrgId, UserId},
-    org::{Invitation, InvitationStatus},
+    invitations::{Invitation, InvitationStatus},
     roles::Role,
 };
 use chrono::{DateTime, Utc};

@@ -2,9 +2,9 @@
 use super::{get_id, get_time, to_millis, DbResult, OnDuplicate, Tx};
 use crate::server::pagination::{Keyset, PageRequest};
 use crate::shared::{
-    account::SignInMethod,
+    accounts::SignInMethod,
     ids::{OrgId, UserId},
-    org::Member,
+    members::Member,
     roles::{Permission, Role},
 };
 use chrono::{DateTime, Utc};

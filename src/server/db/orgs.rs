@@ -3,7 +3,7 @@ use super::{get_id, get_time, to_millis, DbResult, OnDuplicate, Tx};
 use crate::server::pagination::{Keyset, PageRequest};
 use crate::shared::{
     ids::{OrgId, UserId},
-    org::{Limits, Settings, Subscription, SubscriptionStatus, Tier},
+    orgs::{Limits, Settings, Subscription, SubscriptionStatus, Tier},
     roles::{Permission, Role},
 };
 use chrono::{DateTime, Utc};

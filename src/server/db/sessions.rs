@@ -3,7 +3,7 @@
 use super::{get_id, get_time, to_millis, DbResult, Tx};
 use crate::server::pagination::{Keyset, PageRequest};
 use crate::shared::{
-    account::SignInMethod,
+    accounts::SignInMethod,
     ids::{SessionId, UserId},
 };
 use chrono::{DateTime, Utc};

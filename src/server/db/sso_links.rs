@@ -3,7 +3,7 @@
 //! (`sso_pending_links`).
 use super::{get_id, get_time, to_millis, DbResult, Tx};
 use crate::shared::{
-    account::{LinkedIdentity, SignInMethod},
+    accounts::{LinkedIdentity, SignInMethod},
     ids::{OrgId, SsoConnectionId, UserId},
 };
 use chrono::{DateTime, Utc};

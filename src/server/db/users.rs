@@ -1,6 +1,6 @@
 //! The `users` table.
 use super::{get_id, get_opt_time, get_time, to_millis, DbResult, OnDuplicate, Tx};
-use crate::shared::{account::Me, ids::UserId, values::EmailAddress};
+use crate::shared::{accounts::Me, ids::UserId, values::EmailAddress};
 use chrono::{DateTime, Utc};
 use sqlx::{any::AnyRow, AnyPool, Row};
 

@@ -115,9 +115,9 @@ pub struct OrgPatch {
     pub primary_color: Option<String>,
     pub sso_enabled: Option<bool>,
     pub api_enabled: Option<bool>,
-    #[schema(value_type = Option<crate::shared::org::Tier>)]
+    #[schema(value_type = Option<crate::shared::orgs::Tier>)]
     pub tier: Option<String>,
-    #[schema(value_type = Option<crate::shared::org::SubscriptionStatus>)]
+    #[schema(value_type = Option<crate::shared::orgs::SubscriptionStatus>)]
     pub subscription_status: Option<String>,
     pub max_users: Option<i64>,
     pub max_api_calls_per_hour: Option<i64>,
