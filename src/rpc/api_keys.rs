@@ -9,20 +9,15 @@ use std::collections::HashMap;
 
 #[cfg(feature = "ssr")]
 use {
-    super::ssr::{given, id, scope},
+    super::ssr::{given, id, in_org, scope},
     super::ssr::{go, respond},
     crate::server::{authz::OrgScope, service::api_keys, state::AppState},
 };
 
 #[server(prefix = "/rpc", endpoint = "api_keys")]
 pub async fn api_keys(org_id: String, cursor: Option<String>) -> Result<Page<ApiKey>, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            api_keys::list(&app, &scope, given(cursor).as_deref(), None).await
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move { api_keys::list(&app, &scope, given(cursor).as_deref(), None).await })
+        .await
 }
 
 /// A number typed in a form; empty means "not set".
@@ -102,24 +97,20 @@ impl RollApiKey {
 
 #[server(prefix = "/rpc", endpoint = "revoke_api_key")]
 pub async fn revoke_api_key(org_id: String, key_id: String) -> Result<(), AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            api_keys::revoke(&app, &scope, id(&key_id, "API key")?).await?;
-            go(&format!("/orgs/{org_id}/api-keys?notice=api_key_revoked"))
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        let org_id = scope.org_id();
+        api_keys::revoke(&app, &scope, id(&key_id, "API key")?).await?;
+        go(&format!("/orgs/{org_id}/api-keys?notice=api_key_revoked"))
+    })
+    .await
 }
 
 #[server(prefix = "/rpc", endpoint = "reassign_api_key")]
 pub async fn reassign_api_key(org_id: String, key_id: String) -> Result<(), AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            api_keys::reassign(&app, &scope, id(&key_id, "API key")?).await?;
-            go(&format!("/orgs/{org_id}/api-keys?notice=api_key_reassigned"))
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        let org_id = scope.org_id();
+        api_keys::reassign(&app, &scope, id(&key_id, "API key")?).await?;
+        go(&format!("/orgs/{org_id}/api-keys?notice=api_key_reassigned"))
+    })
+    .await
 }

@@ -10,7 +10,7 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use {
-    super::ssr::{given, respond, scope},
+    super::ssr::{given, in_org},
     crate::server::service::audit,
 };
 
@@ -20,23 +20,14 @@ pub async fn audit_logs(
     action: Option<String>,
     cursor: Option<String>,
 ) -> Result<Page<AuditEntry>, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            let query = audit::Query { action: given(action), cursor: given(cursor), ..Default::default() };
-            audit::list(app.db.pool(), &scope, &query).await
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        let query = audit::Query { action: given(action), cursor: given(cursor), ..Default::default() };
+        audit::list(app.db.pool(), &scope, &query).await
+    })
+    .await
 }
 
 #[server(prefix = "/rpc", endpoint = "verify_audit")]
 pub async fn verify_audit(org_id: String) -> Result<ChainStatus, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            audit::verify(app.db.pool(), &scope).await
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move { audit::verify(app.db.pool(), &scope).await }).await
 }

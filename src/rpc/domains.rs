@@ -6,46 +6,36 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use {
-    super::ssr::{given, go, id, respond, scope},
+    super::ssr::{given, go, id, in_org},
     crate::server::service::domains::{self, DomainPatch, NewDomain},
 };
 
 #[server(prefix = "/rpc", endpoint = "sso_domains")]
 pub async fn sso_domains(org_id: String, cursor: Option<String>) -> Result<Page<Domain>, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            domains::list(&app, &scope, given(cursor).as_deref(), None).await
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move { domains::list(&app, &scope, given(cursor).as_deref(), None).await }).await
 }
 
 #[server(prefix = "/rpc", endpoint = "add_domain")]
 pub async fn add_domain(org_id: String, domain: String) -> Result<Domain, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            let added = domains::create(&app, &scope, NewDomain { domain }).await?;
-            go(&format!("/orgs/{org_id}/sso?notice=domain_added"))?;
-            Ok(added)
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        let org_id = scope.org_id();
+        let added = domains::create(&app, &scope, NewDomain { domain }).await?;
+        go(&format!("/orgs/{org_id}/sso?notice=domain_added"))?;
+        Ok(added)
+    })
+    .await
 }
 
 /// Looks the TXT record up now; when DNS does not have it the error says what DNS answered.
 #[server(prefix = "/rpc", endpoint = "verify_domain")]
 pub async fn verify_domain(org_id: String, domain_id: String) -> Result<Domain, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            let verified = domains::verify(&app, &scope, id(&domain_id, "domain")?).await?;
-            go(&format!("/orgs/{org_id}/sso?notice=domain_verified"))?;
-            Ok(verified)
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        let org_id = scope.org_id();
+        let verified = domains::verify(&app, &scope, id(&domain_id, "domain")?).await?;
+        go(&format!("/orgs/{org_id}/sso?notice=domain_verified"))?;
+        Ok(verified)
+    })
+    .await
 }
 
 /// Where a verified domain's sign-ins go: `connection_id` empty means none; the checkbox
@@ -57,27 +47,23 @@ pub async fn route_domain(
     connection_id: Option<String>,
     require_sso: Option<String>,
 ) -> Result<Domain, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            let connection = given(connection_id).map(|c| id(&c, "sso_connection")).transpose()?;
-            let patch = DomainPatch { require_sso: Some(require_sso.is_some()), connection_id: Some(connection) };
-            let routed = domains::update(&app, &scope, id(&domain_id, "domain")?, patch).await?;
-            go(&format!("/orgs/{org_id}/sso?notice=domain_saved"))?;
-            Ok(routed)
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        let org_id = scope.org_id();
+        let connection = given(connection_id).map(|c| id(&c, "sso_connection")).transpose()?;
+        let patch = DomainPatch { require_sso: Some(require_sso.is_some()), connection_id: Some(connection) };
+        let routed = domains::update(&app, &scope, id(&domain_id, "domain")?, patch).await?;
+        go(&format!("/orgs/{org_id}/sso?notice=domain_saved"))?;
+        Ok(routed)
+    })
+    .await
 }
 
 #[server(prefix = "/rpc", endpoint = "remove_domain")]
 pub async fn remove_domain(org_id: String, domain_id: String) -> Result<(), AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            domains::remove(&app, &scope, id(&domain_id, "domain")?).await?;
-            go(&format!("/orgs/{org_id}/sso?notice=domain_removed"))
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        let org_id = scope.org_id();
+        domains::remove(&app, &scope, id(&domain_id, "domain")?).await?;
+        go(&format!("/orgs/{org_id}/sso?notice=domain_removed"))
+    })
+    .await
 }

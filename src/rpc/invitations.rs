@@ -13,58 +13,47 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use {
-    super::ssr::{app, client, given, go, id, respond, role, scope, signed_in},
+    super::ssr::{app, client, given, go, id, in_org, respond, role, signed_in},
     crate::server::service::invitations,
 };
 
 #[server(prefix = "/rpc", endpoint = "invitations")]
 pub async fn invitations(org_id: String, cursor: Option<String>) -> Result<Page<Invitation>, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            invitations::list(&app, &scope, given(cursor).as_deref(), None).await
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move { invitations::list(&app, &scope, given(cursor).as_deref(), None).await })
+        .await
 }
 
 /// Issues an invitation. The answer carries the link (shown once, to copy); a plain form post is
 /// redirected to the list instead, and the link only travels by mail.
 #[server(prefix = "/rpc", endpoint = "invite")]
 pub async fn invite(org_id: String, email: String, role: String) -> Result<IssuedInvitation, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            let issued = invitations::invite(&app, &scope, &email, Some(self::role(&role)?), None).await?;
-            go(&format!("/orgs/{org_id}/invitations?notice=invited"))?;
-            Ok(issued)
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        let org_id = scope.org_id();
+        let issued = invitations::invite(&app, &scope, &email, Some(self::role(&role)?), None).await?;
+        go(&format!("/orgs/{org_id}/invitations?notice=invited"))?;
+        Ok(issued)
+    })
+    .await
 }
 
 #[server(prefix = "/rpc", endpoint = "revoke_invitation")]
 pub async fn revoke_invitation(org_id: String, invitation_id: String) -> Result<(), AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            invitations::revoke(&app, &scope, id(&invitation_id, "invitation")?).await?;
-            go(&format!("/orgs/{org_id}/invitations?notice=invitation_revoked"))
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        let org_id = scope.org_id();
+        invitations::revoke(&app, &scope, id(&invitation_id, "invitation")?).await?;
+        go(&format!("/orgs/{org_id}/invitations?notice=invitation_revoked"))
+    })
+    .await
 }
 
 #[server(prefix = "/rpc", endpoint = "resend_invitation")]
 pub async fn resend_invitation(org_id: String, invitation_id: String) -> Result<(), AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            invitations::resend(&app, &scope, id(&invitation_id, "invitation")?, None).await?;
-            go(&format!("/orgs/{org_id}/invitations?notice=invitation_resent"))
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        let org_id = scope.org_id();
+        invitations::resend(&app, &scope, id(&invitation_id, "invitation")?, None).await?;
+        go(&format!("/orgs/{org_id}/invitations?notice=invitation_resent"))
+    })
+    .await
 }
 
 /// What an invitation link offers, from its token alone (no sign-in needed).

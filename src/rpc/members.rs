@@ -6,65 +6,53 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use {
-    super::ssr::{given, go, id, respond, role, scope},
+    super::ssr::{given, go, id, in_org, role},
     crate::server::service::members,
 };
 
 #[server(prefix = "/rpc", endpoint = "members")]
 pub async fn members(org_id: String, search: Option<String>, cursor: Option<String>) -> Result<Page<Member>, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            members::list(&app, &scope, given(search).as_deref(), given(cursor).as_deref(), None).await
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        members::list(&app, &scope, given(search).as_deref(), given(cursor).as_deref(), None).await
+    })
+    .await
 }
 
 #[server(prefix = "/rpc", endpoint = "change_member_role")]
 pub async fn change_member_role(org_id: String, user_id: String, role: String) -> Result<(), AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            members::change(&app, &scope, id(&user_id, "member")?, Some(self::role(&role)?), None).await?;
-            go(&format!("/orgs/{org_id}/members?notice=role_changed"))
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        let org_id = scope.org_id();
+        members::change(&app, &scope, id(&user_id, "member")?, Some(self::role(&role)?), None).await?;
+        go(&format!("/orgs/{org_id}/members?notice=role_changed"))
+    })
+    .await
 }
 
 #[server(prefix = "/rpc", endpoint = "remove_member")]
 pub async fn remove_member(org_id: String, user_id: String) -> Result<(), AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            members::remove(&app, &scope, id(&user_id, "member")?).await?;
-            go(&format!("/orgs/{org_id}/members?notice=member_removed"))
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        let org_id = scope.org_id();
+        members::remove(&app, &scope, id(&user_id, "member")?).await?;
+        go(&format!("/orgs/{org_id}/members?notice=member_removed"))
+    })
+    .await
 }
 
 #[server(prefix = "/rpc", endpoint = "transfer_ownership")]
 pub async fn transfer_ownership(org_id: String, user_id: String) -> Result<(), AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            members::transfer_ownership(&app, &scope, id(&user_id, "member")?).await?;
-            go(&format!("/orgs/{org_id}/members?notice=ownership_transferred"))
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        let org_id = scope.org_id();
+        members::transfer_ownership(&app, &scope, id(&user_id, "member")?).await?;
+        go(&format!("/orgs/{org_id}/members?notice=ownership_transferred"))
+    })
+    .await
 }
 
 #[server(prefix = "/rpc", endpoint = "leave_org")]
 pub async fn leave_org(org_id: String) -> Result<(), AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            members::leave(&app, &scope).await?;
-            go("/orgs?notice=left")
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        members::leave(&app, &scope).await?;
+        go("/orgs?notice=left")
+    })
+    .await
 }

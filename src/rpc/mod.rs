@@ -108,6 +108,22 @@ pub(crate) mod ssr {
         Ok((app, scope))
     }
 
+    /// The frame of every organization server function: authorize membership of `org_id`, run
+    /// `work` with the app and the scope, and answer as `respond` does.
+    pub async fn in_org<T, F, Fut>(org_id: &str, work: F) -> Result<T, AppError>
+    where
+        F: FnOnce(AppState, OrgScope) -> Fut,
+        Fut: std::future::Future<Output = Result<T, AppError>>,
+    {
+        respond(
+            async {
+                let (app, scope) = scope(org_id).await?;
+                work(app, scope).await
+            }
+            .await,
+        )
+    }
+
     pub fn role(raw: &str) -> Result<Role, AppError> {
         Role::parse(raw).ok_or_else(|| AppError::invalid_field("role", "Choose one of the roles offered."))
     }

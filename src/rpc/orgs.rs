@@ -9,7 +9,7 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use {
-    super::ssr::{client, given, go, respond, scope, signed_in},
+    super::ssr::{client, given, go, in_org, respond, signed_in},
     crate::server::service::orgs,
 };
 
@@ -38,24 +38,12 @@ pub async fn create_org(name: String, slug: Option<String>) -> Result<(), AppErr
 
 #[server(prefix = "/rpc", endpoint = "org")]
 pub async fn org(org_id: String) -> Result<Organization, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            orgs::get(&app, &scope).await
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move { orgs::get(&app, &scope).await }).await
 }
 
 #[server(prefix = "/rpc", endpoint = "org_stats")]
 pub async fn org_stats(org_id: String) -> Result<crate::shared::orgs::OrgStats, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            orgs::stats(&app, &scope).await
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move { orgs::stats(&app, &scope).await }).await
 }
 
 /// Name, slug and primary colour (an empty colour goes back to the default).
@@ -66,30 +54,25 @@ pub async fn update_org_settings(
     slug: String,
     primary_color: String,
 ) -> Result<(), AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            let patch = orgs::OrgPatch {
-                name: Some(name),
-                slug: Some(slug),
-                primary_color: Some(primary_color),
-                ..Default::default()
-            };
-            orgs::update(&app, &scope, patch).await?;
-            go(&format!("/orgs/{org_id}/settings?notice=settings_saved"))
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        let org_id = scope.org_id();
+        let patch = orgs::OrgPatch {
+            name: Some(name),
+            slug: Some(slug),
+            primary_color: Some(primary_color),
+            ..Default::default()
+        };
+        orgs::update(&app, &scope, patch).await?;
+        go(&format!("/orgs/{org_id}/settings?notice=settings_saved"))
+    })
+    .await
 }
 
 #[server(prefix = "/rpc", endpoint = "delete_org")]
 pub async fn delete_org(org_id: String, confirm: String) -> Result<(), AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            orgs::delete(&app, &scope, &confirm).await?;
-            go("/orgs?notice=org_deleted")
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        orgs::delete(&app, &scope, &confirm).await?;
+        go("/orgs?notice=org_deleted")
+    })
+    .await
 }

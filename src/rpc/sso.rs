@@ -13,7 +13,7 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use {
-    super::ssr::{given, id, scope},
+    super::ssr::{given, id, in_org, scope},
     super::ssr::{go, respond},
     crate::server::service::{
         orgs,
@@ -35,25 +35,21 @@ const CHOICES: i64 = 200;
 
 #[server(prefix = "/rpc", endpoint = "sso_connections")]
 pub async fn sso_connections(org_id: String, cursor: Option<String>) -> Result<Page<SsoConnection>, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            sso::connections::list(&app, &scope, given(cursor).as_deref(), None).await
-        }
-        .await,
+    in_org(
+        &org_id,
+        |app, scope| async move { sso::connections::list(&app, &scope, given(cursor).as_deref(), None).await },
     )
+    .await
 }
 
 /// The connections a domain can be routed to (one page of the largest size).
 #[server(prefix = "/rpc", endpoint = "sso_connection_choices")]
 pub async fn sso_connection_choices(org_id: String) -> Result<Vec<SsoConnection>, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            Ok(sso::connections::list(&app, &scope, None, Some(CHOICES)).await?.data)
-        }
-        .await,
+    in_org(
+        &org_id,
+        |app, scope| async move { Ok(sso::connections::list(&app, &scope, None, Some(CHOICES)).await?.data) },
     )
+    .await
 }
 
 /// The redirect URI every OIDC connection registers at its provider.
@@ -82,26 +78,24 @@ pub async fn create_oidc_connection(
     default_role: String,
     role_mapping: Option<String>,
 ) -> Result<SsoConnection, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            let new = NewOidc {
-                name,
-                preset: parse_preset(given(preset).as_deref())?,
-                issuer: given(issuer),
-                tenant: given(tenant),
-                client_id,
-                client_secret,
-                default_role: Some(parse_role("default_role", &default_role)?),
-                role_mapping: parse_mapping(role_mapping.as_deref().unwrap_or_default())?,
-                enabled: None,
-            };
-            let created = sso::connections::create(&app, &scope, NewConnection::Oidc(new)).await?;
-            go(&format!("/orgs/{org_id}/sso?notice=connection_created"))?;
-            Ok(created)
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        let org_id = scope.org_id();
+        let new = NewOidc {
+            name,
+            preset: parse_preset(given(preset).as_deref())?,
+            issuer: given(issuer),
+            tenant: given(tenant),
+            client_id,
+            client_secret,
+            default_role: Some(parse_role("default_role", &default_role)?),
+            role_mapping: parse_mapping(role_mapping.as_deref().unwrap_or_default())?,
+            enabled: None,
+        };
+        let created = sso::connections::create(&app, &scope, NewConnection::Oidc(new)).await?;
+        go(&format!("/orgs/{org_id}/sso?notice=connection_created"))?;
+        Ok(created)
+    })
+    .await
 }
 
 /// Empty `user_filter` and `group_attribute` take their defaults.
@@ -118,27 +112,25 @@ pub async fn create_ldap_connection(
     default_role: String,
     role_mapping: Option<String>,
 ) -> Result<SsoConnection, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            let new = NewLdap {
-                name,
-                url,
-                bind_dn,
-                bind_password,
-                base_dn,
-                user_filter: given(user_filter),
-                group_attribute: given(group_attribute),
-                default_role: Some(parse_role("default_role", &default_role)?),
-                role_mapping: parse_mapping(role_mapping.as_deref().unwrap_or_default())?,
-                enabled: None,
-            };
-            let created = sso::connections::create(&app, &scope, NewConnection::Ldap(new)).await?;
-            go(&format!("/orgs/{org_id}/sso?notice=connection_created"))?;
-            Ok(created)
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        let org_id = scope.org_id();
+        let new = NewLdap {
+            name,
+            url,
+            bind_dn,
+            bind_password,
+            base_dn,
+            user_filter: given(user_filter),
+            group_attribute: given(group_attribute),
+            default_role: Some(parse_role("default_role", &default_role)?),
+            role_mapping: parse_mapping(role_mapping.as_deref().unwrap_or_default())?,
+            enabled: None,
+        };
+        let created = sso::connections::create(&app, &scope, NewConnection::Ldap(new)).await?;
+        go(&format!("/orgs/{org_id}/sso?notice=connection_created"))?;
+        Ok(created)
+    })
+    .await
 }
 
 /// A SAML connection from the IdP's metadata URL or pasted XML (the XML wins when both are given);
@@ -153,24 +145,22 @@ pub async fn create_saml_connection(
     default_role: String,
     role_mapping: Option<String>,
 ) -> Result<SsoConnection, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            let new = NewSaml {
-                name,
-                idp_metadata_xml: given(idp_metadata_xml),
-                idp_metadata_url: given(idp_metadata_url),
-                allow_idp_initiated: Some(allow_idp_initiated.is_some()),
-                default_role: Some(parse_role("default_role", &default_role)?),
-                role_mapping: parse_mapping(role_mapping.as_deref().unwrap_or_default())?,
-                enabled: None,
-            };
-            let created = sso::connections::create(&app, &scope, NewConnection::Saml(new)).await?;
-            go(&format!("/orgs/{org_id}/sso?notice=connection_created"))?;
-            Ok(created)
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        let org_id = scope.org_id();
+        let new = NewSaml {
+            name,
+            idp_metadata_xml: given(idp_metadata_xml),
+            idp_metadata_url: given(idp_metadata_url),
+            allow_idp_initiated: Some(allow_idp_initiated.is_some()),
+            default_role: Some(parse_role("default_role", &default_role)?),
+            role_mapping: parse_mapping(role_mapping.as_deref().unwrap_or_default())?,
+            enabled: None,
+        };
+        let created = sso::connections::create(&app, &scope, NewConnection::Saml(new)).await?;
+        go(&format!("/orgs/{org_id}/sso?notice=connection_created"))?;
+        Ok(created)
+    })
+    .await
 }
 
 /// Turns a connection on (`enabled` = "true") or off.
@@ -180,46 +170,39 @@ pub async fn set_connection_enabled(
     connection_id: String,
     enabled: String,
 ) -> Result<SsoConnection, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            let patch = sso::input::ConnectionPatch { enabled: Some(enabled == "true"), ..Default::default() };
-            let changed = sso::connections::update(&app, &scope, id(&connection_id, "sso_connection")?, patch).await?;
-            let notice = if changed.enabled { "connection_enabled" } else { "connection_disabled" };
-            go(&format!("/orgs/{org_id}/sso?notice={notice}"))?;
-            Ok(changed)
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        let org_id = scope.org_id();
+        let patch = sso::input::ConnectionPatch { enabled: Some(enabled == "true"), ..Default::default() };
+        let changed = sso::connections::update(&app, &scope, id(&connection_id, "sso_connection")?, patch).await?;
+        let notice = if changed.enabled { "connection_enabled" } else { "connection_disabled" };
+        go(&format!("/orgs/{org_id}/sso?notice={notice}"))?;
+        Ok(changed)
+    })
+    .await
 }
 
 /// **Refresh metadata** of a SAML connection given by URL: fetches it again (a rotated signing
 /// certificate, a moved sign-in URL).
 #[server(prefix = "/rpc", endpoint = "refresh_saml_metadata")]
 pub async fn refresh_saml_metadata(org_id: String, connection_id: String) -> Result<SsoConnection, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            let patch = sso::input::ConnectionPatch { refresh_metadata: Some(true), ..Default::default() };
-            let refreshed =
-                sso::connections::update(&app, &scope, id(&connection_id, "sso_connection")?, patch).await?;
-            go(&format!("/orgs/{org_id}/sso?notice=metadata_refreshed"))?;
-            Ok(refreshed)
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        let org_id = scope.org_id();
+        let patch = sso::input::ConnectionPatch { refresh_metadata: Some(true), ..Default::default() };
+        let refreshed = sso::connections::update(&app, &scope, id(&connection_id, "sso_connection")?, patch).await?;
+        go(&format!("/orgs/{org_id}/sso?notice=metadata_refreshed"))?;
+        Ok(refreshed)
+    })
+    .await
 }
 
 #[server(prefix = "/rpc", endpoint = "delete_connection")]
 pub async fn delete_connection(org_id: String, connection_id: String) -> Result<(), AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            sso::connections::remove(&app, &scope, id(&connection_id, "sso_connection")?).await?;
-            go(&format!("/orgs/{org_id}/sso?notice=connection_deleted"))
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        let org_id = scope.org_id();
+        sso::connections::remove(&app, &scope, id(&connection_id, "sso_connection")?).await?;
+        go(&format!("/orgs/{org_id}/sso?notice=connection_deleted"))
+    })
+    .await
 }
 
 /// **Test connection**. The outcome also travels in the address it sends the browser to, so the
@@ -231,35 +214,30 @@ pub async fn test_connection(
     username: Option<String>,
     password: Option<String>,
 ) -> Result<ConnectionTest, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            let credentials = TestCredentials { username: given(username), password: given(password) };
-            let tested =
-                sso::connections::test(&app, &scope, id(&connection_id, "sso_connection")?, credentials).await?;
-            let (ok, message) = (u8::from(tested.ok), enc(&tested.message));
-            let connection = enc(&connection_id);
-            go(&format!(
-                "/orgs/{org_id}/sso?tested={connection}&test_ok={ok}&test_message={message}#connection-{connection}"
-            ))?;
-            Ok(tested)
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        let org_id = scope.org_id();
+        let credentials = TestCredentials { username: given(username), password: given(password) };
+        let tested = sso::connections::test(&app, &scope, id(&connection_id, "sso_connection")?, credentials).await?;
+        let (ok, message) = (u8::from(tested.ok), enc(&tested.message));
+        let connection = enc(&connection_id);
+        go(&format!(
+            "/orgs/{org_id}/sso?tested={connection}&test_ok={ok}&test_message={message}#connection-{connection}"
+        ))?;
+        Ok(tested)
+    })
+    .await
 }
 
 /// The organization's `sso_enabled` setting: sign-ins through its connections work only while on.
 #[server(prefix = "/rpc", endpoint = "set_sso_enabled")]
 pub async fn set_sso_enabled(org_id: String, enabled: String) -> Result<(), AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            let patch = orgs::OrgPatch { sso_enabled: Some(enabled == "true"), ..Default::default() };
-            orgs::update(&app, &scope, patch).await?;
-            go(&format!("/orgs/{org_id}/sso?notice=settings_saved"))
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        let org_id = scope.org_id();
+        let patch = orgs::OrgPatch { sso_enabled: Some(enabled == "true"), ..Default::default() };
+        orgs::update(&app, &scope, patch).await?;
+        go(&format!("/orgs/{org_id}/sso?notice=settings_saved"))
+    })
+    .await
 }
 
 #[cfg(feature = "ssr")]

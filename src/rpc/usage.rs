@@ -3,18 +3,9 @@ use crate::shared::{error::AppError, usage::UsageReport};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use {
-    super::ssr::{respond, scope},
-    crate::server::service::usage,
-};
+use {super::ssr::in_org, crate::server::service::usage};
 
 #[server(prefix = "/rpc", endpoint = "usage")]
 pub async fn usage(org_id: String, hours: Option<i64>) -> Result<UsageReport, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            usage::report(&app, &scope, hours).await
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move { usage::report(&app, &scope, hours).await }).await
 }

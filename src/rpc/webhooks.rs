@@ -10,20 +10,15 @@ use std::collections::HashMap;
 
 #[cfg(feature = "ssr")]
 use {
-    super::ssr::{given, id, scope},
+    super::ssr::{given, id, in_org, scope},
     super::ssr::{go, respond},
     crate::server::{authz::OrgScope, service::webhooks::endpoints as webhooks, state::AppState},
 };
 
 #[server(prefix = "/rpc", endpoint = "webhooks")]
 pub async fn webhooks(org_id: String, cursor: Option<String>) -> Result<Page<Webhook>, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            webhooks::list(&app, &scope, given(cursor).as_deref(), None).await
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move { webhooks::list(&app, &scope, given(cursor).as_deref(), None).await })
+        .await
 }
 
 /// Creates an endpoint. `events` comes from checkboxes named `events[member.added]`.
@@ -47,41 +42,31 @@ pub async fn create_webhook(
 
 #[server(prefix = "/rpc", endpoint = "get_webhook")]
 pub async fn get_webhook(org_id: String, webhook_id: String) -> Result<Webhook, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            webhooks::get(&app, &scope, id(&webhook_id, "webhook")?).await
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move { webhooks::get(&app, &scope, id(&webhook_id, "webhook")?).await }).await
 }
 
 /// Turns an endpoint on (`active` = "true") or off.
 #[server(prefix = "/rpc", endpoint = "set_webhook_active")]
 pub async fn set_webhook_active(org_id: String, webhook_id: String, active: String) -> Result<Webhook, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            let patch = webhooks::WebhookPatch { active: Some(active == "true"), ..Default::default() };
-            let changed = webhooks::update(&app, &scope, id(&webhook_id, "webhook")?, patch).await?;
-            go(&format!("/orgs/{org_id}/webhooks/{webhook_id}"))?;
-            Ok(changed)
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        let org_id = scope.org_id();
+        let patch = webhooks::WebhookPatch { active: Some(active == "true"), ..Default::default() };
+        let changed = webhooks::update(&app, &scope, id(&webhook_id, "webhook")?, patch).await?;
+        go(&format!("/orgs/{org_id}/webhooks/{webhook_id}"))?;
+        Ok(changed)
+    })
+    .await
 }
 
 #[server(prefix = "/rpc", endpoint = "rotate_webhook_secret")]
 pub async fn rotate_webhook_secret(org_id: String, webhook_id: String) -> Result<RotatedSecret, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            let rotated = webhooks::rotate_secret(&app, &scope, id(&webhook_id, "webhook")?).await?;
-            go(&format!("/orgs/{org_id}/webhooks/{webhook_id}?notice=webhook_secret_rotated"))?;
-            Ok(rotated)
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        let org_id = scope.org_id();
+        let rotated = webhooks::rotate_secret(&app, &scope, id(&webhook_id, "webhook")?).await?;
+        go(&format!("/orgs/{org_id}/webhooks/{webhook_id}?notice=webhook_secret_rotated"))?;
+        Ok(rotated)
+    })
+    .await
 }
 
 /// The form's fields to the service call, shared with the no-JavaScript twin in
@@ -98,27 +83,23 @@ impl CreateWebhook {
 
 #[server(prefix = "/rpc", endpoint = "delete_webhook")]
 pub async fn delete_webhook(org_id: String, webhook_id: String) -> Result<(), AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            webhooks::delete(&app, &scope, id(&webhook_id, "webhook")?).await?;
-            go(&format!("/orgs/{org_id}/webhooks?notice=webhook_deleted"))
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        let org_id = scope.org_id();
+        webhooks::delete(&app, &scope, id(&webhook_id, "webhook")?).await?;
+        go(&format!("/orgs/{org_id}/webhooks?notice=webhook_deleted"))
+    })
+    .await
 }
 
 #[server(prefix = "/rpc", endpoint = "test_webhook")]
 pub async fn test_webhook(org_id: String, webhook_id: String) -> Result<Delivery, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            let delivery = webhooks::send_test(&app, &scope, id(&webhook_id, "webhook")?).await?;
-            go(&format!("/orgs/{org_id}/webhooks/{webhook_id}?notice=webhook_test_sent"))?;
-            Ok(delivery)
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        let org_id = scope.org_id();
+        let delivery = webhooks::send_test(&app, &scope, id(&webhook_id, "webhook")?).await?;
+        go(&format!("/orgs/{org_id}/webhooks/{webhook_id}?notice=webhook_test_sent"))?;
+        Ok(delivery)
+    })
+    .await
 }
 
 #[server(prefix = "/rpc", endpoint = "webhook_deliveries")]
@@ -128,15 +109,12 @@ pub async fn webhook_deliveries(
     status: Option<String>,
     cursor: Option<String>,
 ) -> Result<Page<Delivery>, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            let query =
-                webhooks::DeliveryQuery { status: given(status), event_type: None, cursor: given(cursor), limit: None };
-            webhooks::deliveries(&app, &scope, id(&webhook_id, "webhook")?, query).await
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        let query =
+            webhooks::DeliveryQuery { status: given(status), event_type: None, cursor: given(cursor), limit: None };
+        webhooks::deliveries(&app, &scope, id(&webhook_id, "webhook")?, query).await
+    })
+    .await
 }
 
 #[server(prefix = "/rpc", endpoint = "webhook_delivery")]
@@ -145,13 +123,10 @@ pub async fn webhook_delivery(
     webhook_id: String,
     delivery_id: String,
 ) -> Result<DeliveryDetail, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            webhooks::delivery(&app, &scope, id(&webhook_id, "webhook")?, id(&delivery_id, "delivery")?).await
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        webhooks::delivery(&app, &scope, id(&webhook_id, "webhook")?, id(&delivery_id, "delivery")?).await
+    })
+    .await
 }
 
 #[server(prefix = "/rpc", endpoint = "retry_webhook_delivery")]
@@ -160,25 +135,18 @@ pub async fn retry_webhook_delivery(
     webhook_id: String,
     delivery_id: String,
 ) -> Result<Delivery, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            let delivery = id(&delivery_id, "delivery")?;
-            let queued = webhooks::retry(&app, &scope, id(&webhook_id, "webhook")?, delivery).await?;
-            go(&format!("/orgs/{org_id}/webhooks/{webhook_id}/deliveries/{delivery_id}?notice=delivery_retried"))?;
-            Ok(queued)
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move {
+        let org_id = scope.org_id();
+        let delivery = id(&delivery_id, "delivery")?;
+        let queued = webhooks::retry(&app, &scope, id(&webhook_id, "webhook")?, delivery).await?;
+        go(&format!("/orgs/{org_id}/webhooks/{webhook_id}/deliveries/{delivery_id}?notice=delivery_retried"))?;
+        Ok(queued)
+    })
+    .await
 }
 
 #[server(prefix = "/rpc", endpoint = "webhook_outcomes")]
 pub async fn webhook_outcomes(org_id: String, webhook_id: String) -> Result<Vec<OutcomeHour>, AppError> {
-    respond(
-        async {
-            let (app, scope) = scope(&org_id).await?;
-            webhooks::outcomes(&app, &scope, id(&webhook_id, "webhook")?).await
-        }
-        .await,
-    )
+    in_org(&org_id, |app, scope| async move { webhooks::outcomes(&app, &scope, id(&webhook_id, "webhook")?).await })
+        .await
 }
