@@ -107,11 +107,11 @@ async fn count_responses(State(app): State<AppState>, req: Request, next: Next) 
 /// No request hangs forever: past `request_timeout` its work is dropped (an open transaction rolls
 /// back) and the client gets 503. Only the response head is timed, so streamed bodies may run on.
 async fn deadline(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     match tokio::time::timeout(app.config.request_timeout, next.run(req)).await {
         Ok(response) => response,
         Err(_) => {
-            tracing::error!(%method, path, "request timed out");
+            // The request's span (`error::request_id`, outside this layer) names method and path.
+            tracing::error!("request timed out");
             AppError::new(
                 crate::shared::error::ErrorKind::Unavailable,
                 "request_timeout",

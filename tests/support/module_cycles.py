@@ -60,8 +60,10 @@ def main() -> int:
             paths += expand(tree)
         paths += re.findall(r"\b((?:crate|super)(?:::\w+)+)(?![\w:])", text)
         # A parent names its child modules without a prefix (`oidc::discover`, `use oidc::X`).
-        for child in re.findall(r"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;", text, re.M):
-            if re.search(r"(?<![\w:])" + child + r"::", re.sub(r"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+\w+\s*;", "", text, flags=re.M)):
+        declaration = re.compile(r"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;", re.M)
+        undeclared = declaration.sub("", text)
+        for child in declaration.findall(text):
+            if re.search(r"(?<![\w:])" + child + r"::", undeclared):
                 paths.append("self::" + child)
         for p in paths:
             segs = p.split("::")
