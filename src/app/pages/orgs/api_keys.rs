@@ -1,14 +1,13 @@
 //! `/orgs/:id/api-keys`: issuing keys (the secret is shown once), rolling and revoking them.
 use super::{
-    can, latest_error, one_at_a_time, org_page_with, page_link, reveal, set_status, when, CopyField, OptionalField,
-    OrgFrameData, Pager, RowAction, Section, SectionError,
+    can, latest_error, one_at_a_time, org_page_with, page_link, reveal, set_status, when, CopyField, Loaded,
+    OptionalField, OrgFrameData, Pager, RowAction, Section, SectionError,
 };
 use crate::app::components::form::{ActionError, Field, FormAlert};
 use crate::rpc::api_keys::{api_keys, CreateApiKey, ReassignApiKey, RevokeApiKey, RollApiKey};
 use crate::shared::{
     accounts::Page,
     api_keys::{ApiKey, ApiKeyStatus, IssuedApiKey},
-    error::AppError,
     ids::OrgId,
     orgs::Organization,
     roles::Permission,
@@ -51,7 +50,7 @@ struct KeyData {
     roll: ServerAction<RollApiKey>,
     revoke: ServerAction<RevokeApiKey>,
     reassign: ServerAction<ReassignApiKey>,
-    list: Resource<Result<Option<Page<ApiKey>>, AppError>>,
+    list: Loaded<Page<ApiKey>>,
 }
 
 #[component]

@@ -1,11 +1,10 @@
 //! `/orgs/:id/audit`: the organization's tamper-evident log, filtered by action, with a CSV
 //! download and the result of checking the hash chain.
-use super::{can, enc, org_page_with, page_link, set_status, when, OrgFrameData, Pager, Section, SectionError};
+use super::{can, enc, org_page_with, page_link, set_status, when, Loaded, OrgFrameData, Pager, Section, SectionError};
 use crate::rpc::audit::{audit_logs, verify_audit};
 use crate::shared::{
     accounts::Page,
     audit::{AuditEntry, ChainStatus},
-    error::AppError,
     orgs::Organization,
     roles::Permission,
 };
@@ -57,8 +56,8 @@ pub fn OrgAuditPage() -> impl IntoView {
 struct AuditData {
     action: Signal<Option<String>>,
     cursor: Signal<Option<String>>,
-    entries: Resource<Result<Option<Page<AuditEntry>>, AppError>>,
-    chain: Resource<Result<Option<ChainStatus>, AppError>>,
+    entries: Loaded<Page<AuditEntry>>,
+    chain: Loaded<ChainStatus>,
 }
 
 #[component]

@@ -1,15 +1,14 @@
 //! The email domains on `/orgs/:id/sso`: the TXT record that proves each, verification, and for
 //! verified ones the connection their sign-ins go to and whether SSO is required.
 use super::{
-    kind_label, latest_error, reset_on_success, sso_link, use_cursor, use_org_id, when, CopyValue, Pager, RowAction,
-    SectionError,
+    kind_label, latest_error, reset_on_success, sso_link, use_cursor, use_org_id, when, CopyValue, Loaded, Pager,
+    RowAction, SectionError,
 };
 use crate::app::components::form::{ActionError, FormAlert, Input};
 use crate::rpc::domains::{AddDomain, RemoveDomain, RouteDomain, VerifyDomain};
 use crate::shared::{
     accounts::Page,
     domains::{Domain, DomainStatus},
-    error::AppError,
     sso::SsoConnection,
 };
 use leptos::prelude::*;
@@ -40,8 +39,8 @@ impl DomainActions {
 /// role that may not manage SSO).
 #[derive(Clone, Copy)]
 pub struct DomainData {
-    pub list: Resource<Result<Option<Page<Domain>>, AppError>>,
-    pub choices: Resource<Result<Option<Vec<SsoConnection>>, AppError>>,
+    pub list: Loaded<Page<Domain>>,
+    pub choices: Loaded<Vec<SsoConnection>>,
 }
 
 #[component]

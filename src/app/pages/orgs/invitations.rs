@@ -1,13 +1,12 @@
 //! `/orgs/:id/invitations`: inviting people by email, and the invitations sent so far.
 use super::{
-    can, latest_error, one_at_a_time, org_page_with, page_link, set_status, when, CopyField, OrgFrameData, Pager,
-    RowAction, Section, SectionError,
+    can, latest_error, one_at_a_time, org_page_with, page_link, set_status, when, CopyField, Loaded, OrgFrameData,
+    Pager, RowAction, Section, SectionError,
 };
 use crate::app::components::form::{ActionError, Field, FormAlert};
 use crate::rpc::invitations::{invitations, Invite, ResendInvitation, RevokeInvitation};
 use crate::shared::{
     accounts::Page,
-    error::AppError,
     ids::OrgId,
     invitations::{Invitation, InvitationStatus, IssuedInvitation},
     orgs::Organization,
@@ -45,7 +44,7 @@ struct InvitationData {
     invite: ServerAction<Invite>,
     revoke: ServerAction<RevokeInvitation>,
     resend: ServerAction<ResendInvitation>,
-    list: Resource<Result<Option<Page<Invitation>>, AppError>>,
+    list: Loaded<Page<Invitation>>,
 }
 
 #[component]

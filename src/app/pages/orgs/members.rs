@@ -1,8 +1,8 @@
 //! `/orgs/:id/members`: who belongs to the organization; changing roles, removing members, handing
 //! over ownership, and leaving.
 use super::{
-    can, enc, latest_error, one_at_a_time, org_page_with, page_link, reload_org_after, OrgFrameData, Pager, RowAction,
-    Section, SectionError,
+    can, enc, latest_error, one_at_a_time, org_page_with, page_link, reload_org_after, Loaded, OrgFrameData, Pager,
+    RowAction, Section, SectionError,
 };
 use crate::app::components::form::{action_error, FormAlert};
 use crate::rpc::{
@@ -58,7 +58,7 @@ struct MemberActions {
 /// What the page loads (`None` for a role that may not see the list) and the query it shows.
 #[derive(Clone, Copy)]
 struct MemberData {
-    list: Resource<Result<Option<Page<Member>>, AppError>>,
+    list: Loaded<Page<Member>>,
     me: Resource<Result<Option<Me>, AppError>>,
     search: Signal<Option<String>>,
     cursor: Signal<Option<String>>,

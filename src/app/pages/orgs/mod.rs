@@ -133,6 +133,9 @@ where
     });
 }
 
+/// What `OrgFrameData::load_if` gives: `None` when the role may not see it.
+pub type Loaded<T> = Resource<Result<Option<T>, AppError>>;
+
 /// The organization of the path, loaded once per page: the frame shows it, and a page's own
 /// loaders await it to skip what the user may not see.
 ///
@@ -166,7 +169,7 @@ impl OrgFrameData {
         permission: Permission,
         source: impl Fn() -> S + Send + Sync + 'static,
         fetch: impl Fn(S) -> Fut + Clone + Send + Sync + 'static,
-    ) -> Resource<Result<Option<T>, AppError>>
+    ) -> Loaded<T>
     where
         S: PartialEq + Clone + Send + Sync + 'static,
         T: serde::Serialize + serde::de::DeserializeOwned + Send + Sync + 'static,

@@ -3,7 +3,7 @@
 //! success chart, the delivery log) and `/.../deliveries/:delivery` (every attempt, retry).
 use super::{
     can, latest_error, one_at_a_time, org_page_with, page_link, reveal, set_status, use_org_id, when, CopyField,
-    OrgFrameData, Pager, RowAction, Section, SectionError,
+    Loaded, OrgFrameData, Pager, RowAction, Section, SectionError,
 };
 use crate::app::components::{
     chart::StackedBars,
@@ -15,7 +15,6 @@ use crate::rpc::webhooks::{
 };
 use crate::shared::{
     accounts::Page,
-    error::AppError,
     orgs::Organization,
     roles::Permission,
     webhooks::{Delivery, DeliveryAttempt, DeliveryDetail, DeliveryStatus, OutcomeHour, Webhook, EVENT_TYPES},
@@ -31,10 +30,6 @@ fn guarded(org: Organization, page: impl FnOnce() -> AnyView) -> AnyView {
         view! { <p class="alert" role="alert">"Your role here does not include managing webhooks."</p> }.into_any()
     }
 }
-
-/// Each page loads its data beside the organization (`None` for a role that may not manage
-/// webhooks), outside the frame's `<Transition>`.
-type Loaded<T> = Resource<Result<Option<T>, AppError>>;
 
 #[component]
 pub fn OrgWebhooksPage() -> impl IntoView {

@@ -1,13 +1,13 @@
 //! The guided forms that add an OIDC, LDAP or SAML connection.
 use super::Actions;
 use crate::app::components::form::{ActionError, FormAlert, Input, Select, TextArea};
-use crate::app::pages::orgs::{reset_on_success, use_org_id, CopyValue, SectionError};
+use crate::app::pages::orgs::{reset_on_success, use_org_id, CopyValue, Loaded, SectionError};
 use crate::rpc::sso::{CreateLdapConnection, CreateOidcConnection, CreateSamlConnection};
-use crate::shared::{error::AppError, roles::Role};
+use crate::shared::roles::Role;
 use leptos::prelude::*;
 
 #[component]
-pub(super) fn AddConnection(actions: Actions, redirect: Resource<Result<Option<String>, AppError>>) -> impl IntoView {
+pub(super) fn AddConnection(actions: Actions, redirect: Loaded<String>) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="add-connection-heading">
             <h2 id="add-connection-heading">"Add a connection"</h2>
@@ -31,10 +31,7 @@ fn role_options() -> impl IntoView {
 const MAPPING_HINT: &str = "One per line: group = role, with role viewer, member or admin. The highest matching role wins; people in no listed group get the default role.";
 
 #[component]
-fn OidcForm(
-    create: ServerAction<CreateOidcConnection>,
-    redirect: Resource<Result<Option<String>, AppError>>,
-) -> impl IntoView {
+fn OidcForm(create: ServerAction<CreateOidcConnection>, redirect: Loaded<String>) -> impl IntoView {
     let id = use_org_id();
     let value = create.value();
     let error: ActionError = Signal::derive(move || value.get().and_then(Result::err));

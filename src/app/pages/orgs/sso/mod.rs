@@ -6,7 +6,7 @@ use super::{
     can,
     domains::{DomainActions, DomainData, Domains},
     kind_label, latest_error, one_at_a_time, org_page_with, reload_org_after, set_status, sso_link, use_cursor,
-    use_org_id, CopyValue, OrgFrameData, Pager, RowAction, Section, SectionError,
+    use_org_id, CopyValue, Loaded, OrgFrameData, Pager, RowAction, Section, SectionError,
 };
 use crate::app::components::form::{action_error, FormAlert};
 use crate::rpc::{
@@ -19,7 +19,6 @@ use crate::rpc::{
 };
 use crate::shared::{
     accounts::Page,
-    error::AppError,
     ids::OrgId,
     orgs::Organization,
     roles::Permission,
@@ -71,8 +70,8 @@ pub fn OrgSsoPage() -> impl IntoView {
 /// What the page loads, made with the page (`None` for a role that may not manage SSO).
 #[derive(Clone, Copy)]
 struct SsoData {
-    connections: Resource<Result<Option<Page<SsoConnection>>, AppError>>,
-    redirect: Resource<Result<Option<String>, AppError>>,
+    connections: Loaded<Page<SsoConnection>>,
+    redirect: Loaded<String>,
     domains: DomainData,
 }
 
@@ -236,7 +235,7 @@ fn SsoSwitch(org_id: OrgId, on: bool, may_change: bool) -> impl IntoView {
 // ---- connections -----------------------------------------------------------------------------
 
 #[component]
-fn Connections(actions: Actions, list: Resource<Result<Option<Page<SsoConnection>>, AppError>>) -> impl IntoView {
+fn Connections(actions: Actions, list: Loaded<Page<SsoConnection>>) -> impl IntoView {
     let id = use_org_id();
     let cursor = use_cursor("connections_cursor");
     let other = use_cursor("domains_cursor");
