@@ -5,7 +5,7 @@ use crate::server::{
     db::{self, Db},
 };
 use crate::shared::{
-    error::AppError,
+    error::{AppError, ErrorCode},
     ids::{ApiKeyId, OrgId, UserId},
     roles::{Permission, Role},
 };
@@ -196,7 +196,7 @@ fn member_can(role: Role, grants: &[Permission], permission: Permission) -> bool
 }
 
 fn forbidden(permission: Permission) -> AppError {
-    AppError::forbidden("permission_denied", format!("Your role here does not allow this ({permission})."))
+    AppError::forbidden(ErrorCode::PermissionDenied, format!("Your role here does not allow this ({permission})."))
         .with_detail("required_permission", permission.as_str())
 }
 

@@ -1,5 +1,5 @@
 //! `AppError` on the wire, request ids, and the JSON extractor whose rejections name the problem.
-use crate::shared::error::{AppError, ErrorKind};
+use crate::shared::error::{AppError, ErrorCode, ErrorKind};
 use axum::{
     extract::{rejection::JsonRejection, FromRequest, Request},
     http::{header, HeaderValue, StatusCode},
@@ -83,8 +83,11 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
             // serde's message looks like "name: missing field `name` at line 1 column 2"
             let detail = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_else(|| e.body_text());
             let field = field_from_serde_message(&detail);
-            let mut err =
-                AppError::new(ErrorKind::Validation, "validation_failed", format!("Invalid request body: {detail}"));
+            let mut err = AppError::new(
+                ErrorKind::Validation,
+                ErrorCode::ValidationFailed,
+                format!("Invalid request body: {detail}"),
+            );
             if let Some(field) = field {
                 err = err.with_detail("field", field);
             }
@@ -92,20 +95,20 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
         }
         JsonRejection::JsonSyntaxError(e) => {
             let detail = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_else(|| e.body_text());
-            AppError::bad_request("malformed_json", format!("The request body is not valid JSON: {detail}"))
+            AppError::bad_request(ErrorCode::MalformedJson, format!("The request body is not valid JSON: {detail}"))
         }
         JsonRejection::MissingJsonContentType(_) => AppError::new(
             ErrorKind::UnsupportedMediaType,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "Send the request body as JSON with `Content-Type: application/json`.",
         ),
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => payload_too_large(),
-        other => AppError::bad_request("bad_request", other.body_text()),
+        other => AppError::bad_request(ErrorCode::BadRequest, other.body_text()),
     }
 }
 
 pub fn payload_too_large() -> AppError {
-    AppError::new(ErrorKind::PayloadTooLarge, "payload_too_large", "The request body is larger than 1 MiB.")
+    AppError::new(ErrorKind::PayloadTooLarge, ErrorCode::PayloadTooLarge, "The request body is larger than 1 MiB.")
 }
 
 /// Picks the field name out of serde_json's error text: "missing field `x`", or the path prefix
@@ -146,7 +149,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> axum::extract::FromRequestParts
                 let detail = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_else(|| e.body_text());
                 let err = AppError::new(
                     ErrorKind::Validation,
-                    "validation_failed",
+                    ErrorCode::ValidationFailed,
                     format!("Invalid query string: {detail}"),
                 );
                 match field_from_serde_message(&detail) {

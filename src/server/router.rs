@@ -2,7 +2,7 @@
 //! functions), static assets, and the layers every request passes through.
 use crate::app::{shell, App};
 use crate::server::{auth::session::AnySessionStore, config::MAX_BODY_BYTES, error, state::AppState};
-use crate::shared::error::AppError;
+use crate::shared::error::{AppError, ErrorCode};
 use axum::{
     extract::{Request, State},
     http::{header, HeaderName, HeaderValue, Method},
@@ -90,7 +90,7 @@ async fn readyz(State(app): State<AppState>) -> Result<Json<serde_json::Value>, 
         let _logged = AppError::from(e);
         AppError::new(
             crate::shared::error::ErrorKind::Unavailable,
-            "database_unreachable",
+            ErrorCode::DatabaseUnreachable,
             "The database does not answer.",
         )
     })?;
@@ -114,7 +114,7 @@ async fn deadline(State(app): State<AppState>, req: Request, next: Next) -> Resp
             tracing::error!("request timed out");
             AppError::new(
                 crate::shared::error::ErrorKind::Unavailable,
-                "request_timeout",
+                ErrorCode::RequestTimeout,
                 "The request took too long and was stopped; try again.",
             )
             .into_response()
@@ -138,8 +138,11 @@ async fn request_guard(State(app): State<AppState>, req: Request, next: Next) ->
     // cookie, is what authenticates that request.
     let saml_acs = req.uri().path().starts_with("/sso/saml/") && req.uri().path().ends_with("/acs");
     if !safe_method && !saml_acs && is_cross_site(&req, &app.config.public_origin()) {
-        return AppError::forbidden("cross_site_request", "This request came from another site and was refused.")
-            .into_response();
+        return AppError::forbidden(
+            ErrorCode::CrossSiteRequest,
+            "This request came from another site and was refused.",
+        )
+        .into_response();
     }
     next.run(req).await
 }

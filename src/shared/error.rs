@@ -46,12 +46,78 @@ impl ErrorKind {
     }
 }
 
+string_enum! {
+    /// Every stable, machine-readable error code the server answers with (`error.code`). Clients
+    /// match on these strings; a new failure gets a new variant here, so a typo cannot compile.
+    pub enum ErrorCode {
+        AlreadyMember = "already_member",
+        AlreadyVerified = "already_verified",
+        ApiDisabled = "api_disabled",
+        ApiKeyRevoked = "api_key_revoked",
+        BadRequest = "bad_request",
+        ConnectionChanged = "connection_changed",
+        CrossSiteRequest = "cross_site_request",
+        DatabaseUnreachable = "database_unreachable",
+        DeliveryPending = "delivery_pending",
+        DomainClaimed = "domain_claimed",
+        DomainNotVerified = "domain_not_verified",
+        DomainTaken = "domain_taken",
+        EmailTaken = "email_taken",
+        IdempotencyKeyInUse = "idempotency_key_in_use",
+        IdempotencyKeyReused = "idempotency_key_reused",
+        InsufficientRank = "insufficient_rank",
+        InternalError = "internal_error",
+        InvalidApiKey = "invalid_api_key",
+        InvalidArguments = "invalid_arguments",
+        InvalidAuthorization = "invalid_authorization",
+        InvalidCredentials = "invalid_credentials",
+        InvalidForm = "invalid_form",
+        InvalidIdempotencyKey = "invalid_idempotency_key",
+        InvalidToken = "invalid_token",
+        InvitationAccepted = "invitation_accepted",
+        InvitationEmailMismatch = "invitation_email_mismatch",
+        InvitationExpired = "invitation_expired",
+        InvitationPending = "invitation_pending",
+        InvitationRevoked = "invitation_revoked",
+        InvitationUsed = "invitation_used",
+        LastOwner = "last_owner",
+        LimitExceeded = "limit_exceeded",
+        MalformedJson = "malformed_json",
+        MethodNotAllowed = "method_not_allowed",
+        NetworkError = "network_error",
+        NotAPerson = "not_a_person",
+        NotFound = "not_found",
+        PayloadTooLarge = "payload_too_large",
+        PermissionDenied = "permission_denied",
+        PersonRequired = "person_required",
+        RateLimited = "rate_limited",
+        RequestFailed = "request_failed",
+        RequestTimeout = "request_timeout",
+        RoleChanged = "role_changed",
+        RouteNotFound = "route_not_found",
+        ScopeNotHeld = "scope_not_held",
+        SlugTaken = "slug_taken",
+        SsoDisabled = "sso_disabled",
+        SsoDomainNotVerified = "sso_domain_not_verified",
+        SsoLinkExpired = "sso_link_expired",
+        SsoLinkRequired = "sso_link_required",
+        SsoRefused = "sso_refused",
+        SsoRequired = "sso_required",
+        SsoStateMismatch = "sso_state_mismatch",
+        SsoUnavailable = "sso_unavailable",
+        Unauthenticated = "unauthenticated",
+        UnsupportedMediaType = "unsupported_media_type",
+        ValidationFailed = "validation_failed",
+        WebhookDisabled = "webhook_disabled",
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
 #[error("{message}")]
 pub struct AppError {
     pub kind: ErrorKind,
     /// Stable, machine-readable code, e.g. `validation_failed`, `invalid_credentials`.
-    pub code: String,
+    pub code: ErrorCode,
     /// A sentence a person can act on.
     pub message: String,
     /// Structured extras: `field` for validation errors, `retry_after` seconds for 429s.
@@ -60,8 +126,8 @@ pub struct AppError {
 }
 
 impl AppError {
-    pub fn new(kind: ErrorKind, code: &str, message: impl Into<String>) -> Self {
-        Self { kind, code: code.to_owned(), message: message.into(), details: Map::new() }
+    pub fn new(kind: ErrorKind, code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { kind, code, message: message.into(), details: Map::new() }
     }
 
     pub fn with_detail(mut self, key: &str, value: impl Into<Value>) -> Self {
@@ -71,34 +137,34 @@ impl AppError {
 
     /// A 422 naming the offending field.
     pub fn invalid_field(field: &str, message: &str) -> Self {
-        Self::new(ErrorKind::Validation, "validation_failed", message).with_detail("field", field)
+        Self::new(ErrorKind::Validation, ErrorCode::ValidationFailed, message).with_detail("field", field)
     }
 
-    pub fn bad_request(code: &str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(ErrorKind::BadRequest, code, message)
     }
 
     pub fn unauthenticated() -> Self {
-        Self::new(ErrorKind::Unauthenticated, "unauthenticated", "Sign in to continue.")
+        Self::new(ErrorKind::Unauthenticated, ErrorCode::Unauthenticated, "Sign in to continue.")
     }
 
-    pub fn forbidden(code: &str, message: impl Into<String>) -> Self {
+    pub fn forbidden(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Forbidden, code, message)
     }
 
     /// `what` names the kind of resource ("session", "user"): never whether it exists elsewhere.
     pub fn not_found(what: &str) -> Self {
-        Self::new(ErrorKind::NotFound, "not_found", format!("No such {what}."))
+        Self::new(ErrorKind::NotFound, ErrorCode::NotFound, format!("No such {what}."))
     }
 
-    pub fn conflict(code: &str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Conflict, code, message)
     }
 
     pub fn rate_limited(retry_after_secs: u64) -> Self {
         Self::new(
             ErrorKind::RateLimited,
-            "rate_limited",
+            ErrorCode::RateLimited,
             format!("Too many attempts. Try again in {}.", human_duration(retry_after_secs)),
         )
         .with_detail("retry_after", retry_after_secs)
@@ -108,7 +174,7 @@ impl AppError {
     pub fn internal_reference(reference: &str) -> Self {
         Self::new(
             ErrorKind::Internal,
-            "internal_error",
+            ErrorCode::InternalError,
             format!("Something went wrong on our side. Reference: {reference}"),
         )
         .with_detail("request_id", reference)
@@ -130,7 +196,7 @@ impl AppError {
     /// The REST body: `{"error":{"code","message","details"}}`.
     pub fn to_json_body(&self) -> Value {
         serde_json::json!({
-            "error": { "code": self.code, "message": self.message, "details": self.details }
+            "error": { "code": self.code.as_str(), "message": self.message, "details": self.details }
         })
     }
 }
@@ -152,14 +218,14 @@ impl leptos::server_fn::error::FromServerFnError for AppError {
         use leptos::server_fn::error::ServerFnErrorErr as E;
         match value {
             E::Args(why) | E::MissingArg(why) => {
-                AppError::bad_request("invalid_arguments", format!("The form was incomplete: {why}"))
+                AppError::bad_request(ErrorCode::InvalidArguments, format!("The form was incomplete: {why}"))
             }
             E::Request(_) => AppError::new(
                 ErrorKind::Internal,
-                "network_error",
+                ErrorCode::NetworkError,
                 "Could not reach the server. Check your connection and try again.",
             ),
-            other => AppError::new(ErrorKind::Internal, "request_failed", other.to_string()),
+            other => AppError::new(ErrorKind::Internal, ErrorCode::RequestFailed, other.to_string()),
         }
     }
 }

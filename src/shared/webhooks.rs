@@ -4,29 +4,50 @@ use crate::shared::ids::{DeliveryId, OrgId, WebhookEventId, WebhookId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// Every event type an endpoint can subscribe to, with what it means. Each has a JSON Schema at
-/// `GET /api/v1/webhook-event-types`.
-pub const EVENT_TYPES: &[(&str, &str)] = &[
-    ("organization.updated", "The organization's name, slug, colour, settings, plan or limits changed."),
-    ("organization.deleted", "The organization was deleted (the last event its endpoints receive)."),
-    ("member.added", "Someone joined the organization by accepting an invitation."),
-    ("member.removed", "A member was removed or left."),
-    ("member.role_changed", "A member's role changed."),
-    ("invitation.created", "An invitation was sent."),
-    ("invitation.accepted", "An invitation was accepted."),
-    ("invitation.revoked", "An invitation was revoked."),
-    ("api_key.created", "An API key was created."),
-    ("api_key.revoked", "An API key was revoked."),
-    ("webhook.disabled", "A webhook endpoint was disabled after failing (410 Gone or 5 days of failures)."),
-    ("audit.event", "Every audit log row of the organization, as written (for SIEM ingestion)."),
-];
+string_enum! {
+    /// Every event type an endpoint can subscribe to. Each has a JSON Schema at
+    /// `GET /api/v1/webhook-event-types`; which audit actions emit which is `Action::webhook_events`.
+    pub enum WebhookEvent {
+        OrganizationUpdated = "organization.updated",
+        OrganizationDeleted = "organization.deleted",
+        MemberAdded = "member.added",
+        MemberRemoved = "member.removed",
+        MemberRoleChanged = "member.role_changed",
+        InvitationCreated = "invitation.created",
+        InvitationAccepted = "invitation.accepted",
+        InvitationRevoked = "invitation.revoked",
+        ApiKeyCreated = "api_key.created",
+        ApiKeyRevoked = "api_key.revoked",
+        WebhookDisabled = "webhook.disabled",
+        AuditEvent = "audit.event",
+    }
+}
+
+impl WebhookEvent {
+    pub fn description(self) -> &'static str {
+        match self {
+            WebhookEvent::OrganizationUpdated => {
+                "The organization's name, slug, colour, settings, plan or limits changed."
+            }
+            WebhookEvent::OrganizationDeleted => "The organization was deleted (the last event its endpoints receive).",
+            WebhookEvent::MemberAdded => "Someone joined the organization by accepting an invitation.",
+            WebhookEvent::MemberRemoved => "A member was removed or left.",
+            WebhookEvent::MemberRoleChanged => "A member's role changed.",
+            WebhookEvent::InvitationCreated => "An invitation was sent.",
+            WebhookEvent::InvitationAccepted => "An invitation was accepted.",
+            WebhookEvent::InvitationRevoked => "An invitation was revoked.",
+            WebhookEvent::ApiKeyCreated => "An API key was created.",
+            WebhookEvent::ApiKeyRevoked => "An API key was revoked.",
+            WebhookEvent::WebhookDisabled => {
+                "A webhook endpoint was disabled after failing (410 Gone or 5 days of failures)."
+            }
+            WebhookEvent::AuditEvent => "Every audit log row of the organization, as written (for SIEM ingestion).",
+        }
+    }
+}
 
 /// The event sent by `POST .../webhooks/{id}/test`; every endpoint receives it whatever it subscribes to.
 pub const PING: &str = "ping";
-
-pub fn is_event_type(name: &str) -> bool {
-    EVENT_TYPES.iter().any(|(known, _)| *known == name)
-}
 
 /// Counters over the endpoint's whole life.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

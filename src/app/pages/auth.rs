@@ -4,7 +4,7 @@ use crate::app::components::{
     layout::Notice,
 };
 use crate::rpc::auth::{link_status, ForgotPassword, Login, ResetPassword, Signup, VerifyEmail};
-use crate::shared::values::is_local_path;
+use crate::shared::{error::ErrorCode, values::is_local_path};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -68,7 +68,7 @@ pub fn LoginPage() -> impl IntoView {
     let sso_link = move || {
         error
             .get()
-            .filter(|e| e.code == "sso_required")
+            .filter(|e| e.code == ErrorCode::SsoRequired)
             .and_then(|e| e.details.get("sign_in_url").and_then(|url| url.as_str().map(str::to_owned)))
             .map(|url| view! { <p><a class="button" href=url>"Continue with single sign-on"</a></p> })
     };

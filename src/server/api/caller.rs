@@ -12,7 +12,7 @@ use crate::server::{
     state::AppState,
 };
 use crate::shared::{
-    error::{AppError, ErrorKind},
+    error::{AppError, ErrorCode, ErrorKind},
     ids::OrgId,
     roles::Permission,
 };
@@ -187,7 +187,7 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, AppError> {
         Some((scheme, key)) if scheme.eq_ignore_ascii_case("bearer") => Ok(Some(key.trim())),
         _ => Err(AppError::new(
             ErrorKind::Unauthenticated,
-            "invalid_authorization",
+            ErrorCode::InvalidAuthorization,
             "Send an API key as `Authorization: Bearer <key>`.",
         )),
     }

@@ -10,7 +10,7 @@ use crate::server::{
     db::{self, idempotency::Claim},
     state::AppState,
 };
-use crate::shared::error::{AppError, ErrorKind};
+use crate::shared::error::{AppError, ErrorCode, ErrorKind};
 use axum::{
     body::{to_bytes, Body},
     extract::{Request, State},
@@ -43,7 +43,7 @@ pub async fn idempotency(State(app): State<AppState>, req: Request, next: Next) 
         Ok(key) if !key.trim().is_empty() && key.len() <= MAX_KEY_LEN => key,
         _ => {
             return AppError::bad_request(
-                "invalid_idempotency_key",
+                ErrorCode::InvalidIdempotencyKey,
                 "An Idempotency-Key is 1 to 255 visible characters.",
             )
             .into_response()
@@ -100,14 +100,14 @@ async fn run_once(app: &AppState, principal: &str, key: &str, req: Request, next
         Claim::Mismatch => {
             return Err(AppError::new(
                 ErrorKind::Validation,
-                "idempotency_key_reused",
+                ErrorCode::IdempotencyKeyReused,
                 "This Idempotency-Key was used with a different request. Use a new key for a new request.",
             )
             .into_response())
         }
         Claim::InFlight => {
             return Err(AppError::conflict(
-                "idempotency_key_in_use",
+                ErrorCode::IdempotencyKeyInUse,
                 "A request with this Idempotency-Key is still being processed. Retry when it has finished.",
             )
             .into_response())

@@ -20,7 +20,7 @@ mod usage;
 mod webhooks;
 
 use crate::server::state::AppState;
-use crate::shared::error::AppError;
+use crate::shared::error::{AppError, ErrorCode};
 use axum::{
     http::{header, HeaderValue},
     routing::get,
@@ -63,7 +63,7 @@ pub fn router() -> Router<AppState> {
 async fn method_not_allowed() -> AppError {
     AppError::new(
         crate::shared::error::ErrorKind::MethodNotAllowed,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         "This route does not accept that HTTP method.",
     )
 }
@@ -71,7 +71,7 @@ async fn method_not_allowed() -> AppError {
 async fn not_found() -> AppError {
     AppError::new(
         crate::shared::error::ErrorKind::NotFound,
-        "route_not_found",
+        ErrorCode::RouteNotFound,
         "No such API route. See the API reference at /docs/api.",
     )
 }
@@ -81,5 +81,5 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Resul
     if body.is_empty() {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| AppError::bad_request("malformed_json", e.to_string()))
+    serde_json::from_slice(body).map_err(|e| AppError::bad_request(ErrorCode::MalformedJson, e.to_string()))
 }

@@ -469,7 +469,7 @@ mod tests {
             AppError::not_found("organization"),
         ] {
             let body: ErrorBody = serde_json::from_value(error.to_json_body()).unwrap();
-            assert_eq!(body.error.code, error.code);
+            assert_eq!(body.error.code, error.code.as_str());
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::server::{
 };
 use crate::shared::{
     accounts::{Me, Page},
-    error::AppError,
+    error::{AppError, ErrorCode},
     ids::{OrgId, SsoConnectionId},
     sso::{ConnectionTest, SsoConnection},
 };
@@ -254,7 +254,7 @@ async fn ldap_login(
         sso::Finished::LinkPending { token } => {
             browser.insert(sso::linking::SESSION_KEY, token).await.map_err(crate::server::error::internal)?;
             Err(AppError::conflict(
-                "sso_link_required",
+                ErrorCode::SsoLinkRequired,
                 "An account with this address already exists. Its holder must confirm linking this directory account once, at the confirm_url, with their password or a mailed link.",
             )
             .with_detail("confirm_url", app.config.link("/sso/link")))

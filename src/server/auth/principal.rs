@@ -1,6 +1,6 @@
 //! Who is making a request, as axum extractors. `SignedIn` fails with 401 when nobody is.
 use crate::server::{db, state::AppState};
-use crate::shared::error::AppError;
+use crate::shared::error::{AppError, ErrorCode};
 use axum::{
     extract::{ConnectInfo, FromRequestParts, Request, State},
     http::{header::USER_AGENT, request::Parts, HeaderMap},
@@ -27,7 +27,7 @@ impl FromRequestParts<AppState> for SignedIn {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         if let Some(Caller::Key(_)) = parts.extensions.get::<Caller>() {
             return Err(AppError::forbidden(
-                "person_required",
+                ErrorCode::PersonRequired,
                 "API keys act on their organization's resources only; this endpoint needs a signed-in person.",
             ));
         }

@@ -12,7 +12,12 @@ use crate::server::{
     service::{logo, webhooks::endpoints as webhooks},
     state::AppState,
 };
-use crate::shared::{api_keys::IssuedApiKey, error::AppError, ids::OrgId, roles::Permission};
+use crate::shared::{
+    api_keys::IssuedApiKey,
+    error::{AppError, ErrorCode},
+    ids::OrgId,
+    roles::Permission,
+};
 use axum::{
     body::Bytes,
     extract::{Multipart, State},
@@ -121,7 +126,7 @@ async fn reveal_form(
 fn fields<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
     serde_qs::Config::new(5, false)
         .deserialize_bytes(body)
-        .map_err(|e| AppError::bad_request("invalid_form", format!("The form could not be read: {e}")))
+        .map_err(|e| AppError::bad_request(ErrorCode::InvalidForm, format!("The form could not be read: {e}")))
 }
 
 /// A page of its own (no scripts, nothing to hydrate) with the secret in a read-only field, kept

@@ -13,7 +13,7 @@ use crate::server::{
     state::AppState,
 };
 use crate::shared::{
-    error::{AppError, ErrorKind},
+    error::{AppError, ErrorCode, ErrorKind},
     ids::SsoConnectionId,
     roles::Permission,
     values::is_local_path,
@@ -130,7 +130,11 @@ async fn trial(
     binding: &BrowserBinding,
 ) -> Result<(String, Option<PendingLogin>), AppError> {
     let who = session::signed_in(app, browser).await?.ok_or_else(|| {
-        AppError::new(ErrorKind::Unauthenticated, "unauthenticated", "Sign in as an admin of the organization first.")
+        AppError::new(
+            ErrorKind::Unauthenticated,
+            ErrorCode::Unauthenticated,
+            "Sign in as an admin of the organization first.",
+        )
     })?;
     let org = db::sso::connection_by_id(app.db.pool(), id)
         .await?
@@ -177,7 +181,7 @@ async fn oidc_callback(
         Ok(Some(pending)) => pending,
         Ok(None) => {
             return refusal_page(AppError::bad_request(
-                "sso_state_mismatch",
+                ErrorCode::SsoStateMismatch,
                 "This sign-in is unknown to this browser or was already used (its state does not match). Start again from the sign-in page.",
             ))
         }
@@ -331,7 +335,7 @@ fn ldap_page(connection: &str, username: &str, error: Option<String>, status: St
 async fn held_link(browser: &Session) -> Result<String, AppError> {
     browser.get::<String>(linking::SESSION_KEY).await.map_err(internal)?.ok_or_else(|| {
         AppError::bad_request(
-            "sso_link_expired",
+            ErrorCode::SsoLinkExpired,
             "No sign-in is waiting to be linked in this browser. Start again from the sign-in page.",
         )
     })
@@ -379,7 +383,7 @@ async fn link_submit(
                     }
                     finished(&browser, Ok(done)).await
                 }
-                Err(e) if e.code == "sso_link_expired" => refusal_page(e),
+                Err(e) if e.code == ErrorCode::SsoLinkExpired => refusal_page(e),
                 Err(e) => match linking::prompt(&app, &secret).await {
                     Ok(prompt) => link_view(&prompt, Some(e.message.clone()), status_of(&e)),
                     Err(e) => refusal_page(e),

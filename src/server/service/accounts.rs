@@ -15,7 +15,8 @@ use crate::server::{
 };
 use crate::shared::{
     accounts::{Page, SessionInfo, SignInMethod},
-    error::{AppError, ErrorKind},
+    audit::Action,
+    error::{AppError, ErrorCode, ErrorKind},
     ids::{OrgId, SessionId, UserId},
     roles::Role,
     values::{EmailAddress, PersonName},
@@ -50,7 +51,7 @@ pub async fn signup(app: &AppState, input: Signup, client: &ClientMeta) -> Resul
         db::rollback(tx).await?;
         tell_holder_of_signup(app, &email).await?;
         return Err(AppError::conflict(
-            "email_taken",
+            ErrorCode::EmailTaken,
             "An account with this email is already registered. Sign in instead.",
         )
         .with_detail("field", "email"));
@@ -124,7 +125,11 @@ pub async fn login(
     let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
     let ok = password::verify(password_attempt, stored).await?;
     let Some(user) = user.filter(|_| ok) else {
-        return Err(AppError::new(ErrorKind::Unauthenticated, "invalid_credentials", "Incorrect email or password."));
+        return Err(AppError::new(
+            ErrorKind::Unauthenticated,
+            ErrorCode::InvalidCredentials,
+            "Incorrect email or password.",
+        ));
     };
     counted.refund(&app.db).await?;
     throttle::clear(pool, &account_bucket).await?;
@@ -134,7 +139,7 @@ pub async fn login(
     record_sign_in(&mut tx, &user, &session, client).await?;
     if let Some(org) = break_glass {
         let event = Event {
-            action: "user.break_glass_sign_in",
+            action: Action::UserBreakGlassSignIn,
             resource_type: "user",
             resource_id: Some(user.id.to_string()),
             metadata: serde_json::json!({ "session_id": session.id, "domain": email.domain() }),
@@ -171,7 +176,7 @@ async fn check_sso_requirement(
         url::form_urlencoded::byte_serialize(email.as_str().as_bytes()).collect::<String>()
     ));
     let event = Event {
-        action: "user.sign_in_refused",
+        action: Action::UserSignInRefused,
         resource_type: "user",
         resource_id: Some(user.id.to_string()),
         metadata: serde_json::json!({ "reason": "sso_required", "domain": email.domain() }),
@@ -181,7 +186,7 @@ async fn check_sso_requirement(
     db::commit(tx).await?;
     Err(AppError::new(
         ErrorKind::Forbidden,
-        "sso_required",
+        ErrorCode::SsoRequired,
         format!("{} signs in with single sign-on. Continue with SSO instead of a password.", email.domain()),
     )
     .with_detail("sign_in_url", sign_in_url))
@@ -197,7 +202,7 @@ pub(crate) async fn record_sign_in(
     let actor = Actor::person(user, client);
     for org in db::members::orgs_of(tx, user.id).await? {
         let event = Event {
-            action: "user.signed_in",
+            action: Action::UserSignedIn,
             resource_type: "user",
             resource_id: Some(user.id.to_string()),
             metadata: serde_json::json!({ "session_id": session.id, "method": session.method }),
@@ -319,7 +324,7 @@ pub async fn revoke_session(app: &AppState, who: &SignedIn, id: SessionId) -> Re
 /// Mails a fresh verification link (throttled like signups).
 pub async fn resend_verification(app: &AppState, who: &SignedIn) -> Result<(), AppError> {
     if who.user.email_verified_at.is_some() {
-        return Err(AppError::conflict("already_verified", "Your email address is already verified."));
+        return Err(AppError::conflict(ErrorCode::AlreadyVerified, "Your email address is already verified."));
     }
     let now = db::now();
     let bucket = format!("verify:user:{}", who.user.id);
@@ -351,8 +356,11 @@ async fn send_verification(tx: &mut db::Tx, app: &AppState, user: &UserRow) -> R
 }
 
 fn invalid_link() -> AppError {
-    AppError::bad_request("invalid_token", "This link is invalid, was already used or has expired. Request a new one.")
-        .with_detail("field", "token")
+    AppError::bad_request(
+        ErrorCode::InvalidToken,
+        "This link is invalid, was already used or has expired. Request a new one.",
+    )
+    .with_detail("field", "token")
 }
 
 /// Uses a verification link. Only verifies while the account still has the address it was sent to.

@@ -11,7 +11,8 @@ use crate::server::{
 use crate::shared::{
     accounts::Page,
     api_keys::{ApiKey, IssuedApiKey},
-    error::{AppError, ErrorKind},
+    audit::Action,
+    error::{AppError, ErrorCode, ErrorKind},
     ids::ApiKeyId,
     roles::Permission,
 };
@@ -76,7 +77,7 @@ fn parse_scopes(scope: &OrgScope, raw: &[String]) -> Result<Vec<Permission>, App
         })?;
         if !scope.can(permission) {
             return Err(AppError::forbidden(
-                "scope_not_held",
+                ErrorCode::ScopeNotHeld,
                 format!("A key cannot get {permission}: you do not have it yourself."),
             )
             .with_detail("scope", permission.as_str()));
@@ -159,7 +160,7 @@ pub async fn create(app: &AppState, scope: &OrgScope, new: NewKey) -> Result<Iss
     db::api_keys::insert(&mut tx, row).await?;
     let key = fetch(&mut tx, scope, id).await?;
     let event = Event {
-        action: "api_key.created",
+        action: Action::ApiKeyCreated,
         resource_type: "api_key",
         resource_id: Some(id.to_string()),
         metadata: json!({ "name": name, "scopes": scopes, "key_prefix": key.key_prefix, "expires_at": key.expires_at,
@@ -196,7 +197,7 @@ pub async fn get(app: &AppState, scope: &OrgScope, id: ApiKeyId) -> Result<ApiKe
 async fn live_key(tx: &mut db::Tx, scope: &OrgScope, id: ApiKeyId) -> Result<ApiKey, AppError> {
     let key = fetch(tx, scope, id).await?;
     if key.status == crate::shared::api_keys::ApiKeyStatus::Revoked {
-        return Err(AppError::new(ErrorKind::Gone, "api_key_revoked", "This key was revoked."));
+        return Err(AppError::new(ErrorKind::Gone, ErrorCode::ApiKeyRevoked, "This key was revoked."));
     }
     Ok(key)
 }
@@ -226,7 +227,7 @@ pub async fn update(app: &AppState, scope: &OrgScope, id: ApiKeyId, patch: KeyPa
     db::api_keys::update(&mut tx, id, changes).await?;
     let after = fetch(&mut tx, scope, id).await?;
     let event = Event {
-        action: "api_key.updated",
+        action: Action::ApiKeyUpdated,
         resource_type: "api_key",
         resource_id: Some(id.to_string()),
         metadata: json!({
@@ -263,7 +264,7 @@ pub async fn roll(
     db::api_keys::roll(&mut tx, id, &secret.hash, now, now + Duration::hours(grace)).await?;
     let key = fetch(&mut tx, scope, id).await?;
     let event = Event {
-        action: "api_key.rolled",
+        action: Action::ApiKeyRolled,
         resource_type: "api_key",
         resource_id: Some(id.to_string()),
         metadata: json!({ "name": key.name, "grace_period_hours": grace }),
@@ -281,7 +282,7 @@ pub async fn revoke(app: &AppState, scope: &OrgScope, id: ApiKeyId) -> Result<()
     let key = live_key(&mut tx, scope, id).await?;
     db::api_keys::revoke(&mut tx, id, db::now()).await?;
     let event = Event {
-        action: "api_key.revoked",
+        action: Action::ApiKeyRevoked,
         resource_type: "api_key",
         resource_id: Some(id.to_string()),
         metadata: json!({ "name": key.name, "key_prefix": key.key_prefix }),
@@ -296,15 +297,16 @@ pub async fn revoke(app: &AppState, scope: &OrgScope, id: ApiKeyId) -> Result<()
 /// permissions, within its scopes.
 pub async fn reassign(app: &AppState, scope: &OrgScope, id: ApiKeyId) -> Result<ApiKey, AppError> {
     scope.require(Permission::OwnershipTransfer)?;
-    let me =
-        scope.user_id().ok_or_else(|| AppError::forbidden("not_a_person", "Only an Owner can take over a key."))?;
+    let me = scope
+        .user_id()
+        .ok_or_else(|| AppError::forbidden(ErrorCode::NotAPerson, "Only an Owner can take over a key."))?;
     let mut tx = app.db.begin_write().await?;
     db::orgs::lock(&mut tx, scope.org_id()).await?;
     let before = live_key(&mut tx, scope, id).await?;
     db::api_keys::set_creator(&mut tx, id, me).await?;
     let after = fetch(&mut tx, scope, id).await?;
     let event = Event {
-        action: "api_key.reassigned",
+        action: Action::ApiKeyReassigned,
         resource_type: "api_key",
         resource_id: Some(id.to_string()),
         metadata: json!({ "name": after.name, "key_prefix": after.key_prefix, "from": before.created_by, "to": me }),
@@ -322,7 +324,7 @@ fn usable(key: &KeyAuth, now: DateTime<Utc>) -> bool {
 }
 
 fn invalid_key() -> AppError {
-    AppError::new(ErrorKind::Unauthenticated, "invalid_api_key", "The API key is not valid.")
+    AppError::new(ErrorKind::Unauthenticated, ErrorCode::InvalidApiKey, "The API key is not valid.")
 }
 
 /// The key presented as `Authorization: Bearer <key>`. Unknown, malformed, expired and revoked
@@ -343,7 +345,7 @@ pub async fn authenticate(app: &AppState, presented: &str) -> Result<KeyAuth, Ap
         }
     };
     if !key.api_enabled {
-        return Err(AppError::forbidden("api_disabled", "API access is turned off for this organization."));
+        return Err(AppError::forbidden(ErrorCode::ApiDisabled, "API access is turned off for this organization."));
     }
     Ok(key)
 }

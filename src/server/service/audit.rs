@@ -7,6 +7,7 @@ use crate::server::{
 };
 use crate::shared::{
     accounts::Page,
+    audit::Action,
     audit::{AuditEntry, ChainStatus},
     error::AppError,
     ids::{AuditId, OrgId},
@@ -20,7 +21,7 @@ pub const PLATFORM_CHAIN: &str = "platform";
 
 /// What happened, to which resource, with before/after or other context in `metadata`.
 pub struct Event<'a> {
-    pub action: &'a str,
+    pub action: Action,
     pub resource_type: &'a str,
     pub resource_id: Option<String>,
     pub metadata: Value,
@@ -40,6 +41,7 @@ pub async fn append(
     actor: &Actor,
     event: Event<'_>,
 ) -> Result<(), AppError> {
+    let action = event.action;
     let (seq, prev_hash) = db::audit::next_position(tx, chain).await?;
     let mut row = StoredRow {
         id: AuditId::new(),
@@ -49,7 +51,7 @@ pub async fn append(
         actor_type: actor.kind.to_owned(),
         actor_id: actor.id.clone(),
         actor_name: actor.name.clone(),
-        action: event.action.to_owned(),
+        action: action.as_str().to_owned(),
         resource_type: event.resource_type.to_owned(),
         resource_id: event.resource_id,
         ip: actor.ip.clone(),
@@ -63,7 +65,9 @@ pub async fn append(
     db::audit::insert(tx, &row).await?;
     // Webhook events of an organization come from its own chain (not the platform's copy).
     match org {
-        Some(org) if chain == org.to_string() => super::webhooks::outbox::enqueue_for_audit(tx, org, &row).await,
+        Some(org) if chain == org.to_string() => {
+            super::webhooks::outbox::enqueue_for_audit(tx, org, action, &row).await
+        }
         _ => Ok(()),
     }
 }

@@ -14,8 +14,9 @@ use crate::server::{
 };
 use crate::shared::{
     accounts::Page,
+    audit::Action,
     domains::{Domain, DomainStatus, VERIFICATION_PREFIX},
-    error::{AppError, ErrorKind},
+    error::{AppError, ErrorCode, ErrorKind},
     ids::{DomainId, SsoConnectionId},
     roles::Permission,
 };
@@ -92,11 +93,14 @@ pub async fn create(app: &AppState, scope: &OrgScope, new: NewDomain) -> Result<
     let mut tx = app.db.begin_write().await?;
     db::orgs::lock(&mut tx, scope.org_id()).await?;
     if !db::domains::insert(&mut tx, scope.org_id(), id, &domain, &token::generate(), now).await? {
-        return Err(AppError::conflict("domain_claimed", format!("This organization has already added {domain}."))
-            .with_detail("field", "domain"));
+        return Err(AppError::conflict(
+            ErrorCode::DomainClaimed,
+            format!("This organization has already added {domain}."),
+        )
+        .with_detail("field", "domain"));
     }
     let event = Event {
-        action: "domain.added",
+        action: Action::DomainAdded,
         resource_type: "domain",
         resource_id: Some(id.to_string()),
         metadata: json!({ "domain": domain }),
@@ -153,7 +157,10 @@ pub async fn verify(app: &AppState, scope: &OrgScope, id: DomainId) -> Result<Do
     let mut tx = app.db.begin_write().await?;
     db::orgs::lock(&mut tx, scope.org_id()).await?;
     let taken = || {
-        AppError::conflict("domain_taken", format!("{} is already verified by another organization.", claimed.domain))
+        AppError::conflict(
+            ErrorCode::DomainTaken,
+            format!("{} is already verified by another organization.", claimed.domain),
+        )
     };
     if problem.is_none() {
         let owner = db::domains::verified_owner(&mut tx, &claimed.domain).await?;
@@ -166,7 +173,7 @@ pub async fn verify(app: &AppState, scope: &OrgScope, id: DomainId) -> Result<Do
     }
     if problem.is_none() {
         let event = Event {
-            action: "domain.verified",
+            action: Action::DomainVerified,
             resource_type: "domain",
             resource_id: Some(id.to_string()),
             metadata: json!({ "domain": claimed.domain }),
@@ -177,7 +184,7 @@ pub async fn verify(app: &AppState, scope: &OrgScope, id: DomainId) -> Result<Do
     db::commit(tx).await?;
     match problem {
         None => Ok(checked),
-        Some(why) => Err(AppError::new(ErrorKind::Validation, "domain_not_verified", why)),
+        Some(why) => Err(AppError::new(ErrorKind::Validation, ErrorCode::DomainNotVerified, why)),
     }
 }
 
@@ -207,7 +214,7 @@ pub async fn update(app: &AppState, scope: &OrgScope, id: DomainId, patch: Domai
     }
     db::domains::set_sso(&mut tx, scope.org_id(), id, connection, require_sso).await?;
     let event = Event {
-        action: "domain.updated",
+        action: Action::DomainUpdated,
         resource_type: "domain",
         resource_id: Some(id.to_string()),
         metadata: json!({ "domain": before.domain, "connection_id": connection, "require_sso": require_sso }),
@@ -225,7 +232,7 @@ pub async fn remove(app: &AppState, scope: &OrgScope, id: DomainId) -> Result<()
     let domain = db::domains::get(&mut tx, scope.org_id(), id).await?.ok_or_else(not_found)?;
     db::domains::delete(&mut tx, scope.org_id(), id).await?;
     let event = Event {
-        action: "domain.removed",
+        action: Action::DomainRemoved,
         resource_type: "domain",
         resource_id: Some(id.to_string()),
         metadata: json!({ "domain": domain.domain, "was_verified": domain.verified_at.is_some() }),

@@ -16,7 +16,8 @@ use crate::server::{
 };
 use crate::shared::{
     accounts::Page,
-    error::{AppError, ErrorKind},
+    audit::Action,
+    error::{AppError, ErrorCode, ErrorKind},
     ids::{InvitationId, OrgId},
     invitations::{Invitation, InvitationPreview, InvitationStatus, IssuedInvitation},
     roles::{may_assign, Permission, Role},
@@ -36,15 +37,18 @@ fn expiry_days(days: Option<i64>) -> Result<i64, AppError> {
 
 fn limit_exceeded(max: i64) -> AppError {
     AppError::conflict(
-        "limit_exceeded",
+        ErrorCode::LimitExceeded,
         format!("This organization's plan allows {max} users, counting pending invitations. Remove someone or upgrade the plan."),
     )
     .with_detail("max_users", max)
 }
 
 fn pending_already() -> AppError {
-    AppError::conflict("invitation_pending", "An invitation to this address is already open. Resend it instead.")
-        .with_detail("field", "email")
+    AppError::conflict(
+        ErrorCode::InvitationPending,
+        "An invitation to this address is already open. Resend it instead.",
+    )
+    .with_detail("field", "email")
 }
 
 pub(crate) async fn check_seat(tx: &mut Tx, org: OrgId) -> Result<(), AppError> {
@@ -87,7 +91,7 @@ pub async fn invite(
     let role = role.unwrap_or(Role::Member);
     if !may_assign(scope.role(), None, role) {
         return Err(AppError::forbidden(
-            "insufficient_rank",
+            ErrorCode::InsufficientRank,
             "Only an Owner can invite someone at or above their own role.",
         ));
     }
@@ -97,9 +101,8 @@ pub async fn invite(
     db::orgs::lock(&mut tx, scope.org_id()).await?;
     if let Some(user) = db::users::by_email_tx(&mut tx, &email).await? {
         if db::members::get(&mut tx, scope.org_id(), user.id).await?.is_some() {
-            return Err(
-                AppError::conflict("already_member", "That person is already a member.").with_detail("field", "email")
-            );
+            return Err(AppError::conflict(ErrorCode::AlreadyMember, "That person is already a member.")
+                .with_detail("field", "email"));
         }
     }
     db::invitations::revoke_expired_for(&mut tx, scope.org_id(), email.as_str(), now).await?;
@@ -127,7 +130,7 @@ pub async fn invite(
         .ok_or_else(|| AppError::not_found("invitation"))?;
     let link = send_mail(&mut tx, app, scope, &invitation, &secret).await?;
     let event = Event {
-        action: "invitation.created",
+        action: Action::InvitationCreated,
         resource_type: "invitation",
         resource_id: Some(id.to_string()),
         metadata: json!({ "email": email.as_str(), "role": role, "expires_at": invitation.expires_at }),
@@ -157,9 +160,11 @@ async fn open_invitation(tx: &mut Tx, scope: &OrgScope, id: InvitationId) -> Res
     match invitation.status {
         InvitationStatus::Pending | InvitationStatus::Expired => Ok(invitation),
         InvitationStatus::Accepted => {
-            Err(AppError::conflict("invitation_accepted", "This invitation was already accepted."))
+            Err(AppError::conflict(ErrorCode::InvitationAccepted, "This invitation was already accepted."))
         }
-        InvitationStatus::Revoked => Err(AppError::conflict("invitation_revoked", "This invitation was revoked.")),
+        InvitationStatus::Revoked => {
+            Err(AppError::conflict(ErrorCode::InvitationRevoked, "This invitation was revoked."))
+        }
     }
 }
 
@@ -170,7 +175,7 @@ pub async fn revoke(app: &AppState, scope: &OrgScope, id: InvitationId) -> Resul
     let invitation = open_invitation(&mut tx, scope, id).await?;
     db::invitations::set_status(&mut tx, id, "revoked", None, db::now()).await?;
     let event = Event {
-        action: "invitation.revoked",
+        action: Action::InvitationRevoked,
         resource_type: "invitation",
         resource_id: Some(id.to_string()),
         metadata: json!({ "email": invitation.email, "role": invitation.role }),
@@ -203,7 +208,7 @@ pub async fn resend(
         .ok_or_else(|| AppError::not_found("invitation"))?;
     let link = send_mail(&mut tx, app, scope, &invitation, &secret).await?;
     let event = Event {
-        action: "invitation.resent",
+        action: Action::InvitationResent,
         resource_type: "invitation",
         resource_id: Some(id.to_string()),
         metadata: json!({ "email": invitation.email, "expires_at": invitation.expires_at }),
@@ -220,9 +225,11 @@ fn unknown_invitation() -> AppError {
 
 fn gone(status: InvitationStatus) -> AppError {
     let (code, message) = match status {
-        InvitationStatus::Accepted => ("invitation_used", "This invitation was already used."),
-        InvitationStatus::Revoked => ("invitation_revoked", "This invitation was withdrawn. Ask for a new one."),
-        _ => ("invitation_expired", "This invitation has expired. Ask for a new one."),
+        InvitationStatus::Accepted => (ErrorCode::InvitationUsed, "This invitation was already used."),
+        InvitationStatus::Revoked => {
+            (ErrorCode::InvitationRevoked, "This invitation was withdrawn. Ask for a new one.")
+        }
+        _ => (ErrorCode::InvitationExpired, "This invitation has expired. Ask for a new one."),
     };
     AppError::new(ErrorKind::Gone, code, message)
 }
@@ -267,12 +274,12 @@ pub async fn accept(app: &AppState, who: &SignedIn, client: &ClientMeta, secret:
     }
     if !invitation.email.eq_ignore_ascii_case(&who.user.email) {
         return Err(AppError::forbidden(
-            "invitation_email_mismatch",
+            ErrorCode::InvitationEmailMismatch,
             format!("This invitation is for {}. Sign in with that address to accept it.", invitation.email),
         ));
     }
     if db::members::get(&mut tx, org, who.user.id).await?.is_some() {
-        return Err(AppError::conflict("already_member", "You are already a member of this organization."));
+        return Err(AppError::conflict(ErrorCode::AlreadyMember, "You are already a member of this organization."));
     }
     // The invitation already holds a seat, so only members count here.
     let row = db::orgs::by_id_tx(&mut tx, org).await?.ok_or_else(unknown_invitation)?;
@@ -283,7 +290,7 @@ pub async fn accept(app: &AppState, who: &SignedIn, client: &ClientMeta, secret:
     db::invitations::set_status(&mut tx, invitation.id, "accepted", Some(who.user.id), now).await?;
     db::users::mark_email_verified(&mut tx, who.user.id, &invitation.email, now).await?;
     let event = Event {
-        action: "invitation.accepted",
+        action: Action::InvitationAccepted,
         resource_type: "invitation",
         resource_id: Some(invitation.id.to_string()),
         metadata: json!({ "user_id": who.user.id, "email": invitation.email, "role": invitation.role }),

@@ -7,7 +7,7 @@ use crate::server::{
     service::audit::{self, Event},
     state::AppState,
 };
-use crate::shared::{error::AppError, ids::OrgId, roles::Permission};
+use crate::shared::{audit::Action, error::AppError, ids::OrgId, roles::Permission};
 use image::{ImageFormat, ImageReader, Limits};
 use serde_json::json;
 use std::io::Cursor;
@@ -67,7 +67,7 @@ pub async fn set(app: &AppState, scope: &OrgScope, upload: Option<Vec<u8>>) -> R
     db::orgs::lock(&mut tx, scope.org_id()).await?;
     db::orgs::set_logo(&mut tx, scope.org_id(), png.as_deref(), url.as_deref(), now).await?;
     let event = Event {
-        action: if png.is_some() { "organization.logo_changed" } else { "organization.logo_removed" },
+        action: if png.is_some() { Action::OrganizationLogoChanged } else { Action::OrganizationLogoRemoved },
         resource_type: "organization",
         resource_id: Some(scope.org_id().to_string()),
         metadata: json!({ "bytes": png.as_ref().map(Vec::len) }),

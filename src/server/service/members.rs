@@ -9,7 +9,8 @@ use crate::server::{
 };
 use crate::shared::{
     accounts::Page,
-    error::AppError,
+    audit::Action,
+    error::{AppError, ErrorCode},
     ids::UserId,
     members::{Member, MemberRemoved},
     roles::{may_assign, Permission, Role},
@@ -38,7 +39,7 @@ async fn begin(app: &AppState, scope: &OrgScope, user: UserId) -> Result<(Tx, Me
         let still = db::members::get(&mut tx, scope.org_id(), me).await?;
         if still.is_none_or(|m| m.role != scope.role()) {
             return Err(AppError::conflict(
-                "role_changed",
+                ErrorCode::RoleChanged,
                 "Your role in this organization just changed. Reload and try again.",
             ));
         }
@@ -48,11 +49,14 @@ async fn begin(app: &AppState, scope: &OrgScope, user: UserId) -> Result<(Tx, Me
 }
 
 fn last_owner() -> AppError {
-    AppError::conflict("last_owner", "An organization needs at least one Owner. Make someone else an Owner first.")
+    AppError::conflict(
+        ErrorCode::LastOwner,
+        "An organization needs at least one Owner. Make someone else an Owner first.",
+    )
 }
 
 fn outranked() -> AppError {
-    AppError::forbidden("insufficient_rank", "Only an Owner can change members at or above their own role.")
+    AppError::forbidden(ErrorCode::InsufficientRank, "Only an Owner can change members at or above their own role.")
 }
 
 /// Changes a member's role and/or extra grants.
@@ -73,7 +77,7 @@ pub async fn change(
         }
         if let Some(p) = grants.iter().find(|p| !scope.can(**p)) {
             return Err(AppError::forbidden(
-                "permission_denied",
+                ErrorCode::PermissionDenied,
                 format!("You can only grant permissions you hold yourself ({p})."),
             ));
         }
@@ -94,7 +98,7 @@ pub async fn change(
     new_grants.dedup();
     db::members::set_role(&mut tx, scope.org_id(), user, new_role, &new_grants).await?;
     let event = Event {
-        action: "member.role_changed",
+        action: Action::MemberRoleChanged,
         resource_type: "member",
         resource_id: Some(user.to_string()),
         metadata: json!({
@@ -127,7 +131,7 @@ pub async fn remove(app: &AppState, scope: &OrgScope, user: UserId) -> Result<Me
     let affected_api_keys = db::api_keys::live_by_creator(&mut tx, scope.org_id(), user).await?;
     db::members::delete(&mut tx, scope.org_id(), user).await?;
     let event = Event {
-        action: "member.removed",
+        action: Action::MemberRemoved,
         resource_type: "member",
         resource_id: Some(user.to_string()),
         metadata: json!({ "email": member.email, "role": member.role, "affected_api_keys": affected_api_keys }),
@@ -140,8 +144,9 @@ pub async fn remove(app: &AppState, scope: &OrgScope, user: UserId) -> Result<Me
 
 /// The caller leaves the organization.
 pub async fn leave(app: &AppState, scope: &OrgScope) -> Result<MemberRemoved, AppError> {
-    let me =
-        scope.user_id().ok_or_else(|| AppError::forbidden("not_a_person", "Only people can leave an organization."))?;
+    let me = scope
+        .user_id()
+        .ok_or_else(|| AppError::forbidden(ErrorCode::NotAPerson, "Only people can leave an organization."))?;
     let (mut tx, member) = begin(app, scope, me).await?;
     if member.role == Role::Owner && db::members::count_owners(&mut tx, scope.org_id()).await? <= 1 {
         return Err(last_owner());
@@ -149,7 +154,7 @@ pub async fn leave(app: &AppState, scope: &OrgScope) -> Result<MemberRemoved, Ap
     let affected_api_keys = db::api_keys::live_by_creator(&mut tx, scope.org_id(), me).await?;
     db::members::delete(&mut tx, scope.org_id(), me).await?;
     let event = Event {
-        action: "member.left",
+        action: Action::MemberLeft,
         resource_type: "member",
         resource_id: Some(me.to_string()),
         metadata: json!({ "role": member.role, "affected_api_keys": affected_api_keys }),
@@ -163,8 +168,9 @@ pub async fn leave(app: &AppState, scope: &OrgScope) -> Result<MemberRemoved, Ap
 /// Makes another member the Owner of record; the caller stays on as Admin.
 pub async fn transfer_ownership(app: &AppState, scope: &OrgScope, to: UserId) -> Result<(), AppError> {
     scope.require(Permission::OwnershipTransfer)?;
-    let me =
-        scope.user_id().ok_or_else(|| AppError::forbidden("not_a_person", "Only an Owner can transfer ownership."))?;
+    let me = scope
+        .user_id()
+        .ok_or_else(|| AppError::forbidden(ErrorCode::NotAPerson, "Only an Owner can transfer ownership."))?;
     if me == to {
         return Err(AppError::invalid_field("user_id", "Choose another member to transfer ownership to."));
     }
@@ -177,7 +183,7 @@ pub async fn transfer_ownership(app: &AppState, scope: &OrgScope, to: UserId) ->
     org.owner_id = to;
     db::orgs::update(&mut tx, &org, db::now()).await?;
     let event = Event {
-        action: "organization.ownership_transferred",
+        action: Action::OrganizationOwnershipTransferred,
         resource_type: "organization",
         resource_id: Some(scope.org_id().to_string()),
         metadata: json!({ "from": me, "to": to, "previous_owner_of_record": previous_owner, "to_previous_role": target.role }),

@@ -9,7 +9,8 @@ use crate::server::{
 };
 use crate::shared::{
     accounts::Page,
-    error::AppError,
+    audit::Action,
+    error::{AppError, ErrorCode},
     ids::OrgId,
     orgs::{parse_color, DayCount, Limits, OrgSlug, OrgStats, Organization, SubscriptionStatus, Tier},
     roles::{effective_permissions, Permission, Role},
@@ -57,12 +58,12 @@ pub async fn create(
     let mut tx = app.db.begin_write().await?;
     let new = db::orgs::NewOrg { id, name: &name, slug: slug.as_str(), tier: Tier::Free, owner: who.user.id, now };
     if !db::orgs::insert(&mut tx, new).await? {
-        return Err(AppError::conflict("slug_taken", "That slug is already used by another organization.")
+        return Err(AppError::conflict(ErrorCode::SlugTaken, "That slug is already used by another organization.")
             .with_detail("field", "slug"));
     }
     db::members::insert(&mut tx, id, who.user.id, Role::Owner, now).await?;
     let event = Event {
-        action: "organization.created",
+        action: Action::OrganizationCreated,
         resource_type: "organization",
         resource_id: Some(id.to_string()),
         metadata: json!({ "name": name, "slug": slug.as_str() }),
@@ -191,11 +192,11 @@ pub async fn update(app: &AppState, scope: &OrgScope, patch: OrgPatch) -> Result
         };
     }
     if !db::orgs::update(&mut tx, &after, db::now()).await? {
-        return Err(AppError::conflict("slug_taken", "That slug is already used by another organization.")
+        return Err(AppError::conflict(ErrorCode::SlugTaken, "That slug is already used by another organization.")
             .with_detail("field", "slug"));
     }
     let event = Event {
-        action: "organization.updated",
+        action: Action::OrganizationUpdated,
         resource_type: "organization",
         resource_id: Some(scope.org_id().to_string()),
         metadata: json!({ "before": org_fields(&before), "after": org_fields(&after) }),
@@ -236,7 +237,7 @@ pub async fn delete(app: &AppState, scope: &OrgScope, confirm: &str) -> Result<(
     }
     let metadata = json!({ "name": org.name, "slug": org.slug, "member_count": org.member_count });
     let event = |metadata| Event {
-        action: "organization.deleted",
+        action: Action::OrganizationDeleted,
         resource_type: "organization",
         resource_id: Some(org.id.to_string()),
         metadata,

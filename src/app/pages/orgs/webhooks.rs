@@ -17,7 +17,7 @@ use crate::shared::{
     accounts::Page,
     orgs::Organization,
     roles::Permission,
-    webhooks::{Delivery, DeliveryAttempt, DeliveryDetail, DeliveryStatus, OutcomeHour, Webhook, EVENT_TYPES},
+    webhooks::{Delivery, DeliveryAttempt, DeliveryDetail, DeliveryStatus, OutcomeHour, Webhook, WebhookEvent},
 };
 use leptos::{html, prelude::*};
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -204,15 +204,16 @@ fn CreateForm(create: ServerAction<CreateWebhook>) -> impl IntoView {
         }
     });
     let events_error = move || error.get().filter(|e| e.field() == Some("events")).map(|e| e.message);
-    let boxes = EVENT_TYPES
+    let boxes = WebhookEvent::ALL
         .iter()
-        .map(|(name, description)| {
+        .map(|event| {
+            let (name, description) = (event.as_str(), event.description());
             let id = format!("event-{}", name.replace('.', "-"));
             let label_for = id.clone();
             view! {
-                <label class="check" for=label_for title=*description>
+                <label class="check" for=label_for title=description>
                     <input type="checkbox" id=id name=format!("events[{name}]") value="on"/>
-                    <code>{*name}</code>
+                    <code>{name}</code>
                 </label>
             }
         })

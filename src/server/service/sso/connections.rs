@@ -17,7 +17,8 @@ use crate::server::{
 };
 use crate::shared::{
     accounts::Page,
-    error::AppError,
+    audit::Action,
+    error::{AppError, ErrorCode},
     ids::SsoConnectionId,
     roles::Permission,
     sso::{ConnectionKind, ConnectionTest, OidcPreset, OidcSettings, SsoConnection},
@@ -108,12 +109,12 @@ pub async fn create(app: &AppState, scope: &OrgScope, new: NewConnection) -> Res
     let mut tx = app.db.begin_write().await?;
     db::orgs::lock(&mut tx, scope.org_id()).await?;
     db::sso::insert(&mut tx, &row).await?;
-    audit::record(&mut tx, scope, change_event("sso_connection.created", &row)).await?;
+    audit::record(&mut tx, scope, change_event(Action::SsoConnectionCreated, &row)).await?;
     db::commit(tx).await?;
     view(app, &row)
 }
 
-pub(super) fn change_event<'a>(action: &'a str, row: &ConnectionRow) -> Event<'a> {
+pub(super) fn change_event(action: Action, row: &ConnectionRow) -> Event<'static> {
     Event {
         action,
         resource_type: "sso_connection",
@@ -244,7 +245,7 @@ pub async fn update(
                 (None, Some(fetched)) => {
                     if patch.idp_metadata_url.is_none() && stored.idp_metadata_url != Some(fetched.from.clone()) {
                         return Err(AppError::conflict(
-                            "connection_changed",
+                            ErrorCode::ConnectionChanged,
                             "The connection's metadata URL changed while its metadata was being refreshed; try again.",
                         ));
                     }
@@ -264,7 +265,7 @@ pub async fn update(
     check_grants(scope, &row)?;
     row.updated_at = db::now();
     db::sso::update(&mut tx, &row).await?;
-    let mut event = change_event("sso_connection.updated", &row);
+    let mut event = change_event(Action::SsoConnectionUpdated, &row);
     event.metadata["secret_changed"] = json!(patch.client_secret.is_some() || patch.bind_password.is_some());
     audit::record(&mut tx, scope, event).await?;
     db::commit(tx).await?;
@@ -312,7 +313,7 @@ pub async fn remove(app: &AppState, scope: &OrgScope, id: SsoConnectionId) -> Re
     // locked out.
     let released = db::domains::release_connection(&mut tx, scope.org_id(), id).await?;
     db::sso::delete(&mut tx, scope.org_id(), id).await?;
-    let mut event = change_event("sso_connection.deleted", &row);
+    let mut event = change_event(Action::SsoConnectionDeleted, &row);
     event.metadata["domains_no_longer_requiring_sso"] = json!(released);
     audit::record(&mut tx, scope, event).await?;
     db::commit(tx).await?;

@@ -8,7 +8,7 @@ use crate::server::{
     state::AppState,
 };
 use crate::shared::{
-    error::AppError,
+    error::{AppError, ErrorCode},
     roles::{may_assign, Role},
     sso::{LdapSettings, OidcPreset, OidcSettings, RoleMapping},
 };
@@ -188,7 +188,7 @@ pub(super) fn check_grants(scope: &OrgScope, row: &ConnectionRow) -> Result<(), 
     let granted = std::iter::once(row.default_role).chain(row.role_mapping.iter().map(|m| m.role));
     match granted.filter(|role| !may_assign(scope.role(), None, *role)).max() {
         Some(role) => Err(AppError::forbidden(
-            "insufficient_rank",
+            ErrorCode::InsufficientRank,
             format!(
                 "Only an Owner can configure a connection that grants the {} role (its default role or a group mapping).",
                 role.label()

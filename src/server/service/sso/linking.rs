@@ -18,7 +18,8 @@ use crate::server::{
 };
 use crate::shared::{
     accounts::{LinkedIdentity, SignInMethod},
-    error::{AppError, ErrorKind},
+    audit::Action,
+    error::{AppError, ErrorCode, ErrorKind},
     ids::{OrgId, UserId},
     roles::Role,
     sso::ConnectionKind,
@@ -174,14 +175,17 @@ async fn join(
         Some(member) if member.role == Role::Owner || member.role == role => {}
         Some(member) => {
             db::members::set_role(tx, org, user_id, role, &member.permissions).await?;
-            let event =
-                member_event("member.role_changed", user_id, json!({ "from": member.role, "to": role, "via": row.id }));
+            let event = member_event(
+                Action::MemberRoleChanged,
+                user_id,
+                json!({ "from": member.role, "to": role, "via": row.id }),
+            );
             audit::append(tx, &org.to_string(), Some(org), &actor, event).await?;
         }
         None => {
             invitations::check_seat(tx, org).await?;
             db::members::insert(tx, org, user_id, role, now).await?;
-            let event = member_event("member.joined", user_id, json!({ "role": role, "via": row.id }));
+            let event = member_event(Action::MemberJoined, user_id, json!({ "role": role, "via": row.id }));
             audit::append(tx, &org.to_string(), Some(org), &actor, event).await?;
         }
     }
@@ -190,7 +194,7 @@ async fn join(
     Ok((user, session))
 }
 
-fn member_event(action: &str, user: UserId, metadata: serde_json::Value) -> Event<'_> {
+fn member_event(action: Action, user: UserId, metadata: serde_json::Value) -> Event<'static> {
     Event { action, resource_type: "member", resource_id: Some(user.to_string()), metadata }
 }
 
@@ -212,9 +216,11 @@ async fn create_user(
         .ok_or_else(|| internal("no usable name for a provisioned user"))?;
     let new_user = db::users::NewUser { id, email, name: name.as_str(), password_hash: None, now };
     if !db::users::insert(tx, new_user).await? {
-        return Err(
-            AppError::conflict("email_taken", "An account with this email was created meanwhile; try again.").into()
-        );
+        return Err(AppError::conflict(
+            ErrorCode::EmailTaken,
+            "An account with this email was created meanwhile; try again.",
+        )
+        .into());
     }
     db::users::mark_email_verified(tx, id, email.as_str(), now).await?;
     Ok(id)
@@ -264,7 +270,7 @@ async fn hold(
     db::sso_links::hold(tx, &token::hash(&secret), &pending).await?;
     let org = row.organization_id;
     let event = Event {
-        action: "sso.link_requested",
+        action: Action::SsoLinkRequested,
         resource_type: "user",
         resource_id: Some(existing.id.to_string()),
         metadata: json!({ "connection_id": row.id, "subject": identity.subject }),
@@ -293,7 +299,7 @@ pub struct LinkPrompt {
 
 fn expired() -> AppError {
     AppError::bad_request(
-        "sso_link_expired",
+        ErrorCode::SsoLinkExpired,
         "This sign-in is no longer waiting to be linked (it expired after 30 minutes or was already confirmed). Start again from the sign-in page.",
     )
 }
@@ -339,7 +345,11 @@ pub async fn confirm_with_password(
     let counted =
         throttle::reserve(&app.db, &[&account_bucket, &ip_bucket], app.config.login_throttle, db::now()).await?;
     if !password::verify(password_attempt, user.password_hash.as_deref()).await? {
-        return Err(AppError::new(ErrorKind::Unauthenticated, "invalid_credentials", "That password is not correct."));
+        return Err(AppError::new(
+            ErrorKind::Unauthenticated,
+            ErrorCode::InvalidCredentials,
+            "That password is not correct.",
+        ));
     }
     counted.refund(&app.db).await?;
     throttle::clear(app.db.pool(), &account_bucket).await?;
@@ -406,7 +416,7 @@ async fn confirm(
     }
     let (user, session) = join(&mut tx, app, &row, pending.user, &identity, client, pending.method, now).await?;
     let event = Event {
-        action: "sso.identity_linked",
+        action: Action::SsoIdentityLinked,
         resource_type: "user",
         resource_id: Some(user.id.to_string()),
         metadata: json!({ "connection_id": row.id, "subject": identity.subject, "confirmed_with": how }),
@@ -443,7 +453,7 @@ pub async fn unlink(app: &AppState, user: &UserRow, id: &str, client: &ClientMet
     let (connection, org, subject) =
         db::sso_links::unlink(&mut tx, user.id, id).await?.ok_or_else(|| AppError::not_found("linked_identity"))?;
     let event = Event {
-        action: "sso.identity_unlinked",
+        action: Action::SsoIdentityUnlinked,
         resource_type: "user",
         resource_id: Some(user.id.to_string()),
         metadata: json!({ "connection_id": connection, "subject": subject }),

@@ -20,7 +20,8 @@ use crate::server::{
     state::AppState,
 };
 use crate::shared::{
-    error::{AppError, ErrorKind},
+    audit::Action,
+    error::{AppError, ErrorCode, ErrorKind},
     ids::{OrgId, SsoConnectionId},
     roles::Role,
     sso::ConnectionTest,
@@ -83,14 +84,14 @@ impl Refusal {
 
     pub fn into_error(self) -> AppError {
         match (self.upstream, self.reason) {
-            (true, _) => AppError::new(ErrorKind::BadGateway, "sso_unavailable", self.message),
+            (true, _) => AppError::new(ErrorKind::BadGateway, ErrorCode::SsoUnavailable, self.message),
             (false, "invalid_credentials") => {
-                AppError::new(ErrorKind::Unauthenticated, "invalid_credentials", self.message)
+                AppError::new(ErrorKind::Unauthenticated, ErrorCode::InvalidCredentials, self.message)
             }
             (false, "sso_domain_not_verified") => {
-                AppError::new(ErrorKind::Forbidden, "sso_domain_not_verified", self.message)
+                AppError::new(ErrorKind::Forbidden, ErrorCode::SsoDomainNotVerified, self.message)
             }
-            _ => AppError::new(ErrorKind::Forbidden, "sso_refused", self.message),
+            _ => AppError::new(ErrorKind::Forbidden, ErrorCode::SsoRefused, self.message),
         }
     }
 }
@@ -109,7 +110,7 @@ pub(super) async fn check_usable(app: &AppState, row: &ConnectionRow) -> Result<
     if !row.enabled || !org.settings.sso_enabled {
         return Err(AppError::new(
             ErrorKind::Forbidden,
-            "sso_disabled",
+            ErrorCode::SsoDisabled,
             "Single sign-on through this connection is turned off. Ask your organization's admin.",
         ));
     }
@@ -134,7 +135,7 @@ pub async fn refuse(
         user_agent: client.user_agent.clone(),
     };
     let event = Event {
-        action: "sso.login_failed",
+        action: Action::SsoLoginFailed,
         resource_type: "sso_connection",
         resource_id: Some(row.id.to_string()),
         metadata: json!({ "type": row.kind.as_str(), "reason": refusal.reason, "message": refusal.message }),

@@ -1,27 +1,28 @@
 //! The event types an organization can subscribe to, their payload schemas, and which audit
 //! actions emit them.
-use crate::shared::webhooks::{EventType, EVENT_TYPES, PING};
+use crate::shared::webhooks::{EventType, WebhookEvent, PING};
 use serde_json::{json, Map, Value};
 
 // ---- the event catalogue ---------------------------------------------------------------------
 
 /// Fields of each event's `data` besides `actor` (name, JSON type), as the services record them.
-fn data_fields(event_type: &str) -> &'static [(&'static str, &'static str)] {
+fn data_fields(event_type: Option<WebhookEvent>) -> &'static [(&'static str, &'static str)] {
+    use WebhookEvent::*;
     match event_type {
-        "organization.updated" => &[("before", "object"), ("after", "object")],
-        "organization.deleted" => &[("name", "string"), ("slug", "string"), ("member_count", "integer")],
-        "member.added" | "invitation.accepted" => {
+        Some(OrganizationUpdated) => &[("before", "object"), ("after", "object")],
+        Some(OrganizationDeleted) => &[("name", "string"), ("slug", "string"), ("member_count", "integer")],
+        Some(MemberAdded | InvitationAccepted) => {
             &[("invitation_id", "string"), ("user_id", "string"), ("email", "string"), ("role", "string")]
         }
-        "member.removed" => {
+        Some(MemberRemoved) => {
             &[("user_id", "string"), ("email", "string"), ("role", "string"), ("affected_api_keys", "array")]
         }
-        "member.role_changed" => &[("user_id", "string"), ("before", "object"), ("after", "object")],
-        "invitation.created" => {
+        Some(MemberRoleChanged) => &[("user_id", "string"), ("before", "object"), ("after", "object")],
+        Some(InvitationCreated) => {
             &[("invitation_id", "string"), ("email", "string"), ("role", "string"), ("expires_at", "string")]
         }
-        "invitation.revoked" => &[("invitation_id", "string"), ("email", "string"), ("role", "string")],
-        "api_key.created" => &[
+        Some(InvitationRevoked) => &[("invitation_id", "string"), ("email", "string"), ("role", "string")],
+        Some(ApiKeyCreated) => &[
             ("api_key_id", "string"),
             ("name", "string"),
             ("scopes", "array"),
@@ -29,9 +30,9 @@ fn data_fields(event_type: &str) -> &'static [(&'static str, &'static str)] {
             ("expires_at", "string"),
             ("rate_limit_per_hour", "integer"),
         ],
-        "api_key.revoked" => &[("api_key_id", "string"), ("name", "string"), ("key_prefix", "string")],
-        "webhook.disabled" => &[("webhook_id", "string"), ("url", "string"), ("reason", "string")],
-        "audit.event" => &[
+        Some(ApiKeyRevoked) => &[("api_key_id", "string"), ("name", "string"), ("key_prefix", "string")],
+        Some(WebhookDisabled) => &[("webhook_id", "string"), ("url", "string"), ("reason", "string")],
+        Some(AuditEvent) => &[
             ("id", "string"),
             ("seq", "integer"),
             ("action", "string"),
@@ -46,7 +47,8 @@ fn data_fields(event_type: &str) -> &'static [(&'static str, &'static str)] {
             ("created_at", "string"),
             ("hash", "string"),
         ],
-        _ => &[("webhook_id", "string"), ("message", "string")],
+        // `ping`
+        None => &[("webhook_id", "string"), ("message", "string")],
     }
 }
 
@@ -60,7 +62,7 @@ pub fn schema(event_type: &str) -> Value {
                 "type": { "enum": ["user", "api_key", "system"] }, "id": { "type": ["string", "null"] }, "name": { "type": "string" } } }),
         );
     }
-    for (field, kind) in data_fields(event_type) {
+    for (field, kind) in data_fields(WebhookEvent::parse(event_type)) {
         // Optional values (an expiry, an IP...) may be null.
         properties.insert((*field).to_owned(), json!({ "type": [kind, "null"] }));
     }
@@ -80,26 +82,16 @@ pub fn schema(event_type: &str) -> Value {
 }
 
 pub fn event_types() -> Vec<EventType> {
-    EVENT_TYPES
+    WebhookEvent::ALL
         .iter()
-        .chain([(PING, "A test event, sent by `POST .../webhooks/{id}/test` to one endpoint.")].iter())
+        .map(|event| (event.as_str(), event.description()))
+        .chain([(PING, "A test event, sent by `POST .../webhooks/{id}/test` to one endpoint.")])
         .map(|(name, description)| EventType {
-            name: (*name).to_owned(),
-            description: (*description).to_owned(),
+            name: name.to_owned(),
+            description: description.to_owned(),
             schema: schema(name),
         })
         .collect()
-}
-
-/// The event types an audit action emits besides `audit.event`.
-pub(super) fn emitted_types(action: &str) -> Vec<&'static str> {
-    match action {
-        "invitation.accepted" => vec!["invitation.accepted", "member.added"],
-        "member.left" => vec!["member.removed"],
-        other => {
-            EVENT_TYPES.iter().map(|(name, _)| *name).filter(|name| *name == other && *name != "audit.event").collect()
-        }
-    }
 }
 
 #[cfg(test)]
@@ -107,15 +99,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn actions_map_to_event_types() {
-        assert_eq!(emitted_types("invitation.accepted"), ["invitation.accepted", "member.added"]);
-        assert_eq!(emitted_types("member.left"), ["member.removed"]);
-        assert_eq!(emitted_types("member.role_changed"), ["member.role_changed"]);
-        assert_eq!(emitted_types("webhook.disabled"), ["webhook.disabled"]);
-        assert!(emitted_types("user.signed_in").is_empty());
-        assert!(emitted_types("audit.event").is_empty(), "audit.event is added for every row separately");
-        for (name, _) in EVENT_TYPES {
-            assert_eq!(schema(name)["properties"]["type"]["const"], *name);
+    fn every_event_type_is_emitted_and_described_by_its_schema() {
+        use crate::shared::audit::Action;
+        for &event in WebhookEvent::ALL {
+            assert_eq!(schema(event.as_str())["properties"]["type"]["const"], event.as_str());
+            let emitted = Action::ALL.iter().any(|action| action.webhook_events().contains(&event));
+            assert!(emitted || event == WebhookEvent::AuditEvent, "no action emits {event}");
         }
+        assert_eq!(
+            Action::InvitationAccepted.webhook_events(),
+            [WebhookEvent::InvitationAccepted, WebhookEvent::MemberAdded]
+        );
+        assert_eq!(Action::MemberLeft.webhook_events(), [WebhookEvent::MemberRemoved]);
+        assert!(Action::UserSignedIn.webhook_events().is_empty());
     }
 }

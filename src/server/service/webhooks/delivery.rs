@@ -10,7 +10,7 @@ use crate::server::{
     },
     state::AppState,
 };
-use crate::shared::{error::AppError, ids::WebhookId, webhooks::DeliveryStatus};
+use crate::shared::{audit::Action, error::AppError, ids::WebhookId, webhooks::DeliveryStatus};
 use base64::{engine::general_purpose::STANDARD, Engine};
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
@@ -222,7 +222,7 @@ async fn disable(app: &AppState, tx: &mut Tx, job: &Job, reason: &str) -> Result
         return Ok(());
     }
     let event = Event {
-        action: "webhook.disabled",
+        action: Action::WebhookDisabled,
         resource_type: "webhook",
         resource_id: Some(job.endpoint.to_string()),
         metadata: json!({ "url": job.url, "reason": reason }),

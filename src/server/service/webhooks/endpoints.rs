@@ -9,12 +9,13 @@ use crate::server::{
 };
 use crate::shared::{
     accounts::Page,
-    error::{AppError, ErrorKind},
+    audit::Action,
+    error::{AppError, ErrorCode, ErrorKind},
     ids::{DeliveryId, WebhookId},
     roles::Permission,
     webhooks::{
-        is_event_type, Delivery, DeliveryDetail, DeliveryStatus, IssuedWebhook, OutcomeHour, RotatedSecret, Webhook,
-        EVENT_TYPES, PING,
+        Delivery, DeliveryDetail, DeliveryStatus, IssuedWebhook, OutcomeHour, RotatedSecret, Webhook, WebhookEvent,
+        PING,
     },
 };
 use base64::{engine::general_purpose::STANDARD, Engine};
@@ -80,9 +81,9 @@ fn parse_events(raw: &[String]) -> Result<String, AppError> {
     let mut events: Vec<&str> = Vec::new();
     for name in raw {
         let name = name.trim();
-        if !is_event_type(name) {
+        if WebhookEvent::parse(name).is_none() {
             return Err(AppError::invalid_field("events", &format!("Unknown event type {name:?}."))
-                .with_detail("allowed", EVENT_TYPES.iter().map(|(n, _)| *n).collect::<Vec<_>>()));
+                .with_detail("allowed", WebhookEvent::ALL.iter().map(|e| e.as_str()).collect::<Vec<_>>()));
         }
         if !events.contains(&name) {
             events.push(name);
@@ -95,7 +96,7 @@ async fn endpoint(tx: &mut Tx, scope: &OrgScope, id: WebhookId) -> Result<db::we
     db::webhooks::get_endpoint(tx, scope.org_id(), id).await?.ok_or_else(|| AppError::not_found("webhook"))
 }
 
-fn webhook_event(action: &'static str, webhook: &Webhook, metadata: Value) -> Event<'static> {
+fn webhook_event(action: Action, webhook: &Webhook, metadata: Value) -> Event<'static> {
     let mut metadata = metadata;
     if let Value::Object(map) = &mut metadata {
         map.insert("url".to_owned(), json!(webhook.url));
@@ -123,7 +124,7 @@ pub async fn create(app: &AppState, scope: &OrgScope, new: NewWebhook) -> Result
     };
     db::webhooks::insert_endpoint(&mut tx, row).await?;
     let webhook = endpoint(&mut tx, scope, id).await?.webhook;
-    audit::record(&mut tx, scope, webhook_event("webhook.created", &webhook, json!({ "events": webhook.events })))
+    audit::record(&mut tx, scope, webhook_event(Action::WebhookCreated, &webhook, json!({ "events": webhook.events })))
         .await?;
     db::commit(tx).await?;
     Ok(IssuedWebhook { webhook, secret })
@@ -171,7 +172,7 @@ pub async fn update(app: &AppState, scope: &OrgScope, id: WebhookId, patch: Webh
     let fields =
         |w: &Webhook| json!({ "url": w.url, "description": w.description, "events": w.events, "active": w.active });
     let metadata = json!({ "before": fields(&before), "after": fields(&after) });
-    audit::record(&mut tx, scope, webhook_event("webhook.updated", &after, metadata)).await?;
+    audit::record(&mut tx, scope, webhook_event(Action::WebhookUpdated, &after, metadata)).await?;
     db::commit(tx).await?;
     Ok(after)
 }
@@ -182,7 +183,7 @@ pub async fn delete(app: &AppState, scope: &OrgScope, id: WebhookId) -> Result<(
     let mut tx = app.db.begin_write().await?;
     let webhook = endpoint(&mut tx, scope, id).await?.webhook;
     db::webhooks::delete_endpoint(&mut tx, id).await?;
-    audit::record(&mut tx, scope, webhook_event("webhook.deleted", &webhook, json!({ "events": webhook.events })))
+    audit::record(&mut tx, scope, webhook_event(Action::WebhookDeleted, &webhook, json!({ "events": webhook.events })))
         .await?;
     Ok(db::commit(tx).await?)
 }
@@ -196,13 +197,13 @@ pub async fn rotate_secret(app: &AppState, scope: &OrgScope, id: WebhookId) -> R
     let current = endpoint(&mut tx, scope, id).await?;
     db::webhooks::rotate_secret(&mut tx, id, &app.secrets.seal(&secret), &current.secret, until).await?;
     let metadata = json!({ "previous_secret_expires_at": until });
-    audit::record(&mut tx, scope, webhook_event("webhook.secret_rotated", &current.webhook, metadata)).await?;
+    audit::record(&mut tx, scope, webhook_event(Action::WebhookSecretRotated, &current.webhook, metadata)).await?;
     db::commit(tx).await?;
     Ok(RotatedSecret { secret, previous_secret_expires_at: until })
 }
 
 fn disabled_conflict() -> AppError {
-    AppError::new(ErrorKind::Conflict, "webhook_disabled", "This endpoint is disabled: enable it first.")
+    AppError::new(ErrorKind::Conflict, ErrorCode::WebhookDisabled, "This endpoint is disabled: enable it first.")
 }
 
 /// Sends a `ping` to this endpoint only (whatever it subscribes to); returns the queued delivery.
@@ -216,7 +217,7 @@ pub async fn send_test(app: &AppState, scope: &OrgScope, id: WebhookId) -> Resul
     let now = db::now();
     let data = json!({ "webhook_id": webhook.id, "message": "A test event sent from Gatehouse." });
     let delivery = enqueue(&mut tx, scope.org_id(), PING, data, &[webhook.id], now).await?.remove(0);
-    audit::record(&mut tx, scope, webhook_event("webhook.test_sent", &webhook, json!({}))).await?;
+    audit::record(&mut tx, scope, webhook_event(Action::WebhookTestSent, &webhook, json!({}))).await?;
     let queued = db::webhooks::get_delivery(&mut tx, scope.org_id(), id, delivery).await?;
     db::commit(tx).await?;
     app.webhook_wakeup.notify_one();
@@ -248,7 +249,7 @@ pub async fn deliveries(
         })?),
     };
     let event_type = query.event_type.as_deref().filter(|s| !s.is_empty());
-    if let Some(name) = event_type.filter(|n| !is_event_type(n) && *n != PING) {
+    if let Some(name) = event_type.filter(|n| WebhookEvent::parse(n).is_none() && *n != PING) {
         return Err(AppError::invalid_field("event_type", &format!("Unknown event type {name:?}.")));
     }
     read_endpoint(app, scope, id).await?;
@@ -289,13 +290,13 @@ pub async fn retry(
     if found.status == DeliveryStatus::Pending {
         return Err(AppError::new(
             ErrorKind::Conflict,
-            "delivery_pending",
+            ErrorCode::DeliveryPending,
             "This delivery is still being attempted; wait for it to succeed or fail.",
         ));
     }
     db::webhooks::requeue(&mut tx, delivery, db::now()).await?;
     let metadata = json!({ "delivery_id": delivery, "event_type": found.event_type });
-    audit::record(&mut tx, scope, webhook_event("webhook.delivery_retried", &webhook, metadata)).await?;
+    audit::record(&mut tx, scope, webhook_event(Action::WebhookDeliveryRetried, &webhook, metadata)).await?;
     let queued = db::webhooks::get_delivery(&mut tx, scope.org_id(), id, delivery).await?;
     db::commit(tx).await?;
     app.webhook_wakeup.notify_one();

@@ -1,10 +1,11 @@
 //! The event outbox: each audited change of an organization becomes an event and one delivery
 //! per subscribed endpoint, in the same transaction.
-use super::catalogue::emitted_types;
 use crate::server::db::{self, audit::StoredRow, Tx};
 use crate::shared::{
+    audit::Action,
     error::AppError,
     ids::{DeliveryId, OrgId, WebhookEventId, WebhookId},
+    webhooks::WebhookEvent,
 };
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
@@ -43,27 +44,28 @@ fn audit_data(row: &StoredRow) -> Value {
 }
 
 /// Called by `audit::append` for every row of an organization's chain, in its transaction.
-pub async fn enqueue_for_audit(tx: &mut Tx, org: OrgId, row: &StoredRow) -> Result<(), AppError> {
+pub async fn enqueue_for_audit(tx: &mut Tx, org: OrgId, action: Action, row: &StoredRow) -> Result<(), AppError> {
     let subscriptions = db::webhooks::subscriptions(tx, org).await?;
     if subscriptions.is_empty() {
         return Ok(());
     }
-    let subscribed = |event_type: &str| -> Vec<WebhookId> {
+    let subscribed = |event_type: WebhookEvent| -> Vec<WebhookId> {
         subscriptions
             .iter()
-            .filter(|(_, events)| events.split_whitespace().any(|e| e == event_type))
+            .filter(|(_, events)| events.split_whitespace().any(|e| e == event_type.as_str()))
             .map(|(id, _)| *id)
             .collect()
     };
-    for event_type in emitted_types(&row.action) {
+    for &event_type in action.webhook_events() {
         let endpoints = subscribed(event_type);
         if !endpoints.is_empty() {
-            enqueue(tx, org, event_type, typed_data(row), &endpoints, row.created_at).await?;
+            enqueue(tx, org, event_type.as_str(), typed_data(row), &endpoints, row.created_at).await?;
         }
     }
-    let endpoints = subscribed("audit.event");
+    let endpoints = subscribed(WebhookEvent::AuditEvent);
     if !endpoints.is_empty() {
-        enqueue(tx, org, "audit.event", audit_data(row), &endpoints, row.created_at).await?;
+        let name = WebhookEvent::AuditEvent.as_str();
+        enqueue(tx, org, name, audit_data(row), &endpoints, row.created_at).await?;
     }
     Ok(())
 }
