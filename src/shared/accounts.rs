@@ -92,12 +92,17 @@ pub struct Page<T> {
 
 /// A message in the development outbox (used when no SMTP server is configured).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct OutboxEmail {
     pub id: crate::shared::ids::EmailId,
+    #[cfg_attr(feature = "ssr", sqlx(rename = "to_address"))]
     pub to: String,
     pub subject: String,
+    #[cfg_attr(feature = "ssr", sqlx(rename = "body_text"))]
     pub body: String,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "crate::shared::columns::Millis"))]
     pub created_at: DateTime<Utc>,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "crate::shared::columns::MaybeMillis"))]
     pub sent_at: Option<DateTime<Utc>>,
     pub attempts: i64,
     pub last_error: Option<String>,

@@ -16,7 +16,7 @@ pub struct MemberRemoved {
     pub affected_api_keys: Vec<crate::shared::api_keys::KeyRef>,
 }
 
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema, sqlx::FromRow))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Member {
     pub user_id: UserId,
@@ -24,7 +24,9 @@ pub struct Member {
     pub email: String,
     pub role: Role,
     /// Extra grants on top of the role.
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "crate::shared::columns::Grants"))]
     pub permissions: Vec<Permission>,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "crate::shared::columns::Millis"))]
     pub joined_at: DateTime<Utc>,
     /// How the member's most recent live session signed in (password, OIDC, SAML, LDAP).
     pub last_sign_in_method: Option<SignInMethod>,

@@ -46,6 +46,8 @@ macro_rules! string_enum {
 pub mod accounts;
 pub mod api_keys;
 pub mod audit;
+#[cfg(feature = "ssr")]
+pub mod columns;
 pub mod domains;
 pub mod error;
 pub mod ids;

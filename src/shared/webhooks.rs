@@ -128,7 +128,7 @@ impl DeliveryStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema, sqlx::FromRow))]
 pub struct Delivery {
     #[cfg_attr(feature = "ssr", schema(value_type = String, format = Uuid))]
     pub id: DeliveryId,
@@ -141,8 +141,11 @@ pub struct Delivery {
     pub status: DeliveryStatus,
     /// Attempts started so far (the detail lists them in `attempts`).
     pub attempt_count: i64,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "crate::shared::columns::MaybeMillis"))]
     pub next_attempt_at: Option<DateTime<Utc>>,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "crate::shared::columns::Millis"))]
     pub created_at: DateTime<Utc>,
+    #[cfg_attr(feature = "ssr", sqlx(try_from = "crate::shared::columns::MaybeMillis"))]
     pub last_attempt_at: Option<DateTime<Utc>>,
     /// The last HTTP status received, if any answer came.
     pub last_status: Option<i64>,

@@ -1,7 +1,8 @@
 //! The `api_keys` and `api_key_secrets` tables. A key has one secret, or two while a roll's grace
 //! period runs; "expired" is not stored (a key past `expires_at` is expired).
-use super::{get_id, get_opt_time, get_time, members::parse_grants, to_millis, DbResult, Tx};
+use super::{get_id, get_opt_time, get_time, to_millis, DbResult, Tx};
 use crate::server::pagination::{Keyset, PageRequest};
+use crate::shared::columns::parse_grants;
 use crate::shared::{
     api_keys::{ApiKey, ApiKeyStatus, KeyRef},
     ids::{ApiKeyId, OrgId, UserId},

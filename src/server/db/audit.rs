@@ -1,11 +1,12 @@
 //! The `audit_chains` and `audit_logs` tables. Rows are only ever inserted; each stores the hash of
 //! the previous row of its chain and a hash over its own content, so editing or deleting any row
 //! breaks the chain from there on.
-use super::{get_id, get_time, to_millis, DbResult, Tx};
+use super::{to_millis, DbResult, Tx};
 use crate::server::pagination::{PageRequest, NEWEST_FIRST};
+use crate::shared::columns::Millis;
 use crate::shared::{audit::AuditEntry, ids::AuditId};
 use chrono::{DateTime, Utc};
-use sqlx::{any::AnyRow, AnyPool, Row};
+use sqlx::{AnyPool, FromRow};
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -56,7 +57,7 @@ pub async fn insert(tx: &mut Tx, row: &StoredRow) -> DbResult<()> {
 }
 
 /// A row exactly as stored: what the hash covers.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StoredRow {
     pub id: AuditId,
     pub chain_id: String,
@@ -71,33 +72,13 @@ pub struct StoredRow {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub metadata: String,
+    #[sqlx(try_from = "Millis")]
     pub created_at: DateTime<Utc>,
     pub prev_hash: String,
     pub hash: String,
 }
 
 impl StoredRow {
-    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        Ok(StoredRow {
-            id: get_id(row, "id")?,
-            chain_id: row.try_get("chain_id")?,
-            seq: row.try_get("seq")?,
-            organization_id: row.try_get("organization_id")?,
-            actor_type: row.try_get("actor_type")?,
-            actor_id: row.try_get("actor_id")?,
-            actor_name: row.try_get("actor_name")?,
-            action: row.try_get("action")?,
-            resource_type: row.try_get("resource_type")?,
-            resource_id: row.try_get("resource_id")?,
-            ip: row.try_get("ip")?,
-            user_agent: row.try_get("user_agent")?,
-            metadata: row.try_get("metadata")?,
-            created_at: get_time(row, "created_at")?,
-            prev_hash: row.try_get("prev_hash")?,
-            hash: row.try_get("hash")?,
-        })
-    }
-
     pub fn to_entry(&self) -> AuditEntry {
         AuditEntry {
             id: self.id,

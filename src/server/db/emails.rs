@@ -1,23 +1,10 @@
 //! The `email_outbox` table: every message is written here in the transaction that causes it,
 //! then delivered by `jobs::mailer` after the commit (SMTP, or kept as the development outbox).
-use super::{get_id, get_opt_time, get_time, to_millis, DbResult, Tx};
+use super::{get_opt_time, to_millis, DbResult, Tx};
 use crate::server::pagination::{PageRequest, NEWEST_FIRST};
 use crate::shared::{accounts::OutboxEmail, ids::EmailId};
 use chrono::{DateTime, Utc};
-use sqlx::{any::AnyRow, AnyPool, Row};
-
-fn from_row(row: &AnyRow) -> Result<OutboxEmail, sqlx::Error> {
-    Ok(OutboxEmail {
-        id: get_id(row, "id")?,
-        to: row.try_get("to_address")?,
-        subject: row.try_get("subject")?,
-        body: row.try_get("body_text")?,
-        created_at: get_time(row, "created_at")?,
-        sent_at: get_opt_time(row, "sent_at")?,
-        attempts: row.try_get("attempts")?,
-        last_error: row.try_get("last_error")?,
-    })
-}
+use sqlx::{AnyPool, FromRow};
 
 const COLUMNS: &str = "id, to_address, subject, body_text, created_at, sent_at, attempts, last_error";
 
@@ -54,7 +41,7 @@ pub async fn claim_due(
          RETURNING {COLUMNS}"
     );
     let row = sqlx::query(&sql).bind(to_millis(now)).bind(to_millis(lease_until)).fetch_optional(pool).await?;
-    Ok(row.as_ref().map(from_row).transpose()?)
+    Ok(row.as_ref().map(OutboxEmail::from_row).transpose()?)
 }
 
 /// When the next unsent message is due, if any.
@@ -106,5 +93,5 @@ pub async fn mark_failed(
 pub async fn list_recent(pool: &AnyPool, page: &PageRequest) -> DbResult<Vec<OutboxEmail>> {
     let sql = format!("SELECT {COLUMNS} FROM email_outbox WHERE 1 = 1{}", NEWEST_FIRST.page_sql(page, 0));
     let rows = page.bind(sqlx::query(&sql)).fetch_all(pool).await?;
-    Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+    Ok(rows.iter().map(OutboxEmail::from_row).collect::<Result<_, _>>()?)
 }

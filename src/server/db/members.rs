@@ -1,56 +1,28 @@
 //! The `memberships` table.
-use super::{get_id, get_time, to_millis, DbResult, OnDuplicate, Tx};
+use super::{get_id, to_millis, DbResult, OnDuplicate, Tx};
 use crate::server::pagination::{Keyset, PageRequest};
+use crate::shared::columns::Grants;
 use crate::shared::{
-    accounts::SignInMethod,
     ids::{OrgId, UserId},
     members::Member,
     roles::{Permission, Role},
 };
 use chrono::{DateTime, Utc};
-use sqlx::{any::AnyRow, AnyPool, Row};
-
-fn parse_role(raw: &str) -> Result<Role, sqlx::Error> {
-    Role::parse(raw).ok_or_else(|| sqlx::Error::Decode(format!("bad role {raw:?}").into()))
-}
-
-pub fn parse_grants(raw: &str) -> Vec<Permission> {
-    raw.split_whitespace().filter_map(Permission::parse).collect()
-}
+use sqlx::{AnyPool, FromRow};
 
 pub fn grants_text(grants: &[Permission]) -> String {
     grants.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(" ")
 }
 
-fn member_from_row(row: &AnyRow) -> Result<Member, sqlx::Error> {
-    Ok(Member {
-        user_id: get_id(row, "user_id")?,
-        name: row.try_get("name")?,
-        email: row.try_get("email")?,
-        role: parse_role(&row.try_get::<String, _>("role")?)?,
-        permissions: parse_grants(&row.try_get::<String, _>("permissions")?),
-        joined_at: get_time(row, "joined_at")?,
-        last_sign_in_method: row
-            .try_get::<Option<String>, _>("last_sign_in_method")?
-            .and_then(|method| SignInMethod::parse(&method)),
-    })
-}
-
 /// (role, extra grants) of a user in an organization.
 pub async fn role_of(pool: &AnyPool, org: OrgId, user: UserId) -> DbResult<Option<(Role, Vec<Permission>)>> {
-    let row = sqlx::query("SELECT role, permissions FROM memberships WHERE organization_id = $1 AND user_id = $2")
-        .bind(org.to_string())
-        .bind(user.to_string())
-        .fetch_optional(pool)
-        .await?;
-    Ok(row
-        .map(|r| {
-            Ok::<_, sqlx::Error>((
-                parse_role(&r.try_get::<String, _>("role")?)?,
-                parse_grants(&r.try_get::<String, _>("permissions")?),
-            ))
-        })
-        .transpose()?)
+    let row: Option<(Role, Grants)> =
+        sqlx::query_as("SELECT role, permissions FROM memberships WHERE organization_id = $1 AND user_id = $2")
+            .bind(org)
+            .bind(user)
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.map(|(role, grants)| (role, grants.into())))
 }
 
 const SELECT: &str = "SELECT m.user_id, u.name, u.email, m.role, m.permissions, m.joined_at,
@@ -61,7 +33,7 @@ const SELECT: &str = "SELECT m.user_id, u.name, u.email, m.role, m.permissions, 
 pub async fn get(tx: &mut Tx, org: OrgId, user: UserId) -> DbResult<Option<Member>> {
     let sql = format!("{SELECT} WHERE m.organization_id = $1 AND m.user_id = $2");
     let row = sqlx::query(&sql).bind(org.to_string()).bind(user.to_string()).fetch_optional(&mut **tx).await?;
-    Ok(row.as_ref().map(member_from_row).transpose()?)
+    Ok(row.as_ref().map(Member::from_row).transpose()?)
 }
 
 const BY_JOINED: Keyset = Keyset::oldest_first("m.joined_at", "m.user_id");
@@ -79,7 +51,7 @@ pub async fn list(pool: &AnyPool, org: OrgId, search: Option<&str>, page: &PageR
         None => "%".to_owned(),
     };
     let rows = page.bind(sqlx::query(&sql).bind(org.to_string()).bind(pattern)).fetch_all(pool).await?;
-    Ok(rows.iter().map(member_from_row).collect::<Result<_, _>>()?)
+    Ok(rows.iter().map(Member::from_row).collect::<Result<_, _>>()?)
 }
 
 pub async fn insert(tx: &mut Tx, org: OrgId, user: UserId, role: Role, now: DateTime<Utc>) -> DbResult<bool> {
@@ -134,13 +106,11 @@ pub async fn count_seats(tx: &mut Tx, org: OrgId, now: DateTime<Utc>) -> DbResul
 }
 
 pub async fn count_by_role(pool: &AnyPool, org: OrgId) -> DbResult<Vec<(Role, i64)>> {
-    let rows: Vec<(String, i64)> =
+    let mut counts: Vec<(Role, i64)> =
         sqlx::query_as("SELECT role, COUNT(*) AS n FROM memberships WHERE organization_id = $1 GROUP BY role")
-            .bind(org.to_string())
+            .bind(org)
             .fetch_all(pool)
             .await?;
-    let mut counts: Vec<(Role, i64)> =
-        rows.into_iter().map(|(role, n)| Ok((parse_role(&role)?, n))).collect::<Result<_, sqlx::Error>>()?;
     counts.sort_by_key(|(role, _)| std::cmp::Reverse(*role));
     Ok(counts)
 }

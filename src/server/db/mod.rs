@@ -19,7 +19,7 @@ pub mod users;
 pub mod webhooks;
 
 use crate::shared::error::AppError;
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor, Row};
 use std::{str::FromStr, time::Duration};
@@ -215,9 +215,7 @@ pub fn to_millis(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-pub fn from_millis(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
-}
+pub use crate::shared::columns::from_millis;
 
 /// Reads a text column holding a typed id.
 pub fn get_id<T: FromStr>(row: &AnyRow, column: &str) -> Result<T, sqlx::Error> {

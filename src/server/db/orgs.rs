@@ -1,6 +1,7 @@
 //! The `organizations` table.
 use super::{get_id, get_time, to_millis, DbResult, OnDuplicate, Tx};
 use crate::server::pagination::{Keyset, PageRequest};
+use crate::shared::columns::parse_grants;
 use crate::shared::{
     ids::{OrgId, UserId},
     orgs::{Limits, Settings, Subscription, SubscriptionStatus, Tier},
@@ -137,7 +138,7 @@ pub async fn list_for_user(pool: &AnyPool, user: UserId, page: &PageRequest) -> 
             let role: String = r.try_get("my_role")?;
             let mine = MyMembership {
                 role: Role::parse(&role).ok_or_else(|| sqlx::Error::Decode(format!("bad role {role:?}").into()))?,
-                grants: super::members::parse_grants(&r.try_get::<String, _>("my_grants")?),
+                grants: parse_grants(&r.try_get::<String, _>("my_grants")?),
                 joined_at: r.try_get("my_joined_at")?,
             };
             Ok((OrgRow::from_row(r)?, mine))

@@ -1,40 +1,28 @@
 //! The `user_sessions` table: the authority on whether a browser session is signed in. The
 //! tower-sessions record only points here, so deleting a row signs that browser out everywhere.
-use super::{get_id, get_time, to_millis, DbResult, Tx};
+use super::{to_millis, DbResult, Tx};
 use crate::server::pagination::{Keyset, PageRequest};
+use crate::shared::columns::Millis;
 use crate::shared::{
     accounts::SignInMethod,
     ids::{SessionId, UserId},
 };
 use chrono::{DateTime, Utc};
-use sqlx::{any::AnyRow, AnyPool, Row};
+use sqlx::{AnyPool, FromRow};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SessionRow {
     pub id: SessionId,
     pub user_id: UserId,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub method: SignInMethod,
+    #[sqlx(try_from = "Millis")]
     pub created_at: DateTime<Utc>,
+    #[sqlx(try_from = "Millis")]
     pub last_seen_at: DateTime<Utc>,
+    #[sqlx(try_from = "Millis")]
     pub expires_at: DateTime<Utc>,
-}
-
-impl SessionRow {
-    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        Ok(SessionRow {
-            id: get_id(row, "id")?,
-            user_id: get_id(row, "user_id")?,
-            ip: row.try_get("ip")?,
-            user_agent: row.try_get("user_agent")?,
-            method: SignInMethod::parse(&row.try_get::<String, _>("method")?)
-                .ok_or_else(|| sqlx::Error::Decode("bad method in user_sessions".into()))?,
-            created_at: get_time(row, "created_at")?,
-            last_seen_at: get_time(row, "last_seen_at")?,
-            expires_at: get_time(row, "expires_at")?,
-        })
-    }
 }
 
 const COLUMNS: &str = "id, user_id, ip, user_agent, method, created_at, last_seen_at, expires_at";

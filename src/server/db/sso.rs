@@ -1,56 +1,41 @@
 //! The `sso_connections` and `sso_identities` tables. Connection queries bind the organization,
 //! except `connection_by_id`, which sign-in routes use before anyone is authenticated (the
 //! connection then names its organization).
-use super::{get_id, get_time, to_millis, DbResult, OnDuplicate, Tx};
+use super::{get_id, to_millis, DbResult, OnDuplicate, Tx};
 use crate::server::pagination::{PageRequest, NEWEST_FIRST};
+use crate::shared::columns::{Flag, JsonText, Millis};
 use crate::shared::{
     ids::{OrgId, SsoConnectionId, UserId},
     roles::Role,
     sso::{ConnectionKind, RoleMapping},
 };
 use chrono::{DateTime, Utc};
-use sqlx::{any::AnyRow, AnyPool, Row};
+use sqlx::{AnyPool, FromRow};
 
 /// A stored connection. `settings` is the kind's JSON (secrets excluded); `sealed_secret` is the
 /// encrypted client secret or bind password.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ConnectionRow {
     pub id: SsoConnectionId,
     pub organization_id: OrgId,
     pub kind: ConnectionKind,
     pub name: String,
+    #[sqlx(try_from = "Flag")]
     pub enabled: bool,
+    #[sqlx(try_from = "JsonText")]
     pub settings: serde_json::Value,
     pub sealed_secret: Option<String>,
     pub default_role: Role,
+    #[sqlx(try_from = "JsonText")]
     pub role_mapping: Vec<RoleMapping>,
+    #[sqlx(try_from = "Millis")]
     pub created_at: DateTime<Utc>,
+    #[sqlx(try_from = "Millis")]
     pub updated_at: DateTime<Utc>,
 }
 
 const COLUMNS: &str =
     "id, organization_id, kind, name, enabled, settings, sealed_secret, default_role, role_mapping, created_at, updated_at";
-
-fn from_row(row: &AnyRow) -> Result<ConnectionRow, sqlx::Error> {
-    let bad = |what: &str| sqlx::Error::Decode(format!("bad {what} in sso_connections").into());
-    let kind: String = row.try_get("kind")?;
-    let role: String = row.try_get("default_role")?;
-    let settings: String = row.try_get("settings")?;
-    let mapping: String = row.try_get("role_mapping")?;
-    Ok(ConnectionRow {
-        id: get_id(row, "id")?,
-        organization_id: get_id(row, "organization_id")?,
-        kind: ConnectionKind::parse(&kind).ok_or_else(|| bad("kind"))?,
-        name: row.try_get("name")?,
-        enabled: row.try_get::<i64, _>("enabled")? != 0,
-        settings: serde_json::from_str(&settings).map_err(|_| bad("settings"))?,
-        sealed_secret: row.try_get("sealed_secret")?,
-        default_role: Role::parse(&role).ok_or_else(|| bad("default_role"))?,
-        role_mapping: serde_json::from_str(&mapping).map_err(|_| bad("role_mapping"))?,
-        created_at: get_time(row, "created_at")?,
-        updated_at: get_time(row, "updated_at")?,
-    })
-}
 
 pub async fn insert(tx: &mut Tx, row: &ConnectionRow) -> DbResult<()> {
     sqlx::query(
@@ -98,14 +83,14 @@ pub async fn update(tx: &mut Tx, row: &ConnectionRow) -> DbResult<()> {
 pub async fn get(tx: &mut Tx, org: OrgId, id: SsoConnectionId) -> DbResult<Option<ConnectionRow>> {
     let sql = format!("SELECT {COLUMNS} FROM sso_connections WHERE organization_id = $1 AND id = $2");
     let row = sqlx::query(&sql).bind(org.to_string()).bind(id.to_string()).fetch_optional(&mut **tx).await?;
-    Ok(row.as_ref().map(from_row).transpose()?)
+    Ok(row.as_ref().map(ConnectionRow::from_row).transpose()?)
 }
 
 /// For sign-in routes, which learn the organization from the connection.
 pub async fn connection_by_id(pool: &AnyPool, id: SsoConnectionId) -> DbResult<Option<ConnectionRow>> {
     let sql = format!("SELECT {COLUMNS} FROM sso_connections WHERE id = $1");
     let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(pool).await?;
-    Ok(row.as_ref().map(from_row).transpose()?)
+    Ok(row.as_ref().map(ConnectionRow::from_row).transpose()?)
 }
 
 /// Newest first, keyset-paginated on (created_at, id).
@@ -113,7 +98,7 @@ pub async fn list(pool: &AnyPool, org: OrgId, page: &PageRequest) -> DbResult<Ve
     let sql =
         format!("SELECT {COLUMNS} FROM sso_connections WHERE organization_id = $1{}", NEWEST_FIRST.page_sql(page, 1));
     let rows = page.bind(sqlx::query(&sql).bind(org.to_string())).fetch_all(pool).await?;
-    Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+    Ok(rows.iter().map(ConnectionRow::from_row).collect::<Result<_, _>>()?)
 }
 
 pub async fn delete(tx: &mut Tx, org: OrgId, id: SsoConnectionId) -> DbResult<()> {

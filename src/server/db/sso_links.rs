@@ -2,12 +2,13 @@
 //! its organization), and sign-ins held until an existing account's holder confirms a new link
 //! (`sso_pending_links`).
 use super::{get_id, get_time, to_millis, DbResult, Tx};
+use crate::shared::columns::{JsonText, Millis};
 use crate::shared::{
     accounts::{LinkedIdentity, SignInMethod},
     ids::{OrgId, SsoConnectionId, UserId},
 };
 use chrono::{DateTime, Utc};
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyPool, FromRow, Row};
 
 /// A user's linked identities, newest first (a handful per person; capped all the same).
 pub async fn identities_of(pool: &AnyPool, user: UserId) -> DbResult<Vec<LinkedIdentity>> {
@@ -61,12 +62,15 @@ pub async fn unlink(tx: &mut Tx, user: UserId, id: &str) -> DbResult<Option<(Sso
 }
 
 /// A sign-in waiting for the holder's consent. `identity` is the provider's word, as JSON.
+#[derive(sqlx::FromRow)]
 pub struct PendingLink {
     pub connection: SsoConnectionId,
     pub user: UserId,
+    #[sqlx(try_from = "JsonText")]
     pub identity: serde_json::Value,
     pub method: SignInMethod,
     pub return_to: Option<String>,
+    #[sqlx(try_from = "Millis")]
     pub expires_at: DateTime<Utc>,
 }
 
@@ -87,27 +91,14 @@ pub async fn hold(tx: &mut Tx, id_hash: &str, link: &PendingLink) -> DbResult<()
     Ok(())
 }
 
-const PENDING_COLUMNS: &str = "connection_id, user_id, identity, method, return_to, expires_at";
-
-fn pending_from_row(row: &sqlx::any::AnyRow) -> Result<PendingLink, sqlx::Error> {
-    let bad = |what: &str| sqlx::Error::Decode(format!("bad {what} in sso_pending_links").into());
-    let identity: String = row.try_get("identity")?;
-    let method: String = row.try_get("method")?;
-    Ok(PendingLink {
-        connection: get_id(row, "connection_id")?,
-        user: get_id(row, "user_id")?,
-        identity: serde_json::from_str(&identity).map_err(|_| bad("identity"))?,
-        method: SignInMethod::parse(&method).ok_or_else(|| bad("method"))?,
-        return_to: row.try_get("return_to")?,
-        expires_at: get_time(row, "expires_at")?,
-    })
-}
+const PENDING_COLUMNS: &str =
+    "connection_id AS connection, user_id AS \"user\", identity, method, return_to, expires_at";
 
 /// The live pending link held under this browser token hash.
 pub async fn pending(pool: &AnyPool, id_hash: &str, now: DateTime<Utc>) -> DbResult<Option<PendingLink>> {
     let sql = format!("SELECT {PENDING_COLUMNS} FROM sso_pending_links WHERE id = $1 AND expires_at > $2");
     let row = sqlx::query(&sql).bind(id_hash).bind(to_millis(now)).fetch_optional(pool).await?;
-    Ok(row.as_ref().map(pending_from_row).transpose()?)
+    Ok(row.as_ref().map(PendingLink::from_row).transpose()?)
 }
 
 /// Gives the pending link a mailed confirmation token (replacing an earlier one).
@@ -136,7 +127,7 @@ pub async fn take(
     let sql =
         format!("DELETE FROM sso_pending_links WHERE {column} = $1 AND expires_at > $2 RETURNING {PENDING_COLUMNS}");
     let row = sqlx::query(&sql).bind(value).bind(to_millis(now)).fetch_optional(&mut **tx).await?;
-    Ok(row.as_ref().map(pending_from_row).transpose()?)
+    Ok(row.as_ref().map(PendingLink::from_row).transpose()?)
 }
 
 /// Forgets pending links past their expiry (the sweeper).

@@ -1,31 +1,23 @@
 //! The `users` table.
-use super::{get_id, get_opt_time, get_time, to_millis, DbResult, OnDuplicate, Tx};
+use super::{to_millis, DbResult, OnDuplicate, Tx};
+use crate::shared::columns::{MaybeMillis, Millis};
 use crate::shared::{accounts::Me, ids::UserId, values::EmailAddress};
 use chrono::{DateTime, Utc};
-use sqlx::{any::AnyRow, AnyPool, Row};
+use sqlx::{AnyPool, FromRow};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {
     pub id: UserId,
     pub email: String,
     pub name: String,
     pub password_hash: Option<String>,
+    #[sqlx(try_from = "MaybeMillis")]
     pub email_verified_at: Option<DateTime<Utc>>,
+    #[sqlx(try_from = "Millis")]
     pub created_at: DateTime<Utc>,
 }
 
 impl UserRow {
-    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
-        Ok(UserRow {
-            id: get_id(row, "id")?,
-            email: row.try_get("email")?,
-            name: row.try_get("name")?,
-            password_hash: row.try_get("password_hash")?,
-            email_verified_at: get_opt_time(row, "email_verified_at")?,
-            created_at: get_time(row, "created_at")?,
-        })
-    }
-
     pub fn to_me(&self) -> Me {
         Me {
             id: self.id,

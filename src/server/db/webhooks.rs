@@ -2,12 +2,13 @@
 //! organization; the worker's queries (claim, load, record) work by delivery id across tenants.
 use super::{get_id, get_opt_time, get_time, to_millis, Backend, Db, DbResult, Tx};
 use crate::server::pagination::{PageRequest, NEWEST_FIRST};
+use crate::shared::columns::MaybeMillis;
 use crate::shared::{
     ids::{DeliveryId, OrgId, WebhookEventId, WebhookId},
     webhooks::{Delivery, DeliveryAttempt, DeliveryStatus, EndpointStats, OutcomeHour, Webhook},
 };
 use chrono::{DateTime, Utc};
-use sqlx::{any::AnyRow, AnyPool, Row};
+use sqlx::{any::AnyRow, AnyPool, FromRow, Row};
 
 const ENDPOINT_COLUMNS: &str = "id, organization_id, url, description, events, active, disabled_reason, secret,
     previous_secret, previous_secret_expires_at, created_at, updated_at, failing_since, total_deliveries, successes,
@@ -224,6 +225,7 @@ pub async fn claim_due(
 }
 
 /// Everything one attempt needs.
+#[derive(sqlx::FromRow)]
 pub struct Job {
     pub delivery: DeliveryId,
     pub org: OrgId,
@@ -234,6 +236,7 @@ pub struct Job {
     pub payload: String,
     pub secret: String,
     pub previous_secret: Option<String>,
+    #[sqlx(try_from = "MaybeMillis")]
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
 }
 
@@ -243,8 +246,8 @@ pub async fn load_jobs(pool: &AnyPool, ids: &[DeliveryId]) -> DbResult<Vec<Job>>
     }
     let placeholders = (1..=ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
     let sql = format!(
-        "SELECT d.id, d.organization_id, d.endpoint_id, d.event_id, d.attempts, e.url, v.payload, e.secret,
-                e.previous_secret, e.previous_secret_expires_at
+        "SELECT d.id AS delivery, d.organization_id AS org, d.endpoint_id AS endpoint, d.event_id AS event,
+                d.attempts AS attempt, e.url, v.payload, e.secret, e.previous_secret, e.previous_secret_expires_at
          FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id JOIN webhook_events v ON v.id = d.event_id
          WHERE d.id IN ({placeholders})"
     );
@@ -253,23 +256,7 @@ pub async fn load_jobs(pool: &AnyPool, ids: &[DeliveryId]) -> DbResult<Vec<Job>>
         query = query.bind(id.to_string());
     }
     let rows = query.fetch_all(pool).await?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            Ok(Job {
-                delivery: get_id(r, "id")?,
-                org: get_id(r, "organization_id")?,
-                endpoint: get_id(r, "endpoint_id")?,
-                event: get_id(r, "event_id")?,
-                attempt: r.try_get("attempts")?,
-                url: r.try_get("url")?,
-                payload: r.try_get("payload")?,
-                secret: r.try_get("secret")?,
-                previous_secret: r.try_get("previous_secret")?,
-                previous_secret_expires_at: get_opt_time(r, "previous_secret_expires_at")?,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()?)
+    Ok(rows.iter().map(Job::from_row).collect::<Result<_, _>>()?)
 }
 
 pub struct NewAttempt<'a> {
@@ -408,26 +395,8 @@ pub async fn disable(tx: &mut Tx, endpoint: WebhookId, reason: &str, now: DateTi
     Ok(changed > 0)
 }
 
-const DELIVERY_COLUMNS: &str = "id, endpoint_id, event_id, event_type, status, attempts, next_attempt_at, created_at,
-    last_attempt_at, last_status, last_error";
-
-fn delivery_from_row(row: &AnyRow) -> Result<Delivery, sqlx::Error> {
-    let status: String = row.try_get("status")?;
-    Ok(Delivery {
-        id: get_id(row, "id")?,
-        webhook_id: get_id(row, "endpoint_id")?,
-        event_id: get_id(row, "event_id")?,
-        event_type: row.try_get("event_type")?,
-        status: DeliveryStatus::parse(&status)
-            .ok_or_else(|| sqlx::Error::Decode(format!("bad delivery status {status:?}").into()))?,
-        attempt_count: row.try_get("attempts")?,
-        next_attempt_at: get_opt_time(row, "next_attempt_at")?,
-        created_at: get_time(row, "created_at")?,
-        last_attempt_at: get_opt_time(row, "last_attempt_at")?,
-        last_status: row.try_get("last_status")?,
-        last_error: row.try_get("last_error")?,
-    })
-}
+const DELIVERY_COLUMNS: &str = "id, endpoint_id AS webhook_id, event_id, event_type, status, attempts AS attempt_count,
+    next_attempt_at, created_at, last_attempt_at, last_status, last_error";
 
 pub struct DeliveryFilter<'a> {
     pub status: Option<DeliveryStatus>,
@@ -452,7 +421,7 @@ pub async fn list_deliveries(
         .bind(filter.status.map_or("", DeliveryStatus::as_str))
         .bind(filter.event_type.unwrap_or(""));
     let rows = page.bind(query).fetch_all(pool).await?;
-    Ok(rows.iter().map(delivery_from_row).collect::<Result<_, _>>()?)
+    Ok(rows.iter().map(Delivery::from_row).collect::<Result<_, _>>()?)
 }
 
 pub async fn get_delivery(tx: &mut Tx, org: OrgId, endpoint: WebhookId, id: DeliveryId) -> DbResult<Option<Delivery>> {
@@ -465,7 +434,7 @@ pub async fn get_delivery(tx: &mut Tx, org: OrgId, endpoint: WebhookId, id: Deli
         .bind(id.to_string())
         .fetch_optional(&mut **tx)
         .await?;
-    Ok(row.as_ref().map(delivery_from_row).transpose()?)
+    Ok(row.as_ref().map(Delivery::from_row).transpose()?)
 }
 
 pub async fn attempts(tx: &mut Tx, delivery: DeliveryId) -> DbResult<Vec<DeliveryAttempt>> {
