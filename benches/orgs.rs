@@ -1,11 +1,14 @@
 //! `make bench`: organization reads under load, against a seeded database (100 organizations ×
 //! 100 members, plus one organization of 10,000 members), on loopback only. Each scenario sends a
 //! fixed number of requests from a few concurrent clients and reports p50/p95 latency, and the
-//! ratio of each to a bare axum handler measured in the same process and the same way.
+//! ratio of each to a bare axum handler measured in the same process and the same way. First it
+//! checks that one server render of the 10,000-member page lists its members with one query.
 use gatehouse::server::{self, config::Config};
 use reqwest::Client;
 use serde_json::json;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use tracing_subscriber::layer::SubscriberExt;
 
 const CONCURRENCY: usize = 8;
 const REQUESTS: usize = 400;
@@ -13,6 +16,8 @@ const DEADLINE: Duration = Duration::from_secs(60);
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(MemberListQueries))
+        .expect("no other subscriber");
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -35,6 +40,16 @@ async fn main() {
     let started = Instant::now();
     let (small_org, big_org) = seed(&running.state.db, me["id"].as_str().unwrap()).await;
     println!("seeded 100 × 100 + 1 × 10,000 members in {:.1} s", started.elapsed().as_secs_f64());
+
+    // A page whose body renders twice runs every query twice (leptos #4866): once is the budget.
+    let page = format!("{base}/orgs/{big_org}/members");
+    MEMBER_LIST_QUERIES.store(0, Ordering::SeqCst);
+    let res = client.get(&page).header("accept", "text/html").send().await.unwrap();
+    assert!(res.status().is_success(), "{page}: {}", res.status());
+    res.bytes().await.unwrap();
+    let ran = MEMBER_LIST_QUERIES.load(Ordering::SeqCst);
+    println!("SSR members page, 10,000-member org: the member list query ran {ran} time(s) in one render");
+    assert_eq!(ran, 1, "the members page must list its members once per render");
 
     let baseline = baseline_server().await;
     let scenarios: Vec<(&str, String)> = vec![
@@ -154,4 +169,30 @@ async fn seed(db: &gatehouse::server::db::Db, owner: &str) -> (String, String) {
     }
     tx.commit().await.unwrap();
     (orgs[0].clone(), orgs[100].clone())
+}
+
+/// Counts the statements sqlx runs that list an organization's members (`db::members::list`).
+static MEMBER_LIST_QUERIES: AtomicUsize = AtomicUsize::new(0);
+
+struct MemberListQueries;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for MemberListQueries {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Statement(bool);
+        impl tracing::field::Visit for Statement {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                let text = format!("{value:?}");
+                self.0 |= field.name() == "db.statement"
+                    && text.contains("FROM memberships m JOIN users u")
+                    && text.contains("LIKE");
+            }
+        }
+        if event.metadata().target() == "sqlx::query" {
+            let mut statement = Statement(false);
+            event.record(&mut statement);
+            if statement.0 {
+                MEMBER_LIST_QUERIES.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
 }

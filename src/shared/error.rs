@@ -235,6 +235,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_errors_guide_lists_every_code() {
+        let guide = include_str!("../../docs/guides/errors.md");
+        for code in ErrorCode::ALL {
+            assert!(guide.contains(&format!("`{code}`")), "docs/guides/errors.md does not list `{code}`");
+        }
+    }
+
+    #[test]
     fn json_body_has_the_documented_shape() {
         let body = AppError::invalid_field("email", "Enter your email address.").to_json_body();
         assert_eq!(body["error"]["code"], "validation_failed");

@@ -20,47 +20,22 @@ pub struct Guide {
     pub markdown: &'static str,
 }
 
-pub const GUIDES: &[Guide] = &[
-    Guide {
-        slug: "authentication",
-        summary: "Session cookies for browsers, API keys for everything else.",
-        markdown: include_str!("../../../docs/guides/authentication.md"),
-    },
-    Guide {
-        slug: "pagination",
-        summary: "Cursor pages: `limit`, `cursor` and `next_cursor`.",
-        markdown: include_str!("../../../docs/guides/pagination.md"),
-    },
-    Guide {
-        slug: "errors",
-        summary: "One error shape, its HTTP statuses and every error code.",
-        markdown: include_str!("../../../docs/guides/errors.md"),
-    },
-    Guide {
-        slug: "rate-limits",
-        summary: "Per key, per organization and per client address; the RateLimit headers.",
-        markdown: include_str!("../../../docs/guides/rate-limits.md"),
-    },
-    Guide {
-        slug: "versioning",
-        summary: "What may change within v1, and how deprecations are announced.",
-        markdown: include_str!("../../../docs/guides/versioning.md"),
-    },
-    Guide {
-        slug: "idempotency",
-        summary: "Retry a POST safely with `Idempotency-Key`.",
-        markdown: include_str!("../../../docs/guides/idempotency.md"),
-    },
-    Guide {
-        slug: "webhooks",
-        summary: "Signed events with retries: set up, verify, the event catalogue.",
-        markdown: include_str!("../../../docs/guides/webhooks.md"),
-    },
-    Guide {
-        slug: "sso",
-        summary: "Single sign-on: OIDC and LDAP connections, role mapping, domains, requiring SSO.",
-        markdown: include_str!("../../../docs/guides/sso.md"),
-    },
+/// `guides![slug => summary, ...]`: each guide's text is `docs/guides/<slug>.md`, compiled in.
+macro_rules! guides {
+    ($($slug:literal => $summary:literal,)+) => {
+        &[$(Guide { slug: $slug, summary: $summary, markdown: include_str!(concat!("../../../docs/guides/", $slug, ".md")) },)+]
+    };
+}
+
+pub const GUIDES: &[Guide] = guides![
+    "authentication" => "Session cookies for browsers, API keys for everything else.",
+    "pagination" => "Cursor pages: `limit`, `cursor` and `next_cursor`.",
+    "errors" => "One error shape, its HTTP statuses and every error code.",
+    "rate-limits" => "Per key, per organization and per client address; the RateLimit headers.",
+    "versioning" => "What may change within v1, and how deprecations are announced.",
+    "idempotency" => "Retry a POST safely with `Idempotency-Key`.",
+    "webhooks" => "Signed events with retries: set up, verify, the event catalogue.",
+    "sso" => "Single sign-on: OIDC and LDAP connections, role mapping, domains, requiring SSO.",
 ];
 
 pub fn router() -> Router<AppState> {
