@@ -1,6 +1,6 @@
 //! `/orgs/:id/api-keys`: issuing keys (the secret is shown once), rolling and revoking them.
 use super::{
-    can, latest_error, one_at_a_time, org_page_with, page_link, reveal, set_status, when, CopyField, Loaded,
+    can, guarded, latest_error, one_at_a_time, org_page_with, page_link, reveal, when, CopyField, Loaded,
     OptionalField, OrgFrameData, Pager, RowAction, Section, SectionError,
 };
 use crate::app::components::form::{ActionError, Field, FormAlert};
@@ -33,12 +33,7 @@ pub fn OrgApiKeysPage() -> impl IntoView {
     );
     let data = KeyData { cursor, create, roll, revoke, reassign, list };
     org_page_with(frame, Section::ApiKeys, "API keys", move |org| {
-        if can(&org, Permission::ApiKeysWrite) {
-            view! { <ApiKeys org data/> }.into_any()
-        } else {
-            set_status(403);
-            view! { <p class="alert" role="alert">"Your role here does not include managing API keys."</p> }.into_any()
-        }
+        guarded(org, Permission::ApiKeysWrite, "managing API keys", |org| view! { <ApiKeys org data/> }.into_any())
     })
 }
 

@@ -1,6 +1,6 @@
 //! `/orgs/:id/audit`: the organization's tamper-evident log, filtered by action, with a CSV
 //! download and the result of checking the hash chain.
-use super::{can, enc, org_page_with, page_link, set_status, when, Loaded, OrgFrameData, Pager, Section, SectionError};
+use super::{enc, guarded, org_page_with, page_link, when, Loaded, OrgFrameData, Pager, Section, SectionError};
 use crate::rpc::audit::{audit_logs, verify_audit};
 use crate::shared::{
     accounts::Page,
@@ -41,13 +41,7 @@ pub fn OrgAuditPage() -> impl IntoView {
     let chain = frame.load_if(Permission::AuditRead, move || frame.id.get(), verify_audit);
     let data = AuditData { action, cursor, entries, chain };
     org_page_with(frame, Section::Audit, "Audit log", move |org| {
-        if can(&org, Permission::AuditRead) {
-            view! { <Audit org data/> }.into_any()
-        } else {
-            set_status(403);
-            view! { <p class="alert" role="alert">"Your role here does not include reading the audit log."</p> }
-                .into_any()
-        }
+        guarded(org, Permission::AuditRead, "reading the audit log", |org| view! { <Audit org data/> }.into_any())
     })
 }
 

@@ -1,7 +1,7 @@
 //! `/orgs/:id/invitations`: inviting people by email, and the invitations sent so far.
 use super::{
-    can, latest_error, one_at_a_time, org_page_with, page_link, set_status, when, CopyField, Loaded, OrgFrameData,
-    Pager, RowAction, Section, SectionError,
+    guarded, latest_error, one_at_a_time, org_page_with, page_link, when, CopyField, Loaded, OrgFrameData, Pager,
+    RowAction, Section, SectionError,
 };
 use crate::app::components::form::{ActionError, Field, FormAlert};
 use crate::rpc::invitations::{invitations, Invite, ResendInvitation, RevokeInvitation};
@@ -28,12 +28,9 @@ pub fn OrgInvitationsPage() -> impl IntoView {
     );
     let data = InvitationData { cursor, invite, revoke, resend, list };
     org_page_with(frame, Section::Invitations, "Invitations", move |org| {
-        if can(&org, Permission::InvitationsWrite) {
+        guarded(org, Permission::InvitationsWrite, "inviting people", |org| {
             view! { <Invitations org data/> }.into_any()
-        } else {
-            set_status(403);
-            view! { <p class="alert" role="alert">"Your role here does not include inviting people."</p> }.into_any()
-        }
+        })
     })
 }
 

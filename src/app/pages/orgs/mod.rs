@@ -108,6 +108,23 @@ pub fn can(org: &Organization, permission: Permission) -> bool {
     org.my_permissions.contains(&permission)
 }
 
+/// The page when the caller's role grants `permission`; otherwise a 403 saying the role does not
+/// include `what` ("managing webhooks").
+pub fn guarded(
+    org: Organization,
+    permission: Permission,
+    what: &str,
+    page: impl FnOnce(Organization) -> AnyView,
+) -> AnyView {
+    if can(&org, permission) {
+        page(org)
+    } else {
+        set_status(403);
+        let message = format!("Your role here does not include {what}.");
+        view! { <p class="alert" role="alert">{message}</p> }.into_any()
+    }
+}
+
 /// The `:id` of the path.
 pub fn use_org_id() -> Signal<String> {
     let params = use_params_map();

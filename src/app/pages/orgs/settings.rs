@@ -1,8 +1,8 @@
 //! `/orgs/:id/settings`: name, slug, colour and logo; the plan and its limits; deleting the organization.
 use super::{
-    can, one_at_a_time, org_page,
+    can, guarded, one_at_a_time, org_page,
     overview::{grouped, status_label, tier_label},
-    reload_org_after, set_status, Logo, RowAction, Section,
+    reload_org_after, Logo, RowAction, Section,
 };
 use crate::app::components::form::{action_error, ActionError, Field, FormAlert};
 use crate::rpc::orgs::{DeleteOrg, UpdateOrgSettings};
@@ -19,12 +19,7 @@ const DEFAULT_COLOR: &str = "#2f5bd3";
 #[component]
 pub fn OrgSettingsPage() -> impl IntoView {
     org_page(Section::Settings, "Settings", |org| {
-        if can(&org, Permission::OrgWrite) {
-            view! { <Settings org/> }.into_any()
-        } else {
-            set_status(403);
-            view! { <p class="alert" role="alert">"Your role here does not include changing settings."</p> }.into_any()
-        }
+        guarded(org, Permission::OrgWrite, "changing settings", |org| view! { <Settings org/> }.into_any())
     })
 }
 

@@ -2,8 +2,8 @@
 //! endpoint `/orgs/:id/webhooks/:webhook` (test, rotate, enable/disable, delete, a 24-hour
 //! success chart, the delivery log) and `/.../deliveries/:delivery` (every attempt, retry).
 use super::{
-    can, latest_error, one_at_a_time, org_page_with, page_link, reveal, set_status, use_org_id, when, CopyField,
-    Loaded, OrgFrameData, Pager, RowAction, Section, SectionError,
+    latest_error, one_at_a_time, org_page_with, page_link, reveal, use_org_id, when, CopyField, Loaded, OrgFrameData,
+    Pager, RowAction, Section, SectionError,
 };
 use crate::app::components::{
     chart::StackedBars,
@@ -23,12 +23,7 @@ use leptos::{html, prelude::*};
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 fn guarded(org: Organization, page: impl FnOnce() -> AnyView) -> AnyView {
-    if can(&org, Permission::WebhooksWrite) {
-        page()
-    } else {
-        set_status(403);
-        view! { <p class="alert" role="alert">"Your role here does not include managing webhooks."</p> }.into_any()
-    }
+    super::guarded(org, Permission::WebhooksWrite, "managing webhooks", |_| page())
 }
 
 #[component]

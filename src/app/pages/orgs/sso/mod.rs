@@ -5,7 +5,7 @@
 use super::{
     can,
     domains::{DomainActions, DomainData, Domains},
-    kind_label, latest_error, one_at_a_time, org_page_with, reload_org_after, set_status, sso_link, use_cursor,
+    guarded, kind_label, latest_error, one_at_a_time, org_page_with, reload_org_after, sso_link, use_cursor,
     use_org_id, CopyValue, Loaded, OrgFrameData, Pager, RowAction, Section, SectionError,
 };
 use crate::app::components::form::{action_error, FormAlert};
@@ -57,13 +57,9 @@ pub fn OrgSsoPage() -> impl IntoView {
         },
     };
     org_page_with(frame, Section::Sso, "Single sign-on", move |org| {
-        if can(&org, Permission::SsoWrite) {
+        guarded(org, Permission::SsoWrite, "managing single sign-on", |org| {
             view! { <Sso org actions data/> }.into_any()
-        } else {
-            set_status(403);
-            view! { <p class="alert" role="alert">"Your role here does not include managing single sign-on."</p> }
-                .into_any()
-        }
+        })
     })
 }
 
