@@ -1,5 +1,6 @@
 //! Accounts: sign up, sign in and out, profile, password, email verification, password reset and
 //! the list of one's own sessions.
+use crate::server::service::prelude::*;
 use crate::server::{
     auth::{
         device, password,
@@ -8,14 +9,10 @@ use crate::server::{
     },
     authz::Actor,
     db::{self, sessions::SessionRow, tokens::Purpose, users::UserRow},
-    pagination::PageRequest,
-    service::audit::{self, Event},
     service::mail::{self, Recipient},
-    state::AppState,
 };
 use crate::shared::{
     accounts::{Page, SessionInfo, SignInMethod},
-    audit::Action,
     error::{AppError, ErrorCode, ErrorKind},
     ids::{OrgId, SessionId, UserId},
     roles::Role,

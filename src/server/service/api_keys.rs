@@ -1,17 +1,12 @@
 //! API keys: issue (the secret is shown once), list, change, roll with a grace period, revoke, and
 //! authenticate a presented key. Keys act only in their own organization, with their scopes.
+use crate::server::service::prelude::*;
 use crate::server::{
     auth::{api_key, token},
-    authz::OrgScope,
     db::{self, api_keys::KeyAuth},
-    pagination::PageRequest,
-    service::audit::{self, Event},
-    state::AppState,
 };
 use crate::shared::{
-    accounts::Page,
     api_keys::{ApiKey, IssuedApiKey},
-    audit::Action,
     error::{AppError, ErrorCode, ErrorKind},
     ids::ApiKeyId,
     roles::Permission,

@@ -1,20 +1,16 @@
 //! Email domains an organization claims and proves through DNS: add (a token to publish as
 //! `gatehouse-verification=<token>` in a TXT record on the domain), verify (look the record up),
 //! list and remove. A domain can be claimed by several organizations but verified by one.
+use crate::server::service::prelude::*;
 use crate::server::{
     auth::token,
-    authz::OrgScope,
     db,
-    pagination::PageRequest,
     service::{
         audit::{self, Event},
         sso,
     },
-    state::AppState,
 };
 use crate::shared::{
-    accounts::Page,
-    audit::Action,
     domains::{Domain, DomainStatus, VERIFICATION_PREFIX},
     error::{AppError, ErrorCode, ErrorKind},
     ids::{DomainId, SsoConnectionId},

@@ -1,22 +1,18 @@
 //! Invitations: issue (mailed link with a single-use token), list, revoke, resend, preview and
 //! accept. Open invitations take a seat: members + pending invitations ≤ max_users.
+use crate::server::service::prelude::*;
 use crate::server::{
     auth::{
         principal::{ClientMeta, SignedIn},
         token,
     },
     authz::{Actor, OrgScope},
-    db::{self, Tx},
-    pagination::PageRequest,
     service::{
         audit::{self, Event},
         mail,
     },
-    state::AppState,
 };
 use crate::shared::{
-    accounts::Page,
-    audit::Action,
     error::{AppError, ErrorCode, ErrorKind},
     ids::{InvitationId, OrgId},
     invitations::{Invitation, InvitationPreview, InvitationStatus, IssuedInvitation},

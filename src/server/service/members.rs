@@ -1,16 +1,7 @@
 //! Members of an organization: list, change role and grants, remove, leave, transfer ownership.
 //! Every change runs under the organization's lock, so "at least one Owner" holds under races.
-use crate::server::{
-    authz::OrgScope,
-    db::{self, Tx},
-    pagination::PageRequest,
-    service::audit::{self, Event},
-    state::AppState,
-};
+use crate::server::service::prelude::*;
 use crate::shared::{
-    accounts::Page,
-    audit::Action,
-    error::{AppError, ErrorCode},
     ids::UserId,
     members::{Member, MemberRemoved},
     roles::{may_assign, Permission, Role},

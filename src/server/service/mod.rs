@@ -10,6 +10,7 @@ pub mod mail;
 pub mod members;
 pub mod orgs;
 pub mod outbox;
+pub mod prelude;
 pub mod sso;
 pub mod usage;
 pub mod webhooks;

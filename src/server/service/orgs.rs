@@ -1,16 +1,11 @@
 //! Organizations: create, list, read, update (settings, branding, plan), delete, statistics.
+use crate::server::service::prelude::*;
 use crate::server::{
     auth::principal::{ClientMeta, SignedIn},
     authz::{Actor, OrgScope},
     db::{self, orgs::OrgRow},
-    pagination::PageRequest,
-    service::audit::{self, Event},
-    state::AppState,
 };
 use crate::shared::{
-    accounts::Page,
-    audit::Action,
-    error::{AppError, ErrorCode},
     ids::OrgId,
     orgs::{parse_color, DayCount, Limits, OrgSlug, OrgStats, Organization, SubscriptionStatus, Tier},
     roles::{effective_permissions, Permission, Role},

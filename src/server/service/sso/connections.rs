@@ -8,17 +8,9 @@ use super::{
     mapped_role, not_found, Refusal,
 };
 use super::{ldap, oidc, saml};
-use crate::server::{
-    authz::OrgScope,
-    db::{self, sso::ConnectionRow},
-    pagination::PageRequest,
-    service::audit::{self, Event},
-    state::AppState,
-};
+use crate::server::db::{self, sso::ConnectionRow};
+use crate::server::service::prelude::*;
 use crate::shared::{
-    accounts::Page,
-    audit::Action,
-    error::{AppError, ErrorCode},
     ids::SsoConnectionId,
     roles::Permission,
     sso::{ConnectionKind, ConnectionTest, OidcPreset, OidcSettings, SsoConnection},

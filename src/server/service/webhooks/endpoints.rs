@@ -1,15 +1,7 @@
 //! Webhook endpoints (create, change, rotate the secret, test) and their delivery log.
 use super::outbox::enqueue;
-use crate::server::{
-    authz::OrgScope,
-    db::{self, Tx},
-    pagination::PageRequest,
-    service::audit::{self, Event},
-    state::AppState,
-};
+use crate::server::service::prelude::*;
 use crate::shared::{
-    accounts::Page,
-    audit::Action,
     error::{AppError, ErrorCode, ErrorKind},
     ids::{DeliveryId, WebhookId},
     roles::Permission,
