@@ -42,6 +42,9 @@ pub enum SignInMethod {
     Ldap,
 }
 
+#[cfg(feature = "ssr")]
+crate::shared::columns::text_column!(enums: SignInMethod);
+
 impl SignInMethod {
     pub fn as_str(self) -> &'static str {
         match self {

@@ -2,55 +2,60 @@
 //! as they are: typed ids and named enums as text, times as Unix milliseconds (the one time
 //! representation SQLite and Postgres compare alike), flags as integers.
 use crate::shared::{
-    accounts::SignInMethod,
     ids::*,
     roles::{Permission, Role},
     sso::{ConnectionKind, RoleMapping},
-    webhooks::DeliveryStatus,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::{
     any::{AnyTypeInfo, AnyValueRef},
-    encode::IsNull,
     error::BoxDynError,
-    Any, Database, Decode, Encode, Type,
+    Any, Decode, Type,
 };
 
 /// A column holding a value as text: `parse` reads it (None = a corrupt row), `show` writes it.
+/// Modules whose types this module does not import (so that neither imports the other) invoke it
+/// themselves for their own enums.
 macro_rules! text_column {
     ($ty:ty, $parse:expr, $show:expr) => {
-        impl Type<Any> for $ty {
-            fn type_info() -> AnyTypeInfo {
-                <String as Type<Any>>::type_info()
+        impl ::sqlx::Type<::sqlx::Any> for $ty {
+            fn type_info() -> ::sqlx::any::AnyTypeInfo {
+                <String as ::sqlx::Type<::sqlx::Any>>::type_info()
             }
         }
 
-        impl<'r> Decode<'r, Any> for $ty {
-            fn decode(value: AnyValueRef<'r>) -> Result<Self, BoxDynError> {
-                let text = <String as Decode<'r, Any>>::decode(value)?;
+        impl<'r> ::sqlx::Decode<'r, ::sqlx::Any> for $ty {
+            fn decode(value: ::sqlx::any::AnyValueRef<'r>) -> Result<Self, ::sqlx::error::BoxDynError> {
+                let text = <String as ::sqlx::Decode<'r, ::sqlx::Any>>::decode(value)?;
                 let parse: fn(&str) -> Option<$ty> = $parse;
                 parse(&text).ok_or_else(|| format!("not a {}: {text:?}", stringify!($ty)).into())
             }
         }
 
-        impl<'q> Encode<'q, Any> for $ty {
-            fn encode_by_ref(&self, buf: &mut <Any as Database>::ArgumentBuffer<'q>) -> Result<IsNull, BoxDynError> {
+        impl<'q> ::sqlx::Encode<'q, ::sqlx::Any> for $ty {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <::sqlx::Any as ::sqlx::Database>::ArgumentBuffer<'q>,
+            ) -> Result<::sqlx::encode::IsNull, ::sqlx::error::BoxDynError> {
                 let show: fn(&$ty) -> String = $show;
-                <String as Encode<'q, Any>>::encode(show(self), buf)
+                <String as ::sqlx::Encode<'q, ::sqlx::Any>>::encode(show(self), buf)
             }
         }
     };
-    (ids: $($id:ty),+; enums: $($enum:ident),+) => {
-        $(text_column!($id, |text| text.parse().ok(), ToString::to_string);)+
-        $(text_column!($enum, $enum::parse, |value| value.as_str().to_owned());)+
+    (ids: $($id:ty),+) => {
+        $(crate::shared::columns::text_column!($id, |text| text.parse().ok(), ToString::to_string);)+
+    };
+    (enums: $($enum:ident),+) => {
+        $(crate::shared::columns::text_column!($enum, $enum::parse, |value| value.as_str().to_owned());)+
     };
 }
+pub(crate) use text_column;
 
 text_column!(
     ids: UserId, SessionId, EmailId, OrgId, InvitationId, AuditId, ApiKeyId, WebhookId, WebhookEventId, DeliveryId,
-        DomainId, SsoConnectionId;
-    enums: SignInMethod, Role, DeliveryStatus, ConnectionKind
+        DomainId, SsoConnectionId
 );
+text_column!(enums: Role, ConnectionKind);
 
 /// Permissions stored as space-separated names (`parse_grants`): `#[sqlx(try_from = "Grants")]`
 /// on a `Vec<Permission>` field.

@@ -111,6 +111,9 @@ pub enum DeliveryStatus {
     Failed,
 }
 
+#[cfg(feature = "ssr")]
+crate::shared::columns::text_column!(enums: DeliveryStatus);
+
 impl DeliveryStatus {
     pub fn as_str(self) -> &'static str {
         match self {
