@@ -121,6 +121,7 @@ async fn revoke(
 #[serde(deny_unknown_fields)]
 struct RollBody {
     /// How long the old secret keeps working: 0–168 hours, 24 by default.
+    #[schema(minimum = 0, maximum = 168)]
     grace_period_hours: Option<i64>,
 }
 

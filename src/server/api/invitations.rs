@@ -38,6 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 struct InviteBody {
     email: String,
     role: Option<Role>,
+    #[schema(minimum = 1, maximum = 30)]
     expires_in_days: Option<i64>,
 }
 
@@ -122,6 +123,7 @@ async fn revoke_invitation(
 
 #[derive(Deserialize, Default, ToSchema)]
 struct ResendBody {
+    #[schema(minimum = 1, maximum = 30)]
     expires_in_days: Option<i64>,
 }
 

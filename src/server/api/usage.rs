@@ -22,7 +22,7 @@ struct UsageQuery {
 /// Counts are written every few seconds.
 #[utoipa::path(get, path = "/organizations/{org}/usage", operation_id = "getUsage", tag = "usage",
     security(("api_key" = ["org:read"])),
-    params(("hours" = Option<i64>, Query, description = "How many hours back, 1–744 (default 24).")),
+    params(("hours" = Option<i64>, Query, minimum = 1, maximum = 744, description = "How many hours back, 1–744 (default 24).")),
     responses(
         (status = 200, description = "The usage report.", body = UsageReport),
         (status = 422, description = "`hours` is out of range (`validation_failed`).", body = ErrorBody),

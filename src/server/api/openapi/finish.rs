@@ -98,6 +98,8 @@ pub(in crate::server::api) fn finish(mut api: OpenApi) -> OpenApi {
         }
     }
     links(&mut api);
+    tagged_unions(&mut api);
+    super::inputs::apply(&mut api);
     api
 }
 
@@ -274,6 +276,56 @@ fn links(api: &mut OpenApi) {
             }
             response.links.extend(links);
         }
+    }
+}
+
+/// An internally tagged enum (`#[serde(tag = "type")]`, e.g. `NewConnection`) comes out of utoipa
+/// as `oneOf` of `allOf [variant, {type}]`, which no value satisfies when the variant refuses
+/// unknown fields (`type` is one to it). Rewritten as the usual discriminated union: `oneOf` the
+/// variants with `discriminator.propertyName`, each variant's schema declaring its `type` value.
+/// The JSON the server accepts is unchanged: the tag and the variant's fields, side by side.
+fn tagged_unions(api: &mut OpenApi) {
+    use serde_json::{json, Value};
+    let Some(components) = api.components.as_mut() else { return };
+    let mut variants: Vec<(String, String, String)> = Vec::new(); // (variant schema, tag, value)
+    for (name, schema) in components.schemas.iter_mut() {
+        let mut value = serde_json::to_value(&*schema).expect("a schema serializes");
+        let Some(branches) = value.get("oneOf").and_then(Value::as_array) else { continue };
+        let mut tagged = Vec::new();
+        for branch in branches {
+            let parts = branch["allOf"].as_array().map(Vec::as_slice).unwrap_or_default();
+            let [reference, tag] = parts else { break };
+            let (Some(target), Some(properties)) = (reference["$ref"].as_str(), tag["properties"].as_object()) else {
+                break;
+            };
+            let [(property, constant)] = properties.iter().collect::<Vec<_>>()[..] else { break };
+            let Some(tag_value) = constant["enum"].get(0).and_then(Value::as_str) else { break };
+            tagged.push((target.to_owned(), property.clone(), tag_value.to_owned()));
+        }
+        if tagged.is_empty() || tagged.len() != branches.len() {
+            continue;
+        }
+        let property = tagged[0].1.clone();
+        let mapping: serde_json::Map<String, Value> =
+            tagged.iter().map(|(target, _, tag)| (tag.clone(), json!(target))).collect();
+        value["oneOf"] = tagged.iter().map(|(target, _, _)| json!({ "$ref": target })).collect();
+        value["discriminator"] = json!({ "propertyName": property, "mapping": mapping });
+        *schema = serde_json::from_value(value).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for (target, property, tag) in tagged {
+            let variant = target.trim_start_matches("#/components/schemas/").to_owned();
+            variants.push((variant, property, tag));
+        }
+    }
+    for (variant, property, tag) in variants {
+        let Some(schema) = components.schemas.get_mut(&variant) else { continue };
+        let mut value = serde_json::to_value(&*schema).expect("a schema serializes");
+        value["properties"][&property] = json!({ "type": "string", "enum": [tag] });
+        let required = value["required"].as_array_mut();
+        match required {
+            Some(required) => required.insert(0, json!(property)),
+            None => value["required"] = json!([property]),
+        }
+        *schema = serde_json::from_value(value).unwrap_or_else(|e| panic!("{variant}: {e}"));
     }
 }
 

@@ -19,6 +19,7 @@ use utoipa::{
 };
 
 mod finish;
+mod inputs;
 pub(super) use finish::finish;
 
 /// Everything but the paths, which `super::routes()` collects from the handlers.

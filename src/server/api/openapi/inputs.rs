@@ -1,0 +1,82 @@
+//! The input rules the services enforce, stated in the document as JSON Schema, so that what the
+//! schema allows the server accepts (and a client can check before sending). One table: request
+//! body schemas are spread over `api/`, `service/` and `shared/`, and the rules live in the
+//! functions named beside each entry; a unit test checks that every entry names a property the
+//! document has.
+use serde_json::{json, Value};
+use utoipa::openapi::OpenApi;
+
+/// `PersonName::parse` (people and organizations): trimmed, 1–100 characters, no control
+/// characters.
+fn name() -> Value {
+    json!({
+        "minLength": 1,
+        "maxLength": 100,
+        "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    })
+}
+
+/// `EmailAddress::parse`: a dot-atom address, at most 254 characters.
+fn email() -> Value {
+    json!({ "format": "email", "minLength": 3, "maxLength": 254 })
+}
+
+/// `check_password_length`: 10–1024 characters (and not guessable, which no schema can say).
+fn new_password() -> Value {
+    json!({ "minLength": crate::shared::values::PASSWORD_MIN_CHARS, "maxLength": crate::shared::values::PASSWORD_MAX_CHARS })
+}
+
+/// A value the server looks up or compares (a token, a password to check): never empty.
+fn given() -> Value {
+    json!({ "minLength": 1 })
+}
+
+/// A trimmed free-text field that may not be blank (`api_keys::parse_name`, SSO connection names).
+fn label(max: u32) -> Value {
+    json!({ "minLength": 1, "maxLength": max, "pattern": "\\S" })
+}
+
+/// (schema, property, rule)
+fn rules() -> Vec<(&'static str, &'static str, Value)> {
+    vec![
+        ("SignupBody", "name", name()),
+        ("SignupBody", "email", email()),
+        ("SignupBody", "password", new_password()),
+        ("LoginBody", "email", given()),
+        ("LoginBody", "password", given()),
+        ("EmailBody", "email", email()),
+        ("TokenBody", "token", given()),
+        ("ResetBody", "token", given()),
+        ("ResetBody", "password", new_password()),
+        ("AcceptBody", "token", given()),
+        ("ProfileBody", "name", name()),
+        ("PasswordBody", "current_password", given()),
+        ("PasswordBody", "new_password", new_password()),
+        ("CreateBody", "name", name()),
+        ("OrgPatch", "name", name()),
+        ("DeleteBody", "confirm", given()),
+        ("LdapLoginBody", "username", given()),
+        ("LdapLoginBody", "password", given()),
+        ("InviteBody", "email", email()),
+        ("NewKey", "name", label(100)),
+        ("NewOidc", "name", label(100)),
+        ("NewLdap", "name", label(100)),
+        ("NewSaml", "name", label(100)),
+    ]
+}
+
+/// Merges each rule into its property's schema.
+pub(super) fn apply(api: &mut OpenApi) {
+    let Some(components) = api.components.as_mut() else { return };
+    for (schema, property, rule) in rules() {
+        let Some(target) = components.schemas.get_mut(schema) else { panic!("inputs: no schema {schema}") };
+        let mut value = serde_json::to_value(&*target).expect("a schema serializes");
+        let Some(Value::Object(field)) = value.get_mut("properties").and_then(|p| p.get_mut(property)) else {
+            panic!("inputs: {schema} has no property {property}")
+        };
+        if let Value::Object(rule) = rule {
+            field.extend(rule);
+        }
+        *target = serde_json::from_value(value).unwrap_or_else(|e| panic!("{schema}: {e}"));
+    }
+}
