@@ -81,5 +81,7 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Resul
     if body.is_empty() {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| AppError::bad_request("malformed_json", e.to_string()))
+    serde_json::from_slice(body)
+        .or_else(|e| crate::server::error::whole_numbers(body).ok_or(e))
+        .map_err(|e| AppError::bad_request("malformed_json", e.to_string()))
 }

@@ -123,7 +123,10 @@ async fn remove(
 #[utoipa::path(post, path = "/organizations/{org}/sso-connections/{connection}/test", operation_id = "testSsoConnection", tag = "sso",
     security(("api_key" = ["sso:write"])),
     request_body(content = Option<sso::input::TestCredentials>, description = "LDAP only: a person's credentials to try."),
-    responses((status = 200, description = "The outcome (`ok` false says why).", body = ConnectionTest))
+    responses(
+        (status = 200, description = "The outcome (`ok` false says why).", body = ConnectionTest),
+        (status = 422, description = "The body is not an object of `username` and `password` (`validation_failed`).", body = ErrorBody),
+    )
 )]
 async fn test(
     State(app): State<AppState>,

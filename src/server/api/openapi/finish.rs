@@ -194,6 +194,7 @@ fn authentication(method: &str, operation: &mut Operation) {
 /// 400/413/415 for a request body (400 and 415 only for JSON, 415 only when it is required), 422
 /// for a paginated list.
 fn bodies_and_pages(operation: &mut Operation) {
+    optional_body_is_absent(operation);
     if let Some(RefOr::T(RequestBody { content, required, .. })) = &operation.request_body {
         let json = content.contains_key("application/json");
         let required = matches!(required, Some(Required::True));
@@ -208,6 +209,25 @@ fn bodies_and_pages(operation: &mut Operation) {
     let paginated = operation.parameters.iter().flatten().any(|p| matches!(p, RefOr::T(p) if p.name == "limit"));
     if paginated {
         refuse(operation, "422", BAD_PAGE);
+    }
+}
+
+/// An optional body (`request_body(content = Option<T>)`) may be left out; utoipa also lets it be
+/// JSON `null`, which the server refuses like any other non-object. The schema becomes `T` alone.
+fn optional_body_is_absent(operation: &mut Operation) {
+    let Some(RefOr::T(body)) = operation.request_body.as_mut() else { return };
+    if matches!(body.required, Some(Required::True)) {
+        return;
+    }
+    for content in body.content.values_mut() {
+        let RefOr::T(content) = content else { continue };
+        let Some(schema) = content.schema.as_mut() else { continue };
+        let value = serde_json::to_value(&*schema).expect("a schema serializes");
+        let Some(branches) = value.get("oneOf").and_then(serde_json::Value::as_array) else { continue };
+        let not_null: Vec<&serde_json::Value> = branches.iter().filter(|b| b["type"] != "null").collect();
+        if let [only] = not_null[..] {
+            *schema = serde_json::from_value(only.clone()).expect("a schema deserializes");
+        }
     }
 }
 

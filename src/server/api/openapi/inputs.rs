@@ -36,13 +36,34 @@ fn label(max: u32) -> Value {
     json!({ "minLength": 1, "maxLength": max, "pattern": "\\S" })
 }
 
+/// `domains::parse_domain`: at least two labels of 1–63 letters, digits and inner hyphens, the last
+/// not all digits (here: starting with a letter), at most 253 characters.
+fn domain() -> Value {
+    json!({
+        "maxLength": 253,
+        "pattern": "^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\\.[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"
+    })
+}
+
+/// Every permission, for a list of scopes (`api_keys::parse_scopes`).
+fn scopes() -> Value {
+    let all: Vec<&str> = crate::shared::roles::Permission::ALL.iter().map(|p| p.as_str()).collect();
+    json!({ "items": { "type": "string", "enum": all } })
+}
+
+/// Every event type one can subscribe to (`webhooks::endpoints::parse_events`).
+fn events() -> Value {
+    let all: Vec<&str> = crate::shared::webhooks::EVENT_TYPES.iter().map(|(name, _)| *name).collect();
+    json!({ "minItems": 1, "items": { "type": "string", "enum": all } })
+}
+
 /// (schema, property, rule)
 fn rules() -> Vec<(&'static str, &'static str, Value)> {
     vec![
         ("SignupBody", "name", name()),
         ("SignupBody", "email", email()),
         ("SignupBody", "password", new_password()),
-        ("LoginBody", "email", given()),
+        ("LoginBody", "email", email()),
         ("LoginBody", "password", given()),
         ("EmailBody", "email", email()),
         ("TokenBody", "token", given()),
@@ -59,6 +80,12 @@ fn rules() -> Vec<(&'static str, &'static str, Value)> {
         ("LdapLoginBody", "password", given()),
         ("InviteBody", "email", email()),
         ("NewKey", "name", label(100)),
+        ("NewKey", "scopes", json!({ "minItems": 1 })),
+        ("NewKey", "scopes", scopes()),
+        ("KeyPatch", "scopes", scopes()),
+        ("NewDomain", "domain", domain()),
+        ("NewWebhook", "events", events()),
+        ("WebhookPatch", "events", events()),
         ("NewOidc", "name", label(100)),
         ("NewLdap", "name", label(100)),
         ("NewSaml", "name", label(100)),
