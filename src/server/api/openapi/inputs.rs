@@ -92,8 +92,38 @@ fn rules() -> Vec<(&'static str, &'static str, Value)> {
     ]
 }
 
-/// Merges each rule into its property's schema.
+/// Query parameters: (operation id, parameter, rule for its schema).
+fn parameter_rules() -> Vec<(&'static str, &'static str, Value)> {
+    let all: Vec<&str> = crate::shared::webhooks::EVENT_TYPES.iter().map(|(name, _)| *name).collect();
+    vec![("listWebhookDeliveries", "event_type", json!({ "enum": all }))]
+}
+
+/// Merges each rule into its property's (or parameter's) schema.
 pub(super) fn apply(api: &mut OpenApi) {
+    for (operation_id, name, rule) in parameter_rules() {
+        let operation = api
+            .paths
+            .paths
+            .values_mut()
+            .flat_map(|item| [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete])
+            .flatten()
+            .find(|op| op.operation_id.as_deref() == Some(operation_id))
+            .unwrap_or_else(|| panic!("inputs: no operation {operation_id}"));
+        let parameter = operation
+            .parameters
+            .iter_mut()
+            .flatten()
+            .find_map(|p| match p {
+                utoipa::openapi::RefOr::T(p) if p.name == name => Some(p),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("inputs: {operation_id} has no parameter {name}"));
+        let mut schema = serde_json::to_value(&parameter.schema).expect("a schema serializes");
+        if let (Value::Object(schema), Value::Object(rule)) = (&mut schema, rule) {
+            schema.extend(rule);
+        }
+        parameter.schema = serde_json::from_value(schema).unwrap_or_else(|e| panic!("{operation_id}: {e}"));
+    }
     let Some(components) = api.components.as_mut() else { return };
     for (schema, property, rule) in rules() {
         let Some(target) = components.schemas.get_mut(schema) else { panic!("inputs: no schema {schema}") };

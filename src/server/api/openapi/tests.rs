@@ -199,3 +199,64 @@ fn error_schema_matches_the_real_body() {
         assert_eq!(body.error.code, error.code);
     }
 }
+
+/// Each create links to the operations on the new item, with the item's id from the answer and the
+/// other path parameters from the request (schemathesis' stateful phase follows them).
+#[test]
+fn creates_link_to_their_items() {
+    let spec = spec_json();
+    let links = &spec["paths"]["/organizations/{org}/api-keys"]["post"]["responses"]["201"]["links"];
+    assert_eq!(links["getApiKey"]["operationId"], "getApiKey");
+    assert_eq!(links["getApiKey"]["parameters"]["key"], "$response.body#/id");
+    assert_eq!(links["getApiKey"]["parameters"]["org"], "$request.path.org");
+    assert!(links["revokeApiKey"].is_object() && links["rollApiKey"].is_object());
+    let test = &spec["paths"]["/organizations/{org}/webhooks/{webhook}/test"]["post"]["responses"]["202"]["links"];
+    assert_eq!(test["getWebhookDelivery"]["parameters"]["delivery"], "$response.body#/id");
+    assert_eq!(test["getWebhookDelivery"]["parameters"]["webhook"], "$request.path.webhook");
+}
+
+/// `NewConnection` is a union a generator can satisfy: variants by `$ref`, told apart by `type`,
+/// each variant declaring its `type` value.
+#[test]
+fn new_connection_is_a_discriminated_union() {
+    let spec = spec_json();
+    let schemas = &spec["components"]["schemas"];
+    assert_eq!(schemas["NewConnection"]["discriminator"]["propertyName"], "type");
+    assert_eq!(schemas["NewConnection"]["oneOf"].as_array().unwrap().len(), 3);
+    for (variant, tag) in [("NewOidc", "oidc"), ("NewLdap", "ldap"), ("NewSaml", "saml")] {
+        assert_eq!(schemas[variant]["properties"]["type"]["enum"][0], tag);
+        assert!(schemas[variant]["required"].as_array().unwrap().contains(&Value::from("type")));
+    }
+}
+
+/// What the annotations leave to `finish`: a person's operations refuse API keys in the
+/// document as the server does, and every body and page can be refused as such.
+#[test]
+fn shared_refusals_are_derived() {
+    let spec = spec_json();
+    for path in ["/me", "/me/sessions", "/organizations"] {
+        let forbidden = spec["paths"][path]["get"]["responses"]["403"]["description"].as_str().unwrap();
+        assert!(forbidden.contains("`person_required`"), "{path}: {forbidden}");
+    }
+    let update = &spec["paths"]["/organizations/{org}/members/{user}"]["patch"];
+    for status in ["400", "401", "403", "404", "409", "413", "415", "422", "429"] {
+        assert!(update["responses"][status].is_object(), "updateMember {status}");
+    }
+    let forbidden = update["responses"]["403"]["description"].as_str().unwrap();
+    assert!(forbidden.contains("`permission_denied`") && forbidden.contains("`insufficient_rank`"), "{forbidden}");
+    assert_eq!(update["parameters"][1]["name"], "user");
+    let members = &spec["paths"]["/organizations/{org}/members"]["get"]["responses"]["422"]["description"];
+    assert!(members.as_str().unwrap().contains("`cursor`"));
+}
+
+/// Required strings a service refuses when empty are not empty in the schema either.
+#[test]
+fn required_strings_state_their_rules() {
+    let spec = spec_json();
+    let schemas = &spec["components"]["schemas"];
+    for (schema, property) in [("SignupBody", "name"), ("SignupBody", "password"), ("TokenBody", "token"), ("NewKey", "name")] {
+        let min = schemas[schema]["properties"][property]["minLength"].as_u64();
+        assert!(min.is_some_and(|m| m >= 1), "{schema}.{property}");
+    }
+    assert_eq!(schemas["SignupBody"]["properties"]["email"]["format"], "email");
+}
