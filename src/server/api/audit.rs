@@ -42,7 +42,8 @@ struct AuditQuery {
     to: Option<chrono::DateTime<chrono::Utc>>,
     /// The `next_cursor` of the previous page; omit it for the first page.
     cursor: Option<String>,
-    /// How many entries to return, 1–200 (default 50). Ignored for CSV, which streams everything.
+    /// How many entries to return, 1–200 (default 50). CSV streams every entry (the value is still
+    /// checked).
     #[param(minimum = 1, maximum = 200, default = 50)]
     limit: Option<i64>,
     /// `json` (default) or `csv` (every matching entry as a streamed download).
@@ -83,7 +84,12 @@ async fn audit_logs(
         None | Some("json") => {
             Ok(Json::<Page<AuditEntry>>(audit::list(app.db.pool(), &scope, &query).await?).into_response())
         }
-        Some("csv") => csv_download(app, scope, query).await,
+        Some("csv") => {
+            // The CSV streams every page, but `limit` and `cursor` are checked as for JSON: the
+            // document states one rule for both.
+            crate::server::pagination::PageRequest::parse(query.limit, query.cursor.as_deref())?;
+            csv_download(app, scope, query).await
+        }
         Some(_) => Err(AppError::invalid_field("format", "Use json or csv.")),
     }
 }
