@@ -88,6 +88,9 @@ started=$SECONDS
 # shellcheck disable=SC2086
 # API_CONTRACT_SCHEMA=docs/openapi.json checks a document regenerated since the binary was built.
 schema="${API_CONTRACT_SCHEMA:-$url/api/v1/openapi.json}"
+# Every check but `use_after_free`: DELETE on an API key revokes it, and the key stays readable
+# with `status: revoked` (documented at `revokeApiKey`); `--checks all` on the command line
+# overrides any per-operation setting in the file, so the one exception is made here.
 schemathesis --config-file "$here/schemathesis.toml" run "$schema" --url "$url/api/v1" \
-  --checks all --report junit --report-dir "$data/report" ${SCHEMATHESIS_ARGS:-}
+  --checks all --exclude-checks use_after_free --report junit --report-dir "$data/report" ${SCHEMATHESIS_ARGS:-}
 echo "api-contract: passed in $((SECONDS - started)) s"
