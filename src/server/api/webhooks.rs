@@ -157,7 +157,6 @@ async fn rotate_secret(
 #[into_params(parameter_in = Query)]
 struct DeliveryQuery {
     /// `pending`, `succeeded` or `failed`.
-    #[param(pattern = "^(pending|succeeded|failed)$")]
     status: Option<String>,
     /// One event type, e.g. `member.added`.
     event_type: Option<String>,

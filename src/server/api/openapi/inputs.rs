@@ -95,7 +95,10 @@ fn rules() -> Vec<(&'static str, &'static str, Value)> {
 /// Query parameters: (operation id, parameter, rule for its schema).
 fn parameter_rules() -> Vec<(&'static str, &'static str, Value)> {
     let all: Vec<&str> = crate::shared::webhooks::EVENT_TYPES.iter().map(|(name, _)| *name).collect();
-    vec![("listWebhookDeliveries", "event_type", json!({ "enum": all }))]
+    vec![
+        ("listWebhookDeliveries", "event_type", json!({ "enum": all })),
+        ("listWebhookDeliveries", "status", json!({ "enum": ["pending", "succeeded", "failed"] })),
+    ]
 }
 
 /// Merges each rule into its property's (or parameter's) schema.

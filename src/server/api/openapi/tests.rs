@@ -254,7 +254,9 @@ fn shared_refusals_are_derived() {
 fn required_strings_state_their_rules() {
     let spec = spec_json();
     let schemas = &spec["components"]["schemas"];
-    for (schema, property) in [("SignupBody", "name"), ("SignupBody", "password"), ("TokenBody", "token"), ("NewKey", "name")] {
+    for (schema, property) in
+        [("SignupBody", "name"), ("SignupBody", "password"), ("TokenBody", "token"), ("NewKey", "name")]
+    {
         let min = schemas[schema]["properties"][property]["minLength"].as_u64();
         assert!(min.is_some_and(|m| m >= 1), "{schema}.{property}");
     }
