@@ -105,8 +105,9 @@ pub fn whole_numbers<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
                 }
                 _ => false,
             },
-            serde_json::Value::Array(items) => items.iter_mut().fold(false, |changed, v| rewrite(v) || changed),
-            serde_json::Value::Object(fields) => fields.values_mut().fold(false, |changed, v| rewrite(v) || changed),
+            // Every value is visited (no short circuit): each one may need rewriting.
+            serde_json::Value::Array(items) => items.iter_mut().map(rewrite).collect::<Vec<_>>().contains(&true),
+            serde_json::Value::Object(fields) => fields.values_mut().map(rewrite).collect::<Vec<_>>().contains(&true),
             _ => false,
         }
     }
