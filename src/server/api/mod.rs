@@ -85,3 +85,20 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Resul
         .or_else(|e| crate::server::error::whole_numbers(body).ok_or(e))
         .map_err(|e| AppError::bad_request("malformed_json", e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    #[derive(serde::Deserialize, Default, Debug, PartialEq)]
+    struct Body {
+        days: Option<i64>,
+    }
+
+    /// JSON Schema calls `20.0` an integer, so the API takes it where an integer is expected.
+    #[test]
+    fn whole_numbers_are_integers() {
+        assert_eq!(super::optional_json::<Body>(br#"{"days": 20.0}"#).unwrap(), Body { days: Some(20) });
+        assert_eq!(crate::server::error::parse_json::<Body>(br#"{"days": 7.0}"#).unwrap(), Body { days: Some(7) });
+        assert_eq!(crate::server::error::parse_json::<Body>(br#"{"days": 7.5}"#).unwrap_err().status(), 422);
+        assert_eq!(super::optional_json::<Body>(b"").unwrap(), Body::default());
+    }
+}
