@@ -2,7 +2,7 @@
 //! call one service function and shape the response.
 //!
 //! Each module's `router()` returns a `utoipa_axum` `OpenApiRouter` and registers its handlers with
-//! `.routes(routes!(handler, ...))`, so the OpenAPI document (`openapi.rs`) is collected from the
+//! `.routes(routes!(handler, ...))`, so the OpenAPI document (`openapi/`) is collected from the
 //! same router that serves the requests.
 mod accounts;
 mod api_keys;
