@@ -9,7 +9,7 @@ WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/version =
 GATEHOUSE_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 export GATEHOUSE_TEST_POSTGRES_URL
 
-.PHONY: run build test test-peers native-deps bench openapi sdk sdk-check sdk-test sdk-node-deps tools system-deps node-deps services lint unit e2e clean
+.PHONY: run build test test-peers native-deps bench openapi sdk sdk-check sdk-test sdk-node-deps tools system-deps node-deps services lint unit e2e api-contract clean
 
 ## run: build the release binary and assets, then serve http://127.0.0.1:3000 on data/gatehouse.db
 run: build
@@ -19,8 +19,11 @@ run: build
 build: native-deps tools node-deps
 	cargo leptos build --release
 
-## test: formatting, lints for both features, unit + integration tests (SQLite and Postgres), e2e, SDKs
-test: native-deps tools system-deps node-deps services lint test-peers unit build e2e sdk-test
+SCHEMATHESIS_VERSION := 4.32.5
+
+## test: formatting, lints for both features, unit + integration tests (SQLite and Postgres), the API
+## contract (schemathesis), e2e, SDKs
+test: native-deps tools system-deps node-deps services lint test-peers unit build api-contract e2e sdk-test
 
 lint:
 	cargo fmt --check
@@ -37,6 +40,11 @@ unit:
 
 e2e:
 	cd end2end && npm test
+
+## api-contract: schemathesis (--checks all, stateful phase included) against target/release/gatehouse
+## (built by `make build`), seeded with an Owner's organization and an API key holding every scope
+api-contract:
+	tests/support/api_contract.sh target/release/gatehouse
 
 ## bench: organization reads and API-key reads under load (loopback only), as ratios to a bare
 ## axum handler, the rate limiter's in-memory check (criterion), and webhook deliveries per second and latency
@@ -94,11 +102,13 @@ native-deps:
 	@pkg-config --exists xmlsec1 libxml-2.0 2>/dev/null && [ -n "$$(ls /usr/lib/llvm-*/lib/libclang.so* 2>/dev/null)" ] \
 		|| (apt-get update -q && apt-get install -y -q --no-install-recommends libxmlsec1-dev libxml2-dev libclang-dev pkg-config)
 
-## system-deps: Chromium for e2e, aiosmtpd for the test SMTP server, standardwebhooks for the webhook receiver
+## system-deps: Chromium for e2e, aiosmtpd for the test SMTP server, standardwebhooks for the webhook receiver,
+## schemathesis for the API contract
 system-deps:
 	@command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q --no-install-recommends chromium)
 	@python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install -q aiosmtpd
 	@python3 -c 'import standardwebhooks' 2>/dev/null || python3 -m pip install -q standardwebhooks==1.1.0
+	@schemathesis --version 2>/dev/null | grep -q " $(SCHEMATHESIS_VERSION)$$" || python3 -m pip install -q schemathesis==$(SCHEMATHESIS_VERSION)
 
 ## services: start PostgreSQL and Redis when they are not answering
 REDIS_UP := [ "$$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = PONG ]

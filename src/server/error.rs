@@ -65,8 +65,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AppJson<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        let headers = req.headers().clone();
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| json_rejection(JsonRejection::BytesRejection(e)))?;
+        let mut again = Request::new(axum::body::Body::from(bytes.clone()));
+        *again.headers_mut() = headers;
+        match axum::Json::<T>::from_request(again, state).await {
             Ok(axum::Json(value)) => Ok(AppJson(value)),
+            Err(JsonRejection::JsonDataError(e)) => {
+                whole_numbers(&bytes).ok_or_else(|| json_rejection(JsonRejection::JsonDataError(e))).map(AppJson)
+            }
             Err(rejection) => Err(json_rejection(rejection)),
         }
     }
@@ -74,7 +83,39 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AppJson<T> {
 
 /// Parses a JSON body already read, with the same errors as `AppJson`.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
-    axum::Json::<T>::from_bytes(bytes).map(|axum::Json(value)| value).map_err(json_rejection)
+    match axum::Json::<T>::from_bytes(bytes) {
+        Ok(axum::Json(value)) => Ok(value),
+        Err(JsonRejection::JsonDataError(e)) => {
+            whole_numbers(bytes).ok_or_else(|| json_rejection(JsonRejection::JsonDataError(e)))
+        }
+        Err(rejection) => Err(json_rejection(rejection)),
+    }
+}
+
+/// JSON does not tell `20` from `20.0` (JSON Schema calls both integers), but serde's integers take
+/// only the first: a body refused for its types is tried once more with every whole number written
+/// as an integer. Only when the first try fails, so every other body and every error is as before.
+pub fn whole_numbers<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    fn rewrite(value: &mut serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::Number(n) => match n.as_f64() {
+                Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 => {
+                    *value = serde_json::Value::from(f as i64);
+                    true
+                }
+                _ => false,
+            },
+            // Every value is visited (no short circuit): each one may need rewriting.
+            serde_json::Value::Array(items) => items.iter_mut().map(rewrite).collect::<Vec<_>>().contains(&true),
+            serde_json::Value::Object(fields) => fields.values_mut().map(rewrite).collect::<Vec<_>>().contains(&true),
+            _ => false,
+        }
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    if !rewrite(&mut value) {
+        return None;
+    }
+    serde_json::from_value(value).ok()
 }
 
 fn json_rejection(rejection: JsonRejection) -> AppError {

@@ -20,6 +20,12 @@ And two things progenitor cannot express, both documented in sdk/rust/README.md:
   via the raw request if needed);
 - a response with JSON and other media types (audit logs' `text/csv`) keeps only JSON.
 
+And the input rules in bodies (`minLength`, `maxLength`, `pattern`, integer bounds, and the `enum` of an array's
+string items or a query parameter: scopes, event types, delivery statuses; a query parameter
+keeps its `pattern`, as `format` of the audit log always had): progenitor would turn each such field
+into a newtype or enum of its own, changing the SDK's types whenever a rule is stated. The SDK
+keeps `String`s; the server checks the rules and answers 422 naming the field.
+
 The output is deterministic (sorted keys, 2-space indent) so regenerating is reproducible.
 """
 import copy
@@ -38,7 +44,7 @@ def is_null(schema):
     return isinstance(schema, dict) and schema.get("type") == "null" and len(schema) == 1
 
 
-def convert_schema(schema, where):
+def convert_schema(schema, where, rules=False):
     if isinstance(schema, bool):
         # `true` = anything, `false` = nothing: 3.0 has no boolean schemas
         if schema:
@@ -98,6 +104,13 @@ def convert_schema(schema, where):
         s["maxItems"] = n
         s["description"] = (s.get("description", "") + " A tuple of " + str(n) + " items.").strip()
 
+    if s.get("type") == "string" and not rules:
+        for rule in ("minLength", "maxLength", "pattern"):
+            s.pop(rule, None)
+    if s.get("type") == "integer" and not rules:
+        for rule in ("minimum", "maximum"):
+            s.pop(rule, None)
+
     # recurse
     for key in ("properties",):
         if key in s:
@@ -105,6 +118,8 @@ def convert_schema(schema, where):
     for key in ("items", "not"):
         if key in s:
             s[key] = convert_schema(s[key], f"{where}.{key}")
+    if isinstance(s.get("items"), dict) and s["items"].get("type") == "string":
+        s["items"].pop("enum", None)
     if "additionalProperties" in s and isinstance(s["additionalProperties"], dict):
         s["additionalProperties"] = convert_schema(s["additionalProperties"], f"{where}.additionalProperties")
     for key in ("oneOf", "anyOf", "allOf"):
@@ -141,7 +156,9 @@ def convert(doc):
             where = f"{method.upper()} {path}"
             for param in op.get("parameters", []):
                 if "schema" in param:
-                    param["schema"] = convert_schema(param["schema"], f"{where} param {param['name']}")
+                    param["schema"] = convert_schema(param["schema"], f"{where} param {param['name']}", rules=True)
+                    if param.get("in") == "query" and param["schema"].get("type") == "string":
+                        param["schema"].pop("enum", None)
             body = op.get("requestBody")
             if body:
                 media = list(body["content"])

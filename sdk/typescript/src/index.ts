@@ -235,7 +235,7 @@ export class Gatehouse {
   async listWebhookDeliveries(
     org: string,
     webhook: string,
-    query: PageParams & { status?: "pending" | "succeeded" | "failed"; event_type?: string } = {},
+    query: NonNullable<operations["listWebhookDeliveries"]["parameters"]["query"]> = {},
   ): Promise<Schemas["Page_Delivery"]> {
     return unwrap(
       await this.raw.GET("/organizations/{org}/webhooks/{webhook}/deliveries", { params: { path: { org, webhook }, query } }),

@@ -81,8 +81,7 @@ export interface paths {
         put?: never;
         /**
          * Sign out this session
-         * @description Ends the session the cookie belongs to and clears the cookie. Requires a signed-in session
-         *     (API keys are not accepted).
+         * @description Ends the session the cookie belongs to and clears the cookie. Requires a signed-in session; API keys are refused.
          */
         post: operations["logout"];
         delete?: never;
@@ -102,8 +101,7 @@ export interface paths {
         put?: never;
         /**
          * Sign out everywhere
-         * @description Ends every session of the signed-in user, this one included. Requires a signed-in session
-         *     (API keys are not accepted).
+         * @description Ends every session of the signed-in user, this one included. Requires a signed-in session; API keys are refused.
          */
         post: operations["logoutAll"];
         delete?: never;
@@ -123,8 +121,7 @@ export interface paths {
         put?: never;
         /**
          * Resend the verification email
-         * @description Mails a fresh verification link to the signed-in user. Requires a signed-in session (API keys
-         *     are not accepted).
+         * @description Mails a fresh verification link to the signed-in user. Requires a signed-in session; API keys are refused.
          */
         post: operations["resendVerification"];
         delete?: never;
@@ -208,9 +205,8 @@ export interface paths {
         put?: never;
         /**
          * Accept an invitation
-         * @description Joins the organization with the token from the invitation link. The signed-in user's email
-         *     must be the invited address (case-insensitive); accepting verifies it. Requires a signed-in
-         *     session (API keys are not accepted).
+         * @description Joins the organization with the token from the invitation link. The signed-in user's email must
+         *     be the invited address (case-insensitive); accepting verifies it. Requires a signed-in session; API keys are refused.
          */
         post: operations["acceptInvitation"];
         delete?: never;
@@ -228,7 +224,7 @@ export interface paths {
         };
         /**
          * The signed-in user
-         * @description Requires a signed-in session (API keys are not accepted).
+         * @description Requires a signed-in session; API keys are refused.
          */
         get: operations["getMe"];
         put?: never;
@@ -238,8 +234,7 @@ export interface paths {
         head?: never;
         /**
          * Update the profile
-         * @description Changes the signed-in user's display name. Requires a signed-in session (API keys are not
-         *     accepted).
+         * @description Changes the signed-in user's display name. Requires a signed-in session; API keys are refused.
          */
         patch: operations["updateMe"];
         trace?: never;
@@ -254,7 +249,7 @@ export interface paths {
         /**
          * List my linked sign-in methods
          * @description The single sign-on identities (OIDC, SAML, LDAP) that can sign in to the signed-in user's
-         *     account, newest first (at most 200). Requires a signed-in session (API keys are not accepted).
+         *     account, newest first (at most 200). Requires a signed-in session; API keys are refused.
          */
         get: operations["listLinkedIdentities"];
         put?: never;
@@ -277,9 +272,8 @@ export interface paths {
         post?: never;
         /**
          * Unlink a sign-in method
-         * @description The identity can no longer sign in to this account (a later sign-in through it must be
-         *     confirmed again). Audited in the identity provider's organization. Requires a signed-in
-         *     session (API keys are not accepted).
+         * @description The identity can no longer sign in to this account (a later sign-in through it must be confirmed
+         *     again). Audited in the identity provider's organization. Requires a signed-in session; API keys are refused.
          */
         delete: operations["unlinkIdentity"];
         options?: never;
@@ -298,8 +292,8 @@ export interface paths {
         put?: never;
         /**
          * Change the password
-         * @description Needs the current password. Ends every other session of the user (this one stays, with a new
-         *     id) and mails a notice. Requires a signed-in session (API keys are not accepted).
+         * @description Needs the current password. Ends every other session of the user (this one stays, with a new id)
+         *     and mails a notice. Requires a signed-in session; API keys are refused.
          */
         post: operations["changePassword"];
         delete?: never;
@@ -317,8 +311,7 @@ export interface paths {
         };
         /**
          * List my sessions
-         * @description The signed-in user's active sessions, newest first; `current` marks the one making this
-         *     request. Requires a signed-in session (API keys are not accepted).
+         * @description The signed-in user's active sessions, newest first; `current` marks the one making this request. Requires a signed-in session; API keys are refused.
          */
         get: operations["listSessions"];
         put?: never;
@@ -341,8 +334,7 @@ export interface paths {
         post?: never;
         /**
          * Sign out one session
-         * @description Ends one of the signed-in user's own sessions. Requires a signed-in session (API keys are not
-         *     accepted).
+         * @description Ends one of the signed-in user's own sessions. Requires a signed-in session; API keys are refused.
          */
         delete: operations["revokeSession"];
         options?: never;
@@ -359,15 +351,14 @@ export interface paths {
         };
         /**
          * List my organizations
-         * @description The organizations the signed-in user belongs to, with their role in each. Requires a
-         *     signed-in session.
+         * @description The organizations the signed-in user belongs to, with their role in each. Requires a signed-in session; API keys are refused.
          */
         get: operations["listOrganizations"];
         put?: never;
         /**
          * Create an organization
-         * @description The signed-in user becomes its Owner. Without `slug`, one is suggested from the name.
-         *     Requires a signed-in session (API keys belong to one organization and cannot create others).
+         * @description The signed-in user becomes its Owner. Without `slug`, one is suggested from the name. API keys
+         *     belong to one organization and cannot create others. Requires a signed-in session; API keys are refused.
          */
         post: operations["createOrganization"];
         delete?: never;
@@ -392,16 +383,16 @@ export interface paths {
         post?: never;
         /**
          * Delete an organization
-         * @description Removes the organization with its members and invitations; a record stays on the platform
-         *     audit chain. `confirm` must repeat the slug. Requires `org:delete` (Owners only).
+         * @description Removes the organization with its members and invitations; a record stays on the platform audit
+         *     chain. `confirm` must repeat the slug. Owners only. Requires `org:delete`.
          */
         delete: operations["deleteOrganization"];
         options?: never;
         head?: never;
         /**
          * Update an organization
-         * @description A partial update. Requires `org:write` for name, slug, colour and settings, and `billing:write`
-         *     (Owners only) for `tier`, `subscription_status`, `max_users` and `max_api_calls_per_hour`.
+         * @description A partial update. `tier`, `subscription_status`, `max_users` and `max_api_calls_per_hour` also
+         *     need `billing:write` (Owners only). Requires `org:write`.
          */
         patch: operations["updateOrganization"];
         trace?: never;
@@ -415,8 +406,8 @@ export interface paths {
         };
         /**
          * List API keys
-         * @description Every key of the organization, newest first, with its status (`active`, `expired`,
-         *     `revoked`), usage counters and prefix; never the secret. Requires `api_keys:write`.
+         * @description Every key of the organization, newest first, with its status (`active`, `expired`, `revoked`),
+         *     usage counters and prefix; never the secret. Requires `api_keys:write`.
          */
         get: operations["listApiKeys"];
         put?: never;
@@ -449,17 +440,16 @@ export interface paths {
         post?: never;
         /**
          * Revoke an API key
-         * @description The key stops working at once on this server and within seconds on every other replica. It
-         *     stays listed as `revoked`. Requires `api_keys:write`.
+         * @description The key stops working at once on this server and within seconds on every other replica. It stays
+         *     listed as `revoked`. Requires `api_keys:write`.
          */
         delete: operations["revokeApiKey"];
         options?: never;
         head?: never;
         /**
          * Change an API key
-         * @description Name, scopes (again only ones the caller holds), expiry and the key's own limit; `null`
-         *     clears `expires_at` or `rate_limit_per_hour`. Takes effect on every replica within seconds.
-         *     Requires `api_keys:write`.
+         * @description Name, scopes (again only ones the caller holds), expiry and the key's own limit; `null` clears
+         *     `expires_at` or `rate_limit_per_hour`. Takes effect on every replica within seconds. Requires `api_keys:write`.
          */
         patch: operations["updateApiKey"];
         trace?: never;
@@ -477,8 +467,7 @@ export interface paths {
          * Take over an API key
          * @description Makes the calling Owner the key's creator: from now on the key acts with their permissions
          *     (within its scopes). This brings back a key whose creator left the organization
-         *     (`status: creator_removed`). Only a person can take a key over, and only an Owner; audited.
-         *     Requires `ownership:transfer`.
+         *     (`status: creator_removed`). Only a person can take a key over, and only an Owner; audited. Requires `ownership:transfer`.
          */
         post: operations["reassignApiKey"];
         delete?: never;
@@ -499,8 +488,7 @@ export interface paths {
         /**
          * Roll an API key
          * @description Issues a new secret for the same key (same id, scopes and counters). The old secret keeps
-         *     working for `grace_period_hours` (default 24, 0 ends it at once). The body may be omitted.
-         *     Requires `api_keys:write`.
+         *     working for `grace_period_hours` (default 24, 0 ends it at once). The body may be omitted. Requires `api_keys:write`.
          */
         post: operations["rollApiKey"];
         delete?: never;
@@ -599,9 +587,9 @@ export interface paths {
         head?: never;
         /**
          * Route an email domain's sign-ins
-         * @description `connection_id` picks the SSO connection `/sso/start?email=` uses for addresses at this
-         *     domain; `require_sso` refuses their password sign-ins (needs a verified domain and a
-         *     connection; owners keep an audited break-glass path). Requires `sso:write`.
+         * @description `connection_id` picks the SSO connection `/sso/start?email=` uses for addresses at this domain;
+         *     `require_sso` refuses their password sign-ins (needs a verified domain and a connection; owners
+         *     keep an audited break-glass path). Requires `sso:write`.
          */
         patch: operations["updateDomain"];
         trace?: never;
@@ -635,8 +623,7 @@ export interface paths {
         };
         /**
          * List invitations
-         * @description Every invitation with its status (pending, accepted, revoked, expired), newest first.
-         *     Requires `invitations:write`.
+         * @description Every invitation with its status (pending, accepted, revoked, expired), newest first. Requires `invitations:write`.
          */
         get: operations["listInvitations"];
         put?: never;
@@ -684,8 +671,8 @@ export interface paths {
         put?: never;
         /**
          * Resend an invitation
-         * @description Rotates the link (the old one stops working), restarts its validity and mails it again. The
-         *     body is optional. Requires `invitations:write`.
+         * @description Rotates the link (the old one stops working), restarts its validity and mails it again. The body
+         *     is optional. Requires `invitations:write`.
          */
         post: operations["resendInvitation"];
         delete?: never;
@@ -728,8 +715,8 @@ export interface paths {
         put?: never;
         /**
          * Leave the organization
-         * @description The caller stops being a member. The last Owner cannot leave (409 `last_owner`).
-         *     Requires `org:read` (any member; a person, not an API key).
+         * @description The caller stops being a member. The last Owner cannot leave (409 `last_owner`). Any member may
+         *     leave; a person, not an API key. Requires `org:read`.
          */
         post: operations["leaveOrganization"];
         delete?: never;
@@ -772,8 +759,7 @@ export interface paths {
         };
         /**
          * List members
-         * @description Members with their role and extra grants. `search` matches a substring of name or email.
-         *     Requires `members:read`.
+         * @description Members with their role and extra grants. `search` matches a substring of name or email. Requires `members:read`.
          */
         get: operations["listMembers"];
         put?: never;
@@ -876,8 +862,8 @@ export interface paths {
         /**
          * Test an SSO connection
          * @description OIDC: fetches discovery and the signing keys. LDAP: binds as the service account and, given
-         *     `username` and `password`, finds and binds as that person (no session is made). The answer
-         *     says what worked or what failed in plain words. Requires `sso:write`.
+         *     `username` and `password`, finds and binds as that person (no session is made). The answer says
+         *     what worked or what failed in plain words. Requires `sso:write`.
          */
         post: operations["testSsoConnection"];
         delete?: never;
@@ -895,8 +881,8 @@ export interface paths {
         };
         /**
          * Organization statistics
-         * @description Members (in all and by role), pending invitations, limits and audit events per day over the
-         *     last 30 days. Requires `org:read`.
+         * @description Members (in all and by role), pending invitations, limits and audit events per day over the last
+         *     30 days. Requires `org:read`.
          */
         get: operations["getOrganizationStats"];
         put?: never;
@@ -918,8 +904,8 @@ export interface paths {
         put?: never;
         /**
          * Transfer ownership
-         * @description Makes another member an Owner and the caller an Admin, in one step.
-         *     Requires `ownership:transfer` (Owners only; a person, not an API key).
+         * @description Makes another member an Owner and the caller an Admin, in one step. Owners only; a person, not
+         *     an API key. Requires `ownership:transfer`.
          */
         post: operations["transferOwnership"];
         delete?: never;
@@ -1034,8 +1020,8 @@ export interface paths {
         };
         /**
          * Read a delivery
-         * @description With every attempt: time, HTTP status, latency, error, and the request and response bodies
-         *     (up to 64 KB each). Requires `webhooks:write`.
+         * @description With every attempt: time, HTTP status, latency, error, and the request and response bodies (up
+         *     to 64 KB each). Requires `webhooks:write`.
          */
         get: operations["getWebhookDelivery"];
         put?: never;
@@ -1057,8 +1043,8 @@ export interface paths {
         put?: never;
         /**
          * Retry a delivery
-         * @description Queues a finished delivery (failed, or succeeded and wanted again) for an attempt now, with
-         *     the same `webhook-id`. Requires `webhooks:write`.
+         * @description Queues a finished delivery (failed, or succeeded and wanted again) for an attempt now, with the
+         *     same `webhook-id`. Requires `webhooks:write`.
          */
         post: operations["retryWebhookDelivery"];
         delete?: never;
@@ -1366,6 +1352,7 @@ export interface components {
         /** @enum {string} */
         DomainStatus: "pending" | "verified";
         EmailBody: {
+            /** Format: email */
             email: string;
         };
         /** @description How many sessions an operation ended. */
@@ -1475,6 +1462,7 @@ export interface components {
         /** @enum {string} */
         InvitationStatus: "pending" | "accepted" | "revoked" | "expired";
         InviteBody: {
+            /** Format: email */
             email: string;
             /** Format: int64 */
             expires_in_days?: number | null;
@@ -1499,7 +1487,7 @@ export interface components {
             name?: string | null;
             /** Format: int64 */
             rate_limit_per_hour?: number | null;
-            scopes?: string[] | null;
+            scopes?: ("org:read" | "org:write" | "org:delete" | "billing:write" | "members:read" | "members:write" | "invitations:write" | "audit:read" | "api_keys:write" | "webhooks:write" | "sso:write" | "ownership:transfer")[] | null;
         };
         /** @description A key named in another answer (e.g. the keys a removed member leaves behind). */
         KeyRef: {
@@ -1549,6 +1537,7 @@ export interface components {
             subject: string;
         };
         LoginBody: {
+            /** Format: email */
             email: string;
             password: string;
         };
@@ -1585,16 +1574,7 @@ export interface components {
             affected_api_keys: components["schemas"]["KeyRef"][];
         };
         /** @description A new connection; the body's `type` picks the variant. */
-        NewConnection: (components["schemas"]["NewOidc"] & {
-            /** @enum {string} */
-            type: "oidc";
-        }) | (components["schemas"]["NewLdap"] & {
-            /** @enum {string} */
-            type: "ldap";
-        }) | (components["schemas"]["NewSaml"] & {
-            /** @enum {string} */
-            type: "saml";
-        });
+        NewConnection: components["schemas"]["NewOidc"] | components["schemas"]["NewLdap"] | components["schemas"]["NewSaml"];
         NewDomain: {
             /** @description An email domain, e.g. `example.com`; internationalised names are accepted. */
             domain: string;
@@ -1612,7 +1592,7 @@ export interface components {
              */
             rate_limit_per_hour?: number | null;
             /** @description Permissions the key gets, each one the creator has (e.g. `["org:read", "members:read"]`). */
-            scopes: string[];
+            scopes: ("org:read" | "org:write" | "org:delete" | "billing:write" | "members:read" | "members:write" | "invitations:write" | "audit:read" | "api_keys:write" | "webhooks:write" | "sso:write" | "ownership:transfer")[];
         };
         NewLdap: {
             base_dn: string;
@@ -1625,6 +1605,11 @@ export interface components {
             group_attribute?: string | null;
             name: string;
             role_mapping?: components["schemas"]["RoleMapping"][];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "ldap";
             url: string;
             /** @description Default `(uid={username})`. */
             user_filter?: string | null;
@@ -1641,6 +1626,11 @@ export interface components {
             role_mapping?: components["schemas"]["RoleMapping"][];
             /** @description Microsoft only: a tenant id or domain to accept only that tenant (default: any work account). */
             tenant?: string | null;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "oidc";
         };
         NewSaml: {
             /** @description Accept responses the IdP sends unasked. Off by default: only answers to our requests count. */
@@ -1656,11 +1646,16 @@ export interface components {
             idp_metadata_xml?: string | null;
             name: string;
             role_mapping?: components["schemas"]["RoleMapping"][];
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "saml";
         };
         NewWebhook: {
             description?: string;
             /** @description Event types to receive (see `GET /webhook-event-types`), at least one. */
-            events: string[];
+            events: ("organization.updated" | "organization.deleted" | "member.added" | "member.removed" | "member.role_changed" | "invitation.created" | "invitation.accepted" | "invitation.revoked" | "api_key.created" | "api_key.revoked" | "webhook.disabled" | "audit.event")[];
             /** @description Where to POST events: https (http only if the operator allows it). */
             url: string;
         };
@@ -2077,6 +2072,7 @@ export interface components {
          */
         SignInMethod: "password" | "oidc" | "saml" | "ldap";
         SignupBody: {
+            /** Format: email */
             email: string;
             name: string;
             password: string;
@@ -2203,7 +2199,7 @@ export interface components {
             /** @description Turning an endpoint on again clears `disabled_reason` and its failure streak. */
             active?: boolean | null;
             description?: string | null;
-            events?: string[] | null;
+            events?: ("organization.updated" | "organization.deleted" | "member.added" | "member.removed" | "member.role_changed" | "invitation.created" | "invitation.accepted" | "invitation.revoked" | "api_key.created" | "api_key.revoked" | "webhook.disabled" | "audit.event")[] | null;
             url?: string | null;
         };
     };
@@ -2243,6 +2239,21 @@ export interface operations {
             };
             /** @description The body is not valid JSON (`malformed_json`). */
             400: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`); leave the header out. */
+            401: {
                 headers: {
                     /** @description The API's major version: `1`. */
                     "API-Version"?: string;
@@ -2366,7 +2377,22 @@ export interface operations {
                     "application/json": components["schemas"]["Me"];
                 };
             };
-            /** @description Wrong username or password (`invalid_credentials`). */
+            /** @description The body is not valid JSON (`malformed_json`). */
+            400: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`); leave the header out. Wrong username or password (`invalid_credentials`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -2381,7 +2407,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description SSO is off for the organization or connection (`sso_disabled`), the address is not at one of the organization's verified domains (`sso_domain_not_verified`), or the sign-in was refused (`sso_refused`, the message says why). */
+            /** @description Sent by a browser from another site (`cross_site_request`). SSO is off for the organization or connection (`sso_disabled`), the address is not at one of the organization's verified domains (`sso_domain_not_verified`), or the sign-in was refused (`sso_refused`, the message says why). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -2413,6 +2439,36 @@ export interface operations {
             };
             /** @description An account with this address already exists and its holder has not yet linked this directory account (`sso_link_required`, `details.confirm_url`). */
             409: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (`payload_too_large`). */
+            413: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`). */
+            415: {
                 headers: {
                     /** @description The API's major version: `1`. */
                     "API-Version"?: string;
@@ -2516,7 +2572,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Wrong email or password (`invalid_credentials`). */
+            /** @description Sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`); leave the header out. Wrong email or password (`invalid_credentials`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -2632,7 +2688,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Not signed in (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -2647,7 +2703,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Sent by a browser from another site (`cross_site_request`). */
+            /** @description Sent with an API key: only a signed-in person may do this (`person_required`); or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -2705,7 +2761,7 @@ export interface operations {
                     "application/json": components["schemas"]["EndedSessions"];
                 };
             };
-            /** @description Not signed in (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -2720,7 +2776,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Sent by a browser from another site (`cross_site_request`). */
+            /** @description Sent with an API key: only a signed-in person may do this (`person_required`); or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -2776,7 +2832,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Not signed in (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -2791,7 +2847,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Sent by a browser from another site (`cross_site_request`). */
+            /** @description Sent with an API key: only a signed-in person may do this (`person_required`); or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -2866,8 +2922,23 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The token is unknown, used or expired (`invalid_token`), or the body is not valid JSON (`malformed_json`). */
+            /** @description The body is not valid JSON (`malformed_json`). Or the token is unknown, used or expired (`invalid_token`). */
             400: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`); leave the header out. */
+            401: {
                 headers: {
                     /** @description The API's major version: `1`. */
                     "API-Version"?: string;
@@ -3003,6 +3074,21 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`); leave the header out. */
+            401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Sent by a browser from another site (`cross_site_request`). */
             403: {
                 headers: {
@@ -3123,8 +3209,23 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The token is unknown, used or expired (`invalid_token`), or the body is not valid JSON (`malformed_json`). */
+            /** @description The body is not valid JSON (`malformed_json`). Or the token is unknown, used or expired (`invalid_token`). */
             400: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`); leave the header out. */
+            401: {
                 headers: {
                     /** @description The API's major version: `1`. */
                     "API-Version"?: string;
@@ -3260,7 +3361,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not signed in (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -3275,7 +3376,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The invitation is for another address (`invitation_email_mismatch`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description Sent with an API key: only a signed-in person may do this (`person_required`); or a browser sent it from another site (`cross_site_request`). Also when the invitation is for another address (`invitation_email_mismatch`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -3423,8 +3524,23 @@ export interface operations {
                     "application/json": components["schemas"]["Me"];
                 };
             };
-            /** @description Not signed in (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Sent with an API key: only a signed-in person may do this (`person_required`). */
+            403: {
                 headers: {
                     /** @description The API's major version: `1`. */
                     "API-Version"?: string;
@@ -3500,7 +3616,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not signed in (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -3515,7 +3631,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Sent by a browser from another site (`cross_site_request`). */
+            /** @description Sent with an API key: only a signed-in person may do this (`person_required`); or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -3618,8 +3734,23 @@ export interface operations {
                     "application/json": components["schemas"]["LinkedIdentity"][];
                 };
             };
-            /** @description Not signed in (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Sent with an API key: only a signed-in person may do this (`person_required`). */
+            403: {
                 headers: {
                     /** @description The API's major version: `1`. */
                     "API-Version"?: string;
@@ -3677,7 +3808,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Not signed in (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -3692,7 +3823,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Sent by a browser from another site (`cross_site_request`). */
+            /** @description Sent with an API key: only a signed-in person may do this (`person_required`); or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -3784,7 +3915,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not signed in (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -3799,7 +3930,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Sent by a browser from another site (`cross_site_request`). */
+            /** @description Sent with an API key: only a signed-in person may do this (`person_required`); or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -3907,8 +4038,23 @@ export interface operations {
                     "application/json": components["schemas"]["Page_SessionInfo"];
                 };
             };
-            /** @description Not signed in (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Sent with an API key: only a signed-in person may do this (`person_required`). */
+            403: {
                 headers: {
                     /** @description The API's major version: `1`. */
                     "API-Version"?: string;
@@ -3981,7 +4127,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Not signed in (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -3996,7 +4142,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Sent by a browser from another site (`cross_site_request`). */
+            /** @description Sent with an API key: only a signed-in person may do this (`person_required`); or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -4074,8 +4220,23 @@ export interface operations {
                     "application/json": components["schemas"]["Page_Organization"];
                 };
             };
-            /** @description Not signed in (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Sent with an API key: only a signed-in person may do this (`person_required`). */
+            403: {
                 headers: {
                     /** @description The API's major version: `1`. */
                     "API-Version"?: string;
@@ -4166,7 +4327,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not signed in (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -4181,7 +4342,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Sent by a browser from another site (`cross_site_request`). */
+            /** @description Sent with an API key: only a signed-in person may do this (`person_required`); or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -4302,7 +4463,7 @@ export interface operations {
                     "application/json": components["schemas"]["Organization"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -4317,7 +4478,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description API access is turned off for this organization (`api_disabled`, API keys only). */
+            /** @description The caller lacks `org:read` (`permission_denied`, `details.required_permission`), or API access is turned off for this organization (`api_disabled`, API keys only). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -4332,7 +4493,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization, or the caller is not a member of it (`not_found`): another organization's ids answer exactly like missing ones. */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -4410,7 +4571,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -4425,7 +4586,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `org:delete` (`permission_denied`); API access is turned off for this organization (`api_disabled`, API keys only); or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `org:delete` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -4440,7 +4601,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization, or the caller is not a member of it (`not_found`): another organization's ids answer exactly like missing ones. */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -4565,7 +4726,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -4580,7 +4741,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `org:write` (`permission_denied`); API access is turned off for this organization (`api_disabled`, API keys only); a billing field was sent without `billing:write`; or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `org:write` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -4595,7 +4756,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization, or the caller is not a member of it (`not_found`): another organization's ids answer exactly like missing ones. */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -4721,7 +4882,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_ApiKey"];
                 };
             };
-            /** @description Not signed in, or the API key is not valid (`unauthenticated`, `invalid_api_key`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -4736,7 +4897,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `api_keys:write` (`permission_denied`), or API access is off (`api_disabled`). */
+            /** @description The caller lacks `api_keys:write` (`permission_denied`, `details.required_permission`), or API access is turned off for this organization (`api_disabled`, API keys only). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -4751,7 +4912,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization, or the caller is not a member of it (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -4846,7 +5007,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -4861,7 +5022,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `api_keys:write` (`permission_denied`), asked for a scope it does not hold (`scope_not_held`), or API access is off (`api_disabled`). */
+            /** @description The caller lacks `api_keys:write` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). Also when a scope is asked for that the caller does not hold (`scope_not_held`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -4876,8 +5037,23 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization, or the caller is not a member of it (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (`payload_too_large`). */
+            413: {
                 headers: {
                     /** @description The API's major version: `1`. */
                     "API-Version"?: string;
@@ -4969,7 +5145,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKey"];
                 };
             };
-            /** @description Not signed in, or the API key is not valid (`unauthenticated`, `invalid_api_key`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -4984,7 +5160,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `api_keys:write` (`permission_denied`), or API access is off (`api_disabled`). */
+            /** @description The caller lacks `api_keys:write` (`permission_denied`, `details.required_permission`), or API access is turned off for this organization (`api_disabled`, API keys only). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -4999,7 +5175,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or key here (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -5060,7 +5236,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Not signed in, or the API key is not valid (`unauthenticated`, `invalid_api_key`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -5075,7 +5251,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `api_keys:write` (`permission_denied`), or API access is off (`api_disabled`). */
+            /** @description The caller lacks `api_keys:write` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -5090,7 +5266,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or key here (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -5187,7 +5363,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not signed in, or the API key is not valid (`unauthenticated`, `invalid_api_key`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -5202,7 +5378,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `api_keys:write` or a requested scope (`permission_denied`, `scope_not_held`), or API access is off (`api_disabled`). */
+            /** @description The caller lacks `api_keys:write` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). Also when a scope is asked for that the caller does not hold (`scope_not_held`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -5217,7 +5393,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or key here (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -5234,6 +5410,21 @@ export interface operations {
             };
             /** @description The key was revoked (`api_key_revoked`). */
             410: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (`payload_too_large`). */
+            413: {
                 headers: {
                     /** @description The API's major version: `1`. */
                     "API-Version"?: string;
@@ -5325,7 +5516,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKey"];
                 };
             };
-            /** @description Not signed in (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -5340,7 +5531,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller is not an Owner (`permission_denied`) or is an API key (`not_a_person`). */
+            /** @description The caller lacks `ownership:transfer` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). Also when an API key tries it (`not_a_person`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -5355,7 +5546,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or key here (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -5419,7 +5610,7 @@ export interface operations {
         /** @description Optional. */
         requestBody?: {
             content: {
-                "application/json": components["schemas"]["RollBody"] | null;
+                "application/json": components["schemas"]["RollBody"];
             };
         };
         responses: {
@@ -5453,7 +5644,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not signed in, or the API key is not valid (`unauthenticated`, `invalid_api_key`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -5468,7 +5659,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `api_keys:write` (`permission_denied`), or API access is off (`api_disabled`). */
+            /** @description The caller lacks `api_keys:write` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -5483,7 +5674,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or key here (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -5500,6 +5691,21 @@ export interface operations {
             };
             /** @description The key was revoked (`api_key_revoked`). */
             410: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (`payload_too_large`). */
+            413: {
                 headers: {
                     /** @description The API's major version: `1`. */
                     "API-Version"?: string;
@@ -5564,7 +5770,10 @@ export interface operations {
                 to?: string;
                 /** @description The `next_cursor` of the previous page; omit it for the first page. */
                 cursor?: string;
-                /** @description How many entries to return, 1–200 (default 50). Ignored for CSV, which streams everything. */
+                /**
+                 * @description How many entries to return, 1–200 (default 50). CSV streams every entry (the value is still
+                 *     checked).
+                 */
                 limit?: number;
                 /** @description `json` (default) or `csv` (every matching entry as a streamed download). */
                 format?: string;
@@ -5594,7 +5803,7 @@ export interface operations {
                     "text/csv": string;
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -5609,7 +5818,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `audit:read` (`permission_denied`); API access is turned off for this organization (`api_disabled`, API keys only). */
+            /** @description The caller lacks `audit:read` (`permission_denied`, `details.required_permission`), or API access is turned off for this organization (`api_disabled`, API keys only). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -5624,7 +5833,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization, or the caller is not a member of it (`not_found`): another organization's ids answer exactly like missing ones. */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -5639,7 +5848,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A query parameter is invalid, e.g. `format`, `from`, `limit` or `cursor` (`validation_failed`, `details.field`). */
+            /** @description `limit` is out of range or `cursor` is not one this API returned (`validation_failed`, `details.field`). Or a filter is invalid, e.g. `format` or `from` (`validation_failed`, `details.field`). */
             422: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -5700,7 +5909,7 @@ export interface operations {
                     "application/json": components["schemas"]["ChainStatus"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -5715,7 +5924,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `audit:read` (`permission_denied`); API access is turned off for this organization (`api_disabled`, API keys only). */
+            /** @description The caller lacks `audit:read` (`permission_denied`, `details.required_permission`), or API access is turned off for this organization (`api_disabled`, API keys only). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -5730,7 +5939,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization, or the caller is not a member of it (`not_found`): another organization's ids answer exactly like missing ones. */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -5796,7 +6005,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_Domain"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -5811,7 +6020,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `sso:write` (`permission_denied`, `details.required_permission`), or API access is turned off for this organization (`api_disabled`, API keys only). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -5826,7 +6035,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -5841,7 +6050,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `limit` or `cursor` is invalid (`validation_failed`, `details.field`). */
+            /** @description `limit` is out of range or `cursor` is not one this API returned (`validation_failed`, `details.field`). */
             422: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -5921,7 +6130,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -5936,7 +6145,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `sso:write` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -5951,7 +6160,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -5968,6 +6177,21 @@ export interface operations {
             };
             /** @description This organization has already added the domain (`domain_claimed`). */
             409: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (`payload_too_large`). */
+            413: {
                 headers: {
                     /** @description The API's major version: `1`. */
                     "API-Version"?: string;
@@ -6059,7 +6283,7 @@ export interface operations {
                     "application/json": components["schemas"]["Domain"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -6074,7 +6298,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `sso:write` (`permission_denied`, `details.required_permission`), or API access is turned off for this organization (`api_disabled`, API keys only). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -6089,7 +6313,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -6150,7 +6374,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -6165,7 +6389,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `sso:write` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -6180,7 +6404,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -6262,7 +6486,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -6277,7 +6501,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `sso:write` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -6292,8 +6516,38 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (`payload_too_large`). */
+            413: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`). */
+            415: {
                 headers: {
                     /** @description The API's major version: `1`. */
                     "API-Version"?: string;
@@ -6370,7 +6624,7 @@ export interface operations {
                     "application/json": components["schemas"]["Domain"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -6385,7 +6639,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `sso:write` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -6400,7 +6654,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -6496,7 +6750,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_Invitation"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -6511,7 +6765,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `invitations:write` (`permission_denied`); API access is turned off for this organization (`api_disabled`, API keys only). */
+            /** @description The caller lacks `invitations:write` (`permission_denied`, `details.required_permission`), or API access is turned off for this organization (`api_disabled`, API keys only). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -6526,7 +6780,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization, or the caller is not a member of it (`not_found`): another organization's ids answer exactly like missing ones. */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -6621,7 +6875,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -6636,7 +6890,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `invitations:write` (`permission_denied`); API access is turned off for this organization (`api_disabled`, API keys only); the role is above what the caller may assign (`insufficient_rank`); or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `invitations:write` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). Also when the role is above what the caller may assign (`insufficient_rank`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -6651,7 +6905,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization, or the caller is not a member of it (`not_found`): another organization's ids answer exactly like missing ones. */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -6772,7 +7026,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -6787,7 +7041,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `invitations:write` (`permission_denied`); API access is turned off for this organization (`api_disabled`, API keys only); or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `invitations:write` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -6802,7 +7056,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or invitation, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -6866,7 +7120,7 @@ export interface operations {
         /** @description Optional: `{}`, `{"expires_in_days": N}` or no body at all. */
         requestBody?: {
             content: {
-                "application/json": components["schemas"]["ResendBody"] | null;
+                "application/json": components["schemas"]["ResendBody"];
             };
         };
         responses: {
@@ -6900,7 +7154,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -6915,7 +7169,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `invitations:write` (`permission_denied`); API access is turned off for this organization (`api_disabled`, API keys only); or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `invitations:write` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -6930,7 +7184,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or invitation, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7055,7 +7309,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not signed in, or the API key is not valid (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7070,7 +7324,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description As `createInvitation` (`permission_denied`, `api_disabled`, `insufficient_rank`). */
+            /** @description The caller lacks `invitations:write` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). Also when the role is above what the caller may assign (`insufficient_rank`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7085,7 +7339,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization, or the caller is not a member of it (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7102,6 +7356,21 @@ export interface operations {
             };
             /** @description As `createInvitation` (`already_member`, `invitation_pending`, `limit_exceeded`). */
             409: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (`payload_too_large`). */
+            413: {
                 headers: {
                     /** @description The API's major version: `1`. */
                     "API-Version"?: string;
@@ -7189,7 +7458,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7204,7 +7473,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description An API key tried it (`not_a_person`); API access is turned off for this organization (`api_disabled`, API keys only); or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `org:read` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). Also when an API key tries it (`not_a_person`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7219,7 +7488,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization, or the caller is not a member of it (`not_found`): another organization's ids answer exactly like missing ones. */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7300,7 +7569,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7315,7 +7584,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `org:write` (`permission_denied`); API access is turned off for this organization (`api_disabled`, API keys only); or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `org:write` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7330,7 +7599,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization, or the caller is not a member of it (`not_found`): another organization's ids answer exactly like missing ones. */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7419,7 +7688,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7434,7 +7703,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `org:write` (`permission_denied`); API access is turned off for this organization (`api_disabled`, API keys only); or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `org:write` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7449,7 +7718,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization, or the caller is not a member of it (`not_found`): another organization's ids answer exactly like missing ones. */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7517,7 +7786,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_Member"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7532,7 +7801,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `members:read` (`permission_denied`); API access is turned off for this organization (`api_disabled`, API keys only). */
+            /** @description The caller lacks `members:read` (`permission_denied`, `details.required_permission`), or API access is turned off for this organization (`api_disabled`, API keys only). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7547,7 +7816,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization, or the caller is not a member of it (`not_found`): another organization's ids answer exactly like missing ones. */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7625,7 +7894,7 @@ export interface operations {
                     "application/json": components["schemas"]["MemberRemoved"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7640,7 +7909,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `members:write` (`permission_denied`); API access is turned off for this organization (`api_disabled`, API keys only); the member is at or above the caller's rank (`insufficient_rank`); or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `members:write` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). Also when the member is at or above the caller's rank (`insufficient_rank`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7655,7 +7924,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or member, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7752,7 +8021,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7767,7 +8036,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `members:write` (`permission_denied`); API access is turned off for this organization (`api_disabled`, API keys only); the member or role is at or above the caller's rank (`insufficient_rank`); or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `members:write` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). Also when the member or role is at or above the caller's rank (`insufficient_rank`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7782,7 +8051,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or member, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7908,7 +8177,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_SsoConnection"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7923,7 +8192,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `sso:write` (`permission_denied`, `details.required_permission`), or API access is turned off for this organization (`api_disabled`, API keys only). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7938,7 +8207,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -7953,7 +8222,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `limit` or `cursor` is invalid (`validation_failed`, `details.field`). */
+            /** @description `limit` is out of range or `cursor` is not one this API returned (`validation_failed`, `details.field`). */
             422: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -8033,7 +8302,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -8048,7 +8317,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `sso:write` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -8063,8 +8332,23 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (`payload_too_large`). */
+            413: {
                 headers: {
                     /** @description The API's major version: `1`. */
                     "API-Version"?: string;
@@ -8156,7 +8440,7 @@ export interface operations {
                     "application/json": components["schemas"]["SsoConnection"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -8171,7 +8455,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `sso:write` (`permission_denied`, `details.required_permission`), or API access is turned off for this organization (`api_disabled`, API keys only). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -8186,7 +8470,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -8247,7 +8531,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -8262,7 +8546,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `sso:write` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -8277,7 +8561,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -8359,7 +8643,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -8374,7 +8658,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `sso:write` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -8389,7 +8673,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -8406,6 +8690,36 @@ export interface operations {
             };
             /** @description The metadata URL changed while `refresh_metadata` fetched from the old one (`connection_changed`); try again. */
             409: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (`payload_too_large`). */
+            413: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not sent as `application/json` (`unsupported_media_type`). */
+            415: {
                 headers: {
                     /** @description The API's major version: `1`. */
                     "API-Version"?: string;
@@ -8468,7 +8782,7 @@ export interface operations {
         /** @description LDAP only: a person's credentials to try. */
         requestBody?: {
             content: {
-                "application/json": components["schemas"]["TestCredentials"] | null;
+                "application/json": components["schemas"]["TestCredentials"];
             };
         };
         responses: {
@@ -8487,7 +8801,22 @@ export interface operations {
                     "application/json": components["schemas"]["ConnectionTest"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            /** @description The body is not valid JSON (`malformed_json`). */
+            400: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -8502,7 +8831,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `sso:write` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -8517,8 +8846,38 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (`payload_too_large`). */
+            413: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not an object of `username` and `password` (`validation_failed`). */
+            422: {
                 headers: {
                     /** @description The API's major version: `1`. */
                     "API-Version"?: string;
@@ -8578,7 +8937,7 @@ export interface operations {
                     "application/json": components["schemas"]["OrgStats"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -8593,7 +8952,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description API access is turned off for this organization (`api_disabled`, API keys only). */
+            /** @description The caller lacks `org:read` (`permission_denied`, `details.required_permission`), or API access is turned off for this organization (`api_disabled`, API keys only). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -8608,7 +8967,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization, or the caller is not a member of it (`not_found`): another organization's ids answer exactly like missing ones. */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -8686,7 +9045,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -8701,7 +9060,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `ownership:transfer` (`permission_denied`); API access is turned off for this organization (`api_disabled`, API keys only); an API key tried it (`not_a_person`); or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `ownership:transfer` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). Also when an API key tries it (`not_a_person`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -8716,7 +9075,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization, or the caller is not a member of it (`not_found`): another organization's ids answer exactly like missing ones. */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -8825,7 +9184,7 @@ export interface operations {
                     "application/json": components["schemas"]["UsageReport"];
                 };
             };
-            /** @description Not signed in, or the API key is not valid (`unauthenticated`, `invalid_api_key`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -8840,7 +9199,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks `org:read` (`permission_denied`), or API access is off (`api_disabled`). */
+            /** @description The caller lacks `org:read` (`permission_denied`, `details.required_permission`), or API access is turned off for this organization (`api_disabled`, API keys only). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -8855,7 +9214,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization, or the caller is not a member of it (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -8936,7 +9295,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_Webhook"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -8951,7 +9310,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `webhooks:write` (`permission_denied`, `details.required_permission`), or API access is turned off for this organization (`api_disabled`, API keys only). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -8966,7 +9325,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -8981,7 +9340,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `limit` or `cursor` is invalid (`validation_failed`, `details.field`). */
+            /** @description `limit` is out of range or `cursor` is not one this API returned (`validation_failed`, `details.field`). */
             422: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -9061,7 +9420,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -9076,7 +9435,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `webhooks:write` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -9091,8 +9450,23 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (`payload_too_large`). */
+            413: {
                 headers: {
                     /** @description The API's major version: `1`. */
                     "API-Version"?: string;
@@ -9184,7 +9558,7 @@ export interface operations {
                     "application/json": components["schemas"]["Webhook"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -9199,7 +9573,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `webhooks:write` (`permission_denied`, `details.required_permission`), or API access is turned off for this organization (`api_disabled`, API keys only). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -9214,7 +9588,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -9275,7 +9649,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -9290,7 +9664,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `webhooks:write` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -9305,7 +9679,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -9387,7 +9761,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -9402,7 +9776,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `webhooks:write` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -9417,8 +9791,23 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than 1 MiB (`payload_too_large`). */
+            413: {
                 headers: {
                     /** @description The API's major version: `1`. */
                     "API-Version"?: string;
@@ -9485,9 +9874,9 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description `pending`, `succeeded` or `failed`. */
-                status?: string;
+                status?: "pending" | "succeeded" | "failed";
                 /** @description One event type, e.g. `member.added`. */
-                event_type?: string;
+                event_type?: "organization.updated" | "organization.deleted" | "member.added" | "member.removed" | "member.role_changed" | "invitation.created" | "invitation.accepted" | "invitation.revoked" | "api_key.created" | "api_key.revoked" | "webhook.disabled" | "audit.event";
                 /** @description How many items to return, 1–200 (default 50). */
                 limit?: number;
                 /** @description The `next_cursor` of the previous page; omit it for the first page. */
@@ -9519,7 +9908,7 @@ export interface operations {
                     "application/json": components["schemas"]["Page_Delivery"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -9534,7 +9923,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `webhooks:write` (`permission_denied`, `details.required_permission`), or API access is turned off for this organization (`api_disabled`, API keys only). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -9549,7 +9938,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -9564,7 +9953,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A filter, `limit` or `cursor` is invalid (`validation_failed`, `details.field`). */
+            /** @description `limit` is out of range or `cursor` is not one this API returned (`validation_failed`, `details.field`). Or a filter is invalid (`validation_failed`, `details.field`). */
             422: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -9629,7 +10018,7 @@ export interface operations {
                     "application/json": components["schemas"]["DeliveryDetail"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -9644,7 +10033,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `webhooks:write` (`permission_denied`, `details.required_permission`), or API access is turned off for this organization (`api_disabled`, API keys only). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -9659,7 +10048,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -9724,7 +10113,7 @@ export interface operations {
                     "application/json": components["schemas"]["Delivery"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -9739,7 +10128,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `webhooks:write` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -9754,7 +10143,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -9832,7 +10221,7 @@ export interface operations {
                     "application/json": components["schemas"]["RotatedSecret"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -9847,7 +10236,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `webhooks:write` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -9862,7 +10251,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -9925,7 +10314,7 @@ export interface operations {
                     "application/json": components["schemas"]["Delivery"];
                 };
             };
-            /** @description Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`). */
+            /** @description Not signed in (`unauthenticated`), or sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`). */
             401: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -9940,7 +10329,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The caller lacks the permission the operation names (`permission_denied`, `details.required_permission`), API access is off (`api_disabled`), or a browser sent it from another site (`cross_site_request`). */
+            /** @description The caller lacks `webhooks:write` (`permission_denied`, `details.required_permission`), API access is turned off for this organization (`api_disabled`, API keys only), or a browser sent it from another site (`cross_site_request`). */
             403: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -9955,7 +10344,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No such organization or resource here, or the caller is not a member (`not_found`). */
+            /** @description No such organization or resource, or the caller is not a member of the organization (`not_found`): another organization's ids answer exactly like missing ones. */
             404: {
                 headers: {
                     /** @description The API's major version: `1`. */
@@ -10026,6 +10415,21 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EventType"][];
+                };
+            };
+            /** @description Sent with an `Authorization` header that is not a valid API key: unknown, malformed, expired or revoked (`invalid_api_key`, `invalid_authorization`); leave the header out. */
+            401: {
+                headers: {
+                    /** @description The API's major version: `1`. */
+                    "API-Version"?: string;
+                    /** @description The limit closest to running out: remaining requests and seconds until it is full again, e.g. `"key";r=998;t=4`. */
+                    RateLimit?: string;
+                    /** @description Every limit applied to this request, e.g. `"key";q=1000;w=3600, "org";q=1000;w=3600`. */
+                    "RateLimit-Policy"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Too many requests for the API key, the organization's hourly quota or the client address (`rate_limited`, `details.retry_after` in seconds). See the rate-limits guide. */

@@ -32,18 +32,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The signed-in user
-///
-/// Requires a signed-in session (API keys are not accepted).
-#[utoipa::path(
-    get,
-    path = "/me",
-    operation_id = "getMe",
-    tag = "me",
+#[utoipa::path(get, path = "/me", operation_id = "getMe", tag = "me",
     security(("session" = [])),
-    responses(
-        (status = 200, description = "The signed-in user.", body = Me),
-        (status = 401, description = "Not signed in (`unauthenticated`).", body = ErrorBody),
-    )
+    responses((status = 200, description = "The signed-in user.", body = Me))
 )]
 async fn me(who: SignedIn) -> Json<Me> {
     Json(who.user.to_me())
@@ -56,22 +47,11 @@ struct ProfileBody {
 
 /// Update the profile
 ///
-/// Changes the signed-in user's display name. Requires a signed-in session (API keys are not
-/// accepted).
-#[utoipa::path(
-    patch,
-    path = "/me",
-    operation_id = "updateMe",
-    tag = "me",
-    security(("session" = [])),
-    request_body = ProfileBody,
+/// Changes the signed-in user's display name.
+#[utoipa::path(patch, path = "/me", operation_id = "updateMe", tag = "me",
+    security(("session" = [])), request_body = ProfileBody,
     responses(
         (status = 200, description = "The updated user.", body = Me),
-        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
-        (status = 401, description = "Not signed in (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "Sent by a browser from another site (`cross_site_request`).", body = ErrorBody),
-        (status = 413, description = "The body is larger than 1 MiB (`payload_too_large`).", body = ErrorBody),
-        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
         (status = 422, description = "The name is missing, empty or too long (`validation_failed`, `details.field` = `name`).", body = ErrorBody),
     )
 )]
@@ -91,22 +71,12 @@ struct PasswordBody {
 
 /// Change the password
 ///
-/// Needs the current password. Ends every other session of the user (this one stays, with a new
-/// id) and mails a notice. Requires a signed-in session (API keys are not accepted).
-#[utoipa::path(
-    post,
-    path = "/me/password",
-    operation_id = "changePassword",
-    tag = "me",
-    security(("session" = [])),
-    request_body = PasswordBody,
+/// Needs the current password. Ends every other session of the user (this one stays, with a new id)
+/// and mails a notice.
+#[utoipa::path(post, path = "/me/password", operation_id = "changePassword", tag = "me",
+    security(("session" = [])), request_body = PasswordBody,
     responses(
         (status = 200, description = "Changed; how many other sessions were ended.", body = EndedSessions),
-        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
-        (status = 401, description = "Not signed in (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "Sent by a browser from another site (`cross_site_request`).", body = ErrorBody),
-        (status = 413, description = "The body is larger than 1 MiB (`payload_too_large`).", body = ErrorBody),
-        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
         (status = 422, description = "The current password is wrong, or the new one is guessable or unchanged (`validation_failed`, `details.field` = `current_password` or `new_password`).", body = ErrorBody),
     )
 )]
@@ -123,20 +93,10 @@ async fn change_password(
 
 /// List my sessions
 ///
-/// The signed-in user's active sessions, newest first; `current` marks the one making this
-/// request. Requires a signed-in session (API keys are not accepted).
-#[utoipa::path(
-    get,
-    path = "/me/sessions",
-    operation_id = "listSessions",
-    tag = "me",
-    security(("session" = [])),
-    params(PageParams),
-    responses(
-        (status = 200, description = "A page of sessions.", body = Page<SessionInfo>),
-        (status = 401, description = "Not signed in (`unauthenticated`).", body = ErrorBody),
-        (status = 422, description = "`limit` is out of range or `cursor` is not one this API returned (`validation_failed`, `details.field`).", body = ErrorBody),
-    )
+/// The signed-in user's active sessions, newest first; `current` marks the one making this request.
+#[utoipa::path(get, path = "/me/sessions", operation_id = "listSessions", tag = "me",
+    security(("session" = [])), params(PageParams),
+    responses((status = 200, description = "A page of sessions.", body = Page<SessionInfo>))
 )]
 async fn sessions(
     State(app): State<AppState>,
@@ -148,19 +108,12 @@ async fn sessions(
 
 /// Sign out one session
 ///
-/// Ends one of the signed-in user's own sessions. Requires a signed-in session (API keys are not
-/// accepted).
-#[utoipa::path(
-    delete,
-    path = "/me/sessions/{session_id}",
-    operation_id = "revokeSession",
-    tag = "me",
+/// Ends one of the signed-in user's own sessions.
+#[utoipa::path(delete, path = "/me/sessions/{session_id}", operation_id = "revokeSession", tag = "me",
     security(("session" = [])),
     params(("session_id" = SessionId, Path, description = "The session to end (an `id` from `GET /me/sessions`).")),
     responses(
         (status = 204, description = "The session has ended."),
-        (status = 401, description = "Not signed in (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "Sent by a browser from another site (`cross_site_request`).", body = ErrorBody),
         (status = 404, description = "No such session of yours (`not_found`).", body = ErrorBody),
     )
 )]
@@ -176,17 +129,10 @@ async fn revoke_session(
 /// List my linked sign-in methods
 ///
 /// The single sign-on identities (OIDC, SAML, LDAP) that can sign in to the signed-in user's
-/// account, newest first (at most 200). Requires a signed-in session (API keys are not accepted).
-#[utoipa::path(
-    get,
-    path = "/me/identities",
-    operation_id = "listLinkedIdentities",
-    tag = "me",
+/// account, newest first (at most 200).
+#[utoipa::path(get, path = "/me/identities", operation_id = "listLinkedIdentities", tag = "me",
     security(("session" = [])),
-    responses(
-        (status = 200, description = "The linked identities.", body = Vec<LinkedIdentity>),
-        (status = 401, description = "Not signed in (`unauthenticated`).", body = ErrorBody),
-    )
+    responses((status = 200, description = "The linked identities.", body = Vec<LinkedIdentity>))
 )]
 async fn identities(State(app): State<AppState>, who: SignedIn) -> Result<Json<Vec<LinkedIdentity>>, AppError> {
     Ok(Json(linking::identities(&app, who.user.id).await?))
@@ -194,20 +140,13 @@ async fn identities(State(app): State<AppState>, who: SignedIn) -> Result<Json<V
 
 /// Unlink a sign-in method
 ///
-/// The identity can no longer sign in to this account (a later sign-in through it must be
-/// confirmed again). Audited in the identity provider's organization. Requires a signed-in
-/// session (API keys are not accepted).
-#[utoipa::path(
-    delete,
-    path = "/me/identities/{identity_id}",
-    operation_id = "unlinkIdentity",
-    tag = "me",
+/// The identity can no longer sign in to this account (a later sign-in through it must be confirmed
+/// again). Audited in the identity provider's organization.
+#[utoipa::path(delete, path = "/me/identities/{identity_id}", operation_id = "unlinkIdentity", tag = "me",
     security(("session" = [])),
     params(("identity_id" = String, Path, description = "An `id` from `GET /me/identities`.")),
     responses(
         (status = 204, description = "Unlinked."),
-        (status = 401, description = "Not signed in (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "Sent by a browser from another site (`cross_site_request`).", body = ErrorBody),
         (status = 404, description = "No such identity linked to you (`not_found`).", body = ErrorBody),
     )
 )]

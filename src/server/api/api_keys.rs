@@ -29,23 +29,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 ///
 /// Returns the whole key once, in `secret` (`gk_live_` + 43 base62 characters + a 6-character
 /// checksum); only its hash is kept. `scopes` must be permissions the caller holds, and
-/// `rate_limit_per_hour` at most the organization's tier limit. Requires `api_keys:write`.
-#[utoipa::path(
-    post,
-    path = "/organizations/{org}/api-keys",
-    operation_id = "createApiKey",
-    tag = "api-keys",
-    security(("session" = []), ("api_key" = ["api_keys:write"])),
-    extensions(("x-required-permission" = json!("api_keys:write"))),
-    params(("org" = OrgId, Path, description = "The organization's id.")),
-    request_body = api_keys::NewKey,
+/// `rate_limit_per_hour` at most the organization's tier limit.
+#[utoipa::path(post, path = "/organizations/{org}/api-keys", operation_id = "createApiKey", tag = "api-keys",
+    security(("api_key" = ["api_keys:write"])), request_body = api_keys::NewKey,
     responses(
         (status = 201, description = "The new key, with its secret (shown only here).", body = IssuedApiKey),
-        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
-        (status = 401, description = "Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`, `invalid_api_key`).", body = ErrorBody),
-        (status = 403, description = "The caller lacks `api_keys:write` (`permission_denied`), asked for a scope it does not hold (`scope_not_held`), or API access is off (`api_disabled`).", body = ErrorBody),
-        (status = 404, description = "No such organization, or the caller is not a member of it (`not_found`).", body = ErrorBody),
-        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
+        (status = 403, description = "Also when a scope is asked for that the caller does not hold (`scope_not_held`).", body = ErrorBody),
         (status = 422, description = "A field is invalid: name, scopes, expires_at or rate_limit_per_hour (`validation_failed`, `details.field`).", body = ErrorBody),
     )
 )]
@@ -59,23 +48,11 @@ async fn create(
 
 /// List API keys
 ///
-/// Every key of the organization, newest first, with its status (`active`, `expired`,
-/// `revoked`), usage counters and prefix; never the secret. Requires `api_keys:write`.
-#[utoipa::path(
-    get,
-    path = "/organizations/{org}/api-keys",
-    operation_id = "listApiKeys",
-    tag = "api-keys",
-    security(("session" = []), ("api_key" = ["api_keys:write"])),
-    extensions(("x-required-permission" = json!("api_keys:write"))),
-    params(("org" = OrgId, Path, description = "The organization's id."), PageParams),
-    responses(
-        (status = 200, description = "A page of keys.", body = Page<ApiKey>),
-        (status = 401, description = "Not signed in, or the API key is not valid (`unauthenticated`, `invalid_api_key`).", body = ErrorBody),
-        (status = 403, description = "The caller lacks `api_keys:write` (`permission_denied`), or API access is off (`api_disabled`).", body = ErrorBody),
-        (status = 404, description = "No such organization, or the caller is not a member of it (`not_found`).", body = ErrorBody),
-        (status = 422, description = "`limit` is out of range or `cursor` is not one this API returned (`validation_failed`, `details.field`).", body = ErrorBody),
-    )
+/// Every key of the organization, newest first, with its status (`active`, `expired`, `revoked`),
+/// usage counters and prefix; never the secret.
+#[utoipa::path(get, path = "/organizations/{org}/api-keys", operation_id = "listApiKeys", tag = "api-keys",
+    security(("api_key" = ["api_keys:write"])), params(PageParams),
+    responses((status = 200, description = "A page of keys.", body = Page<ApiKey>))
 )]
 async fn list(
     State(app): State<AppState>,
@@ -86,25 +63,9 @@ async fn list(
 }
 
 /// Read an API key
-///
-/// Requires `api_keys:write`.
-#[utoipa::path(
-    get,
-    path = "/organizations/{org}/api-keys/{key}",
-    operation_id = "getApiKey",
-    tag = "api-keys",
-    security(("session" = []), ("api_key" = ["api_keys:write"])),
-    extensions(("x-required-permission" = json!("api_keys:write"))),
-    params(
-        ("org" = OrgId, Path, description = "The organization's id."),
-        ("key" = ApiKeyId, Path, description = "The key's id."),
-    ),
-    responses(
-        (status = 200, description = "The key (without its secret).", body = ApiKey),
-        (status = 401, description = "Not signed in, or the API key is not valid (`unauthenticated`, `invalid_api_key`).", body = ErrorBody),
-        (status = 403, description = "The caller lacks `api_keys:write` (`permission_denied`), or API access is off (`api_disabled`).", body = ErrorBody),
-        (status = 404, description = "No such organization or key here (`not_found`).", body = ErrorBody),
-    )
+#[utoipa::path(get, path = "/organizations/{org}/api-keys/{key}", operation_id = "getApiKey", tag = "api-keys",
+    security(("api_key" = ["api_keys:write"])),
+    responses((status = 200, description = "The key (without its secret).", body = ApiKey))
 )]
 async fn read(
     State(app): State<AppState>,
@@ -116,29 +77,14 @@ async fn read(
 
 /// Change an API key
 ///
-/// Name, scopes (again only ones the caller holds), expiry and the key's own limit; `null`
-/// clears `expires_at` or `rate_limit_per_hour`. Takes effect on every replica within seconds.
-/// Requires `api_keys:write`.
-#[utoipa::path(
-    patch,
-    path = "/organizations/{org}/api-keys/{key}",
-    operation_id = "updateApiKey",
-    tag = "api-keys",
-    security(("session" = []), ("api_key" = ["api_keys:write"])),
-    extensions(("x-required-permission" = json!("api_keys:write"))),
-    params(
-        ("org" = OrgId, Path, description = "The organization's id."),
-        ("key" = ApiKeyId, Path, description = "The key's id."),
-    ),
-    request_body = api_keys::KeyPatch,
+/// Name, scopes (again only ones the caller holds), expiry and the key's own limit; `null` clears
+/// `expires_at` or `rate_limit_per_hour`. Takes effect on every replica within seconds.
+#[utoipa::path(patch, path = "/organizations/{org}/api-keys/{key}", operation_id = "updateApiKey", tag = "api-keys",
+    security(("api_key" = ["api_keys:write"])), request_body = api_keys::KeyPatch,
     responses(
         (status = 200, description = "The key as changed.", body = ApiKey),
-        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
-        (status = 401, description = "Not signed in, or the API key is not valid (`unauthenticated`, `invalid_api_key`).", body = ErrorBody),
-        (status = 403, description = "The caller lacks `api_keys:write` or a requested scope (`permission_denied`, `scope_not_held`), or API access is off (`api_disabled`).", body = ErrorBody),
-        (status = 404, description = "No such organization or key here (`not_found`).", body = ErrorBody),
+        (status = 403, description = "Also when a scope is asked for that the caller does not hold (`scope_not_held`).", body = ErrorBody),
         (status = 410, description = "The key was revoked (`api_key_revoked`).", body = ErrorBody),
-        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
         (status = 422, description = "A field is invalid (`validation_failed`, `details.field`).", body = ErrorBody),
     )
 )]
@@ -153,24 +99,12 @@ async fn update(
 
 /// Revoke an API key
 ///
-/// The key stops working at once on this server and within seconds on every other replica. It
-/// stays listed as `revoked`. Requires `api_keys:write`.
-#[utoipa::path(
-    delete,
-    path = "/organizations/{org}/api-keys/{key}",
-    operation_id = "revokeApiKey",
-    tag = "api-keys",
-    security(("session" = []), ("api_key" = ["api_keys:write"])),
-    extensions(("x-required-permission" = json!("api_keys:write"))),
-    params(
-        ("org" = OrgId, Path, description = "The organization's id."),
-        ("key" = ApiKeyId, Path, description = "The key's id."),
-    ),
+/// The key stops working at once on this server and within seconds on every other replica. It stays
+/// listed as `revoked`.
+#[utoipa::path(delete, path = "/organizations/{org}/api-keys/{key}", operation_id = "revokeApiKey", tag = "api-keys",
+    security(("api_key" = ["api_keys:write"])),
     responses(
         (status = 204, description = "Revoked."),
-        (status = 401, description = "Not signed in, or the API key is not valid (`unauthenticated`, `invalid_api_key`).", body = ErrorBody),
-        (status = 403, description = "The caller lacks `api_keys:write` (`permission_denied`), or API access is off (`api_disabled`).", body = ErrorBody),
-        (status = 404, description = "No such organization or key here (`not_found`).", body = ErrorBody),
         (status = 410, description = "The key was already revoked (`api_key_revoked`).", body = ErrorBody),
     )
 )]
@@ -187,6 +121,7 @@ async fn revoke(
 #[serde(deny_unknown_fields)]
 struct RollBody {
     /// How long the old secret keeps working: 0–168 hours, 24 by default.
+    #[schema(minimum = 0, maximum = 168)]
     grace_period_hours: Option<i64>,
 }
 
@@ -194,25 +129,11 @@ struct RollBody {
 ///
 /// Issues a new secret for the same key (same id, scopes and counters). The old secret keeps
 /// working for `grace_period_hours` (default 24, 0 ends it at once). The body may be omitted.
-/// Requires `api_keys:write`.
-#[utoipa::path(
-    post,
-    path = "/organizations/{org}/api-keys/{key}/roll",
-    operation_id = "rollApiKey",
-    tag = "api-keys",
-    security(("session" = []), ("api_key" = ["api_keys:write"])),
-    extensions(("x-required-permission" = json!("api_keys:write"))),
-    params(
-        ("org" = OrgId, Path, description = "The organization's id."),
-        ("key" = ApiKeyId, Path, description = "The key's id."),
-    ),
+#[utoipa::path(post, path = "/organizations/{org}/api-keys/{key}/roll", operation_id = "rollApiKey", tag = "api-keys",
+    security(("api_key" = ["api_keys:write"])),
     request_body(content = Option<RollBody>, description = "Optional."),
     responses(
         (status = 200, description = "The key with its new secret (shown only here).", body = IssuedApiKey),
-        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
-        (status = 401, description = "Not signed in, or the API key is not valid (`unauthenticated`, `invalid_api_key`).", body = ErrorBody),
-        (status = 403, description = "The caller lacks `api_keys:write` (`permission_denied`), or API access is off (`api_disabled`).", body = ErrorBody),
-        (status = 404, description = "No such organization or key here (`not_found`).", body = ErrorBody),
         (status = 410, description = "The key was revoked (`api_key_revoked`).", body = ErrorBody),
         (status = 422, description = "`grace_period_hours` is outside 0–168 (`validation_failed`).", body = ErrorBody),
     )
@@ -232,23 +153,11 @@ async fn roll(
 /// Makes the calling Owner the key's creator: from now on the key acts with their permissions
 /// (within its scopes). This brings back a key whose creator left the organization
 /// (`status: creator_removed`). Only a person can take a key over, and only an Owner; audited.
-/// Requires `ownership:transfer`.
-#[utoipa::path(
-    post,
-    path = "/organizations/{org}/api-keys/{key}/reassign",
-    operation_id = "reassignApiKey",
-    tag = "api-keys",
-    security(("session" = []), ("api_key" = ["ownership:transfer"])),
-    extensions(("x-required-permission" = json!("ownership:transfer"))),
-    params(
-        ("org" = OrgId, Path, description = "The organization's id."),
-        ("key" = ApiKeyId, Path, description = "The key's id."),
-    ),
+#[utoipa::path(post, path = "/organizations/{org}/api-keys/{key}/reassign", operation_id = "reassignApiKey", tag = "api-keys",
+    security(("api_key" = ["ownership:transfer"])),
     responses(
         (status = 200, description = "The key, now created by the caller.", body = ApiKey),
-        (status = 401, description = "Not signed in (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "The caller is not an Owner (`permission_denied`) or is an API key (`not_a_person`).", body = ErrorBody),
-        (status = 404, description = "No such organization or key here (`not_found`).", body = ErrorBody),
+        (status = 403, description = "Also when an API key tries it (`not_a_person`).", body = ErrorBody),
         (status = 410, description = "The key was revoked (`api_key_revoked`).", body = ErrorBody),
     )
 )]

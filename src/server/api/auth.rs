@@ -46,19 +46,11 @@ struct SignupBody {
 /// Creates the account, mails a verification link (valid 24 h) and signs the new user in: the
 /// response sets the `gatehouse_session` cookie. Needs no authentication. Limited per client
 /// address (429 with `Retry-After`).
-#[utoipa::path(
-    post,
-    path = "/auth/signup",
-    operation_id = "signup",
-    tag = "auth",
+#[utoipa::path(post, path = "/auth/signup", operation_id = "signup", tag = "auth",
     request_body = SignupBody,
     responses(
         (status = 201, description = "Account created and signed in; sets the session cookie.", body = Me),
-        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
-        (status = 403, description = "Sent by a browser from another site (`cross_site_request`).", body = ErrorBody),
         (status = 409, description = "An account with this email exists (`email_taken`, `details.field` = `email`).", body = ErrorBody),
-        (status = 413, description = "The body is larger than 1 MiB (`payload_too_large`).", body = ErrorBody),
-        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
         (status = 422, description = "A field is missing or invalid, e.g. a guessable password (`validation_failed`, `details.field`).", body = ErrorBody),
     )
 )]
@@ -85,19 +77,11 @@ struct LoginBody {
 /// Starts a session and sets the `gatehouse_session` cookie. A wrong email and a wrong password
 /// get the same answer. More than 10 failures in 15 minutes per account or per client address
 /// answer 429 with `Retry-After`. Needs no authentication.
-#[utoipa::path(
-    post,
-    path = "/auth/login",
-    operation_id = "login",
-    tag = "auth",
+#[utoipa::path(post, path = "/auth/login", operation_id = "login", tag = "auth",
     request_body = LoginBody,
     responses(
         (status = 200, description = "Signed in; sets the session cookie, and a device cookie that keeps this browser's own sign-in budget when the account is being throttled.", body = Me),
-        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
         (status = 401, description = "Wrong email or password (`invalid_credentials`).", body = ErrorBody),
-        (status = 403, description = "Sent by a browser from another site (`cross_site_request`).", body = ErrorBody),
-        (status = 413, description = "The body is larger than 1 MiB (`payload_too_large`).", body = ErrorBody),
-        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
         (status = 422, description = "A field is missing (`validation_failed`, `details.field`).", body = ErrorBody),
     )
 )]
@@ -115,19 +99,10 @@ async fn login(
 
 /// Sign out this session
 ///
-/// Ends the session the cookie belongs to and clears the cookie. Requires a signed-in session
-/// (API keys are not accepted).
-#[utoipa::path(
-    post,
-    path = "/auth/logout",
-    operation_id = "logout",
-    tag = "auth",
+/// Ends the session the cookie belongs to and clears the cookie.
+#[utoipa::path(post, path = "/auth/logout", operation_id = "logout", tag = "auth",
     security(("session" = [])),
-    responses(
-        (status = 204, description = "Signed out; the cookie is cleared."),
-        (status = 401, description = "Not signed in (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "Sent by a browser from another site (`cross_site_request`).", body = ErrorBody),
-    )
+    responses((status = 204, description = "Signed out; the cookie is cleared."))
 )]
 async fn logout(State(app): State<AppState>, who: SignedIn, browser: Session) -> Result<StatusCode, AppError> {
     accounts::logout(&app, &who).await?;
@@ -137,19 +112,10 @@ async fn logout(State(app): State<AppState>, who: SignedIn, browser: Session) ->
 
 /// Sign out everywhere
 ///
-/// Ends every session of the signed-in user, this one included. Requires a signed-in session
-/// (API keys are not accepted).
-#[utoipa::path(
-    post,
-    path = "/auth/logout-all",
-    operation_id = "logoutAll",
-    tag = "auth",
+/// Ends every session of the signed-in user, this one included.
+#[utoipa::path(post, path = "/auth/logout-all", operation_id = "logoutAll", tag = "auth",
     security(("session" = [])),
-    responses(
-        (status = 200, description = "Every session ended; the count is returned.", body = EndedSessions),
-        (status = 401, description = "Not signed in (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "Sent by a browser from another site (`cross_site_request`).", body = ErrorBody),
-    )
+    responses((status = 200, description = "Every session ended; the count is returned.", body = EndedSessions))
 )]
 async fn logout_all(
     State(app): State<AppState>,
@@ -170,18 +136,11 @@ struct TokenBody {
 ///
 /// Consumes the single-use token from the verification link (valid 24 h). Needs no
 /// authentication.
-#[utoipa::path(
-    post,
-    path = "/auth/verify-email",
-    operation_id = "verifyEmail",
-    tag = "auth",
+#[utoipa::path(post, path = "/auth/verify-email", operation_id = "verifyEmail", tag = "auth",
     request_body = TokenBody,
     responses(
         (status = 204, description = "The address is verified."),
-        (status = 400, description = "The token is unknown, used or expired (`invalid_token`), or the body is not valid JSON (`malformed_json`).", body = ErrorBody),
-        (status = 403, description = "Sent by a browser from another site (`cross_site_request`).", body = ErrorBody),
-        (status = 413, description = "The body is larger than 1 MiB (`payload_too_large`).", body = ErrorBody),
-        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
+        (status = 400, description = "Or the token is unknown, used or expired (`invalid_token`).", body = ErrorBody),
         (status = 422, description = "The `token` field is missing (`validation_failed`).", body = ErrorBody),
     )
 )]
@@ -192,18 +151,11 @@ async fn verify_email(State(app): State<AppState>, AppJson(body): AppJson<TokenB
 
 /// Resend the verification email
 ///
-/// Mails a fresh verification link to the signed-in user. Requires a signed-in session (API keys
-/// are not accepted).
-#[utoipa::path(
-    post,
-    path = "/auth/resend-verification",
-    operation_id = "resendVerification",
-    tag = "auth",
+/// Mails a fresh verification link to the signed-in user.
+#[utoipa::path(post, path = "/auth/resend-verification", operation_id = "resendVerification", tag = "auth",
     security(("session" = [])),
     responses(
         (status = 202, description = "A new link is on its way."),
-        (status = 401, description = "Not signed in (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "Sent by a browser from another site (`cross_site_request`).", body = ErrorBody),
         (status = 409, description = "The address is already verified (`already_verified`).", body = ErrorBody),
     )
 )]
@@ -221,18 +173,10 @@ struct EmailBody {
 ///
 /// Always answers 202, whether or not the account exists; a single-use link (valid 1 h) is mailed
 /// only when it does. Needs no authentication. Limited per client address.
-#[utoipa::path(
-    post,
-    path = "/auth/forgot-password",
-    operation_id = "forgotPassword",
-    tag = "auth",
+#[utoipa::path(post, path = "/auth/forgot-password", operation_id = "forgotPassword", tag = "auth",
     request_body = EmailBody,
     responses(
         (status = 202, description = "Accepted (the same answer for every address)."),
-        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
-        (status = 403, description = "Sent by a browser from another site (`cross_site_request`).", body = ErrorBody),
-        (status = 413, description = "The body is larger than 1 MiB (`payload_too_large`).", body = ErrorBody),
-        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
         (status = 422, description = "The `email` field is missing (`validation_failed`).", body = ErrorBody),
     )
 )]
@@ -255,18 +199,11 @@ struct ResetBody {
 ///
 /// Sets a new password with the single-use token from the reset link, ends every session of the
 /// account and marks the address verified. Needs no authentication.
-#[utoipa::path(
-    post,
-    path = "/auth/reset-password",
-    operation_id = "resetPassword",
-    tag = "auth",
+#[utoipa::path(post, path = "/auth/reset-password", operation_id = "resetPassword", tag = "auth",
     request_body = ResetBody,
     responses(
         (status = 204, description = "The password is changed; every session has ended."),
-        (status = 400, description = "The token is unknown, used or expired (`invalid_token`), or the body is not valid JSON (`malformed_json`).", body = ErrorBody),
-        (status = 403, description = "Sent by a browser from another site (`cross_site_request`).", body = ErrorBody),
-        (status = 413, description = "The body is larger than 1 MiB (`payload_too_large`).", body = ErrorBody),
-        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
+        (status = 400, description = "Or the token is unknown, used or expired (`invalid_token`).", body = ErrorBody),
         (status = 422, description = "The new password is too short, too long or guessable (`validation_failed`, `details.field` = `password`).", body = ErrorBody),
     )
 )]

@@ -1,8 +1,5 @@
 //! `/api/v1/organizations/{org}/domains`: claim an email domain, verify it by DNS, list, remove.
-use super::{
-    caller::InOrg,
-    openapi::{ErrorBody, OrgRefusals},
-};
+use super::{caller::InOrg, openapi::ErrorBody};
 use crate::server::{
     error::{AppJson, AppPath, AppQuery},
     pagination::PageParams,
@@ -27,23 +24,13 @@ type DomainPath = AppPath<(OrgId, DomainId)>;
 /// Add an email domain
 ///
 /// The answer names the TXT record to publish on the domain (`gatehouse-verification=<token>`);
-/// then ask for verification. Requires `sso:write`.
-#[utoipa::path(
-    post,
-    path = "/organizations/{org}/domains",
-    operation_id = "createDomain",
-    tag = "domains",
-    security(("session" = []), ("api_key" = ["sso:write"])),
-    extensions(("x-required-permission" = json!("sso:write"))),
-    params(("org" = OrgId, Path, description = "The organization's id.")),
-    request_body = domains::NewDomain,
+/// then ask for verification.
+#[utoipa::path(post, path = "/organizations/{org}/domains", operation_id = "createDomain", tag = "domains",
+    security(("api_key" = ["sso:write"])), request_body = domains::NewDomain,
     responses(
         (status = 201, description = "The domain, pending, with the record to publish.", body = Domain),
-        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
         (status = 409, description = "This organization has already added the domain (`domain_claimed`).", body = ErrorBody),
-        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
         (status = 422, description = "Not an email domain (`validation_failed`, `details.field`).", body = ErrorBody),
-        OrgRefusals,
     )
 )]
 async fn create(
@@ -56,20 +43,10 @@ async fn create(
 
 /// List email domains
 ///
-/// Newest first. Requires `sso:write`.
-#[utoipa::path(
-    get,
-    path = "/organizations/{org}/domains",
-    operation_id = "listDomains",
-    tag = "domains",
-    security(("session" = []), ("api_key" = ["sso:write"])),
-    extensions(("x-required-permission" = json!("sso:write"))),
-    params(("org" = OrgId, Path, description = "The organization's id."), PageParams),
-    responses(
-        (status = 200, description = "A page of domains.", body = Page<Domain>),
-        (status = 422, description = "`limit` or `cursor` is invalid (`validation_failed`, `details.field`).", body = ErrorBody),
-        OrgRefusals,
-    )
+/// Newest first.
+#[utoipa::path(get, path = "/organizations/{org}/domains", operation_id = "listDomains", tag = "domains",
+    security(("api_key" = ["sso:write"])), params(PageParams),
+    responses((status = 200, description = "A page of domains.", body = Page<Domain>))
 )]
 async fn list(
     State(app): State<AppState>,
@@ -80,20 +57,9 @@ async fn list(
 }
 
 /// Read an email domain
-///
-/// Requires `sso:write`.
-#[utoipa::path(
-    get,
-    path = "/organizations/{org}/domains/{domain}",
-    operation_id = "getDomain",
-    tag = "domains",
-    security(("session" = []), ("api_key" = ["sso:write"])),
-    extensions(("x-required-permission" = json!("sso:write"))),
-    params(
-        ("org" = OrgId, Path, description = "The organization's id."),
-        ("domain" = DomainId, Path, description = "The domain's id."),
-    ),
-    responses((status = 200, description = "The domain.", body = Domain), OrgRefusals)
+#[utoipa::path(get, path = "/organizations/{org}/domains/{domain}", operation_id = "getDomain", tag = "domains",
+    security(("api_key" = ["sso:write"])),
+    responses((status = 200, description = "The domain.", body = Domain))
 )]
 async fn read(
     State(app): State<AppState>,
@@ -105,26 +71,14 @@ async fn read(
 
 /// Route an email domain's sign-ins
 ///
-/// `connection_id` picks the SSO connection `/sso/start?email=` uses for addresses at this
-/// domain; `require_sso` refuses their password sign-ins (needs a verified domain and a
-/// connection; owners keep an audited break-glass path). Requires `sso:write`.
-#[utoipa::path(
-    patch,
-    path = "/organizations/{org}/domains/{domain}",
-    operation_id = "updateDomain",
-    tag = "domains",
-    security(("session" = []), ("api_key" = ["sso:write"])),
-    extensions(("x-required-permission" = json!("sso:write"))),
-    params(
-        ("org" = OrgId, Path, description = "The organization's id."),
-        ("domain" = DomainId, Path, description = "The domain's id."),
-    ),
-    request_body = domains::DomainPatch,
+/// `connection_id` picks the SSO connection `/sso/start?email=` uses for addresses at this domain;
+/// `require_sso` refuses their password sign-ins (needs a verified domain and a connection; owners
+/// keep an audited break-glass path).
+#[utoipa::path(patch, path = "/organizations/{org}/domains/{domain}", operation_id = "updateDomain", tag = "domains",
+    security(("api_key" = ["sso:write"])), request_body = domains::DomainPatch,
     responses(
         (status = 200, description = "The domain.", body = Domain),
-        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
         (status = 422, description = "Not verified, no connection, or a connection of another organization (`validation_failed`, `details.field`).", body = ErrorBody),
-        OrgRefusals,
     )
 )]
 async fn update(
@@ -137,20 +91,9 @@ async fn update(
 }
 
 /// Remove an email domain
-///
-/// Requires `sso:write`.
-#[utoipa::path(
-    delete,
-    path = "/organizations/{org}/domains/{domain}",
-    operation_id = "deleteDomain",
-    tag = "domains",
-    security(("session" = []), ("api_key" = ["sso:write"])),
-    extensions(("x-required-permission" = json!("sso:write"))),
-    params(
-        ("org" = OrgId, Path, description = "The organization's id."),
-        ("domain" = DomainId, Path, description = "The domain's id."),
-    ),
-    responses((status = 204, description = "Removed."), OrgRefusals)
+#[utoipa::path(delete, path = "/organizations/{org}/domains/{domain}", operation_id = "deleteDomain", tag = "domains",
+    security(("api_key" = ["sso:write"])),
+    responses((status = 204, description = "Removed."))
 )]
 async fn remove(
     State(app): State<AppState>,
@@ -163,23 +106,13 @@ async fn remove(
 
 /// Verify an email domain
 ///
-/// Looks up the domain's TXT records now. Requires `sso:write`.
-#[utoipa::path(
-    post,
-    path = "/organizations/{org}/domains/{domain}/verify",
-    operation_id = "verifyDomain",
-    tag = "domains",
-    security(("session" = []), ("api_key" = ["sso:write"])),
-    extensions(("x-required-permission" = json!("sso:write"))),
-    params(
-        ("org" = OrgId, Path, description = "The organization's id."),
-        ("domain" = DomainId, Path, description = "The domain's id."),
-    ),
+/// Looks up the domain's TXT records now.
+#[utoipa::path(post, path = "/organizations/{org}/domains/{domain}/verify", operation_id = "verifyDomain", tag = "domains",
+    security(("api_key" = ["sso:write"])),
     responses(
         (status = 200, description = "Verified (or it already was).", body = Domain),
         (status = 409, description = "Another organization verified this domain first (`domain_taken`).", body = ErrorBody),
         (status = 422, description = "The record was not found; the message says what DNS answered (`domain_not_verified`).", body = ErrorBody),
-        OrgRefusals,
     )
 )]
 async fn verify(

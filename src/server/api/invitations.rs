@@ -38,6 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 struct InviteBody {
     email: String,
     role: Option<Role>,
+    #[schema(minimum = 1, maximum = 30)]
     expires_in_days: Option<i64>,
 }
 
@@ -45,24 +46,12 @@ struct InviteBody {
 ///
 /// Mails a single-use link to join with `role` (default `member`), valid `expires_in_days` (1–30,
 /// default 7). The answer carries the `link`, shown only here. Members plus open invitations never
-/// exceed `max_users`. Requires `invitations:write`.
-#[utoipa::path(
-    post,
-    path = "/organizations/{org}/invitations",
-    operation_id = "createInvitation",
-    tag = "invitations",
-    security(("session" = []), ("api_key" = ["invitations:write"])),
-    extensions(("x-required-permission" = json!("invitations:write"))),
-    params(("org" = OrgId, Path, description = "The organization's id.")),
-    request_body = InviteBody,
+/// exceed `max_users`.
+#[utoipa::path(post, path = "/organizations/{org}/invitations", operation_id = "createInvitation", tag = "invitations",
+    security(("api_key" = ["invitations:write"])), request_body = InviteBody,
     responses(
         (status = 201, description = "The invitation, with its secret `link`.", body = IssuedInvitation),
-        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
-        (status = 413, description = "The body is larger than 1 MiB (`payload_too_large`).", body = ErrorBody),
-        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
-        (status = 401, description = "Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "The caller lacks `invitations:write` (`permission_denied`); API access is turned off for this organization (`api_disabled`, API keys only); the role is above what the caller may assign (`insufficient_rank`); or a browser sent it from another site (`cross_site_request`).", body = ErrorBody),
-        (status = 404, description = "No such organization, or the caller is not a member of it (`not_found`): another organization's ids answer exactly like missing ones.", body = ErrorBody),
+        (status = 403, description = "Also when the role is above what the caller may assign (`insufficient_rank`).", body = ErrorBody),
         (status = 409, description = "Already a member (`already_member`), an open invitation exists (`invitation_pending`), or no seat is left (`limit_exceeded`, `details.max_users`).", body = ErrorBody),
         (status = 422, description = "A field is invalid: email, role or expires_in_days (`validation_failed`, `details.field`).", body = ErrorBody),
     )
@@ -80,24 +69,13 @@ async fn invite(
 ///
 /// The original path of `createInvitation`; it behaves the same, and every answer carries
 /// `Deprecation`, `Sunset` and `Link: rel="deprecation"` headers. Use
-/// `POST /organizations/{org}/invitations` instead. Requires `invitations:write`.
-#[utoipa::path(
-    post,
-    path = "/organizations/{org}/invite",
-    operation_id = "createInvitationDeprecated",
-    tag = "invitations",
-    security(("session" = []), ("api_key" = ["invitations:write"])),
-    extensions(("x-required-permission" = json!("invitations:write"))),
-    params(("org" = OrgId, Path, description = "The organization's id.")),
-    request_body = InviteBody,
+/// `POST /organizations/{org}/invitations` instead.
+#[utoipa::path(post, path = "/organizations/{org}/invite", operation_id = "createInvitationDeprecated", tag = "invitations",
+    security(("api_key" = ["invitations:write"])), request_body = InviteBody,
     responses(
         (status = 201, description = "The invitation, with its secret `link` (as `createInvitation`).", body = IssuedInvitation),
-        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
-        (status = 401, description = "Not signed in, or the API key is not valid (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "As `createInvitation` (`permission_denied`, `api_disabled`, `insufficient_rank`).", body = ErrorBody),
-        (status = 404, description = "No such organization, or the caller is not a member of it (`not_found`).", body = ErrorBody),
+        (status = 403, description = "Also when the role is above what the caller may assign (`insufficient_rank`).", body = ErrorBody),
         (status = 409, description = "As `createInvitation` (`already_member`, `invitation_pending`, `limit_exceeded`).", body = ErrorBody),
-        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
         (status = 422, description = "A field is invalid (`validation_failed`, `details.field`).", body = ErrorBody),
     )
 )]
@@ -112,22 +90,9 @@ async fn invite_deprecated(
 /// List invitations
 ///
 /// Every invitation with its status (pending, accepted, revoked, expired), newest first.
-/// Requires `invitations:write`.
-#[utoipa::path(
-    get,
-    path = "/organizations/{org}/invitations",
-    operation_id = "listInvitations",
-    tag = "invitations",
-    security(("session" = []), ("api_key" = ["invitations:write"])),
-    extensions(("x-required-permission" = json!("invitations:write"))),
-    params(("org" = OrgId, Path, description = "The organization's id."), PageParams),
-    responses(
-        (status = 200, description = "A page of invitations.", body = Page<Invitation>),
-        (status = 401, description = "Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "The caller lacks `invitations:write` (`permission_denied`); API access is turned off for this organization (`api_disabled`, API keys only).", body = ErrorBody),
-        (status = 404, description = "No such organization, or the caller is not a member of it (`not_found`): another organization's ids answer exactly like missing ones.", body = ErrorBody),
-        (status = 422, description = "`limit` is out of range or `cursor` is not one this API returned (`validation_failed`, `details.field`).", body = ErrorBody),
-    )
+#[utoipa::path(get, path = "/organizations/{org}/invitations", operation_id = "listInvitations", tag = "invitations",
+    security(("api_key" = ["invitations:write"])), params(PageParams),
+    responses((status = 200, description = "A page of invitations.", body = Page<Invitation>))
 )]
 async fn list_invitations(
     State(app): State<AppState>,
@@ -139,20 +104,11 @@ async fn list_invitations(
 
 /// Revoke an invitation
 ///
-/// The link stops working (410 for whoever opens it). Requires `invitations:write`.
-#[utoipa::path(
-    delete,
-    path = "/organizations/{org}/invitations/{invitation}",
-    operation_id = "revokeInvitation",
-    tag = "invitations",
-    security(("session" = []), ("api_key" = ["invitations:write"])),
-    extensions(("x-required-permission" = json!("invitations:write"))),
-    params(("org" = OrgId, Path, description = "The organization's id."), ("invitation" = InvitationId, Path, description = "The invitation's id.")),
+/// The link stops working (410 for whoever opens it).
+#[utoipa::path(delete, path = "/organizations/{org}/invitations/{invitation}", operation_id = "revokeInvitation", tag = "invitations",
+    security(("api_key" = ["invitations:write"])),
     responses(
         (status = 204, description = "The invitation is revoked."),
-        (status = 401, description = "Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "The caller lacks `invitations:write` (`permission_denied`); API access is turned off for this organization (`api_disabled`, API keys only); or a browser sent it from another site (`cross_site_request`).", body = ErrorBody),
-        (status = 404, description = "No such organization or invitation, or the caller is not a member (`not_found`).", body = ErrorBody),
         (status = 409, description = "Already accepted (`invitation_accepted`) or revoked (`invitation_revoked`).", body = ErrorBody),
     )
 )]
@@ -167,29 +123,19 @@ async fn revoke_invitation(
 
 #[derive(Deserialize, Default, ToSchema)]
 struct ResendBody {
+    #[schema(minimum = 1, maximum = 30)]
     expires_in_days: Option<i64>,
 }
 
 /// Resend an invitation
 ///
-/// Rotates the link (the old one stops working), restarts its validity and mails it again. The
-/// body is optional. Requires `invitations:write`.
-#[utoipa::path(
-    post,
-    path = "/organizations/{org}/invitations/{invitation}/resend",
-    operation_id = "resendInvitation",
-    tag = "invitations",
-    security(("session" = []), ("api_key" = ["invitations:write"])),
-    extensions(("x-required-permission" = json!("invitations:write"))),
-    params(("org" = OrgId, Path, description = "The organization's id."), ("invitation" = InvitationId, Path, description = "The invitation's id.")),
+/// Rotates the link (the old one stops working), restarts its validity and mails it again. The body
+/// is optional.
+#[utoipa::path(post, path = "/organizations/{org}/invitations/{invitation}/resend", operation_id = "resendInvitation", tag = "invitations",
+    security(("api_key" = ["invitations:write"])),
     request_body(content = Option<ResendBody>, description = "Optional: `{}`, `{\"expires_in_days\": N}` or no body at all."),
     responses(
         (status = 200, description = "The invitation with its new secret `link`.", body = IssuedInvitation),
-        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
-        (status = 413, description = "The body is larger than 1 MiB (`payload_too_large`).", body = ErrorBody),
-        (status = 401, description = "Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "The caller lacks `invitations:write` (`permission_denied`); API access is turned off for this organization (`api_disabled`, API keys only); or a browser sent it from another site (`cross_site_request`).", body = ErrorBody),
-        (status = 404, description = "No such organization or invitation, or the caller is not a member (`not_found`).", body = ErrorBody),
         (status = 409, description = "Already accepted (`invitation_accepted`) or revoked (`invitation_revoked`).", body = ErrorBody),
         (status = 422, description = "`expires_in_days` is not 1–30 (`validation_failed`, `details.field`).", body = ErrorBody),
     )
@@ -213,23 +159,13 @@ struct AcceptBody {
 
 /// Accept an invitation
 ///
-/// Joins the organization with the token from the invitation link. The signed-in user's email
-/// must be the invited address (case-insensitive); accepting verifies it. Requires a signed-in
-/// session (API keys are not accepted).
-#[utoipa::path(
-    post,
-    path = "/invitations/accept",
-    operation_id = "acceptInvitation",
-    tag = "invitations",
-    security(("session" = [])),
-    request_body = AcceptBody,
+/// Joins the organization with the token from the invitation link. The signed-in user's email must
+/// be the invited address (case-insensitive); accepting verifies it.
+#[utoipa::path(post, path = "/invitations/accept", operation_id = "acceptInvitation", tag = "invitations",
+    security(("session" = [])), request_body = AcceptBody,
     responses(
         (status = 200, description = "The organization joined.", body = Organization),
-        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
-        (status = 413, description = "The body is larger than 1 MiB (`payload_too_large`).", body = ErrorBody),
-        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
-        (status = 401, description = "Not signed in (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "The invitation is for another address (`invitation_email_mismatch`), or a browser sent it from another site (`cross_site_request`).", body = ErrorBody),
+        (status = 403, description = "Also when the invitation is for another address (`invitation_email_mismatch`).", body = ErrorBody),
         (status = 404, description = "No invitation has this token (`not_found`).", body = ErrorBody),
         (status = 409, description = "Already a member (`already_member`), or no seat is left (`limit_exceeded`).", body = ErrorBody),
         (status = 410, description = "The invitation was used (`invitation_used`), revoked (`invitation_revoked`) or has expired (`invitation_expired`).", body = ErrorBody),

@@ -39,26 +39,13 @@ struct ListQuery {
 /// List members
 ///
 /// Members with their role and extra grants. `search` matches a substring of name or email.
-/// Requires `members:read`.
-#[utoipa::path(
-    get,
-    path = "/organizations/{org}/members",
-    operation_id = "listMembers",
-    tag = "members",
-    security(("session" = []), ("api_key" = ["members:read"])),
-    extensions(("x-required-permission" = json!("members:read"))),
+#[utoipa::path(get, path = "/organizations/{org}/members", operation_id = "listMembers", tag = "members",
+    security(("api_key" = ["members:read"])),
     params(
-        ("org" = OrgId, Path, description = "The organization's id."),
         ("search" = Option<String>, Query, description = "Only members whose name or email contains this text (case-insensitive)."),
-        PageParams
+        PageParams,
     ),
-    responses(
-        (status = 200, description = "A page of members.", body = Page<Member>),
-        (status = 401, description = "Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "The caller lacks `members:read` (`permission_denied`); API access is turned off for this organization (`api_disabled`, API keys only).", body = ErrorBody),
-        (status = 404, description = "No such organization, or the caller is not a member of it (`not_found`): another organization's ids answer exactly like missing ones.", body = ErrorBody),
-        (status = 422, description = "`limit` is out of range or `cursor` is not one this API returned (`validation_failed`, `details.field`).", body = ErrorBody),
-    )
+    responses((status = 200, description = "A page of members.", body = Page<Member>))
 )]
 async fn list_members(
     State(app): State<AppState>,
@@ -79,24 +66,12 @@ struct MemberBody {
 ///
 /// Only an Owner changes a member at or above their own role or assigns such a role; extra grants
 /// can only be permissions the caller holds, never the owner-only ones. Demoting the last Owner
-/// answers 409 `last_owner`. Requires `members:write`.
-#[utoipa::path(
-    patch,
-    path = "/organizations/{org}/members/{user}",
-    operation_id = "updateMember",
-    tag = "members",
-    security(("session" = []), ("api_key" = ["members:write"])),
-    extensions(("x-required-permission" = json!("members:write"))),
-    params(("org" = OrgId, Path, description = "The organization's id."), ("user" = UserId, Path, description = "The member's user id.")),
-    request_body = MemberBody,
+/// answers 409 `last_owner`.
+#[utoipa::path(patch, path = "/organizations/{org}/members/{user}", operation_id = "updateMember", tag = "members",
+    security(("api_key" = ["members:write"])), request_body = MemberBody,
     responses(
         (status = 200, description = "The member as changed.", body = Member),
-        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
-        (status = 413, description = "The body is larger than 1 MiB (`payload_too_large`).", body = ErrorBody),
-        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
-        (status = 401, description = "Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "The caller lacks `members:write` (`permission_denied`); API access is turned off for this organization (`api_disabled`, API keys only); the member or role is at or above the caller's rank (`insufficient_rank`); or a browser sent it from another site (`cross_site_request`).", body = ErrorBody),
-        (status = 404, description = "No such organization or member, or the caller is not a member (`not_found`).", body = ErrorBody),
+        (status = 403, description = "Also when the member or role is at or above the caller's rank (`insufficient_rank`).", body = ErrorBody),
         (status = 409, description = "The organization would lose its last Owner (`last_owner`), or the caller's own role changed meanwhile (`role_changed`).", body = ErrorBody),
         (status = 422, description = "An unknown role or permission, or a grant the caller may not give (`validation_failed`, `details.field`).", body = ErrorBody),
     )
@@ -113,20 +88,12 @@ async fn change_member(
 /// Remove a member
 ///
 /// Only an Owner removes a member at or above their own role; removing the last Owner answers 409
-/// `last_owner`. Requires `members:write`.
-#[utoipa::path(
-    delete,
-    path = "/organizations/{org}/members/{user}",
-    operation_id = "removeMember",
-    tag = "members",
-    security(("session" = []), ("api_key" = ["members:write"])),
-    extensions(("x-required-permission" = json!("members:write"))),
-    params(("org" = OrgId, Path, description = "The organization's id."), ("user" = UserId, Path, description = "The member's user id.")),
+/// `last_owner`.
+#[utoipa::path(delete, path = "/organizations/{org}/members/{user}", operation_id = "removeMember", tag = "members",
+    security(("api_key" = ["members:write"])),
     responses(
         (status = 200, description = "The member is removed; `affected_api_keys` are the keys they created here, which stopped working with the removal.", body = MemberRemoved),
-        (status = 401, description = "Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "The caller lacks `members:write` (`permission_denied`); API access is turned off for this organization (`api_disabled`, API keys only); the member is at or above the caller's rank (`insufficient_rank`); or a browser sent it from another site (`cross_site_request`).", body = ErrorBody),
-        (status = 404, description = "No such organization or member, or the caller is not a member (`not_found`).", body = ErrorBody),
+        (status = 403, description = "Also when the member is at or above the caller's rank (`insufficient_rank`).", body = ErrorBody),
         (status = 409, description = "The organization would lose its last Owner (`last_owner`), or the caller's own role changed meanwhile (`role_changed`).", body = ErrorBody),
     )
 )]
@@ -145,25 +112,13 @@ struct TransferBody {
 
 /// Transfer ownership
 ///
-/// Makes another member an Owner and the caller an Admin, in one step.
-/// Requires `ownership:transfer` (Owners only; a person, not an API key).
-#[utoipa::path(
-    post,
-    path = "/organizations/{org}/transfer-ownership",
-    operation_id = "transferOwnership",
-    tag = "members",
-    security(("session" = []), ("api_key" = ["ownership:transfer"])),
-    extensions(("x-required-permission" = json!("ownership:transfer"))),
-    params(("org" = OrgId, Path, description = "The organization's id.")),
-    request_body = TransferBody,
+/// Makes another member an Owner and the caller an Admin, in one step. Owners only; a person, not
+/// an API key.
+#[utoipa::path(post, path = "/organizations/{org}/transfer-ownership", operation_id = "transferOwnership", tag = "members",
+    security(("api_key" = ["ownership:transfer"])), request_body = TransferBody,
     responses(
         (status = 204, description = "Ownership is transferred."),
-        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
-        (status = 413, description = "The body is larger than 1 MiB (`payload_too_large`).", body = ErrorBody),
-        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
-        (status = 401, description = "Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "The caller lacks `ownership:transfer` (`permission_denied`); API access is turned off for this organization (`api_disabled`, API keys only); an API key tried it (`not_a_person`); or a browser sent it from another site (`cross_site_request`).", body = ErrorBody),
-        (status = 404, description = "No such organization, or the caller is not a member of it (`not_found`): another organization's ids answer exactly like missing ones.", body = ErrorBody),
+        (status = 403, description = "Also when an API key tries it (`not_a_person`).", body = ErrorBody),
         (status = 422, description = "`user_id` is missing or not another member (`validation_failed`, `details.field` = `user_id`).", body = ErrorBody),
     )
 )]
@@ -178,21 +133,13 @@ async fn transfer_ownership(
 
 /// Leave the organization
 ///
-/// The caller stops being a member. The last Owner cannot leave (409 `last_owner`).
-/// Requires `org:read` (any member; a person, not an API key).
-#[utoipa::path(
-    post,
-    path = "/organizations/{org}/leave",
-    operation_id = "leaveOrganization",
-    tag = "members",
-    security(("session" = []), ("api_key" = ["org:read"])),
-    extensions(("x-required-permission" = json!("org:read"))),
-    params(("org" = OrgId, Path, description = "The organization's id.")),
+/// The caller stops being a member. The last Owner cannot leave (409 `last_owner`). Any member may
+/// leave; a person, not an API key.
+#[utoipa::path(post, path = "/organizations/{org}/leave", operation_id = "leaveOrganization", tag = "members",
+    security(("api_key" = ["org:read"])),
     responses(
         (status = 204, description = "The caller has left."),
-        (status = 401, description = "Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "An API key tried it (`not_a_person`); API access is turned off for this organization (`api_disabled`, API keys only); or a browser sent it from another site (`cross_site_request`).", body = ErrorBody),
-        (status = 404, description = "No such organization, or the caller is not a member of it (`not_found`): another organization's ids answer exactly like missing ones.", body = ErrorBody),
+        (status = 403, description = "Also when an API key tries it (`not_a_person`).", body = ErrorBody),
         (status = 409, description = "The caller is the last Owner (`last_owner`).", body = ErrorBody),
     )
 )]

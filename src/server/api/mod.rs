@@ -2,7 +2,7 @@
 //! call one service function and shape the response.
 //!
 //! Each module's `router()` returns a `utoipa_axum` `OpenApiRouter` and registers its handlers with
-//! `.routes(routes!(handler, ...))`, so the OpenAPI document (`openapi.rs`) is collected from the
+//! `.routes(routes!(handler, ...))`, so the OpenAPI document (`openapi/`) is collected from the
 //! same router that serves the requests.
 mod accounts;
 mod api_keys;
@@ -81,5 +81,24 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Resul
     if body.is_empty() {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| AppError::bad_request(ErrorCode::MalformedJson, e.to_string()))
+    serde_json::from_slice(body)
+        .or_else(|e| crate::server::error::whole_numbers(body).ok_or(e))
+        .map_err(|e| AppError::bad_request(ErrorCode::MalformedJson, e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(serde::Deserialize, Default, Debug, PartialEq)]
+    struct Body {
+        days: Option<i64>,
+    }
+
+    /// JSON Schema calls `20.0` an integer, so the API takes it where an integer is expected.
+    #[test]
+    fn whole_numbers_are_integers() {
+        assert_eq!(super::optional_json::<Body>(br#"{"days": 20.0}"#).unwrap(), Body { days: Some(20) });
+        assert_eq!(crate::server::error::parse_json::<Body>(br#"{"days": 7.0}"#).unwrap(), Body { days: Some(7) });
+        assert_eq!(crate::server::error::parse_json::<Body>(br#"{"days": 7.5}"#).unwrap_err().status(), 422);
+        assert_eq!(super::optional_json::<Body>(b"").unwrap(), Body::default());
+    }
 }

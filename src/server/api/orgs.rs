@@ -13,7 +13,6 @@ use crate::server::{
 use crate::shared::{
     accounts::Page,
     error::AppError,
-    ids::OrgId,
     orgs::{OrgStats, Organization},
 };
 use axum::{extract::State, http::StatusCode, Json};
@@ -37,22 +36,12 @@ struct CreateBody {
 
 /// Create an organization
 ///
-/// The signed-in user becomes its Owner. Without `slug`, one is suggested from the name.
-/// Requires a signed-in session (API keys belong to one organization and cannot create others).
-#[utoipa::path(
-    post,
-    path = "/organizations",
-    operation_id = "createOrganization",
-    tag = "organizations",
-    security(("session" = [])),
-    request_body = CreateBody,
+/// The signed-in user becomes its Owner. Without `slug`, one is suggested from the name. API keys
+/// belong to one organization and cannot create others.
+#[utoipa::path(post, path = "/organizations", operation_id = "createOrganization", tag = "organizations",
+    security(("session" = [])), request_body = CreateBody,
     responses(
         (status = 201, description = "The new organization.", body = Organization),
-        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
-        (status = 413, description = "The body is larger than 1 MiB (`payload_too_large`).", body = ErrorBody),
-        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
-        (status = 401, description = "Not signed in (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "Sent by a browser from another site (`cross_site_request`).", body = ErrorBody),
         (status = 409, description = "The slug is taken (`slug_taken`, `details.field` = `slug`).", body = ErrorBody),
         (status = 422, description = "The name or slug is invalid (`validation_failed`, `details.field`).", body = ErrorBody),
     )
@@ -69,20 +58,10 @@ async fn create(
 
 /// List my organizations
 ///
-/// The organizations the signed-in user belongs to, with their role in each. Requires a
-/// signed-in session.
-#[utoipa::path(
-    get,
-    path = "/organizations",
-    operation_id = "listOrganizations",
-    tag = "organizations",
-    security(("session" = [])),
-    params(PageParams),
-    responses(
-        (status = 200, description = "A page of organizations.", body = Page<Organization>),
-        (status = 401, description = "Not signed in (`unauthenticated`).", body = ErrorBody),
-        (status = 422, description = "`limit` is out of range or `cursor` is not one this API returned (`validation_failed`, `details.field`).", body = ErrorBody),
-    )
+/// The organizations the signed-in user belongs to, with their role in each.
+#[utoipa::path(get, path = "/organizations", operation_id = "listOrganizations", tag = "organizations",
+    security(("session" = [])), params(PageParams),
+    responses((status = 200, description = "A page of organizations.", body = Page<Organization>))
 )]
 async fn list_mine(
     State(app): State<AppState>,
@@ -93,21 +72,10 @@ async fn list_mine(
 }
 
 /// Get an organization
-///
-/// Requires `org:read`.
-#[utoipa::path(
-    get,
-    path = "/organizations/{org}",
-    operation_id = "getOrganization",
-    tag = "organizations",
-    security(("session" = []), ("api_key" = ["org:read"])),
-    extensions(("x-required-permission" = json!("org:read"))),
-    params(("org" = OrgId, Path, description = "The organization's id.")),
+#[utoipa::path(get, path = "/organizations/{org}", operation_id = "getOrganization", tag = "organizations",
+    security(("api_key" = ["org:read"])),
     responses(
         (status = 200, description = "The organization, with the caller's role and permissions in it.", body = Organization),
-        (status = 401, description = "Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "API access is turned off for this organization (`api_disabled`, API keys only).", body = ErrorBody),
-        (status = 404, description = "No such organization, or the caller is not a member of it (`not_found`): another organization's ids answer exactly like missing ones.", body = ErrorBody),
     )
 )]
 async fn read(State(app): State<AppState>, InOrg(scope): InOrg) -> Result<Json<Organization>, AppError> {
@@ -116,25 +84,12 @@ async fn read(State(app): State<AppState>, InOrg(scope): InOrg) -> Result<Json<O
 
 /// Update an organization
 ///
-/// A partial update. Requires `org:write` for name, slug, colour and settings, and `billing:write`
-/// (Owners only) for `tier`, `subscription_status`, `max_users` and `max_api_calls_per_hour`.
-#[utoipa::path(
-    patch,
-    path = "/organizations/{org}",
-    operation_id = "updateOrganization",
-    tag = "organizations",
-    security(("session" = []), ("api_key" = ["org:write"])),
-    extensions(("x-required-permission" = json!("org:write"))),
-    params(("org" = OrgId, Path, description = "The organization's id.")),
-    request_body = orgs::OrgPatch,
+/// A partial update. `tier`, `subscription_status`, `max_users` and `max_api_calls_per_hour` also
+/// need `billing:write` (Owners only).
+#[utoipa::path(patch, path = "/organizations/{org}", operation_id = "updateOrganization", tag = "organizations",
+    security(("api_key" = ["org:write"])), request_body = orgs::OrgPatch,
     responses(
         (status = 200, description = "The updated organization.", body = Organization),
-        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
-        (status = 413, description = "The body is larger than 1 MiB (`payload_too_large`).", body = ErrorBody),
-        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
-        (status = 401, description = "Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "The caller lacks `org:write` (`permission_denied`); API access is turned off for this organization (`api_disabled`, API keys only); a billing field was sent without `billing:write`; or a browser sent it from another site (`cross_site_request`).", body = ErrorBody),
-        (status = 404, description = "No such organization, or the caller is not a member of it (`not_found`): another organization's ids answer exactly like missing ones.", body = ErrorBody),
         (status = 409, description = "The slug is taken (`slug_taken`, `details.field` = `slug`).", body = ErrorBody),
         (status = 422, description = "A field is invalid or unknown (`validation_failed`, `details.field`).", body = ErrorBody),
     )
@@ -154,25 +109,12 @@ struct DeleteBody {
 
 /// Delete an organization
 ///
-/// Removes the organization with its members and invitations; a record stays on the platform
-/// audit chain. `confirm` must repeat the slug. Requires `org:delete` (Owners only).
-#[utoipa::path(
-    delete,
-    path = "/organizations/{org}",
-    operation_id = "deleteOrganization",
-    tag = "organizations",
-    security(("session" = []), ("api_key" = ["org:delete"])),
-    extensions(("x-required-permission" = json!("org:delete"))),
-    params(("org" = OrgId, Path, description = "The organization's id.")),
-    request_body = DeleteBody,
+/// Removes the organization with its members and invitations; a record stays on the platform audit
+/// chain. `confirm` must repeat the slug. Owners only.
+#[utoipa::path(delete, path = "/organizations/{org}", operation_id = "deleteOrganization", tag = "organizations",
+    security(("api_key" = ["org:delete"])), request_body = DeleteBody,
     responses(
         (status = 204, description = "The organization is gone."),
-        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
-        (status = 413, description = "The body is larger than 1 MiB (`payload_too_large`).", body = ErrorBody),
-        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
-        (status = 401, description = "Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "The caller lacks `org:delete` (`permission_denied`); API access is turned off for this organization (`api_disabled`, API keys only); or a browser sent it from another site (`cross_site_request`).", body = ErrorBody),
-        (status = 404, description = "No such organization, or the caller is not a member of it (`not_found`): another organization's ids answer exactly like missing ones.", body = ErrorBody),
         (status = 422, description = "`confirm` does not match the slug (`validation_failed`, `details.field` = `confirm`).", body = ErrorBody),
     )
 )]
@@ -187,22 +129,11 @@ async fn delete(
 
 /// Organization statistics
 ///
-/// Members (in all and by role), pending invitations, limits and audit events per day over the
-/// last 30 days. Requires `org:read`.
-#[utoipa::path(
-    get,
-    path = "/organizations/{org}/stats",
-    operation_id = "getOrganizationStats",
-    tag = "organizations",
-    security(("session" = []), ("api_key" = ["org:read"])),
-    extensions(("x-required-permission" = json!("org:read"))),
-    params(("org" = OrgId, Path, description = "The organization's id.")),
-    responses(
-        (status = 200, description = "The statistics.", body = OrgStats),
-        (status = 401, description = "Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "API access is turned off for this organization (`api_disabled`, API keys only).", body = ErrorBody),
-        (status = 404, description = "No such organization, or the caller is not a member of it (`not_found`): another organization's ids answer exactly like missing ones.", body = ErrorBody),
-    )
+/// Members (in all and by role), pending invitations, limits and audit events per day over the last
+/// 30 days.
+#[utoipa::path(get, path = "/organizations/{org}/stats", operation_id = "getOrganizationStats", tag = "organizations",
+    security(("api_key" = ["org:read"])),
+    responses((status = 200, description = "The statistics.", body = OrgStats))
 )]
 async fn stats(State(app): State<AppState>, InOrg(scope): InOrg) -> Result<Json<OrgStats>, AppError> {
     Ok(Json(orgs::stats(&app, &scope).await?))
@@ -211,25 +142,15 @@ async fn stats(State(app): State<AppState>, InOrg(scope): InOrg) -> Result<Json<
 /// Upload the logo
 ///
 /// The body is the image itself (PNG, JPEG or WebP, at most 512 KB); it is decoded, scaled and
-/// re-encoded as PNG, and served at `/logos/{org}`. Requires `org:write`.
-#[utoipa::path(
-    put,
-    path = "/organizations/{org}/logo",
-    operation_id = "uploadLogo",
-    tag = "organizations",
-    security(("session" = []), ("api_key" = ["org:write"])),
-    extensions(("x-required-permission" = json!("org:write"))),
-    params(("org" = OrgId, Path, description = "The organization's id.")),
+/// re-encoded as PNG, and served at `/logos/{org}`.
+#[utoipa::path(put, path = "/organizations/{org}/logo", operation_id = "uploadLogo", tag = "organizations",
+    security(("api_key" = ["org:write"])),
     request_body(
         description = "The image file (PNG, JPEG or WebP, at most 512 KB).",
         content(("image/png"), ("image/jpeg"), ("image/webp"))
     ),
     responses(
         (status = 204, description = "The logo is stored."),
-        (status = 401, description = "Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "The caller lacks `org:write` (`permission_denied`); API access is turned off for this organization (`api_disabled`, API keys only); or a browser sent it from another site (`cross_site_request`).", body = ErrorBody),
-        (status = 404, description = "No such organization, or the caller is not a member of it (`not_found`): another organization's ids answer exactly like missing ones.", body = ErrorBody),
-        (status = 413, description = "The body is larger than 1 MiB (`payload_too_large`).", body = ErrorBody),
         (status = 422, description = "Not a PNG, JPEG or WebP image, too large or undecodable (`validation_failed`, `details.field` = `logo`).", body = ErrorBody),
     )
 )]
@@ -243,22 +164,9 @@ async fn upload_logo(
 }
 
 /// Remove the logo
-///
-/// Requires `org:write`.
-#[utoipa::path(
-    delete,
-    path = "/organizations/{org}/logo",
-    operation_id = "deleteLogo",
-    tag = "organizations",
-    security(("session" = []), ("api_key" = ["org:write"])),
-    extensions(("x-required-permission" = json!("org:write"))),
-    params(("org" = OrgId, Path, description = "The organization's id.")),
-    responses(
-        (status = 204, description = "The logo is removed (also when there was none)."),
-        (status = 401, description = "Not signed in, or the API key is unknown, malformed, expired or revoked (`unauthenticated`).", body = ErrorBody),
-        (status = 403, description = "The caller lacks `org:write` (`permission_denied`); API access is turned off for this organization (`api_disabled`, API keys only); or a browser sent it from another site (`cross_site_request`).", body = ErrorBody),
-        (status = 404, description = "No such organization, or the caller is not a member of it (`not_found`): another organization's ids answer exactly like missing ones.", body = ErrorBody),
-    )
+#[utoipa::path(delete, path = "/organizations/{org}/logo", operation_id = "deleteLogo", tag = "organizations",
+    security(("api_key" = ["org:write"])),
+    responses((status = 204, description = "The logo is removed (also when there was none)."))
 )]
 async fn remove_logo(State(app): State<AppState>, InOrg(scope): InOrg) -> Result<StatusCode, AppError> {
     logo::set(&app, &scope, None).await?;

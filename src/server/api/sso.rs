@@ -1,10 +1,7 @@
 //! `/api/v1/organizations/{org}/sso-connections`: an organization's identity-provider connections
 //! (create, list, read, change, delete, test), and `/api/v1/auth/ldap/{connection}/login`, the
 //! JSON sign-in through an LDAP connection.
-use super::{
-    caller::InOrg,
-    openapi::{ErrorBody, OrgRefusals},
-};
+use super::{caller::InOrg, openapi::ErrorBody};
 use crate::server::{
     auth::{principal::ClientMeta, session},
     error::{parse_json, AppJson, AppPath, AppQuery},
@@ -37,22 +34,12 @@ type ConnectionPath = AppPath<(OrgId, SsoConnectionId)>;
 /// Add an SSO connection
 ///
 /// `type` picks the kind: `oidc` (with `issuer`, or `preset` `google` / `microsoft`) or `ldap`.
-/// Secrets are stored encrypted and never returned. Requires `sso:write`.
-#[utoipa::path(
-    post,
-    path = "/organizations/{org}/sso-connections",
-    operation_id = "createSsoConnection",
-    tag = "sso",
-    security(("session" = []), ("api_key" = ["sso:write"])),
-    extensions(("x-required-permission" = json!("sso:write"))),
-    params(("org" = OrgId, Path, description = "The organization's id.")),
-    request_body = sso::input::NewConnection,
+/// Secrets are stored encrypted and never returned.
+#[utoipa::path(post, path = "/organizations/{org}/sso-connections", operation_id = "createSsoConnection", tag = "sso",
+    security(("api_key" = ["sso:write"])), request_body = sso::input::NewConnection,
     responses(
         (status = 201, description = "The connection (without its secret).", body = SsoConnection),
-        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
-        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
         (status = 422, description = "A field is missing or invalid (`validation_failed`, `details.field`).", body = ErrorBody),
-        OrgRefusals,
     )
 )]
 async fn create(
@@ -66,20 +53,10 @@ async fn create(
 
 /// List SSO connections
 ///
-/// Newest first. Requires `sso:write`.
-#[utoipa::path(
-    get,
-    path = "/organizations/{org}/sso-connections",
-    operation_id = "listSsoConnections",
-    tag = "sso",
-    security(("session" = []), ("api_key" = ["sso:write"])),
-    extensions(("x-required-permission" = json!("sso:write"))),
-    params(("org" = OrgId, Path, description = "The organization's id."), PageParams),
-    responses(
-        (status = 200, description = "A page of connections.", body = Page<SsoConnection>),
-        (status = 422, description = "`limit` or `cursor` is invalid (`validation_failed`, `details.field`).", body = ErrorBody),
-        OrgRefusals,
-    )
+/// Newest first.
+#[utoipa::path(get, path = "/organizations/{org}/sso-connections", operation_id = "listSsoConnections", tag = "sso",
+    security(("api_key" = ["sso:write"])), params(PageParams),
+    responses((status = 200, description = "A page of connections.", body = Page<SsoConnection>))
 )]
 async fn list(
     State(app): State<AppState>,
@@ -90,20 +67,9 @@ async fn list(
 }
 
 /// Read an SSO connection
-///
-/// Requires `sso:write`.
-#[utoipa::path(
-    get,
-    path = "/organizations/{org}/sso-connections/{connection}",
-    operation_id = "getSsoConnection",
-    tag = "sso",
-    security(("session" = []), ("api_key" = ["sso:write"])),
-    extensions(("x-required-permission" = json!("sso:write"))),
-    params(
-        ("org" = OrgId, Path, description = "The organization's id."),
-        ("connection" = SsoConnectionId, Path, description = "The connection's id."),
-    ),
-    responses((status = 200, description = "The connection.", body = SsoConnection), OrgRefusals)
+#[utoipa::path(get, path = "/organizations/{org}/sso-connections/{connection}", operation_id = "getSsoConnection", tag = "sso",
+    security(("api_key" = ["sso:write"])),
+    responses((status = 200, description = "The connection.", body = SsoConnection))
 )]
 async fn read(
     State(app): State<AppState>,
@@ -115,25 +81,13 @@ async fn read(
 
 /// Change an SSO connection
 ///
-/// Absent fields stay as they are; a new secret replaces the stored one. Requires `sso:write`.
-#[utoipa::path(
-    patch,
-    path = "/organizations/{org}/sso-connections/{connection}",
-    operation_id = "updateSsoConnection",
-    tag = "sso",
-    security(("session" = []), ("api_key" = ["sso:write"])),
-    extensions(("x-required-permission" = json!("sso:write"))),
-    params(
-        ("org" = OrgId, Path, description = "The organization's id."),
-        ("connection" = SsoConnectionId, Path, description = "The connection's id."),
-    ),
-    request_body = sso::input::ConnectionPatch,
+/// Absent fields stay as they are; a new secret replaces the stored one.
+#[utoipa::path(patch, path = "/organizations/{org}/sso-connections/{connection}", operation_id = "updateSsoConnection", tag = "sso",
+    security(("api_key" = ["sso:write"])), request_body = sso::input::ConnectionPatch,
     responses(
         (status = 200, description = "The changed connection.", body = SsoConnection),
-        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
         (status = 409, description = "The metadata URL changed while `refresh_metadata` fetched from the old one (`connection_changed`); try again.", body = ErrorBody),
         (status = 422, description = "A field is invalid or belongs to another kind of connection (`validation_failed`, `details.field`).", body = ErrorBody),
-        OrgRefusals,
     )
 )]
 async fn update(
@@ -147,19 +101,10 @@ async fn update(
 
 /// Delete an SSO connection
 ///
-/// People it signed in keep their accounts and memberships. Requires `sso:write`.
-#[utoipa::path(
-    delete,
-    path = "/organizations/{org}/sso-connections/{connection}",
-    operation_id = "deleteSsoConnection",
-    tag = "sso",
-    security(("session" = []), ("api_key" = ["sso:write"])),
-    extensions(("x-required-permission" = json!("sso:write"))),
-    params(
-        ("org" = OrgId, Path, description = "The organization's id."),
-        ("connection" = SsoConnectionId, Path, description = "The connection's id."),
-    ),
-    responses((status = 204, description = "Deleted."), OrgRefusals)
+/// People it signed in keep their accounts and memberships.
+#[utoipa::path(delete, path = "/organizations/{org}/sso-connections/{connection}", operation_id = "deleteSsoConnection", tag = "sso",
+    security(("api_key" = ["sso:write"])),
+    responses((status = 204, description = "Deleted."))
 )]
 async fn remove(
     State(app): State<AppState>,
@@ -173,23 +118,14 @@ async fn remove(
 /// Test an SSO connection
 ///
 /// OIDC: fetches discovery and the signing keys. LDAP: binds as the service account and, given
-/// `username` and `password`, finds and binds as that person (no session is made). The answer
-/// says what worked or what failed in plain words. Requires `sso:write`.
-#[utoipa::path(
-    post,
-    path = "/organizations/{org}/sso-connections/{connection}/test",
-    operation_id = "testSsoConnection",
-    tag = "sso",
-    security(("session" = []), ("api_key" = ["sso:write"])),
-    extensions(("x-required-permission" = json!("sso:write"))),
-    params(
-        ("org" = OrgId, Path, description = "The organization's id."),
-        ("connection" = SsoConnectionId, Path, description = "The connection's id."),
-    ),
+/// `username` and `password`, finds and binds as that person (no session is made). The answer says
+/// what worked or what failed in plain words.
+#[utoipa::path(post, path = "/organizations/{org}/sso-connections/{connection}/test", operation_id = "testSsoConnection", tag = "sso",
+    security(("api_key" = ["sso:write"])),
     request_body(content = Option<sso::input::TestCredentials>, description = "LDAP only: a person's credentials to try."),
     responses(
         (status = 200, description = "The outcome (`ok` false says why).", body = ConnectionTest),
-        OrgRefusals,
+        (status = 422, description = "The body is not an object of `username` and `password` (`validation_failed`).", body = ErrorBody),
     )
 )]
 async fn test(
@@ -219,11 +155,7 @@ struct LdapLoginBody {
 /// and membership on first sign-in (role from the group mapping), and starts a session: the
 /// response sets the `gatehouse_session` cookie. Needs no authentication; throttled like
 /// `/auth/login`.
-#[utoipa::path(
-    post,
-    path = "/auth/ldap/{connection}/login",
-    operation_id = "ldapLogin",
-    tag = "auth",
+#[utoipa::path(post, path = "/auth/ldap/{connection}/login", operation_id = "ldapLogin", tag = "auth",
     params(("connection" = SsoConnectionId, Path, description = "The LDAP connection's id.")),
     request_body = LdapLoginBody,
     responses(

@@ -1,7 +1,7 @@
 //! `/api/v1/organizations/{org}/usage`: metered API calls per hour and per key.
 use super::{caller::InOrg, openapi::ErrorBody};
 use crate::server::{error::AppQuery, service::usage, state::AppState};
-use crate::shared::{error::AppError, ids::OrgId, usage::UsageReport};
+use crate::shared::{error::AppError, usage::UsageReport};
 use axum::{extract::State, Json};
 use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -19,23 +19,12 @@ struct UsageQuery {
 ///
 /// Calls per hour (successes, client errors, server errors) over the last `hours` hours (1–744,
 /// default 24), every hour present, plus calls per key; with the tier's hourly limit to compare.
-/// Counts are written every few seconds. Requires `org:read`.
-#[utoipa::path(
-    get,
-    path = "/organizations/{org}/usage",
-    operation_id = "getUsage",
-    tag = "usage",
-    security(("session" = []), ("api_key" = ["org:read"])),
-    extensions(("x-required-permission" = json!("org:read"))),
-    params(
-        ("org" = OrgId, Path, description = "The organization's id."),
-        ("hours" = Option<i64>, Query, description = "How many hours back, 1–744 (default 24)."),
-    ),
+/// Counts are written every few seconds.
+#[utoipa::path(get, path = "/organizations/{org}/usage", operation_id = "getUsage", tag = "usage",
+    security(("api_key" = ["org:read"])),
+    params(("hours" = Option<i64>, Query, minimum = 1, maximum = 744, description = "How many hours back, 1–744 (default 24).")),
     responses(
         (status = 200, description = "The usage report.", body = UsageReport),
-        (status = 401, description = "Not signed in, or the API key is not valid (`unauthenticated`, `invalid_api_key`).", body = ErrorBody),
-        (status = 403, description = "The caller lacks `org:read` (`permission_denied`), or API access is off (`api_disabled`).", body = ErrorBody),
-        (status = 404, description = "No such organization, or the caller is not a member of it (`not_found`).", body = ErrorBody),
         (status = 422, description = "`hours` is out of range (`validation_failed`).", body = ErrorBody),
     )
 )]

@@ -1,9 +1,6 @@
 //! `/api/v1/organizations/{org}/webhooks` (endpoints, test events, secret rotation, delivery log,
 //! retries) and the public event catalogue `/api/v1/webhook-event-types`.
-use super::{
-    caller::InOrg,
-    openapi::{ErrorBody, OrgRefusals},
-};
+use super::{caller::InOrg, openapi::ErrorBody};
 use crate::server::{
     error::{AppJson, AppPath, AppQuery},
     pagination::PageParams,
@@ -40,22 +37,12 @@ type DeliveryPath = AppPath<(OrgId, WebhookId, DeliveryId)>;
 ///
 /// Returns the endpoint with its signing secret (`whsec_...`), shown only here. The URL must be
 /// https (unless the operator allows http) and may not point at a private, loopback or metadata
-/// address; names are checked again each time Gatehouse connects. Requires `webhooks:write`.
-#[utoipa::path(
-    post,
-    path = "/organizations/{org}/webhooks",
-    operation_id = "createWebhook",
-    tag = "webhooks",
-    security(("session" = []), ("api_key" = ["webhooks:write"])),
-    extensions(("x-required-permission" = json!("webhooks:write"))),
-    params(("org" = OrgId, Path, description = "The organization's id.")),
-    request_body = webhooks::NewWebhook,
+/// address; names are checked again each time Gatehouse connects.
+#[utoipa::path(post, path = "/organizations/{org}/webhooks", operation_id = "createWebhook", tag = "webhooks",
+    security(("api_key" = ["webhooks:write"])), request_body = webhooks::NewWebhook,
     responses(
         (status = 201, description = "The new endpoint, with its secret (shown only here).", body = IssuedWebhook),
-        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
-        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
         (status = 422, description = "A field is invalid: url, description or events (`validation_failed`, `details.field`).", body = ErrorBody),
-        OrgRefusals,
     )
 )]
 async fn create(
@@ -68,20 +55,10 @@ async fn create(
 
 /// List webhook endpoints
 ///
-/// Newest first, with delivery counters; never the secret. Requires `webhooks:write`.
-#[utoipa::path(
-    get,
-    path = "/organizations/{org}/webhooks",
-    operation_id = "listWebhooks",
-    tag = "webhooks",
-    security(("session" = []), ("api_key" = ["webhooks:write"])),
-    extensions(("x-required-permission" = json!("webhooks:write"))),
-    params(("org" = OrgId, Path, description = "The organization's id."), PageParams),
-    responses(
-        (status = 200, description = "A page of endpoints.", body = Page<Webhook>),
-        (status = 422, description = "`limit` or `cursor` is invalid (`validation_failed`, `details.field`).", body = ErrorBody),
-        OrgRefusals,
-    )
+/// Newest first, with delivery counters; never the secret.
+#[utoipa::path(get, path = "/organizations/{org}/webhooks", operation_id = "listWebhooks", tag = "webhooks",
+    security(("api_key" = ["webhooks:write"])), params(PageParams),
+    responses((status = 200, description = "A page of endpoints.", body = Page<Webhook>))
 )]
 async fn list(
     State(app): State<AppState>,
@@ -92,20 +69,9 @@ async fn list(
 }
 
 /// Read a webhook endpoint
-///
-/// Requires `webhooks:write`.
-#[utoipa::path(
-    get,
-    path = "/organizations/{org}/webhooks/{webhook}",
-    operation_id = "getWebhook",
-    tag = "webhooks",
-    security(("session" = []), ("api_key" = ["webhooks:write"])),
-    extensions(("x-required-permission" = json!("webhooks:write"))),
-    params(
-        ("org" = OrgId, Path, description = "The organization's id."),
-        ("webhook" = WebhookId, Path, description = "The endpoint's id."),
-    ),
-    responses((status = 200, description = "The endpoint (without its secret).", body = Webhook), OrgRefusals)
+#[utoipa::path(get, path = "/organizations/{org}/webhooks/{webhook}", operation_id = "getWebhook", tag = "webhooks",
+    security(("api_key" = ["webhooks:write"])),
+    responses((status = 200, description = "The endpoint (without its secret).", body = Webhook))
 )]
 async fn read(
     State(app): State<AppState>,
@@ -118,25 +84,12 @@ async fn read(
 /// Change a webhook endpoint
 ///
 /// URL, description, events, and `active` (turning an endpoint on again clears why Gatehouse
-/// disabled it). Requires `webhooks:write`.
-#[utoipa::path(
-    patch,
-    path = "/organizations/{org}/webhooks/{webhook}",
-    operation_id = "updateWebhook",
-    tag = "webhooks",
-    security(("session" = []), ("api_key" = ["webhooks:write"])),
-    extensions(("x-required-permission" = json!("webhooks:write"))),
-    params(
-        ("org" = OrgId, Path, description = "The organization's id."),
-        ("webhook" = WebhookId, Path, description = "The endpoint's id."),
-    ),
-    request_body = webhooks::WebhookPatch,
+/// disabled it).
+#[utoipa::path(patch, path = "/organizations/{org}/webhooks/{webhook}", operation_id = "updateWebhook", tag = "webhooks",
+    security(("api_key" = ["webhooks:write"])), request_body = webhooks::WebhookPatch,
     responses(
         (status = 200, description = "The endpoint as changed.", body = Webhook),
-        (status = 400, description = "The body is not valid JSON (`malformed_json`).", body = ErrorBody),
-        (status = 415, description = "The body is not sent as `application/json` (`unsupported_media_type`).", body = ErrorBody),
         (status = 422, description = "A field is invalid (`validation_failed`, `details.field`).", body = ErrorBody),
-        OrgRefusals,
     )
 )]
 async fn update(
@@ -150,19 +103,10 @@ async fn update(
 
 /// Delete a webhook endpoint
 ///
-/// Nothing more is sent to it; its delivery log goes with it. Requires `webhooks:write`.
-#[utoipa::path(
-    delete,
-    path = "/organizations/{org}/webhooks/{webhook}",
-    operation_id = "deleteWebhook",
-    tag = "webhooks",
-    security(("session" = []), ("api_key" = ["webhooks:write"])),
-    extensions(("x-required-permission" = json!("webhooks:write"))),
-    params(
-        ("org" = OrgId, Path, description = "The organization's id."),
-        ("webhook" = WebhookId, Path, description = "The endpoint's id."),
-    ),
-    responses((status = 204, description = "Deleted."), OrgRefusals)
+/// Nothing more is sent to it; its delivery log goes with it.
+#[utoipa::path(delete, path = "/organizations/{org}/webhooks/{webhook}", operation_id = "deleteWebhook", tag = "webhooks",
+    security(("api_key" = ["webhooks:write"])),
+    responses((status = 204, description = "Deleted."))
 )]
 async fn remove(
     State(app): State<AppState>,
@@ -176,22 +120,12 @@ async fn remove(
 /// Send a test event
 ///
 /// Queues a `ping` event to this endpoint only, whatever it subscribes to, and returns the
-/// delivery; follow it in the delivery log. Requires `webhooks:write`.
-#[utoipa::path(
-    post,
-    path = "/organizations/{org}/webhooks/{webhook}/test",
-    operation_id = "testWebhook",
-    tag = "webhooks",
-    security(("session" = []), ("api_key" = ["webhooks:write"])),
-    extensions(("x-required-permission" = json!("webhooks:write"))),
-    params(
-        ("org" = OrgId, Path, description = "The organization's id."),
-        ("webhook" = WebhookId, Path, description = "The endpoint's id."),
-    ),
+/// delivery; follow it in the delivery log.
+#[utoipa::path(post, path = "/organizations/{org}/webhooks/{webhook}/test", operation_id = "testWebhook", tag = "webhooks",
+    security(("api_key" = ["webhooks:write"])),
     responses(
         (status = 202, description = "The queued delivery.", body = Delivery),
         (status = 409, description = "The endpoint is disabled (`webhook_disabled`).", body = ErrorBody),
-        OrgRefusals,
     )
 )]
 async fn send_test(
@@ -206,19 +140,10 @@ async fn send_test(
 ///
 /// Returns the new secret once. For 24 hours every delivery carries signatures by both the new and
 /// the previous secret (space-separated in `webhook-signature`), so receivers can switch without
-/// dropping events. Requires `webhooks:write`.
-#[utoipa::path(
-    post,
-    path = "/organizations/{org}/webhooks/{webhook}/rotate-secret",
-    operation_id = "rotateWebhookSecret",
-    tag = "webhooks",
-    security(("session" = []), ("api_key" = ["webhooks:write"])),
-    extensions(("x-required-permission" = json!("webhooks:write"))),
-    params(
-        ("org" = OrgId, Path, description = "The organization's id."),
-        ("webhook" = WebhookId, Path, description = "The endpoint's id."),
-    ),
-    responses((status = 200, description = "The new secret (shown only here).", body = RotatedSecret), OrgRefusals)
+/// dropping events.
+#[utoipa::path(post, path = "/organizations/{org}/webhooks/{webhook}/rotate-secret", operation_id = "rotateWebhookSecret", tag = "webhooks",
+    security(("api_key" = ["webhooks:write"])),
+    responses((status = 200, description = "The new secret (shown only here).", body = RotatedSecret))
 )]
 async fn rotate_secret(
     State(app): State<AppState>,
@@ -243,24 +168,12 @@ struct DeliveryQuery {
 
 /// List deliveries
 ///
-/// Newest first, optionally only one status or event type. Requires `webhooks:write`.
-#[utoipa::path(
-    get,
-    path = "/organizations/{org}/webhooks/{webhook}/deliveries",
-    operation_id = "listWebhookDeliveries",
-    tag = "webhooks",
-    security(("session" = []), ("api_key" = ["webhooks:write"])),
-    extensions(("x-required-permission" = json!("webhooks:write"))),
-    params(
-        ("org" = OrgId, Path, description = "The organization's id."),
-        ("webhook" = WebhookId, Path, description = "The endpoint's id."),
-        DeliveryQuery,
-        PageParams,
-    ),
+/// Newest first, optionally only one status or event type.
+#[utoipa::path(get, path = "/organizations/{org}/webhooks/{webhook}/deliveries", operation_id = "listWebhookDeliveries", tag = "webhooks",
+    security(("api_key" = ["webhooks:write"])), params(DeliveryQuery, PageParams),
     responses(
         (status = 200, description = "A page of deliveries.", body = Page<Delivery>),
-        (status = 422, description = "A filter, `limit` or `cursor` is invalid (`validation_failed`, `details.field`).", body = ErrorBody),
-        OrgRefusals,
+        (status = 422, description = "Or a filter is invalid (`validation_failed`, `details.field`).", body = ErrorBody),
     )
 )]
 async fn deliveries(
@@ -276,21 +189,11 @@ async fn deliveries(
 
 /// Read a delivery
 ///
-/// With every attempt: time, HTTP status, latency, error, and the request and response bodies
-/// (up to 64 KB each). Requires `webhooks:write`.
-#[utoipa::path(
-    get,
-    path = "/organizations/{org}/webhooks/{webhook}/deliveries/{delivery}",
-    operation_id = "getWebhookDelivery",
-    tag = "webhooks",
-    security(("session" = []), ("api_key" = ["webhooks:write"])),
-    extensions(("x-required-permission" = json!("webhooks:write"))),
-    params(
-        ("org" = OrgId, Path, description = "The organization's id."),
-        ("webhook" = WebhookId, Path, description = "The endpoint's id."),
-        ("delivery" = DeliveryId, Path, description = "The delivery's id."),
-    ),
-    responses((status = 200, description = "The delivery and its attempts.", body = DeliveryDetail), OrgRefusals)
+/// With every attempt: time, HTTP status, latency, error, and the request and response bodies (up
+/// to 64 KB each).
+#[utoipa::path(get, path = "/organizations/{org}/webhooks/{webhook}/deliveries/{delivery}", operation_id = "getWebhookDelivery", tag = "webhooks",
+    security(("api_key" = ["webhooks:write"])),
+    responses((status = 200, description = "The delivery and its attempts.", body = DeliveryDetail))
 )]
 async fn delivery(
     State(app): State<AppState>,
@@ -302,24 +205,13 @@ async fn delivery(
 
 /// Retry a delivery
 ///
-/// Queues a finished delivery (failed, or succeeded and wanted again) for an attempt now, with
-/// the same `webhook-id`. Requires `webhooks:write`.
-#[utoipa::path(
-    post,
-    path = "/organizations/{org}/webhooks/{webhook}/deliveries/{delivery}/retry",
-    operation_id = "retryWebhookDelivery",
-    tag = "webhooks",
-    security(("session" = []), ("api_key" = ["webhooks:write"])),
-    extensions(("x-required-permission" = json!("webhooks:write"))),
-    params(
-        ("org" = OrgId, Path, description = "The organization's id."),
-        ("webhook" = WebhookId, Path, description = "The endpoint's id."),
-        ("delivery" = DeliveryId, Path, description = "The delivery's id."),
-    ),
+/// Queues a finished delivery (failed, or succeeded and wanted again) for an attempt now, with the
+/// same `webhook-id`.
+#[utoipa::path(post, path = "/organizations/{org}/webhooks/{webhook}/deliveries/{delivery}/retry", operation_id = "retryWebhookDelivery", tag = "webhooks",
+    security(("api_key" = ["webhooks:write"])),
     responses(
         (status = 202, description = "Queued again.", body = Delivery),
         (status = 409, description = "The endpoint is disabled (`webhook_disabled`) or the delivery is still pending (`delivery_pending`).", body = ErrorBody),
-        OrgRefusals,
     )
 )]
 async fn retry(
@@ -334,11 +226,7 @@ async fn retry(
 ///
 /// The catalogue: every event type with a description and the JSON Schema of its envelope
 /// (`{"id","type","timestamp","organization_id","data"}`). Public.
-#[utoipa::path(
-    get,
-    path = "/webhook-event-types",
-    operation_id = "listWebhookEventTypes",
-    tag = "webhooks",
+#[utoipa::path(get, path = "/webhook-event-types", operation_id = "listWebhookEventTypes", tag = "webhooks",
     responses((status = 200, description = "Every event type.", body = Vec<EventType>))
 )]
 async fn event_types() -> Json<Vec<EventType>> {
