@@ -8,7 +8,7 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use {
-    super::ssr::{browser_session, client, go, maybe_signed_in, respond, signed_in},
+    super::ssr::{browser_session, client, go, maybe_signed_in, page, respond, signed_in},
     crate::server::{
         auth::session,
         service::{accounts, sso::linking},
@@ -50,7 +50,7 @@ pub async fn list_sessions(cursor: Option<String>) -> Result<Page<SessionInfo>, 
     respond(
         async {
             let (app, who) = signed_in().await?;
-            accounts::list_sessions(&app, &who, cursor.as_deref().filter(|c| !c.is_empty()), None).await
+            accounts::list_sessions(&app, &who, &page(cursor)?).await
         }
         .await,
     )

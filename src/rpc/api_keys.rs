@@ -9,15 +9,14 @@ use std::collections::HashMap;
 
 #[cfg(feature = "ssr")]
 use {
-    super::ssr::{given, id, in_org, scope},
+    super::ssr::{given, id, in_org, page, scope},
     super::ssr::{go, respond},
     crate::server::{authz::OrgScope, service::api_keys, state::AppState},
 };
 
 #[server(prefix = "/rpc", endpoint = "api_keys")]
 pub async fn api_keys(org_id: String, cursor: Option<String>) -> Result<Page<ApiKey>, AppError> {
-    in_org(&org_id, |app, scope| async move { api_keys::list(&app, &scope, given(cursor).as_deref(), None).await })
-        .await
+    in_org(&org_id, |app, scope| async move { api_keys::list(&app, &scope, &page(cursor)?).await }).await
 }
 
 /// A number typed in a form; empty means "not set".

@@ -6,13 +6,13 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use {
-    super::ssr::{given, go, id, in_org},
+    super::ssr::{given, go, id, in_org, page},
     crate::server::service::domains::{self, DomainPatch, NewDomain},
 };
 
 #[server(prefix = "/rpc", endpoint = "sso_domains")]
 pub async fn sso_domains(org_id: String, cursor: Option<String>) -> Result<Page<Domain>, AppError> {
-    in_org(&org_id, |app, scope| async move { domains::list(&app, &scope, given(cursor).as_deref(), None).await }).await
+    in_org(&org_id, |app, scope| async move { domains::list(&app, &scope, &page(cursor)?).await }).await
 }
 
 #[server(prefix = "/rpc", endpoint = "add_domain")]

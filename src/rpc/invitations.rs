@@ -13,14 +13,13 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use {
-    super::ssr::{app, client, given, go, id, in_org, respond, role, signed_in},
+    super::ssr::{app, client, go, id, in_org, page, respond, role, signed_in},
     crate::server::service::invitations,
 };
 
 #[server(prefix = "/rpc", endpoint = "invitations")]
 pub async fn invitations(org_id: String, cursor: Option<String>) -> Result<Page<Invitation>, AppError> {
-    in_org(&org_id, |app, scope| async move { invitations::list(&app, &scope, given(cursor).as_deref(), None).await })
-        .await
+    in_org(&org_id, |app, scope| async move { invitations::list(&app, &scope, &page(cursor)?).await }).await
 }
 
 /// Issues an invitation. The answer carries the link (shown once, to copy); a plain form post is

@@ -6,15 +6,16 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use {
-    super::ssr::{given, go, id, in_org, role},
+    super::ssr::{given, go, id, in_org, page, role},
     crate::server::service::members,
 };
 
 #[server(prefix = "/rpc", endpoint = "members")]
 pub async fn members(org_id: String, search: Option<String>, cursor: Option<String>) -> Result<Page<Member>, AppError> {
-    in_org(&org_id, |app, scope| async move {
-        members::list(&app, &scope, given(search).as_deref(), given(cursor).as_deref(), None).await
-    })
+    in_org(
+        &org_id,
+        |app, scope| async move { members::list(&app, &scope, given(search).as_deref(), &page(cursor)?).await },
+    )
     .await
 }
 

@@ -132,4 +132,9 @@ pub(crate) mod ssr {
     pub fn given(value: Option<String>) -> Option<String> {
         value.filter(|v| !v.trim().is_empty())
     }
+
+    /// The page a list's `cursor` asks for (the dashboard shows the default page size).
+    pub fn page(cursor: Option<String>) -> Result<crate::server::pagination::PageRequest, AppError> {
+        crate::server::pagination::PageRequest::parse(None, given(cursor).as_deref())
+    }
 }

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use {
-    super::ssr::{client, given, go, in_org, respond, signed_in},
+    super::ssr::{client, given, go, in_org, page, respond, signed_in},
     crate::server::service::orgs,
 };
 
@@ -18,7 +18,7 @@ pub async fn my_orgs(cursor: Option<String>) -> Result<Page<Organization>, AppEr
     respond(
         async {
             let (app, who) = signed_in().await?;
-            orgs::list_mine(&app, &who, given(cursor).as_deref(), None).await
+            orgs::list_mine(&app, &who, &page(cursor)?).await
         }
         .await,
     )

@@ -13,7 +13,7 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 use {
-    super::ssr::{given, id, in_org, scope},
+    super::ssr::{given, id, in_org, page, scope},
     super::ssr::{go, respond},
     crate::server::service::{
         orgs,
@@ -35,20 +35,17 @@ const CHOICES: i64 = 200;
 
 #[server(prefix = "/rpc", endpoint = "sso_connections")]
 pub async fn sso_connections(org_id: String, cursor: Option<String>) -> Result<Page<SsoConnection>, AppError> {
-    in_org(
-        &org_id,
-        |app, scope| async move { sso::connections::list(&app, &scope, given(cursor).as_deref(), None).await },
-    )
-    .await
+    in_org(&org_id, |app, scope| async move { sso::connections::list(&app, &scope, &page(cursor)?).await }).await
 }
 
 /// The connections a domain can be routed to (one page of the largest size).
 #[server(prefix = "/rpc", endpoint = "sso_connection_choices")]
 pub async fn sso_connection_choices(org_id: String) -> Result<Vec<SsoConnection>, AppError> {
-    in_org(
-        &org_id,
-        |app, scope| async move { Ok(sso::connections::list(&app, &scope, None, Some(CHOICES)).await?.data) },
-    )
+    in_org(&org_id, |app, scope| async move {
+        Ok(sso::connections::list(&app, &scope, &crate::server::pagination::PageRequest::parse(Some(CHOICES), None)?)
+            .await?
+            .data)
+    })
     .await
 }
 

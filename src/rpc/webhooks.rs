@@ -10,15 +10,14 @@ use std::collections::HashMap;
 
 #[cfg(feature = "ssr")]
 use {
-    super::ssr::{given, id, in_org, scope},
+    super::ssr::{given, id, in_org, page, scope},
     super::ssr::{go, respond},
     crate::server::{authz::OrgScope, service::webhooks::endpoints as webhooks, state::AppState},
 };
 
 #[server(prefix = "/rpc", endpoint = "webhooks")]
 pub async fn webhooks(org_id: String, cursor: Option<String>) -> Result<Page<Webhook>, AppError> {
-    in_org(&org_id, |app, scope| async move { webhooks::list(&app, &scope, given(cursor).as_deref(), None).await })
-        .await
+    in_org(&org_id, |app, scope| async move { webhooks::list(&app, &scope, &page(cursor)?).await }).await
 }
 
 /// Creates an endpoint. `events` comes from checkboxes named `events[member.added]`.

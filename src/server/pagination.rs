@@ -27,6 +27,18 @@ pub struct PageRequest {
     pub after: Option<(i64, String)>,
 }
 
+/// Handlers take the page as parsed: `page: PageRequest` reads `?limit=&cursor=` (422 naming the
+/// field when either is bad).
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PageRequest {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, AppError> {
+        let crate::server::error::AppQuery(params) =
+            crate::server::error::AppQuery::<PageParams>::from_request_parts(parts, state).await?;
+        PageRequest::parse(params.limit, params.cursor.as_deref())
+    }
+}
+
 impl PageRequest {
     /// Checks `limit` (default 50) and decodes `cursor`; a bad one is a 422 naming the field.
     pub fn parse(limit: Option<i64>, cursor: Option<&str>) -> Result<PageRequest, AppError> {

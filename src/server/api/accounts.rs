@@ -1,12 +1,12 @@
 //! `/api/v1/me`: the signed-in user's profile, password, sessions and linked sign-in methods.
 use super::openapi::{EndedSessions, ErrorBody};
-use crate::server::pagination::PageParams;
+use crate::server::pagination::{PageParams, PageRequest};
 use crate::server::{
     auth::{
         principal::{ClientMeta, SignedIn},
         session,
     },
-    error::{AppJson, AppPath, AppQuery},
+    error::{AppJson, AppPath},
     service::{accounts, sso::linking},
     state::AppState,
 };
@@ -101,9 +101,9 @@ async fn change_password(
 async fn sessions(
     State(app): State<AppState>,
     who: SignedIn,
-    AppQuery(q): AppQuery<PageParams>,
+    page: PageRequest,
 ) -> Result<Json<Page<SessionInfo>>, AppError> {
-    Ok(Json(accounts::list_sessions(&app, &who, q.cursor.as_deref(), q.limit).await?))
+    Ok(Json(accounts::list_sessions(&app, &who, &page).await?))
 }
 
 /// Sign out one session

@@ -1,8 +1,8 @@
 //! `/api/v1/organizations/{org}/api-keys`.
 use super::{caller::InOrg, openapi::ErrorBody};
 use crate::server::{
-    error::{AppJson, AppPath, AppQuery},
-    pagination::PageParams,
+    error::{AppJson, AppPath},
+    pagination::{PageParams, PageRequest},
     service::api_keys,
     state::AppState,
 };
@@ -57,9 +57,9 @@ async fn create(
 async fn list(
     State(app): State<AppState>,
     InOrg(scope): InOrg,
-    AppQuery(q): AppQuery<PageParams>,
+    page: PageRequest,
 ) -> Result<Json<Page<ApiKey>>, AppError> {
-    Ok(Json(api_keys::list(&app, &scope, q.cursor.as_deref(), q.limit).await?))
+    Ok(Json(api_keys::list(&app, &scope, &page).await?))
 }
 
 /// Read an API key

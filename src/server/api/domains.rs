@@ -1,8 +1,8 @@
 //! `/api/v1/organizations/{org}/domains`: claim an email domain, verify it by DNS, list, remove.
 use super::{caller::InOrg, openapi::ErrorBody};
 use crate::server::{
-    error::{AppJson, AppPath, AppQuery},
-    pagination::PageParams,
+    error::{AppJson, AppPath},
+    pagination::{PageParams, PageRequest},
     service::domains,
     state::AppState,
 };
@@ -51,9 +51,9 @@ async fn create(
 async fn list(
     State(app): State<AppState>,
     InOrg(scope): InOrg,
-    AppQuery(q): AppQuery<PageParams>,
+    page: PageRequest,
 ) -> Result<Json<Page<Domain>>, AppError> {
-    Ok(Json(domains::list(&app, &scope, q.cursor.as_deref(), q.limit).await?))
+    Ok(Json(domains::list(&app, &scope, &page).await?))
 }
 
 /// Read an email domain

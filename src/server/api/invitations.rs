@@ -3,11 +3,11 @@
 //! organization in the path (404 otherwise); the service checks the permission.
 use super::caller::InOrg;
 use super::openapi::ErrorBody;
-use crate::server::pagination::PageParams;
+use crate::server::pagination::{PageParams, PageRequest};
 use crate::server::{
     auth::principal::{ClientMeta, SignedIn},
     authz::authorize,
-    error::{AppJson, AppPath, AppQuery},
+    error::{AppJson, AppPath},
     service::{invitations, orgs},
     state::AppState,
 };
@@ -97,9 +97,9 @@ async fn invite_deprecated(
 async fn list_invitations(
     State(app): State<AppState>,
     InOrg(scope): InOrg,
-    AppQuery(q): AppQuery<PageParams>,
+    page: PageRequest,
 ) -> Result<Json<Page<Invitation>>, AppError> {
-    Ok(Json(invitations::list(&app, &scope, q.cursor.as_deref(), q.limit).await?))
+    Ok(Json(invitations::list(&app, &scope, &page).await?))
 }
 
 /// Revoke an invitation

@@ -3,7 +3,7 @@
 //! service checks the permission.
 use super::caller::InOrg;
 use super::openapi::ErrorBody;
-use crate::server::pagination::PageParams;
+use crate::server::pagination::{PageParams, PageRequest};
 use crate::server::{
     error::{AppJson, AppPath, AppQuery},
     service::members,
@@ -31,8 +31,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Deserialize)]
 struct ListQuery {
-    limit: Option<i64>,
-    cursor: Option<String>,
     search: Option<String>,
 }
 
@@ -51,8 +49,9 @@ async fn list_members(
     State(app): State<AppState>,
     InOrg(scope): InOrg,
     AppQuery(q): AppQuery<ListQuery>,
+    page: PageRequest,
 ) -> Result<Json<Page<Member>>, AppError> {
-    Ok(Json(members::list(&app, &scope, q.search.as_deref(), q.cursor.as_deref(), q.limit).await?))
+    Ok(Json(members::list(&app, &scope, q.search.as_deref(), &page).await?))
 }
 
 #[derive(Deserialize, ToSchema)]

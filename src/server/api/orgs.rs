@@ -3,10 +3,10 @@
 //! path (404 otherwise); the service checks the permission.
 use super::caller::InOrg;
 use super::openapi::ErrorBody;
-use crate::server::pagination::PageParams;
+use crate::server::pagination::{PageParams, PageRequest};
 use crate::server::{
     auth::principal::{ClientMeta, SignedIn},
-    error::{AppJson, AppQuery},
+    error::AppJson,
     service::{logo, orgs},
     state::AppState,
 };
@@ -66,9 +66,9 @@ async fn create(
 async fn list_mine(
     State(app): State<AppState>,
     who: SignedIn,
-    AppQuery(q): AppQuery<PageParams>,
+    page: PageRequest,
 ) -> Result<Json<Page<Organization>>, AppError> {
-    Ok(Json(orgs::list_mine(&app, &who, q.cursor.as_deref(), q.limit).await?))
+    Ok(Json(orgs::list_mine(&app, &who, &page).await?))
 }
 
 /// Get an organization

@@ -4,8 +4,8 @@
 use super::{caller::InOrg, openapi::ErrorBody};
 use crate::server::{
     auth::{principal::ClientMeta, session},
-    error::{parse_json, AppJson, AppPath, AppQuery},
-    pagination::PageParams,
+    error::{parse_json, AppJson, AppPath},
+    pagination::{PageParams, PageRequest},
     service::sso,
     state::AppState,
 };
@@ -61,9 +61,9 @@ async fn create(
 async fn list(
     State(app): State<AppState>,
     InOrg(scope): InOrg,
-    AppQuery(q): AppQuery<PageParams>,
+    page: PageRequest,
 ) -> Result<Json<Page<SsoConnection>>, AppError> {
-    Ok(Json(sso::connections::list(&app, &scope, q.cursor.as_deref(), q.limit).await?))
+    Ok(Json(sso::connections::list(&app, &scope, &page).await?))
 }
 
 /// Read an SSO connection

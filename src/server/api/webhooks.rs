@@ -3,7 +3,7 @@
 use super::{caller::InOrg, openapi::ErrorBody};
 use crate::server::{
     error::{AppJson, AppPath, AppQuery},
-    pagination::PageParams,
+    pagination::{PageParams, PageRequest},
     service::webhooks::{catalogue, endpoints as webhooks},
     state::AppState,
 };
@@ -63,9 +63,9 @@ async fn create(
 async fn list(
     State(app): State<AppState>,
     InOrg(scope): InOrg,
-    AppQuery(q): AppQuery<PageParams>,
+    page: PageRequest,
 ) -> Result<Json<Page<Webhook>>, AppError> {
-    Ok(Json(webhooks::list(&app, &scope, q.cursor.as_deref(), q.limit).await?))
+    Ok(Json(webhooks::list(&app, &scope, &page).await?))
 }
 
 /// Read a webhook endpoint

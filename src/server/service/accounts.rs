@@ -283,14 +283,8 @@ pub async fn change_password(app: &AppState, who: &SignedIn, current: &str, new:
 }
 
 /// The user's live sessions, most recently used first.
-pub async fn list_sessions(
-    app: &AppState,
-    who: &SignedIn,
-    cursor: Option<&str>,
-    limit: Option<i64>,
-) -> Result<Page<SessionInfo>, AppError> {
-    let page = PageRequest::parse(limit, cursor)?;
-    let rows = db::sessions::list_for_user(app.db.pool(), who.user.id, db::now(), &page).await?;
+pub async fn list_sessions(app: &AppState, who: &SignedIn, page: &PageRequest) -> Result<Page<SessionInfo>, AppError> {
+    let rows = db::sessions::list_for_user(app.db.pool(), who.user.id, db::now(), page).await?;
     let Page { data: rows, next_cursor } = page.finish(rows, |r| (db::to_millis(r.last_seen_at), r.id.to_string()));
     let data = rows
         .into_iter()

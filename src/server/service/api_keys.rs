@@ -170,15 +170,9 @@ async fn fetch(tx: &mut db::Tx, scope: &OrgScope, id: ApiKeyId) -> Result<ApiKey
     db::api_keys::get(tx, scope.org_id(), id, db::now()).await?.ok_or_else(|| AppError::not_found("API key"))
 }
 
-pub async fn list(
-    app: &AppState,
-    scope: &OrgScope,
-    cursor: Option<&str>,
-    limit: Option<i64>,
-) -> Result<Page<ApiKey>, AppError> {
+pub async fn list(app: &AppState, scope: &OrgScope, page: &PageRequest) -> Result<Page<ApiKey>, AppError> {
     scope.require(Permission::ApiKeysWrite)?;
-    let page = PageRequest::parse(limit, cursor)?;
-    let rows = db::api_keys::list(app.db.pool(), scope.org_id(), &page, db::now()).await?;
+    let rows = db::api_keys::list(app.db.pool(), scope.org_id(), page, db::now()).await?;
     Ok(page.finish(rows, |k| (db::to_millis(k.created_at), k.id.to_string())))
 }
 

@@ -107,15 +107,9 @@ pub async fn create(app: &AppState, scope: &OrgScope, new: NewDomain) -> Result<
     Ok(added)
 }
 
-pub async fn list(
-    app: &AppState,
-    scope: &OrgScope,
-    cursor: Option<&str>,
-    limit: Option<i64>,
-) -> Result<Page<Domain>, AppError> {
+pub async fn list(app: &AppState, scope: &OrgScope, page: &PageRequest) -> Result<Page<Domain>, AppError> {
     scope.require(Permission::SsoWrite)?;
-    let page = PageRequest::parse(limit, cursor)?;
-    let rows = db::domains::list(app.db.pool(), scope.org_id(), &page).await?;
+    let rows = db::domains::list(app.db.pool(), scope.org_id(), page).await?;
     Ok(page.finish(rows, |d| (db::to_millis(d.created_at), d.id.to_string())))
 }
 

@@ -137,15 +137,9 @@ pub async fn invite(
     Ok(IssuedInvitation { invitation, link })
 }
 
-pub async fn list(
-    app: &AppState,
-    scope: &OrgScope,
-    cursor: Option<&str>,
-    limit: Option<i64>,
-) -> Result<Page<Invitation>, AppError> {
+pub async fn list(app: &AppState, scope: &OrgScope, page: &PageRequest) -> Result<Page<Invitation>, AppError> {
     scope.require(Permission::InvitationsWrite)?;
-    let page = PageRequest::parse(limit, cursor)?;
-    let rows = db::invitations::list(app.db.pool(), scope.org_id(), &page, db::now()).await?;
+    let rows = db::invitations::list(app.db.pool(), scope.org_id(), page, db::now()).await?;
     Ok(page.finish(rows, |i| (db::to_millis(i.created_at), i.id.to_string())))
 }
 

@@ -12,12 +12,10 @@ pub async fn list(
     app: &AppState,
     scope: &OrgScope,
     search: Option<&str>,
-    cursor: Option<&str>,
-    limit: Option<i64>,
+    page: &PageRequest,
 ) -> Result<Page<Member>, AppError> {
     scope.require(Permission::MembersRead)?;
-    let page = PageRequest::parse(limit, cursor)?;
-    let rows = db::members::list(app.db.pool(), scope.org_id(), search, &page).await?;
+    let rows = db::members::list(app.db.pool(), scope.org_id(), search, page).await?;
     Ok(page.finish(rows, |m| (db::to_millis(m.joined_at), m.user_id.to_string())))
 }
 

@@ -70,14 +70,8 @@ pub async fn create(
 }
 
 /// The caller's organizations.
-pub async fn list_mine(
-    app: &AppState,
-    who: &SignedIn,
-    cursor: Option<&str>,
-    limit: Option<i64>,
-) -> Result<Page<Organization>, AppError> {
-    let page = PageRequest::parse(limit, cursor)?;
-    let rows = db::orgs::list_for_user(app.db.pool(), who.user.id, &page).await?;
+pub async fn list_mine(app: &AppState, who: &SignedIn, page: &PageRequest) -> Result<Page<Organization>, AppError> {
+    let rows = db::orgs::list_for_user(app.db.pool(), who.user.id, page).await?;
     let Page { data: rows, next_cursor } = page.finish(rows, |(org, mine)| (mine.joined_at, org.id.to_string()));
     let data = rows
         .into_iter()

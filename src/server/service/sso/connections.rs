@@ -118,15 +118,9 @@ pub(super) fn change_event(action: Action, row: &ConnectionRow) -> Event<'static
     }
 }
 
-pub async fn list(
-    app: &AppState,
-    scope: &OrgScope,
-    cursor: Option<&str>,
-    limit: Option<i64>,
-) -> Result<Page<SsoConnection>, AppError> {
+pub async fn list(app: &AppState, scope: &OrgScope, page: &PageRequest) -> Result<Page<SsoConnection>, AppError> {
     scope.require(Permission::SsoWrite)?;
-    let page = PageRequest::parse(limit, cursor)?;
-    let rows = db::sso::list(app.db.pool(), scope.org_id(), &page).await?;
+    let rows = db::sso::list(app.db.pool(), scope.org_id(), page).await?;
     let Page { data: rows, next_cursor } = page.finish(rows, |c| (db::to_millis(c.created_at), c.id.to_string()));
     let data = rows.iter().map(|row| view(app, row)).collect::<Result<_, _>>()?;
     Ok(Page { data, next_cursor })

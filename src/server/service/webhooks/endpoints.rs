@@ -122,15 +122,9 @@ pub async fn create(app: &AppState, scope: &OrgScope, new: NewWebhook) -> Result
     Ok(IssuedWebhook { webhook, secret })
 }
 
-pub async fn list(
-    app: &AppState,
-    scope: &OrgScope,
-    cursor: Option<&str>,
-    limit: Option<i64>,
-) -> Result<Page<Webhook>, AppError> {
+pub async fn list(app: &AppState, scope: &OrgScope, page: &PageRequest) -> Result<Page<Webhook>, AppError> {
     scope.require(Permission::WebhooksWrite)?;
-    let page = PageRequest::parse(limit, cursor)?;
-    let rows = db::webhooks::list_endpoints(app.db.pool(), scope.org_id(), &page).await?;
+    let rows = db::webhooks::list_endpoints(app.db.pool(), scope.org_id(), page).await?;
     Ok(page.finish(rows, |w| (db::to_millis(w.created_at), w.id.to_string())))
 }
 
