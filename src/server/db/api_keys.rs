@@ -83,13 +83,13 @@ pub async fn insert(tx: &mut Tx, key: NewApiKey<'_>) -> DbResult<()> {
 }
 
 async fn insert_secret(tx: &mut Tx, id: ApiKeyId, hash: &str, now: DateTime<Utc>) -> DbResult<()> {
-    sqlx::query("INSERT INTO api_key_secrets (secret_hash, key_id, created_at) VALUES ($1, $2, $3)")
-        .bind(hash)
-        .bind(id.to_string())
-        .bind(to_millis(now))
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    execute!(
+        tx,
+        "INSERT INTO api_key_secrets (secret_hash, key_id, created_at) VALUES ($1, $2, $3)",
+        hash,
+        id.to_string(),
+        to_millis(now)
+    )
 }
 
 pub async fn get(tx: &mut Tx, org: OrgId, id: ApiKeyId, now: DateTime<Utc>) -> DbResult<Option<ApiKey>> {
@@ -119,15 +119,15 @@ pub struct KeyChanges<'a> {
 }
 
 pub async fn update(tx: &mut Tx, id: ApiKeyId, changes: KeyChanges<'_>) -> DbResult<()> {
-    sqlx::query("UPDATE api_keys SET name = $1, scopes = $2, rate_limit_per_hour = $3, expires_at = $4 WHERE id = $5")
-        .bind(changes.name)
-        .bind(changes.scopes)
-        .bind(changes.rate_limit_per_hour)
-        .bind(changes.expires_at.map(to_millis))
-        .bind(id.to_string())
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    execute!(
+        tx,
+        "UPDATE api_keys SET name = $1, scopes = $2, rate_limit_per_hour = $3, expires_at = $4 WHERE id = $5",
+        changes.name,
+        changes.scopes,
+        changes.rate_limit_per_hour,
+        changes.expires_at.map(to_millis),
+        id.to_string()
+    )
 }
 
 /// Live (not revoked) keys `user` created in `org`: the ones that stop working when they leave.
@@ -147,12 +147,7 @@ pub async fn live_by_creator(tx: &mut Tx, org: OrgId, user: UserId) -> DbResult<
 }
 
 pub async fn set_creator(tx: &mut Tx, id: ApiKeyId, user: UserId) -> DbResult<()> {
-    sqlx::query("UPDATE api_keys SET created_by = $1 WHERE id = $2")
-        .bind(user.to_string())
-        .bind(id.to_string())
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    execute!(tx, "UPDATE api_keys SET created_by = $1 WHERE id = $2", user.to_string(), id.to_string())
 }
 
 /// Revokes the key and forgets its secrets, so no lookup can find it again.
@@ -162,8 +157,7 @@ pub async fn revoke(tx: &mut Tx, id: ApiKeyId, now: DateTime<Utc>) -> DbResult<(
         .bind(id.to_string())
         .execute(&mut **tx)
         .await?;
-    sqlx::query("DELETE FROM api_key_secrets WHERE key_id = $1").bind(id.to_string()).execute(&mut **tx).await?;
-    Ok(())
+    execute!(tx, "DELETE FROM api_key_secrets WHERE key_id = $1", id.to_string())
 }
 
 /// Adds `hash` as the key's secret; the secrets it had keep working until `old_until` at most.
@@ -250,15 +244,13 @@ pub async fn authenticate(pool: &AnyPool, hash: &str) -> DbResult<Option<KeyAuth
 
 /// Adds batched usage to the keys' counters.
 pub async fn add_usage(tx: &mut Tx, id: ApiKeyId, requests: i64, last_used: DateTime<Utc>) -> DbResult<()> {
-    sqlx::query(
+    execute!(
+        tx,
         "UPDATE api_keys SET total_requests = total_requests + $1,
             last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < $2 THEN $2 ELSE last_used_at END
          WHERE id = $3",
+        requests,
+        to_millis(last_used),
+        id.to_string()
     )
-    .bind(requests)
-    .bind(to_millis(last_used))
-    .bind(id.to_string())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }

@@ -48,12 +48,7 @@ pub async fn insert(tx: &mut Tx, row: &StoredRow) -> DbResult<()> {
     .bind(&row.hash)
     .execute(&mut **tx)
     .await?;
-    sqlx::query("UPDATE audit_chains SET head = $1 WHERE chain_id = $2")
-        .bind(&row.hash)
-        .bind(&row.chain_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    execute!(tx, "UPDATE audit_chains SET head = $1 WHERE chain_id = $2", &row.hash, &row.chain_id)
 }
 
 /// A row exactly as stored: what the hash covers.

@@ -113,12 +113,7 @@ pub async fn verified_owner(tx: &mut Tx, domain: &str) -> DbResult<Option<OrgId>
 }
 
 pub async fn delete(tx: &mut Tx, org: OrgId, id: DomainId) -> DbResult<()> {
-    sqlx::query("DELETE FROM org_domains WHERE organization_id = $1 AND id = $2")
-        .bind(org.to_string())
-        .bind(id.to_string())
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    execute!(tx, "DELETE FROM org_domains WHERE organization_id = $1 AND id = $2", org.to_string(), id.to_string())
 }
 
 /// Where sign-ins for a verified domain go.
@@ -152,14 +147,14 @@ pub async fn set_sso(
     connection: Option<SsoConnectionId>,
     require_sso: bool,
 ) -> DbResult<()> {
-    sqlx::query("UPDATE org_domains SET connection_id = $1, require_sso = $2 WHERE organization_id = $3 AND id = $4")
-        .bind(connection.map(|c| c.to_string()))
-        .bind(i64::from(require_sso))
-        .bind(org.to_string())
-        .bind(id.to_string())
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    execute!(
+        tx,
+        "UPDATE org_domains SET connection_id = $1, require_sso = $2 WHERE organization_id = $3 AND id = $4",
+        connection.map(|c| c.to_string()),
+        i64::from(require_sso),
+        org.to_string(),
+        id.to_string()
+    )
 }
 
 /// Detaches a connection about to be deleted from the organization's domains and stops them

@@ -67,13 +67,7 @@ pub async fn insert(tx: &mut Tx, inv: NewInvitation<'_>) -> DbResult<bool> {
 
 /// Closes expired pending rows of one address so a new invitation can be issued.
 pub async fn revoke_expired_for(tx: &mut Tx, org: OrgId, email: &str, now: DateTime<Utc>) -> DbResult<()> {
-    sqlx::query("UPDATE invitations SET status = 'revoked' WHERE organization_id = $1 AND email = $2 AND status = 'pending' AND expires_at <= $3")
-        .bind(org.to_string())
-        .bind(email)
-        .bind(to_millis(now))
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    execute!(tx, "UPDATE invitations SET status = 'revoked' WHERE organization_id = $1 AND email = $2 AND status = 'pending' AND expires_at <= $3", org.to_string(), email, to_millis(now))
 }
 
 pub async fn has_pending(tx: &mut Tx, org: OrgId, email: &str) -> DbResult<bool> {
@@ -118,28 +112,19 @@ pub async fn set_status(
     accepted_by: Option<UserId>,
     now: DateTime<Utc>,
 ) -> DbResult<()> {
-    sqlx::query(
-        "UPDATE invitations SET status = $1, accepted_by = $2, accepted_at = CASE WHEN $1 = 'accepted' THEN $3 ELSE accepted_at END
-         WHERE id = $4",
-    )
-    .bind(status)
-    .bind(accepted_by.map(|u| u.to_string()))
-    .bind(to_millis(now))
-    .bind(id.to_string())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    execute!(tx, "UPDATE invitations SET status = $1, accepted_by = $2, accepted_at = CASE WHEN $1 = 'accepted' THEN $3 ELSE accepted_at END
+         WHERE id = $4", status, accepted_by.map(|u| u.to_string()), to_millis(now), id.to_string())
 }
 
 /// New token and expiry for a pending invitation (resend).
 pub async fn rotate(tx: &mut Tx, id: InvitationId, token_hash: &str, expires_at: DateTime<Utc>) -> DbResult<()> {
-    sqlx::query("UPDATE invitations SET token_hash = $1, expires_at = $2 WHERE id = $3")
-        .bind(token_hash)
-        .bind(to_millis(expires_at))
-        .bind(id.to_string())
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    execute!(
+        tx,
+        "UPDATE invitations SET token_hash = $1, expires_at = $2 WHERE id = $3",
+        token_hash,
+        to_millis(expires_at),
+        id.to_string()
+    )
 }
 
 pub async fn count_pending(pool: &AnyPool, org: OrgId, now: DateTime<Utc>) -> DbResult<i64> {

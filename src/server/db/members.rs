@@ -67,23 +67,23 @@ pub async fn insert(tx: &mut Tx, org: OrgId, user: UserId, role: Role, now: Date
 }
 
 pub async fn set_role(tx: &mut Tx, org: OrgId, user: UserId, role: Role, grants: &[Permission]) -> DbResult<()> {
-    sqlx::query("UPDATE memberships SET role = $1, permissions = $2 WHERE organization_id = $3 AND user_id = $4")
-        .bind(role.as_str())
-        .bind(grants_text(grants))
-        .bind(org.to_string())
-        .bind(user.to_string())
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    execute!(
+        tx,
+        "UPDATE memberships SET role = $1, permissions = $2 WHERE organization_id = $3 AND user_id = $4",
+        role.as_str(),
+        grants_text(grants),
+        org.to_string(),
+        user.to_string()
+    )
 }
 
 pub async fn delete(tx: &mut Tx, org: OrgId, user: UserId) -> DbResult<()> {
-    sqlx::query("DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2")
-        .bind(org.to_string())
-        .bind(user.to_string())
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    execute!(
+        tx,
+        "DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2",
+        org.to_string(),
+        user.to_string()
+    )
 }
 
 pub async fn count_owners(tx: &mut Tx, org: OrgId) -> DbResult<i64> {

@@ -1,6 +1,16 @@
 //! The database: one `sqlx::Any` pool over SQLite (embedded default) or Postgres, so every query
 //! is written once. Times are stored as Unix milliseconds and ids as text; both dialects accept
 //! the same SQL. Per-table queries live in the submodules.
+
+/// `execute!(tx, "SQL", a, b, ..)`: runs one write in the transaction with its arguments bound in
+/// order, for writes whose only outcome is success (`DbResult<()>`).
+macro_rules! execute {
+    ($tx:expr, $sql:expr $(, $arg:expr)* $(,)?) => {{
+        sqlx::query($sql)$(.bind($arg))*.execute(&mut **$tx).await?;
+        Ok(())
+    }};
+}
+
 pub mod api_keys;
 pub mod audit;
 pub mod domains;

@@ -179,14 +179,14 @@ pub async fn set_logo(
     url: Option<&str>,
     now: DateTime<Utc>,
 ) -> DbResult<()> {
-    sqlx::query("UPDATE organizations SET logo_png = $1, logo_url = $2, updated_at = $3 WHERE id = $4")
-        .bind(png.map(<[u8]>::to_vec))
-        .bind(url)
-        .bind(to_millis(now))
-        .bind(id.to_string())
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    execute!(
+        tx,
+        "UPDATE organizations SET logo_png = $1, logo_url = $2, updated_at = $3 WHERE id = $4",
+        png.map(<[u8]>::to_vec),
+        url,
+        to_millis(now),
+        id.to_string()
+    )
 }
 
 pub async fn logo(pool: &AnyPool, id: OrgId) -> DbResult<Option<Vec<u8>>> {
@@ -199,8 +199,7 @@ pub async fn logo(pool: &AnyPool, id: OrgId) -> DbResult<Option<Vec<u8>>> {
 
 pub async fn delete(tx: &mut Tx, id: OrgId) -> DbResult<()> {
     // Memberships and invitations go with it (ON DELETE CASCADE); audit rows stay.
-    sqlx::query("DELETE FROM organizations WHERE id = $1").bind(id.to_string()).execute(&mut **tx).await?;
-    Ok(())
+    execute!(tx, "DELETE FROM organizations WHERE id = $1", id.to_string())
 }
 
 /// The organization's `max_api_calls_per_hour` (0 when it does not exist).

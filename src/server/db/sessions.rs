@@ -28,21 +28,19 @@ pub struct SessionRow {
 const COLUMNS: &str = "id, user_id, ip, user_agent, method, created_at, last_seen_at, expires_at";
 
 pub async fn insert(tx: &mut Tx, row: &SessionRow) -> DbResult<()> {
-    sqlx::query(
+    execute!(
+        tx,
         "INSERT INTO user_sessions (id, user_id, ip, user_agent, method, created_at, last_seen_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        row.id.to_string(),
+        row.user_id.to_string(),
+        row.ip.as_deref(),
+        row.user_agent.as_deref(),
+        row.method.as_str(),
+        to_millis(row.created_at),
+        to_millis(row.last_seen_at),
+        to_millis(row.expires_at)
     )
-    .bind(row.id.to_string())
-    .bind(row.user_id.to_string())
-    .bind(row.ip.as_deref())
-    .bind(row.user_agent.as_deref())
-    .bind(row.method.as_str())
-    .bind(to_millis(row.created_at))
-    .bind(to_millis(row.last_seen_at))
-    .bind(to_millis(row.expires_at))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 pub async fn by_id(pool: &AnyPool, id: SessionId) -> DbResult<Option<SessionRow>> {

@@ -38,46 +38,42 @@ const COLUMNS: &str =
     "id, organization_id, kind, name, enabled, settings, sealed_secret, default_role, role_mapping, created_at, updated_at";
 
 pub async fn insert(tx: &mut Tx, row: &ConnectionRow) -> DbResult<()> {
-    sqlx::query(
+    execute!(
+        tx,
         "INSERT INTO sso_connections (id, organization_id, kind, name, enabled, settings, sealed_secret, default_role,
              role_mapping, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        row.id.to_string(),
+        row.organization_id.to_string(),
+        row.kind.as_str(),
+        &row.name,
+        i64::from(row.enabled),
+        row.settings.to_string(),
+        row.sealed_secret.as_deref(),
+        row.default_role.as_str(),
+        serde_json::to_string(&row.role_mapping).unwrap_or_default(),
+        to_millis(row.created_at),
+        to_millis(row.updated_at)
     )
-    .bind(row.id.to_string())
-    .bind(row.organization_id.to_string())
-    .bind(row.kind.as_str())
-    .bind(&row.name)
-    .bind(i64::from(row.enabled))
-    .bind(row.settings.to_string())
-    .bind(row.sealed_secret.as_deref())
-    .bind(row.default_role.as_str())
-    .bind(serde_json::to_string(&row.role_mapping).unwrap_or_default())
-    .bind(to_millis(row.created_at))
-    .bind(to_millis(row.updated_at))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 /// Saves every editable column of an existing connection of `row.organization_id`.
 pub async fn update(tx: &mut Tx, row: &ConnectionRow) -> DbResult<()> {
-    sqlx::query(
+    execute!(
+        tx,
         "UPDATE sso_connections SET name = $1, enabled = $2, settings = $3, sealed_secret = $4, default_role = $5,
              role_mapping = $6, updated_at = $7
          WHERE organization_id = $8 AND id = $9",
+        &row.name,
+        i64::from(row.enabled),
+        row.settings.to_string(),
+        row.sealed_secret.as_deref(),
+        row.default_role.as_str(),
+        serde_json::to_string(&row.role_mapping).unwrap_or_default(),
+        to_millis(row.updated_at),
+        row.organization_id.to_string(),
+        row.id.to_string()
     )
-    .bind(&row.name)
-    .bind(i64::from(row.enabled))
-    .bind(row.settings.to_string())
-    .bind(row.sealed_secret.as_deref())
-    .bind(row.default_role.as_str())
-    .bind(serde_json::to_string(&row.role_mapping).unwrap_or_default())
-    .bind(to_millis(row.updated_at))
-    .bind(row.organization_id.to_string())
-    .bind(row.id.to_string())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 pub async fn get(tx: &mut Tx, org: OrgId, id: SsoConnectionId) -> DbResult<Option<ConnectionRow>> {
@@ -102,12 +98,7 @@ pub async fn list(pool: &AnyPool, org: OrgId, page: &PageRequest) -> DbResult<Ve
 }
 
 pub async fn delete(tx: &mut Tx, org: OrgId, id: SsoConnectionId) -> DbResult<()> {
-    sqlx::query("DELETE FROM sso_connections WHERE organization_id = $1 AND id = $2")
-        .bind(org.to_string())
-        .bind(id.to_string())
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    execute!(tx, "DELETE FROM sso_connections WHERE organization_id = $1 AND id = $2", org.to_string(), id.to_string())
 }
 
 /// The local user an IdP subject was linked to through this connection.
@@ -128,19 +119,17 @@ pub async fn link_identity(
     user: UserId,
     now: DateTime<Utc>,
 ) -> DbResult<()> {
-    sqlx::query(
+    execute!(
+        tx,
         "INSERT INTO sso_identities (connection_id, subject, user_id, created_at, last_login_at, id)
          VALUES ($1, $2, $3, $4, $4, $5)
          ON CONFLICT (connection_id, subject) DO UPDATE SET last_login_at = excluded.last_login_at",
+        connection.to_string(),
+        subject,
+        user.to_string(),
+        to_millis(now),
+        uuid::Uuid::now_v7().simple().to_string()
     )
-    .bind(connection.to_string())
-    .bind(subject)
-    .bind(user.to_string())
-    .bind(to_millis(now))
-    .bind(uuid::Uuid::now_v7().simple().to_string())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 /// An AuthnRequest waiting for its answer: the browser that sent it (hash of its binding cookie),
@@ -156,19 +145,17 @@ pub struct SamlRequest<'a> {
 
 /// Remembers an AuthnRequest id until it expires.
 pub async fn insert_saml_request(tx: &mut Tx, request: SamlRequest<'_>) -> DbResult<()> {
-    sqlx::query(
+    execute!(
+        tx,
         "INSERT INTO sso_saml_requests (id, connection_id, browser_hash, return_to, trial, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
+        request.id,
+        request.connection.to_string(),
+        request.browser_hash,
+        request.return_to,
+        i64::from(request.trial),
+        to_millis(request.expires_at)
     )
-    .bind(request.id)
-    .bind(request.connection.to_string())
-    .bind(request.browser_hash)
-    .bind(request.return_to)
-    .bind(i64::from(request.trial))
-    .bind(to_millis(request.expires_at))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 /// The AuthnRequest ids this browser has waiting for an answer from the connection (newest first,

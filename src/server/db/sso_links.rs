@@ -75,20 +75,18 @@ pub struct PendingLink {
 }
 
 pub async fn hold(tx: &mut Tx, id_hash: &str, link: &PendingLink) -> DbResult<()> {
-    sqlx::query(
+    execute!(
+        tx,
         "INSERT INTO sso_pending_links (id, connection_id, user_id, identity, method, return_to, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        id_hash,
+        link.connection.to_string(),
+        link.user.to_string(),
+        link.identity.to_string(),
+        link.method.as_str(),
+        link.return_to.as_deref(),
+        to_millis(link.expires_at)
     )
-    .bind(id_hash)
-    .bind(link.connection.to_string())
-    .bind(link.user.to_string())
-    .bind(link.identity.to_string())
-    .bind(link.method.as_str())
-    .bind(link.return_to.as_deref())
-    .bind(to_millis(link.expires_at))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 const PENDING_COLUMNS: &str =
@@ -103,12 +101,7 @@ pub async fn pending(pool: &AnyPool, id_hash: &str, now: DateTime<Utc>) -> DbRes
 
 /// Gives the pending link a mailed confirmation token (replacing an earlier one).
 pub async fn set_email_token(tx: &mut Tx, id_hash: &str, token_hash: &str) -> DbResult<()> {
-    sqlx::query("UPDATE sso_pending_links SET email_token_hash = $1 WHERE id = $2")
-        .bind(token_hash)
-        .bind(id_hash)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    execute!(tx, "UPDATE sso_pending_links SET email_token_hash = $1 WHERE id = $2", token_hash, id_hash)
 }
 
 /// Uses up a pending link, by the browser's token hash or by the mailed token's hash: it can be

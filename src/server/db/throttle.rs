@@ -8,15 +8,13 @@ use sqlx::AnyPool;
 /// Takes the bucket's row lock until the transaction ends (on Postgres; SQLite's `BEGIN IMMEDIATE`
 /// already lets one writer in at a time), so a count and the insert after it cannot interleave.
 pub async fn lock(tx: &mut Tx, bucket: &str, now: DateTime<Utc>) -> DbResult<()> {
-    sqlx::query(
+    execute!(
+        tx,
         "INSERT INTO throttle_buckets (bucket, touched_at) VALUES ($1, $2)
          ON CONFLICT (bucket) DO UPDATE SET touched_at = excluded.touched_at",
+        bucket,
+        to_millis(now)
     )
-    .bind(bucket)
-    .bind(to_millis(now))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 /// (events in the window, oldest event time in the window).
@@ -29,13 +27,7 @@ pub async fn count_since(tx: &mut Tx, bucket: &str, since: DateTime<Utc>) -> DbR
 }
 
 pub async fn record(tx: &mut Tx, bucket: &str, id: &str, at: DateTime<Utc>) -> DbResult<()> {
-    sqlx::query("INSERT INTO throttle_events (bucket, at, id) VALUES ($1, $2, $3)")
-        .bind(bucket)
-        .bind(to_millis(at))
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    execute!(tx, "INSERT INTO throttle_events (bucket, at, id) VALUES ($1, $2, $3)", bucket, to_millis(at), id)
 }
 
 pub async fn delete_event(pool: &AnyPool, id: &str) -> DbResult<()> {

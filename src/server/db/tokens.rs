@@ -29,18 +29,7 @@ pub struct NewToken<'a> {
 }
 
 pub async fn insert(tx: &mut Tx, token: NewToken<'_>) -> DbResult<()> {
-    sqlx::query(
-        "INSERT INTO email_tokens (token_hash, user_id, purpose, email, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(token.token_hash)
-    .bind(token.user_id.to_string())
-    .bind(token.purpose.as_str())
-    .bind(token.email)
-    .bind(to_millis(token.now))
-    .bind(to_millis(token.expires_at))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    execute!(tx, "INSERT INTO email_tokens (token_hash, user_id, purpose, email, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)", token.token_hash, token.user_id.to_string(), token.purpose.as_str(), token.email, to_millis(token.now), to_millis(token.expires_at))
 }
 
 /// Uses up a live token: marks it used and returns (user, email it was sent to). The UPDATE's
@@ -82,11 +71,11 @@ pub async fn peek(
 
 /// Ends every outstanding token of one purpose for a user (e.g. after a reset succeeds).
 pub async fn revoke_all(tx: &mut Tx, user: UserId, purpose: Purpose, now: DateTime<Utc>) -> DbResult<()> {
-    sqlx::query("UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL")
-        .bind(to_millis(now))
-        .bind(user.to_string())
-        .bind(purpose.as_str())
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    execute!(
+        tx,
+        "UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL",
+        to_millis(now),
+        user.to_string(),
+        purpose.as_str()
+    )
 }

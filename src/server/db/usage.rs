@@ -15,19 +15,9 @@ pub struct UsageCount<'a> {
 
 /// Adds to a counter; counts of an organization deleted since are dropped.
 pub async fn add(tx: &mut Tx, count: UsageCount<'_>) -> DbResult<()> {
-    sqlx::query(
-        "INSERT INTO api_usage (organization_id, hour, key_id, status_class, calls)
+    execute!(tx, "INSERT INTO api_usage (organization_id, hour, key_id, status_class, calls)
          SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM organizations WHERE id = $1)
-         ON CONFLICT (organization_id, hour, key_id, status_class) DO UPDATE SET calls = api_usage.calls + excluded.calls",
-    )
-    .bind(count.org.to_string())
-    .bind(to_millis(count.hour))
-    .bind(count.key_id)
-    .bind(count.status_class)
-    .bind(count.calls)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+         ON CONFLICT (organization_id, hour, key_id, status_class) DO UPDATE SET calls = api_usage.calls + excluded.calls", count.org.to_string(), to_millis(count.hour), count.key_id, count.status_class, count.calls)
 }
 
 /// (hour millis, status class, calls) of an organization since `from`.

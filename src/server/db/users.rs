@@ -80,23 +80,17 @@ pub async fn insert(tx: &mut Tx, user: NewUser<'_>) -> DbResult<bool> {
 }
 
 pub async fn set_name(tx: &mut Tx, id: UserId, name: &str, now: DateTime<Utc>) -> DbResult<()> {
-    sqlx::query("UPDATE users SET name = $1, updated_at = $2 WHERE id = $3")
-        .bind(name)
-        .bind(to_millis(now))
-        .bind(id.to_string())
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    execute!(tx, "UPDATE users SET name = $1, updated_at = $2 WHERE id = $3", name, to_millis(now), id.to_string())
 }
 
 pub async fn set_password_hash(tx: &mut Tx, id: UserId, hash: &str, now: DateTime<Utc>) -> DbResult<()> {
-    sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-        .bind(hash)
-        .bind(to_millis(now))
-        .bind(id.to_string())
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    execute!(
+        tx,
+        "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3",
+        hash,
+        to_millis(now),
+        id.to_string()
+    )
 }
 
 /// Marks the email verified, but only if it is still the address the proof was sent to.

@@ -61,20 +61,8 @@ pub struct NewEndpoint<'a> {
 }
 
 pub async fn insert_endpoint(tx: &mut Tx, new: NewEndpoint<'_>) -> DbResult<()> {
-    sqlx::query(
-        "INSERT INTO webhook_endpoints (id, organization_id, url, description, events, active, secret, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $7)",
-    )
-    .bind(new.id.to_string())
-    .bind(new.org.to_string())
-    .bind(new.url)
-    .bind(new.description)
-    .bind(new.events)
-    .bind(new.sealed_secret)
-    .bind(to_millis(new.now))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    execute!(tx, "INSERT INTO webhook_endpoints (id, organization_id, url, description, events, active, secret, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $7)", new.id.to_string(), new.org.to_string(), new.url, new.description, new.events, new.sealed_secret, to_millis(new.now))
 }
 
 pub async fn get_endpoint(tx: &mut Tx, org: OrgId, id: WebhookId) -> DbResult<Option<EndpointRow>> {
@@ -102,21 +90,19 @@ pub struct EndpointChanges<'a> {
 
 /// Turning an endpoint back on clears why it was off and its failure streak.
 pub async fn update_endpoint(tx: &mut Tx, id: WebhookId, changes: EndpointChanges<'_>) -> DbResult<()> {
-    sqlx::query(
+    execute!(
+        tx,
         "UPDATE webhook_endpoints SET url = $1, description = $2, events = $3, active = $4, updated_at = $5,
              disabled_reason = CASE WHEN $4 = 1 THEN NULL ELSE disabled_reason END,
              failing_since = CASE WHEN $4 = 1 THEN NULL ELSE failing_since END
          WHERE id = $6",
+        changes.url,
+        changes.description,
+        changes.events,
+        i64::from(changes.active),
+        to_millis(changes.now),
+        id.to_string()
     )
-    .bind(changes.url)
-    .bind(changes.description)
-    .bind(changes.events)
-    .bind(i64::from(changes.active))
-    .bind(to_millis(changes.now))
-    .bind(id.to_string())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 pub async fn rotate_secret(
@@ -126,23 +112,12 @@ pub async fn rotate_secret(
     sealed_previous: &str,
     previous_until: DateTime<Utc>,
 ) -> DbResult<()> {
-    sqlx::query(
-        "UPDATE webhook_endpoints SET secret = $1, previous_secret = $2, previous_secret_expires_at = $3, updated_at = $4
-         WHERE id = $5",
-    )
-    .bind(sealed_secret)
-    .bind(sealed_previous)
-    .bind(to_millis(previous_until))
-    .bind(to_millis(super::now()))
-    .bind(id.to_string())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    execute!(tx, "UPDATE webhook_endpoints SET secret = $1, previous_secret = $2, previous_secret_expires_at = $3, updated_at = $4
+         WHERE id = $5", sealed_secret, sealed_previous, to_millis(previous_until), to_millis(super::now()), id.to_string())
 }
 
 pub async fn delete_endpoint(tx: &mut Tx, id: WebhookId) -> DbResult<()> {
-    sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1").bind(id.to_string()).execute(&mut **tx).await?;
-    Ok(())
+    execute!(tx, "DELETE FROM webhook_endpoints WHERE id = $1", id.to_string())
 }
 
 /// Active endpoints of an organization with their subscriptions, for fan-out.
@@ -162,17 +137,15 @@ pub async fn insert_event(
     payload: &str,
     now: DateTime<Utc>,
 ) -> DbResult<()> {
-    sqlx::query(
+    execute!(
+        tx,
         "INSERT INTO webhook_events (id, organization_id, event_type, payload, created_at) VALUES ($1, $2, $3, $4, $5)",
+        id.to_string(),
+        org.to_string(),
+        event_type,
+        payload,
+        to_millis(now)
     )
-    .bind(id.to_string())
-    .bind(org.to_string())
-    .bind(event_type)
-    .bind(payload)
-    .bind(to_millis(now))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 pub async fn insert_delivery(
@@ -271,22 +244,8 @@ pub struct NewAttempt<'a> {
 }
 
 pub async fn insert_attempt(tx: &mut Tx, attempt: &NewAttempt<'_>) -> DbResult<()> {
-    sqlx::query(
-        "INSERT INTO webhook_attempts (id, delivery_id, endpoint_id, attempted_at, status, latency_ms, error, request_body, response_body)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(uuid::Uuid::now_v7().to_string())
-    .bind(attempt.delivery.to_string())
-    .bind(attempt.endpoint.to_string())
-    .bind(to_millis(attempt.at))
-    .bind(attempt.status)
-    .bind(attempt.latency_ms)
-    .bind(attempt.error)
-    .bind(attempt.request_body)
-    .bind(attempt.response_body)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    execute!(tx, "INSERT INTO webhook_attempts (id, delivery_id, endpoint_id, attempted_at, status, latency_ms, error, request_body, response_body)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", uuid::Uuid::now_v7().to_string(), attempt.delivery.to_string(), attempt.endpoint.to_string(), to_millis(attempt.at), attempt.status, attempt.latency_ms, attempt.error, attempt.request_body, attempt.response_body)
 }
 
 /// The delivery's state after an attempt: `next_attempt_at` set keeps it pending.
@@ -296,20 +255,18 @@ pub async fn finish_attempt(
     status: DeliveryStatus,
     next_attempt_at: Option<DateTime<Utc>>,
 ) -> DbResult<()> {
-    sqlx::query(
+    execute!(
+        tx,
         "UPDATE webhook_deliveries SET status = $1, next_attempt_at = $2, lease_until = NULL, last_attempt_at = $3,
              last_status = $4, last_error = $5
          WHERE id = $6",
+        status.as_str(),
+        next_attempt_at.map(to_millis),
+        to_millis(attempt.at),
+        attempt.status,
+        attempt.error,
+        attempt.delivery.to_string()
     )
-    .bind(status.as_str())
-    .bind(next_attempt_at.map(to_millis))
-    .bind(to_millis(attempt.at))
-    .bind(attempt.status)
-    .bind(attempt.error)
-    .bind(attempt.delivery.to_string())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 /// One endpoint's attempts in a batch: counts, the latest of each kind, and whether the batch
@@ -341,23 +298,21 @@ impl Tally {
 }
 
 pub async fn count_attempts(tx: &mut Tx, endpoint: WebhookId, tally: &Tally) -> DbResult<()> {
-    sqlx::query(
+    execute!(
+        tx,
         "UPDATE webhook_endpoints SET total_deliveries = total_deliveries + $1 + $2,
              successes = successes + $1, failures = failures + $2,
              last_success_at = COALESCE($3, last_success_at), last_failure_at = COALESCE($4, last_failure_at),
              failing_since = CASE WHEN $5 = 1 THEN NULL ELSE COALESCE(failing_since, $6) END
          WHERE id = $7",
+        tally.successes,
+        tally.failures,
+        tally.last_success.map(to_millis),
+        tally.last_failure.map(to_millis),
+        i64::from(tally.ends_well()),
+        tally.first_failure.map(to_millis),
+        endpoint.to_string()
     )
-    .bind(tally.successes)
-    .bind(tally.failures)
-    .bind(tally.last_success.map(to_millis))
-    .bind(tally.last_failure.map(to_millis))
-    .bind(i64::from(tally.ends_well()))
-    .bind(tally.first_failure.map(to_millis))
-    .bind(endpoint.to_string())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 /// The start of the endpoint's current failure streak, read after recording a failure.
@@ -462,14 +417,12 @@ pub async fn attempts(tx: &mut Tx, delivery: DeliveryId) -> DbResult<Vec<Deliver
 
 /// Queues a delivery again for an immediate attempt.
 pub async fn requeue(tx: &mut Tx, id: DeliveryId, now: DateTime<Utc>) -> DbResult<()> {
-    sqlx::query(
+    execute!(
+        tx,
         "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, lease_until = NULL WHERE id = $2",
+        to_millis(now),
+        id.to_string()
     )
-    .bind(to_millis(now))
-    .bind(id.to_string())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 /// Successes and failures per hour since `since`, from the attempts.
