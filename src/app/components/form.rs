@@ -167,3 +167,23 @@ pub fn TextArea(
         </div>
     }
 }
+
+/// A consequential action behind a confirmation, for pages without scripts too: `label` opens it,
+/// `warning` says what will happen, and the children are the form that does it.
+#[component]
+pub fn Confirm(
+    label: &'static str,
+    #[prop(optional)] small: bool,
+    #[prop(optional)] danger: bool,
+    #[prop(optional, into)] warning: Option<String>,
+    children: Children,
+) -> impl IntoView {
+    let class = format!("button {}{}", if danger { "danger" } else { "secondary" }, if small { " small" } else { "" });
+    view! {
+        <details class="confirm">
+            <summary class=class role="button">{label}</summary>
+            {warning.map(|warning| view! { <p>{warning}</p> })}
+            {children()}
+        </details>
+    }
+}

@@ -1,6 +1,6 @@
 //! `/account`: profile, password, email verification and the user's own sessions.
 use crate::app::components::{
-    form::{action_error, Field, FormAlert, PasswordField},
+    form::{action_error, Confirm, Field, FormAlert, PasswordField},
     layout::Notice,
 };
 use crate::rpc::{
@@ -138,14 +138,12 @@ fn IdentityRow(identity: LinkedIdentity) -> impl IntoView {
             <td>{identity.subject.clone()}</td>
             <td>{identity.linked_at.format("%Y-%m-%d %H:%M UTC").to_string()}</td>
             <td>
-                <details class="confirm">
-                    <summary class="button secondary small" role="button">"Unlink"</summary>
-                    <p>"This identity will no longer sign in to your account."</p>
+                <Confirm label="Unlink" small=true warning="This identity will no longer sign in to your account.">
                     <ActionForm action=unlink>
                         <input type="hidden" name="id" value=identity.id.clone()/>
                         <button type="submit" class="button danger small">"Yes, unlink it"</button>
                     </ActionForm>
-                </details>
+                </Confirm>
             </td>
         </tr>
     }
@@ -195,13 +193,11 @@ fn Sessions(
                     }
                 })}
             </Suspense>
-            <details class="confirm">
-                <summary class="button danger" role="button">"Sign out of all sessions"</summary>
-                <p>"Every browser signed in to your account, this one included, will be signed out."</p>
+            <Confirm label="Sign out of all sessions" danger=true warning="Every browser signed in to your account, this one included, will be signed out.">
                 <ActionForm action=everywhere>
                     <button type="submit" class="button danger">"Yes, sign out everywhere"</button>
                 </ActionForm>
-            </details>
+            </Confirm>
         </section>
     }
 }
@@ -219,13 +215,12 @@ fn SessionRow(session: SessionInfo) -> impl IntoView {
             <td>{when(session.last_seen_at)}</td>
             <td>
                 {(!session.current).then(|| view! {
-                    <details class="confirm">
-                        <summary class="button secondary small" role="button">"Revoke"</summary>
+                    <Confirm label="Revoke" small=true>
                         <ActionForm action=revoke>
                             <input type="hidden" name="id" value=session.id.to_string()/>
                             <button type="submit" class="button danger small">"Yes, sign it out"</button>
                         </ActionForm>
-                    </details>
+                    </Confirm>
                 })}
             </td>
         </tr>

@@ -3,7 +3,7 @@ use super::{
     can, guarded, latest_error, one_at_a_time, org_page_with, page_link, reveal, when, CopyField, Loaded,
     OptionalField, OrgFrameData, Pager, RowAction, Section, SectionError,
 };
-use crate::app::components::form::{ActionError, Field, FormAlert};
+use crate::app::components::form::{ActionError, Confirm, Field, FormAlert};
 use crate::rpc::api_keys::{api_keys, CreateApiKey, ReassignApiKey, RevokeApiKey, RollApiKey};
 use crate::shared::{
     accounts::Page,
@@ -207,23 +207,20 @@ fn KeyRow(key: ApiKey, actions: RowActions) -> impl IntoView {
     let take_over = may_reassign.then(|| {
         let (org_id, id) = (org_id.clone(), id.clone());
         view! {
-            <details class="confirm">
-                <summary class="button secondary small" role="button">"Take over"</summary>
-                <p>{format!("“{}” will act with your permissions (within its scopes) from now on.", key.name)}</p>
+            <Confirm label="Take over" small=true warning={format!("“{}” will act with your permissions (within its scopes) from now on.", key.name)}>
                 <ActionForm action=reassign>
                     <input type="hidden" name="org_id" value=org_id/>
                     <input type="hidden" name="key_id" value=id/>
                     <button type="submit" class="button small">"Yes, take it over"</button>
                 </ActionForm>
-            </details>
+            </Confirm>
         }
     });
     let actions = (key.status != ApiKeyStatus::Revoked).then(|| {
         view! {
             <div class="row-actions">
                 {take_over}
-                <details class="confirm">
-                    <summary class="button secondary small" role="button">"Roll"</summary>
+                <Confirm label="Roll" small=true>
                     <ActionForm action=roll>
                         <input type="hidden" name="org_id" value=org_id/>
                         <input type="hidden" name="key_id" value=id/>
@@ -236,16 +233,14 @@ fn KeyRow(key: ApiKey, actions: RowActions) -> impl IntoView {
                         </select>
                         <button type="submit" class="button small" formaction=reveal(key.organization_id, "roll_api_key")>"Roll key"</button>
                     </ActionForm>
-                </details>
-                <details class="confirm">
-                    <summary class="button secondary small" role="button">"Revoke"</summary>
-                    <p>{format!("“{}” stops working at once, everywhere.", key.name)}</p>
+                </Confirm>
+                <Confirm label="Revoke" small=true warning={format!("“{}” stops working at once, everywhere.", key.name)}>
                     <ActionForm action=revoke>
                         <input type="hidden" name="org_id" value=org_id2/>
                         <input type="hidden" name="key_id" value=id2/>
                         <button type="submit" class="button danger small">"Yes, revoke"</button>
                     </ActionForm>
-                </details>
+                </Confirm>
             </div>
         }
     });

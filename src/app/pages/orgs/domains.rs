@@ -4,7 +4,7 @@ use super::{
     kind_label, latest_error, reset_on_success, sso_link, use_cursor, use_org_id, when, CopyValue, Loaded, Pager,
     RowAction, SectionError,
 };
-use crate::app::components::form::{ActionError, FormAlert, Input};
+use crate::app::components::form::{ActionError, Confirm, FormAlert, Input};
 use crate::rpc::domains::{AddDomain, RemoveDomain, RouteDomain, VerifyDomain};
 use crate::shared::{
     accounts::Page,
@@ -174,12 +174,10 @@ fn DomainItem(domain: Domain, choices: Vec<SsoConnection>, actions: DomainAction
                     <ActionForm action=actions.verify>{ids()}
                         <button type="submit" class="button small">"Verify now"</button></ActionForm>
                 })}
-                <details class="confirm">
-                    <summary class="button secondary small" role="button">"Remove"</summary>
-                    <p>{format!("Addresses at {} stop going to single sign-on, and proving the domain again takes a new TXT record.", domain.domain)}</p>
+                <Confirm label="Remove" small=true warning={format!("Addresses at {} stop going to single sign-on, and proving the domain again takes a new TXT record.", domain.domain)}>
                     <ActionForm action=actions.remove_domain>{remove_ids()}
                         <button type="submit" class="button danger small">"Yes, remove"</button></ActionForm>
-                </details>
+                </Confirm>
             </div>
         </li>
     }

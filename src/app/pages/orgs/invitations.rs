@@ -3,7 +3,7 @@ use super::{
     guarded, latest_error, one_at_a_time, org_page_with, page_link, when, CopyField, Loaded, OrgFrameData, Pager,
     RowAction, Section, SectionError,
 };
-use crate::app::components::form::{ActionError, Field, FormAlert};
+use crate::app::components::form::{ActionError, Confirm, Field, FormAlert};
 use crate::rpc::invitations::{invitations, Invite, ResendInvitation, RevokeInvitation};
 use crate::shared::{
     accounts::Page,
@@ -184,15 +184,13 @@ fn InvitationRow(
                     <input type="hidden" name="invitation_id" value=id/>
                     <button type="submit" class="button secondary small">"Resend"</button>
                 </ActionForm>
-                <details class="confirm">
-                    <summary class="button secondary small" role="button">"Revoke"</summary>
-                    <p>{format!("The link sent to {} stops working.", invitation.email)}</p>
+                <Confirm label="Revoke" small=true warning={format!("The link sent to {} stops working.", invitation.email)}>
                     <ActionForm action=revoke>
                         <input type="hidden" name="org_id" value=org_id2/>
                         <input type="hidden" name="invitation_id" value=id2/>
                         <button type="submit" class="button danger small">"Yes, revoke"</button>
                     </ActionForm>
-                </details>
+                </Confirm>
             </div>
         }
     });

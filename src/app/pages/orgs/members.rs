@@ -4,7 +4,7 @@ use super::{
     can, enc, latest_error, one_at_a_time, org_page_with, page_link, reload_org_after, Loaded, OrgFrameData, Pager,
     RowAction, Section, SectionError,
 };
-use crate::app::components::form::{action_error, FormAlert};
+use crate::app::components::form::{action_error, Confirm, FormAlert};
 use crate::rpc::{
     accounts::current_user,
     members::{members, ChangeMemberRole, LeaveOrg, RemoveMember, TransferOwnership},
@@ -198,28 +198,24 @@ fn MemberRow(member: Member, controls: Controls) -> impl IntoView {
     });
     let remove = may_manage.then(|| {
         view! {
-            <details class="confirm">
-                <summary class="button secondary small" role="button">"Remove"</summary>
-                <p>{format!("{} loses access to the organization at once.", member.name)}</p>
+            <Confirm label="Remove" small=true warning={format!("{} loses access to the organization at once.", member.name)}>
                 <ActionForm action=remove_action>
                     <input type="hidden" name="org_id" value=org_id.to_string()/>
                     <input type="hidden" name="user_id" value=member.user_id.to_string()/>
                     <button type="submit" class="button danger small">"Yes, remove"</button>
                 </ActionForm>
-            </details>
+            </Confirm>
         }
     });
     let hand_over = may_transfer.then(|| {
         view! {
-            <details class="confirm">
-                <summary class="button secondary small" role="button">"Transfer ownership"</summary>
-                <p>{format!("{} becomes the Owner of record. You stay on as an Admin and can no longer delete the organization.", member.name)}</p>
+            <Confirm label="Transfer ownership" small=true warning={format!("{} becomes the Owner of record. You stay on as an Admin and can no longer delete the organization.", member.name)}>
                 <ActionForm action=transfer_action>
                     <input type="hidden" name="org_id" value=org_id.to_string()/>
                     <input type="hidden" name="user_id" value=member.user_id.to_string()/>
                     <button type="submit" class="button danger small">"Yes, transfer ownership"</button>
                 </ActionForm>
-            </details>
+            </Confirm>
         }
     });
     let actions_column = manage || transfer;
@@ -243,14 +239,12 @@ fn LeaveCard(org_id: OrgId, my_role: Role, name: String, leave: ServerAction<Lea
             <h2 id="leave-heading">"Leave organization"</h2>
             <p>{format!("Your role here: {}. Leaving ends your access to {name} at once; coming back takes a new invitation.", my_role.label())}</p>
             <FormAlert error fields=Vec::new()/>
-            <details class="confirm">
-                <summary class="button danger" role="button">"Leave organization"</summary>
-                <p>{format!("Leave {name}?")}</p>
+            <Confirm label="Leave organization" danger=true warning={format!("Leave {name}?")}>
                 <ActionForm action=leave>
                     <input type="hidden" name="org_id" value=org_id.to_string()/>
                     <button type="submit" class="button danger">"Yes, leave"</button>
                 </ActionForm>
-            </details>
+            </Confirm>
         </section>
     }
 }

@@ -7,7 +7,7 @@ use super::{
 };
 use crate::app::components::{
     chart::StackedBars,
-    form::{ActionError, Field, FormAlert},
+    form::{ActionError, Confirm, Field, FormAlert},
 };
 use crate::rpc::webhooks::{
     get_webhook, webhook_deliveries, webhook_delivery, webhook_outcomes, webhooks, CreateWebhook, DeleteWebhook,
@@ -331,17 +331,13 @@ fn EndpointCard(
                 })}
                 <ActionForm action=toggle>{toggle_ids}<input type="hidden" name="active" value=toggle_to/>
                     <button type="submit" class="button secondary">{toggle_label}</button></ActionForm>
-                <details class="confirm">
-                    <summary class="button secondary" role="button">"Rotate secret"</summary>
-                    <p>"A new secret is shown once. For 24 hours deliveries carry signatures by both secrets."</p>
+                <Confirm label="Rotate secret" warning="A new secret is shown once. For 24 hours deliveries carry signatures by both secrets.">
                     <ActionForm action=rotate>{rotate_ids}<button type="submit" class="button"
                         formaction=reveal(webhook.organization_id, "rotate_webhook_secret")>"Yes, rotate"</button></ActionForm>
-                </details>
-                <details class="confirm">
-                    <summary class="button secondary" role="button">"Delete"</summary>
-                    <p>"Nothing more is sent to this endpoint, and its delivery log is deleted."</p>
+                </Confirm>
+                <Confirm label="Delete" warning="Nothing more is sent to this endpoint, and its delivery log is deleted.">
                     <ActionForm action=delete>{delete_ids}<button type="submit" class="button danger">"Yes, delete"</button></ActionForm>
-                </details>
+                </Confirm>
             </div>
         </section>
     }

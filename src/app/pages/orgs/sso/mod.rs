@@ -8,7 +8,7 @@ use super::{
     guarded, kind_label, latest_error, one_at_a_time, org_page_with, reload_org_after, sso_link, use_cursor,
     use_org_id, CopyValue, Loaded, OrgFrameData, Pager, RowAction, Section, SectionError,
 };
-use crate::app::components::form::{action_error, FormAlert};
+use crate::app::components::form::{action_error, Confirm, FormAlert};
 use crate::rpc::{
     domains::{sso_domains, AddDomain, RemoveDomain, RouteDomain, VerifyDomain},
     sso::{
@@ -209,11 +209,9 @@ fn SsoSwitch(org_id: OrgId, on: bool, may_change: bool) -> impl IntoView {
         }
         .into_any(),
         (true, true) => view! {
-            <details class="confirm">
-                <summary class="button secondary" role="button">"Turn single sign-on off"</summary>
-                <p>"Nobody can sign in through a connection while it is off, including people whose domain requires single sign-on (owners keep their password)."</p>
+            <Confirm label="Turn single sign-on off" warning="Nobody can sign in through a connection while it is off, including people whose domain requires single sign-on (owners keep their password).">
                 <ActionForm action=switch>{hidden()}<button type="submit" class="button danger">"Yes, turn it off"</button></ActionForm>
-            </details>
+            </Confirm>
         }
         .into_any(),
     };
@@ -444,12 +442,10 @@ fn ConnectionItem(connection: SsoConnection, actions: Actions) -> impl IntoView 
                 <ActionForm action=actions.toggle>{toggle_ids()}<input type="hidden" name="enabled" value=toggle_to/>
                     <button type="submit" class="button secondary small">{toggle_label}</button></ActionForm>
                 {refresh}
-                <details class="confirm">
-                    <summary class="button secondary small" role="button">"Delete"</summary>
-                    <p>{format!("Nobody can sign in through “{}” any more, and domains routed to it go back to password sign-in.", connection.name)}</p>
+                <Confirm label="Delete" small=true warning={format!("Nobody can sign in through “{}” any more, and domains routed to it go back to password sign-in.", connection.name)}>
                     <ActionForm action=actions.delete>{delete_ids()}
                         <button type="submit" class="button danger small">"Yes, delete"</button></ActionForm>
-                </details>
+                </Confirm>
             </div>
         </li>
     }
