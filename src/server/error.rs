@@ -69,6 +69,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AppJson<T> {
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|e| json_rejection(JsonRejection::BytesRejection(e)))?;
+        refuse_arrays(&bytes)?;
         let mut again = Request::new(axum::body::Body::from(bytes.clone()));
         *again.headers_mut() = headers;
         match axum::Json::<T>::from_request(again, state).await {
@@ -83,12 +84,26 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AppJson<T> {
 
 /// Parses a JSON body already read, with the same errors as `AppJson`.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    refuse_arrays(bytes)?;
     match axum::Json::<T>::from_bytes(bytes) {
         Ok(axum::Json(value)) => Ok(value),
         Err(JsonRejection::JsonDataError(e)) => {
             whole_numbers(bytes).ok_or_else(|| json_rejection(JsonRejection::JsonDataError(e)))
         }
         Err(rejection) => Err(json_rejection(rejection)),
+    }
+}
+
+/// Every request body is an object, but serde also fills a struct from an array of its fields in
+/// order (`[null]`): refused here, so only what the document describes is accepted.
+pub fn refuse_arrays(bytes: &[u8]) -> Result<(), AppError> {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => Err(AppError::new(
+            ErrorKind::Validation,
+            ErrorCode::ValidationFailed,
+            "The request body must be a JSON object.",
+        )),
+        _ => Ok(()),
     }
 }
 

@@ -81,6 +81,7 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Resul
     if body.is_empty() {
         return Ok(T::default());
     }
+    crate::server::error::refuse_arrays(body)?;
     serde_json::from_slice(body)
         .or_else(|e| crate::server::error::whole_numbers(body).ok_or(e))
         .map_err(|e| AppError::bad_request(ErrorCode::MalformedJson, e.to_string()))
@@ -100,5 +101,7 @@ mod tests {
         assert_eq!(crate::server::error::parse_json::<Body>(br#"{"days": 7.0}"#).unwrap(), Body { days: Some(7) });
         assert_eq!(crate::server::error::parse_json::<Body>(br#"{"days": 7.5}"#).unwrap_err().status(), 422);
         assert_eq!(super::optional_json::<Body>(b"").unwrap(), Body::default());
+        assert_eq!(super::optional_json::<Body>(b" [null]").unwrap_err().status(), 422);
+        assert_eq!(crate::server::error::parse_json::<Body>(b"[7]").unwrap_err().status(), 422);
     }
 }
