@@ -21,38 +21,9 @@ bin="${1:-$root/target/release/gatehouse}"
 [ -x "$bin" ] || { echo "api-contract: $bin not found: build it first (make build)" >&2; exit 1; }
 command -v schemathesis >/dev/null || { echo "api-contract: schemathesis is missing (make system-deps)" >&2; exit 1; }
 
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
-data="$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-api-contract.XXXXXX")"
-log="$data/server.log"
-pid=""
-
-cleanup() {
-  status=$?
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
-  if [ "$status" -ne 0 ] && [ -f "$log" ]; then
-    echo "---- last lines of the server log ($log); schemathesis' report is in $data/report ----" >&2
-    tail -n 40 "$log" >&2 || true
-  else
-    rm -rf "$data"
-  fi
-  exit "$status"
-}
-trap cleanup EXIT INT TERM
-
-(cd "$root" && exec "$bin" serve --listen "127.0.0.1:$port" --data-dir "$data") >"$log" 2>&1 &
-pid=$!
-url="http://127.0.0.1:$port"
-for i in $(seq 1 100); do
-  if curl -fsS -o /dev/null "$url/healthz" 2>/dev/null; then break; fi
-  kill -0 "$pid" 2>/dev/null || { echo "api-contract: the server exited during start-up" >&2; exit 1; }
-  [ "$i" -eq 100 ] && { echo "api-contract: no answer from $url/healthz after 20 s" >&2; exit 1; }
-  sleep 0.2
-done
+# shellcheck source=throwaway_server.sh
+source "$here/throwaway_server.sh"
+start_throwaway_server api-contract "$bin"
 
 # Seeding: a JSON request with the Owner's session cookie; prints the answer, fails on an error.
 jar="$data/cookies"
